@@ -1,0 +1,25 @@
+"""Expected failures: each carries the one-line message a user sees, and the CLI's exit code."""
+
+from __future__ import annotations
+
+
+class TsqError(Exception):
+    """A condition the user can fix; shown as one line, never as a traceback."""
+
+    exit_code = 2
+
+
+class SpoolerError(TsqError):
+    """task-spooler is missing, is the wrong program, or refused a request."""
+
+
+class StoreError(TsqError):
+    """The store cannot be opened, created or migrated."""
+
+
+class SweepNotFound(TsqError):
+    """No sweep, or more than one, matches what the user typed."""
+
+
+class SpecError(TsqError):
+    """A job's spec or result file is missing, unsafe or unreadable."""

@@ -1,0 +1,54 @@
+"""Job states and the only table of allowed transitions.
+
+Every writer of a job's state (the launcher, the status refresh, later cancel/retry) goes through
+`can_transition`, so a terminal state can never be overwritten, whoever races whom.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class JobState(str, Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    LOST = "lost"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL: frozenset[JobState] = frozenset(
+    {JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.LOST}
+)
+ACTIVE: frozenset[JobState] = frozenset({JobState.QUEUED, JobState.RUNNING})
+
+TRANSITIONS: dict[JobState, frozenset[JobState]] = {
+    JobState.QUEUED: frozenset(
+        {JobState.RUNNING, JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.LOST}
+    ),
+    JobState.RUNNING: frozenset(
+        {JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.LOST}
+    ),
+    JobState.COMPLETED: frozenset(),
+    JobState.FAILED: frozenset(),
+    JobState.CANCELLED: frozenset(),
+    JobState.LOST: frozenset(),
+}
+
+
+def can_transition(old: JobState, new: JobState) -> bool:
+    """Staying put is always allowed (a refresh may re-confirm a state); else it must be listed."""
+    return old == new or new in TRANSITIONS[old]
+
+
+def sources_of(new: JobState) -> frozenset[JobState]:
+    """The states a job may be in for an update to `new` to apply (used in guarded UPDATEs)."""
+    return frozenset(s for s, targets in TRANSITIONS.items() if new in targets or s == new)
