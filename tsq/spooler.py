@@ -1,0 +1,211 @@
+"""The only module that runs task-spooler.
+
+Every call names its server with TS_SOCKET in the child's environment, so whatever TS_SOCKET the
+caller happens to export cannot send jobs to another queue, and reads stdin from /dev/null so ts
+never waits on a terminal. Any ts call that talks to a server starts one when none is running;
+status checks therefore probe the socket themselves first and refuse to wake a dead queue.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from tsq.errors import SpoolerError
+from tsq.tslist import TsInfo, TsJob, parse_info, parse_list, parse_version
+
+# -V never talks to a server; the others may wait behind a busy one.
+_VERSION_TIMEOUT = 5.0
+_TIMEOUT = 30.0
+_PROBE_TIMEOUT = 2.0
+_AUTO_NAMES = ("tsp", "ts")  # Debian renames the binary to tsp; upstream and the GPU fork use ts
+_HINT = "install task-spooler or set hydra.launcher.binary to its path"
+
+
+def default_socket() -> str:
+    """The socket ts uses when TS_SOCKET is unset: "$TMPDIR/socket-ts.<uid>", /tmp when TMPDIR is
+    unset (an empty TMPDIR is used as is, as ts does)."""
+    tmpdir = os.environ.get("TMPDIR", "/tmp")
+    return os.path.abspath(f"{tmpdir}/socket-ts.{os.getuid()}")
+
+
+@dataclass(frozen=True)
+class Spooler:
+    """A verified ts binary bound to one server socket.
+
+    `variant` is "task-spooler" (Debian/upstream) or "gpu-task-spooler" (justanhduc fork), so a
+    request for GPUs fails with a clear message instead of ts's "Wrong option G.".
+    """
+
+    binary: str
+    socket: str
+    version: str
+    variant: str = "task-spooler"
+
+    @classmethod
+    def detect(cls, binary: str = "auto", socket: str | None = None) -> Spooler:
+        """Find and verify ts by its `-V` banner: moreutils installs an unrelated `ts`.
+
+        The socket is `socket`, else TS_SOCKET, else ts's own default, stored absolute so later
+        calls from another working directory reach the same server.
+        """
+        socket_path = os.path.abspath(socket or os.environ.get("TS_SOCKET") or default_socket())
+        if binary == "auto":
+            candidates = [found for name in _AUTO_NAMES if (found := shutil.which(name))]
+            if not candidates:
+                raise SpoolerError(
+                    "task-spooler is not installed (no `tsp` or `ts` on PATH); "
+                    "install it with `apt-get install task-spooler`"
+                )
+        else:
+            found = shutil.which(binary)
+            if found is None:
+                raise SpoolerError(
+                    f"task-spooler binary `{binary}` was not found or is not executable; {_HINT}"
+                )
+            candidates = [found]
+        executables = [os.path.abspath(candidate) for candidate in candidates]
+        for executable in executables:
+            banner = _run(executable, socket_path, ["-V"], timeout=_VERSION_TIMEOUT)
+            parsed = parse_version(banner.stdout)
+            if parsed is not None:
+                variant, version = parsed
+                return cls(executable, socket_path, version, variant)
+        raise SpoolerError(
+            f"`{executables[0]}` is not task-spooler (moreutils ships a `ts` too); {_HINT}"
+        )
+
+    def submit(
+        self,
+        argv: Sequence[str],
+        label: str,
+        *,
+        slots: int = 1,
+        gpus: int = 0,
+        env: Mapping[str, str] | None = None,
+    ) -> int:
+        """Queue `argv` and return its ts id.
+
+        ts runs the job with execvp (no shell) in the environment of this ts client, so `env`
+        (default: ours) plus TS_SOCKET is exactly what the job sees. "--" ends ts's options, so
+        an argv starting with "-" is still the command. The label is printed as "[label]" in
+        `ts -l`, which is why "]" and newlines would make the listing unparsable.
+        """
+        if not argv:
+            raise ValueError("cannot submit an empty command")
+        if "]" in label or "\n" in label or "\r" in label:
+            raise ValueError(f"a ts label cannot contain ']' or newlines: {label!r}")
+        if slots < 1 or gpus < 0:
+            raise ValueError(f"need slots >= 1 and gpus >= 0, got slots={slots} gpus={gpus}")
+        if gpus and self.variant != "gpu-task-spooler":
+            raise SpoolerError(
+                f"gpus={gpus} needs the GPU fork of task-spooler (github.com/justanhduc/"
+                f"task-spooler), but `{self.binary}` is task-spooler {self.version}; "
+                "set gpus to 0 or point hydra.launcher.binary at the fork"
+            )
+        options = ["-L", label]
+        if slots > 1:
+            options += ["-N", str(slots)]
+        if gpus:
+            options += ["-G", str(gpus)]
+        args = [*options, "--", *argv]
+        printed = self._checked(args, env=env).stdout.strip()
+        if not (printed.isascii() and printed.isdigit()):
+            raise SpoolerError(
+                f"`{_describe(self.binary, args)}` printed no job id: {_one_line(printed)!r}"
+            )
+        return int(printed)
+
+    def alive(self) -> bool:
+        """Connect to the socket ourselves: asking ts would start a server if none runs.
+
+        Only a missing socket file or a refused connection (a file left by a killed server)
+        means the server is gone. ts listens with a backlog of 0, so a busy server answers a
+        probe with EAGAIN or lets it time out: that is a live server, and taking it for a dead
+        one would mark its jobs lost.
+        """
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(_PROBE_TIMEOUT)
+            try:
+                probe.connect(self.socket)
+            except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError):
+                return False
+            except (BlockingIOError, TimeoutError):
+                return True
+        return True
+
+    def info(self, ts_id: int) -> TsInfo:
+        """`ts -i ID`; refuses when the server is down, where ts would start an empty one."""
+        if ts_id < 0:
+            raise ValueError(f"ts ids are not negative, got {ts_id}")
+        self._require_server()
+        return parse_info(self._checked(["-i", str(ts_id)]).stdout)
+
+    def _require_server(self) -> None:
+        if not self.alive():
+            raise SpoolerError(f"task-spooler server on {self.socket} is not running")
+
+    def _checked(
+        self, args: list[str], *, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        result = _run(self.binary, self.socket, args, env=env)
+        if result.returncode != 0:
+            message = _one_line(result.stderr) or _one_line(result.stdout) or "no message"
+            raise SpoolerError(
+                f"`{_describe(self.binary, args)}` failed with exit code {result.returncode} "
+                f"(TS_SOCKET={self.socket}): {message}"
+            )
+        return result
+
+    def list(self) -> list[TsJob]:
+        """One `ts -l`; refuses when the server is down, where ts would start an empty one."""
+        self._require_server()
+        return parse_list(self._checked(["-l"]).stdout)
+
+
+def _run(
+    binary: str,
+    socket_path: str,
+    args: list[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = _TIMEOUT,
+) -> subprocess.CompletedProcess[str]:
+    child_env = dict(os.environ if env is None else env)
+    child_env["TS_SOCKET"] = socket_path
+    try:
+        return subprocess.run(
+            [binary, *args],
+            env=child_env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise SpoolerError(
+            f"task-spooler binary `{binary}` does not exist (any more); {_HINT}"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise SpoolerError(
+            f"`{_describe(binary, args)}` did not finish within {timeout:g} s "
+            f"(TS_SOCKET={socket_path}); is the server hung?"
+        ) from None
+    except OSError as exc:
+        raise SpoolerError(f"cannot run `{binary}`: {exc.strerror or exc}; {_HINT}") from None
+
+
+def _describe(binary: str, args: list[str]) -> str:
+    """The ts options of a call, without the job's argv, for one-line error messages."""
+    options = args[: args.index("--")] if "--" in args else args
+    return " ".join([binary, *options])
+
+
+def _one_line(text: str) -> str:
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())

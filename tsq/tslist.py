@@ -1,0 +1,231 @@
+"""Parsers for what task-spooler prints, kept free of I/O so every captured sample can be tested.
+
+`ts -l` has no machine format in Debian's 1.0.1 (the GPU fork's `-M json` drops labels and
+dependencies), so the human listing is the interface. Its column widths are minimums, not fixed
+positions: a long output path pushes the rest of the row right. Rows are therefore matched with
+regexes, and anything that does not look like a row (headers, blank lines, the tail of a command
+whose argument held a newline) is skipped rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_STATES = frozenset({"queued", "running", "finished", "skipped", "allocating"})
+
+# The GPU fork prints the real time as "%5.2f" plus one of these units.
+_UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+_HEADER = re.compile(
+    r"^ID +State +Output +E-Level +(?P<time>Times\(r/u/s\)|Time)(?P<gpus> +GPUs)? +Command\b"
+)
+_ROW = re.compile(r"^(?P<id>\d+) +(?P<state>[a-z]+) +(?P<rest>.*)$")
+# Only finished rows carry E-Level and times; Debian prints real/user/sys, the fork "1.50m".
+_FINISHED = re.compile(
+    r"^(?P<output>.+?) +(?P<elevel>-?\d+) +"
+    r"(?:(?P<real>\d+\.\d+)/\d+\.\d+/\d+\.\d+|(?P<ftime>\d+\.\d+)(?P<unit>[smhd])) "
+    r"(?P<tail>.*)$"
+)
+# Queued, running, skipped and allocating rows leave E-Level and times blank. Two spaces end the
+# output field, so a TMPDIR with a single space in it still parses.
+_UNFINISHED = re.compile(r"^(?P<output>.+?)  +(?P<tail>\S.*)$")
+_GPUS = re.compile(r"^\d+ +(?P<tail>.*)$")
+# "[3]&& ", "[0,1]&& ", the fork's "[ ]&& " for -d without a previous job, Debian's bare "&& ".
+_DEPENDS = re.compile(r"^(?:\[(?P<ids>[\d ,]*)\])?&& ")
+_LABEL = re.compile(r"^\[(?P<label>[^\]\n]*)\]")
+_SHORTENED = "..."
+
+
+@dataclass(frozen=True)
+class TsJob:
+    """One `ts -l` row; a ts id alone is no identity (ids restart with each server), so the label
+    travels with it."""
+
+    id: int
+    state: str  # queued, running, finished, skipped; allocating in the GPU fork
+    output: str | None  # None for placeholders such as "(file)" and "stdout"
+    elevel: int | None  # as printed, a signed char (-56 is exit 200); None when blank
+    real_time: float | None  # seconds
+    label: str | None
+    depends: tuple[int, ...]
+    command: str  # argv joined with single spaces: quoting is lost
+    truncated: bool  # the GPU fork shortened command or label to 15 chars + "..."
+
+
+@dataclass(frozen=True)
+class TsInfo:
+    """What `ts -i` adds to a row: the E-Level -1 of a finished job may be exit 255 or any
+    signal, and only this text tells them apart."""
+
+    exit_code: int | None
+    signal: int | None
+    state: str | None
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How the rows after a header are laid out; rows seen before any header get the default."""
+
+    fork: bool = False
+    gpus: bool = False
+
+
+def parse_list(text: str) -> list[TsJob]:
+    """Parse `ts -l` of Debian/upstream 1.0.x and the GPU fork 1.x/2.x, in the order printed.
+
+    Several listings may follow one another (each header sets the layout of the rows below it).
+    """
+    jobs: list[TsJob] = []
+    layout = _Layout()
+    for raw in text.split("\n"):
+        line = raw.removesuffix("\r")
+        header = _HEADER.match(line)
+        if header:
+            layout = _Layout(fork=header["time"] == "Time", gpus=header["gpus"] is not None)
+            continue
+        job = _parse_row(line, layout)
+        if job is not None:
+            jobs.append(job)
+    return jobs
+
+
+def _parse_row(line: str, layout: _Layout) -> TsJob | None:
+    row = _ROW.match(line)
+    if row is None or row["state"] not in _STATES:
+        return None
+    rest = row["rest"]
+    elevel: int | None = None
+    real_time: float | None = None
+    fork = layout.fork
+    if row["state"] == "finished":
+        match = _FINISHED.match(rest)
+        if match is None:
+            return None
+        elevel = int(match["elevel"])
+        if match["real"] is not None:
+            real_time = float(match["real"])
+        else:
+            real_time = float(match["ftime"]) * _UNIT_SECONDS[match["unit"]]
+            fork = True
+    else:
+        match = _UNFINISHED.match(rest)
+        if match is None:
+            return None
+    tail = match["tail"]
+    if layout.gpus:
+        gpus = _GPUS.match(tail)
+        if gpus is None:
+            return None
+        tail = gpus["tail"]
+    depends, label, command = _split_command(tail)
+    shortened = command.endswith(_SHORTENED) or (label or "").endswith(_SHORTENED)
+    return TsJob(
+        id=int(row["id"]),
+        state=row["state"],
+        output=_output_path(match["output"]),
+        elevel=elevel,
+        real_time=real_time,
+        label=label,
+        depends=depends,
+        command=command,
+        truncated=fork and shortened,
+    )
+
+
+def _split_command(text: str) -> tuple[tuple[int, ...], str | None, str]:
+    """ts prints the dependency, then the label, then the command, with no separator after the
+    label; a command that itself starts with "[...]" is indistinguishable from a label."""
+    depends: tuple[int, ...] = ()
+    dep = _DEPENDS.match(text)
+    if dep:
+        depends = tuple(int(i) for i in re.findall(r"\d+", dep["ids"] or ""))
+        text = text[dep.end() :]
+    label = None
+    lab = _LABEL.match(text)
+    if lab:
+        label = lab["label"]
+        text = text[lab.end() :]
+    return depends, label, text
+
+
+def _output_path(shown: str) -> str | None:
+    """Placeholders ("(file)", "(no output)", "(...)", "stdout") and the fork's shortened
+    "/tmp/ts-researc..." are not paths anyone can open."""
+    if shown == "stdout" or shown.startswith("(") or shown.endswith(_SHORTENED):
+        return None
+    return shown
+
+
+def exit_code_from_elevel(elevel: int) -> int:
+    """ts stores the exit status in a signed char, so exit 200 shows as -56.
+
+    -1 maps to 255, but a -1 E-Level may equally be a signal or an exec failure: ask `ts -i`.
+    """
+    return elevel & 0xFF
+
+
+_EXIT_STATUS = re.compile(
+    r"^Exit status: (?:died with exit code (?P<code>-?\d+)|killed by signal (?P<signal>\d+))\s*$"
+)
+_SLOTS = re.compile(r"^Slots required: ")
+_GPUS_REQUIRED = re.compile(r"^GPUs required: (?P<n>\d+)")
+
+
+def parse_info(text: str) -> TsInfo:
+    """Parse `ts -i ID`.
+
+    The text is: optional TS_ENV "Environment:" block, "Exit status: ..." once the job ended,
+    "Command: ..." (maybe over several lines), "Slots required: N", then the times. Only the times
+    after the last "Slots required" line and a status line directly above "Command:" are trusted,
+    so the environment block cannot fake them. A skipped job has an exit status ("killed by
+    signal 1" on Debian) but never started: it reports neither code nor signal.
+    """
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    slots = [i for i, line in enumerate(lines) if _SLOTS.match(line)]
+    if not slots:
+        return TsInfo(exit_code=None, signal=None, state=None)
+    tail = lines[slots[-1] + 1 :]
+    commands = [i for i in range(slots[-1]) if lines[i].startswith("Command: ")]
+    above = commands[-1] - 1 if commands else -1
+    status = _EXIT_STATUS.match(lines[above]) if above >= 0 else None
+    state = _info_state(tail, ended=status is not None)
+    if status is None or state == "skipped":
+        return TsInfo(exit_code=None, signal=None, state=state)
+    if status["code"] is not None:
+        return TsInfo(
+            exit_code=exit_code_from_elevel(int(status["code"])), signal=None, state=state
+        )
+    return TsInfo(exit_code=None, signal=int(status["signal"]), state=state)
+
+
+def _info_state(tail: list[str], *, ended: bool) -> str | None:
+    """Both variants print "Start time" only for running and finished jobs."""
+    if any(line.startswith("Time running:") for line in tail):
+        return "running"
+    if any(line.startswith("End time:") for line in tail):
+        return "finished"
+    if any(line.startswith("Start time:") for line in tail):
+        return None
+    if ended:
+        return "skipped"
+    gpus = next((m for m in map(_GPUS_REQUIRED.match, tail) if m), None)
+    # A waiting GPU job may be "queued" or "allocating"; -i does not say which.
+    return "queued" if gpus is None or gpus["n"] == "0" else None
+
+
+_VERSION = re.compile(r"^Task Spooler v?(?P<version>\S+) - ", re.MULTILINE)
+
+
+def parse_version(text: str) -> tuple[str, str] | None:
+    """Tell task-spooler from moreutils' unrelated `ts` by its `-V` banner.
+
+    Returns ("task-spooler", version) for Debian/upstream and ("gpu-task-spooler", version) for
+    the justanhduc fork (its copyright line names Duc Nguyen), which takes `-G` and prints
+    extra columns.
+    """
+    match = _VERSION.search(text)
+    if match is None:
+        return None
+    variant = "gpu-task-spooler" if "Duc Nguyen" in text else "task-spooler"
+    return variant, match["version"]
