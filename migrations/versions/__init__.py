@@ -1,0 +1,1 @@
+"""Schema revisions, oldest first; `tsq.store.HEAD_REVISION` names the newest."""

@@ -1,0 +1,453 @@
+"""The store against real SQLite files: schema, transitions, lookups, errors and concurrency."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from tsq.errors import StoreError, SweepNotFound
+from tsq.states import JobState
+from tsq.store import (
+    HEAD_REVISION,
+    Job,
+    JobUpdate,
+    Store,
+    Sweep,
+    default_location,
+    migrations_dir,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+TABLES = "SELECT name FROM sqlite_master WHERE type = 'table'"
+
+
+def make_sweep(
+    sweep_id: str, *, created_at: float = 1000.0, sweep_dir: str = "/nowhere", njobs: int = 0
+) -> Sweep:
+    return Sweep(
+        id=sweep_id,
+        created_at=created_at,
+        task_name="train",
+        app="train.py",
+        cwd="/work",
+        sweep_dir=sweep_dir,
+        spool_dir=f"{sweep_dir}/.tsq",
+        ts_binary="/usr/bin/tsp",
+        ts_socket="/tmp/socket",
+        launcher_pid=4242,
+        hostname="host",
+        njobs=njobs,
+    )
+
+
+def make_jobs(sweep_id: str, n: int) -> list[Job]:
+    return [
+        Job(num=i, overrides=[f"lr={i}", "model=a b"], label=f"{sweep_id}-{i}") for i in range(n)
+    ]
+
+
+def add(
+    store: Store,
+    sweep_id: str,
+    n: int = 2,
+    *,
+    created_at: float = 1000.0,
+    sweep_dir: str = "/nowhere",
+) -> Sweep:
+    sweep = make_sweep(sweep_id, created_at=created_at, sweep_dir=sweep_dir, njobs=n)
+    store.add_sweep(sweep, make_jobs(sweep_id, n))
+    return sweep
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store.open(tmp_path / "tsq.db")
+
+
+def sqlite_rows(path: Path, sql: str) -> list[tuple]:
+    connection = sqlite3.connect(path)
+    try:
+        return connection.execute(sql).fetchall()
+    finally:
+        connection.close()
+
+
+# -- opening and schema ---------------------------------------------------------------------------
+
+
+def test_open_creates_the_directory_and_migrates(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "tsq" / "tsq.db"
+    store = Store.open(path)
+    assert store.path == path
+    assert store.url == f"sqlite:///{path}"
+    assert (path.parent.stat().st_mode & 0o777) == 0o700
+    assert sqlite_rows(path, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
+    assert sqlite_rows(path, "PRAGMA journal_mode") == [("wal",)]
+    tables = {name for (name,) in sqlite_rows(path, "SELECT name FROM sqlite_master")}
+    assert {"sweeps", "jobs", "ix_jobs_state", "ix_jobs_sweep_id"} <= tables
+
+
+def test_reopening_does_not_import_alembic(tmp_path: Path) -> None:
+    path = tmp_path / "tsq.db"
+    Store.open(path)
+    probe = (
+        "import sys; from tsq.store import Store; Store.open(sys.argv[1]);"
+        " print('alembic' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
+    assert sqlite_rows(path, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
+
+
+def test_head_revision_is_the_newest_script() -> None:
+    from alembic.script import ScriptDirectory
+
+    assert ScriptDirectory(migrations_dir()).get_current_head() == HEAD_REVISION
+
+
+def test_locations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Store.open(f"sqlite:///{tmp_path}/url.db").path == tmp_path / "url.db"
+    monkeypatch.chdir(tmp_path)
+    assert Store.open("rel/tsq.db").path == tmp_path / "rel" / "tsq.db"
+    with pytest.raises(StoreError, match="only SQLite stores are supported"):
+        Store.open("postgresql://user@host/db")
+    with pytest.raises(StoreError, match="must be a file"):
+        Store.open("sqlite://")
+
+
+def test_default_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TSQ_STORE", "/x/custom.db")
+    assert default_location() == "/x/custom.db"
+    monkeypatch.delenv("TSQ_STORE")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert default_location() == str(tmp_path / "tsq" / "tsq.db")
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_location() == str(tmp_path / "home" / ".local" / "state" / "tsq" / "tsq.db")
+    monkeypatch.setenv("TSQ_STORE", str(tmp_path / "env.db"))
+    assert Store.open().path == tmp_path / "env.db"
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+def test_a_file_that_is_not_sqlite(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("these are not the tables you are looking for\n" * 100)
+    with pytest.raises(StoreError) as info:
+        Store.open(path)
+    assert str(info.value) == f"{path} is not a tsq store (not a SQLite database)"
+
+
+def test_a_foreign_sqlite_database(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE things (x INTEGER)")
+    with pytest.raises(StoreError, match=f"^{path} is not a tsq store"):
+        Store.open(path)
+    assert sqlite_rows(path, TABLES) == [("things",)]
+
+
+def test_another_projects_alembic_database(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE alembic_version (version_num VARCHAR(32))")
+        connection.execute("INSERT INTO alembic_version VALUES ('abc123')")
+        connection.execute("CREATE TABLE users (id INTEGER)")
+    with pytest.raises(StoreError, match=f"^{path} is not a tsq store"):
+        Store.open(path)
+
+
+def test_a_store_from_a_newer_tsq_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "tsq.db"
+    Store.open(path)
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0099'")
+    with pytest.raises(StoreError) as info:
+        Store.open(path)
+    assert str(info.value) == (
+        f"{path} was written by a newer tsq (schema revision 0099); upgrade tsq"
+    )
+    assert sqlite_rows(path, "SELECT version_num FROM alembic_version") == [("0099",)]
+
+
+def test_a_directory_that_cannot_be_created(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    path = blocker / "sub" / "tsq.db"
+    with pytest.raises(StoreError) as info:
+        Store.open(path)
+    message = str(info.value)
+    assert str(path) in message and "Not a directory" in message
+    assert "\n" not in message
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only files anyway")
+def test_a_read_only_store(tmp_path: Path) -> None:
+    path = tmp_path / "tsq.db"
+    Store.open(path)
+    path.chmod(0o444)
+    with pytest.raises(StoreError, match=str(path)):
+        add(Store.open(path), "aaaa00000000")
+
+
+# -- writes ---------------------------------------------------------------------------------------
+
+
+def test_add_sweep_and_read_back(store: Store) -> None:
+    add(store, "bbbb00000000", n=2, created_at=2000.0)
+    first = make_sweep("aaaa00000000", created_at=1000.0, njobs=3)
+    jobs = make_jobs("aaaa00000000", 3)
+    store.add_sweep(first, jobs)
+    assert all(job.id is not None for job in jobs)
+
+    loaded = store.jobs(["bbbb00000000", "aaaa00000000"])
+    assert [(j.sweep_id, j.num) for j in loaded] == [
+        ("aaaa00000000", 0),
+        ("aaaa00000000", 1),
+        ("aaaa00000000", 2),
+        ("bbbb00000000", 0),
+        ("bbbb00000000", 1),
+    ]
+    job = loaded[1]
+    assert job.overrides == ["lr=1", "model=a b"]
+    assert job.job_state is JobState.QUEUED
+    assert job.ts_id is None and job.updated_at > 0
+    assert job.sweep.spool_dir == "/nowhere/.tsq"  # loaded although the session is gone
+    assert store.jobs([]) == []
+
+
+def test_add_sweep_is_all_or_nothing(store: Store) -> None:
+    jobs = make_jobs("aaaa00000000", 2)
+    jobs[1].num = 0
+    with pytest.raises(IntegrityError):
+        store.add_sweep(make_sweep("aaaa00000000"), jobs)
+    with pytest.raises(SweepNotFound, match="the store has no sweeps yet"):
+        store.find_sweep(None)
+
+
+def test_add_jobs_extends_a_sweep(store: Store) -> None:
+    add(store, "aaaa00000000", n=2)
+    more = [Job(num=2, overrides=["lr=2"], label="aaaa00000000-2")]
+    store.add_jobs("aaaa00000000", more)
+    assert more[0].id is not None
+    assert store.find_sweep("aaaa00000000").njobs == 3
+    assert [j.num for j in store.jobs(["aaaa00000000"])] == [0, 1, 2]
+
+
+def test_set_submitted(store: Store) -> None:
+    add(store, "aaaa00000000", n=3)
+    store.set_submitted("aaaa00000000", {0: (7, 100.0), 2: (9, 101.0)})
+    jobs = store.jobs(["aaaa00000000"])
+    assert [(j.ts_id, j.submitted_at) for j in jobs] == [(7, 100.0), (None, None), (9, 101.0)]
+
+
+def test_apply_follows_the_transition_table(store: Store) -> None:
+    add(store, "aaaa00000000", n=2)
+    a, b = store.jobs(["aaaa00000000"])
+
+    assert store.apply([JobUpdate(a.id, JobState.RUNNING, started_at=10.0, ts_id=3)]) == 1
+    assert store.apply([JobUpdate(a.id, JobState.RUNNING)]) == 1  # re-confirming is allowed
+    done = JobUpdate(a.id, JobState.COMPLETED, exit_code=0, ended_at=20.0, output_dir="/out/0")
+    assert store.apply([done]) == 1
+    # Terminal means terminal: neither going back nor switching to another end state.
+    assert store.apply([JobUpdate(a.id, JobState.RUNNING, started_at=99.0)]) == 0
+    assert store.apply([JobUpdate(a.id, JobState.LOST, reason="gone")]) == 0
+    # A queued job may end directly; only the refused update in a batch is skipped.
+    assert (
+        store.apply(
+            [
+                JobUpdate(b.id, JobState.FAILED, reason="exit 3", exit_code=3, signal=None),
+                JobUpdate(a.id, JobState.CANCELLED),
+            ]
+        )
+        == 1
+    )
+
+    a, b = store.jobs(["aaaa00000000"])
+    assert a.job_state is JobState.COMPLETED
+    assert (a.ts_id, a.started_at, a.ended_at, a.exit_code) == (3, 10.0, 20.0, 0)
+    assert a.output_dir == "/out/0" and a.reason is None
+    assert b.job_state is JobState.FAILED and (b.reason, b.exit_code) == ("exit 3", 3)
+    assert b.updated_at >= a.updated_at > 0
+
+
+def test_active_jobs_are_the_unfinished_ones(store: Store) -> None:
+    add(store, "aaaa00000000", n=3)
+    add(store, "bbbb00000000", n=1, created_at=2000.0)
+    a0, a1, _ = store.jobs(["aaaa00000000"])
+    store.apply([JobUpdate(a0.id, JobState.RUNNING), JobUpdate(a1.id, JobState.LOST)])
+
+    active = store.active_jobs()
+    assert [(j.sweep_id, j.num, j.state) for j in active] == [
+        ("aaaa00000000", 0, "running"),
+        ("aaaa00000000", 2, "queued"),
+        ("bbbb00000000", 0, "queued"),
+    ]
+    assert active[0].sweep.ts_socket == "/tmp/socket"
+
+
+# -- lookups --------------------------------------------------------------------------------------
+
+
+def test_find_sweep(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SweepNotFound) as info:
+        store.find_sweep(None)
+    assert str(info.value) == "the store has no sweeps yet"
+
+    sweep_dir = tmp_path / "multirun" / "2024-01-01" / "12-00-00"
+    sweep_dir.mkdir(parents=True)
+    add(store, "a1b2c3d4e5f6", created_at=1000.0, sweep_dir=str(sweep_dir))
+    add(store, "a1c3d4e5f6a7", created_at=2000.0)
+    add(store, "a1c3ffffffff", created_at=3000.0)
+
+    assert store.find_sweep("a1b2c3d4e5f6").id == "a1b2c3d4e5f6"
+    assert store.find_sweep("a1b").id == "a1b2c3d4e5f6"
+    assert store.find_sweep(None).id == "a1c3ffffffff"
+    assert store.find_sweep(str(sweep_dir)).id == "a1b2c3d4e5f6"
+    assert store.find_sweep(str(sweep_dir) + "/").id == "a1b2c3d4e5f6"
+    monkeypatch.chdir(tmp_path / "multirun")
+    assert store.find_sweep("2024-01-01/12-00-00").id == "a1b2c3d4e5f6"
+    (tmp_path / "link").symlink_to(sweep_dir)
+    assert store.find_sweep(str(tmp_path / "link")).id == "a1b2c3d4e5f6"
+    monkeypatch.chdir(sweep_dir)
+    assert store.find_sweep(".").id == "a1b2c3d4e5f6"
+
+    with pytest.raises(SweepNotFound) as info:
+        store.find_sweep("a1")
+    assert str(info.value) == (
+        "'a1' is ambiguous: matches 3 sweeps (a1c3ffffffff, a1c3d4e5f6a7, a1b2c3d4e5f6);"
+        " type more characters"
+    )
+    with pytest.raises(SweepNotFound) as info:
+        store.find_sweep("ff")
+    assert str(info.value) == "no sweep matches 'ff'"
+    with pytest.raises(SweepNotFound, match="no sweep ran in"):
+        store.find_sweep(str(tmp_path))
+    with pytest.raises(SweepNotFound, match="no sweep matches '%'"):
+        store.find_sweep("%")
+
+
+def test_the_latest_sweep_in_a_reused_directory_wins(store: Store, tmp_path: Path) -> None:
+    add(store, "aaaa00000000", created_at=1000.0, sweep_dir=str(tmp_path))
+    add(store, "bbbb00000000", created_at=2000.0, sweep_dir=str(tmp_path))
+    assert store.find_sweep(str(tmp_path)).id == "bbbb00000000"
+
+
+def test_sweeps_active_or_recent(store: Store) -> None:
+    add(store, "old000000000", n=1, created_at=1000.0)
+    add(store, "oldactive000", n=2, created_at=1500.0)
+    add(store, "new000000000", n=1, created_at=3000.0)
+    old = store.jobs(["old000000000", "oldactive000"])
+    store.apply(
+        [
+            JobUpdate(old[0].id, JobState.COMPLETED),
+            JobUpdate(old[1].id, JobState.FAILED),
+            JobUpdate(old[2].id, JobState.RUNNING),
+        ]
+    )
+    assert [s.id for s in store.sweeps()] == ["new000000000", "oldactive000", "old000000000"]
+    assert [s.id for s in store.sweeps(active_or_since=2000.0)] == [
+        "new000000000",
+        "oldactive000",
+    ]
+    assert [s.id for s in store.sweeps(active_or_since=0.0)] == [
+        "new000000000",
+        "oldactive000",
+        "old000000000",
+    ]
+
+
+# -- migrations -----------------------------------------------------------------------------------
+
+
+def alembic_cli(*args: str, store: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "alembic"), "-x", f"store={store}", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_alembic_cli_upgrade_check_downgrade(tmp_path: Path) -> None:
+    path = tmp_path / "cli" / "tsq.db"
+    for step in (["upgrade", "head"], ["check"], ["downgrade", "base"]):
+        result = alembic_cli(*step, store=path)
+        assert result.returncode == 0, result.stderr
+    assert sqlite_rows(path, TABLES) == [("alembic_version",)]
+    # A store emptied by a downgrade is recreated on the next open.
+    add(Store.open(path), "aaaa00000000")
+    assert sqlite_rows(path, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
+
+
+def test_models_match_the_migrations(store: Store) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from tsq.store import Base
+
+    with store.session(write=False) as session:
+        context = MigrationContext.configure(session.connection())
+        assert compare_metadata(context, Base.metadata) == []
+
+
+# -- concurrency ----------------------------------------------------------------------------------
+
+
+def _hammer(path: str, worker: int, rounds: int, barrier: Any, failures: Any) -> None:
+    """One process of the concurrency test: open a fresh store at the same moment as the others,
+    then write, half of it in read-then-write transactions (those fail under a deferred BEGIN)."""
+    try:
+        barrier.wait()
+        store = Store.open(path)
+        for i in range(rounds):
+            sweep_id = uuid.uuid4().hex[:12]
+            add(store, sweep_id, n=1, created_at=time.time())
+            with store.session() as session:
+                job = session.scalars(select(Job).where(Job.sweep_id == sweep_id)).one()
+                job.state = JobState.RUNNING.value
+                job.reason = f"worker {worker} round {i}"
+    except BaseException as e:
+        failures.put(f"worker {worker}: {type(e).__name__}: {e}")
+        raise
+
+
+def test_many_processes_share_one_store(tmp_path: Path) -> None:
+    workers, rounds = 8, 25  # two writes a round: 50 writes per process
+    path = str(tmp_path / "shared" / "tsq.db")
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(workers)
+    failures = ctx.Queue()
+    processes = [
+        ctx.Process(target=_hammer, args=(path, w, rounds, barrier, failures))
+        for w in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    errors = []
+    while not failures.empty():
+        errors.append(failures.get())
+    assert errors == []
+    assert [p.exitcode for p in processes] == [0] * workers
+
+    store = Store.open(path)
+    assert len(store.sweeps()) == workers * rounds
+    assert {j.state for j in store.active_jobs()} == {"running"}
+    assert len(store.active_jobs()) == workers * rounds

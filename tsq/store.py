@@ -1,0 +1,488 @@
+"""The SQLite store: what was launched, where, and how far each job got.
+
+Many processes share one store file (every launcher, every `status` refresh), so the engine is set
+up for concurrency rather than speed: WAL lets readers and the single writer proceed together, a
+long busy timeout makes writers queue instead of failing, and write transactions start with
+BEGIN IMMEDIATE so a writer takes the lock before it reads anything (see `make_engine`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Engine,
+    Float,
+    ForeignKey,
+    MetaData,
+    String,
+    UniqueConstraint,
+    create_engine,
+    event,
+    exc,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    contains_eager,
+    mapped_column,
+    relationship,
+    sessionmaker,
+)
+
+from tsq.errors import StoreError, SweepNotFound
+from tsq.states import ACTIVE, JobState, sources_of
+
+# The newest migration in tsq/migrations/versions. Comparing it with the store's alembic_version
+# row lets `open` skip importing alembic (slow) on every `status` call; a test keeps it in step.
+HEAD_REVISION = "0001"
+
+BUSY_TIMEOUT_S = 30.0
+
+_ACTIVE_VALUES = sorted(s.value for s in ACTIVE)
+
+
+def _now() -> float:
+    return time.time()
+
+
+class Base(DeclarativeBase):
+    # SQLAlchemy 2.1 maps `float` to Double where 2.0 used Float; pinning it keeps the models
+    # equal to the migrations whichever version is installed.
+    type_annotation_map: ClassVar[dict[Any, Any]] = {float: Float}
+    # Named constraints let SQLite batch migrations drop or alter them later.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Sweep(Base):
+    __tablename__ = "sweeps"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[float]
+    task_name: Mapped[str]
+    app: Mapped[str]
+    cwd: Mapped[str]
+    sweep_dir: Mapped[str]
+    spool_dir: Mapped[str]
+    ts_binary: Mapped[str]
+    ts_socket: Mapped[str]
+    launcher_pid: Mapped[int]
+    hostname: Mapped[str]
+    njobs: Mapped[int]
+
+    jobs: Mapped[list[Job]] = relationship(
+        back_populates="sweep",
+        order_by="Job.num",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    def __repr__(self) -> str:
+        return f"Sweep(id={self.id!r}, task_name={self.task_name!r}, njobs={self.njobs})"
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (UniqueConstraint("sweep_id", "num"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    sweep_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("sweeps.id", ondelete="CASCADE"), index=True
+    )
+    num: Mapped[int]
+    overrides: Mapped[list[str]] = mapped_column(JSON)
+    label: Mapped[str]
+    ts_id: Mapped[int | None]
+    # Indexed because every status refresh selects the queued and running jobs.
+    state: Mapped[str] = mapped_column(index=True, default=JobState.QUEUED.value)
+    reason: Mapped[str | None]
+    exit_code: Mapped[int | None]
+    signal: Mapped[int | None]
+    submitted_at: Mapped[float | None]
+    started_at: Mapped[float | None]
+    ended_at: Mapped[float | None]
+    output_dir: Mapped[str | None]
+    updated_at: Mapped[float] = mapped_column(default=_now)
+
+    sweep: Mapped[Sweep] = relationship(back_populates="jobs")
+
+    @property
+    def job_state(self) -> JobState:
+        return JobState(self.state)
+
+    def __repr__(self) -> str:
+        return f"Job(sweep_id={self.sweep_id!r}, num={self.num}, state={self.state!r})"
+
+
+@dataclass(frozen=True)
+class JobUpdate:
+    """A state change for one job; fields left None keep what the store already has."""
+
+    job_id: int
+    state: JobState
+    reason: str | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    output_dir: str | None = None
+    ts_id: int | None = None
+
+
+def default_location() -> str:
+    """$TSQ_STORE, else a per-user file in the XDG state dir (state, not cache: it is history)."""
+    configured = os.environ.get("TSQ_STORE")
+    if configured:
+        return configured
+    state_home = os.environ.get("XDG_STATE_HOME", "")
+    # The XDG spec says relative values are invalid and must be ignored.
+    if not os.path.isabs(state_home):
+        state_home = os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(state_home, "tsq", "tsq.db")
+
+
+def store_path(location: str | os.PathLike[str] | None) -> Path:
+    """The absolute file behind a store location, so that every process names the same file."""
+    raw = default_location() if location is None else os.fspath(location)
+    if "://" in raw:
+        try:
+            url = make_url(raw)
+        except exc.ArgumentError as e:
+            raise StoreError(f"invalid store URL {raw!r}: {e}") from None
+        if url.get_backend_name() != "sqlite":
+            raise StoreError(f"only SQLite stores are supported: {raw!r}")
+        if not url.database or url.database == ":memory:":
+            raise StoreError(f"a tsq store must be a file, not {raw!r}")
+        raw = url.database
+    return Path(os.path.abspath(os.path.expanduser(raw)))
+
+
+def make_engine(path: Path) -> Engine:
+    """An engine whose connections survive many concurrent processes on the same file.
+
+    SQLAlchemy, not pysqlite, emits BEGIN: pysqlite's legacy mode runs SELECTs outside any
+    transaction (a read-then-write is not isolated) and autocommits DDL (a concurrent opener could
+    see half a migration). A plain deferred BEGIN is not enough either: a transaction that reads
+    and then writes fails at once with "database is locked" if another process committed in
+    between (SQLITE_BUSY_SNAPSHOT under WAL), and the busy timeout does not apply to that. With 8
+    processes doing read-then-write transactions, most of them failed that way. So transactions
+    are BEGIN IMMEDIATE, which waits for the write lock under the busy timeout before reading,
+    unless the connection carries the execution option ``tsq_readonly=True``.
+    """
+    engine = create_engine(
+        URL.create("sqlite", database=str(path)),
+        connect_args={"timeout": BUSY_TIMEOUT_S, "isolation_level": None},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            # busy_timeout first: switching a fresh file to WAL needs a lock others may hold.
+            cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA journal_mode = WAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        readonly = connection.get_execution_options().get("tsq_readonly", False)
+        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def migrations_dir() -> str:
+    """Where the package keeps its alembic scripts: an installed tsq has no alembic.ini to ask."""
+    spec = importlib.util.find_spec("tsq.migrations")
+    if spec is None or not spec.submodule_search_locations:
+        raise StoreError("tsq is installed without its migrations (tsq.migrations is missing)")
+    return next(iter(spec.submodule_search_locations))
+
+
+class Store:
+    """One store file; open it with `Store.open`, which also brings its schema up to date."""
+
+    def __init__(self, path: Path, engine: Engine) -> None:
+        self.path = path
+        self.url = engine.url.render_as_string(hide_password=False)
+        self._engine = engine
+        self._writer = sessionmaker(engine, expire_on_commit=False)
+        self._reader = sessionmaker(
+            engine.execution_options(tsq_readonly=True), expire_on_commit=False
+        )
+
+    @classmethod
+    def open(cls, location: str | os.PathLike[str] | None = None) -> Store:
+        path = store_path(location)
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(
+                f"cannot create the store directory for {path}: {e.strerror or e}"
+            ) from None
+        store = cls(path, make_engine(path))
+        try:
+            store._ensure_schema()
+        except exc.DBAPIError as e:
+            raise store._error(e) from None
+        return store
+
+    # -- schema ---------------------------------------------------------------------------------
+
+    def _schema_revisions(self, connection: Connection) -> list[str] | None:
+        """The store's alembic revisions; None for an empty file that needs creating.
+
+        Raises StoreError for files that are SQLite but were not made by tsq, so that tsq never
+        adds its tables to someone else's database.
+        """
+        tables = set(
+            connection.exec_driver_sql(
+                "SELECT name FROM sqlite_master"
+                " WHERE type = 'table' AND substr(name, 1, 7) != 'sqlite_'"
+            ).scalars()
+        )
+        revisions = []
+        if "alembic_version" in tables:
+            revisions = list(
+                connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()
+            )
+        if revisions == [HEAD_REVISION]:
+            return revisions
+        if not revisions:
+            if tables - {"alembic_version"}:
+                raise StoreError(f"{self.path} is not a tsq store (it holds other tables)")
+            return None
+        if "sweeps" not in tables:
+            raise StoreError(f"{self.path} is not a tsq store (unknown alembic_version)")
+        return revisions
+
+    def _schema_is_current(self) -> bool:
+        with self._engine.connect().execution_options(tsq_readonly=True) as connection:
+            return self._schema_revisions(connection) == [HEAD_REVISION]
+
+    def _ensure_schema(self) -> None:
+        if self._schema_is_current():
+            return
+        from filelock import FileLock, Timeout
+
+        lock_path = f"{self.path}.lock"
+        try:
+            with FileLock(lock_path, timeout=5 * BUSY_TIMEOUT_S):
+                # Processes that queued on the lock behind the one that migrated stop here,
+                # before paying for the alembic import.
+                if not self._schema_is_current():
+                    self._migrate()
+        except Timeout:
+            raise StoreError(
+                f"cannot migrate {self.path}: another process holds {lock_path}"
+            ) from None
+        except OSError as e:
+            raise StoreError(f"cannot lock {lock_path}: {e.strerror or e}") from None
+
+    def _migrate(self) -> None:
+        """Upgrade to head in one write transaction, refusing revisions this tsq does not know."""
+        from alembic import command
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        config.set_main_option("script_location", migrations_dir())
+        known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+        with self._engine.begin() as connection:
+            revisions = self._schema_revisions(connection) or []
+            unknown = sorted(set(revisions) - known)
+            if unknown:
+                revision = ", ".join(unknown)
+                raise StoreError(
+                    f"{self.path} was written by a newer tsq (schema revision {revision});"
+                    " upgrade tsq"
+                )
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def _error(self, error: exc.DBAPIError) -> StoreError:
+        reason = str(error.orig if error.orig is not None else error).splitlines()[0]
+        if "file is not a database" in reason:
+            return StoreError(f"{self.path} is not a tsq store (not a SQLite database)")
+        return StoreError(f"cannot use the store {self.path}: {reason}")
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    @contextmanager
+    def session(self, *, write: bool = True) -> Iterator[Session]:
+        """A transaction: committed if the block succeeds, rolled back if it raises.
+
+        Read-only callers pass ``write=False`` so they do not queue behind (or block) writers.
+        Objects stay usable after the block (no expiry on commit), but lazy relationships do not
+        load once the session is closed.
+        """
+        factory = self._writer if write else self._reader
+        try:
+            with factory.begin() as session:
+                yield session
+        except exc.OperationalError as e:
+            raise self._error(e) from None
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def add_sweep(self, sweep: Sweep, jobs: list[Job]) -> None:
+        """Record a sweep and all its jobs together: a store never shows half a sweep."""
+        sweep.jobs = list(jobs)
+        with self.session() as session:
+            session.add(sweep)
+
+    def add_jobs(self, sweep_id: str, jobs: list[Job]) -> None:
+        """Record another batch of a sweep's jobs: some sweepers call the launcher repeatedly."""
+        with self.session() as session:
+            for job in jobs:
+                job.sweep_id = sweep_id
+            session.add_all(jobs)
+            session.execute(
+                update(Sweep).where(Sweep.id == sweep_id).values(njobs=Sweep.njobs + len(jobs))
+            )
+
+    def set_submitted(self, sweep_id: str, submitted: dict[int, tuple[int, float]]) -> None:
+        """Record the ts ids that jobs (by Hydra job number) got when they were submitted."""
+        now = _now()
+        with self.session() as session:
+            for num, (ts_id, submitted_at) in submitted.items():
+                session.execute(
+                    update(Job)
+                    .where(Job.sweep_id == sweep_id, Job.num == num)
+                    .values(ts_id=ts_id, submitted_at=submitted_at, updated_at=now)
+                )
+
+    def apply(self, updates: Sequence[JobUpdate]) -> int:
+        """Apply state changes; returns how many jobs changed.
+
+        Each UPDATE carries the transition table in its WHERE clause, so two processes racing
+        to update the same job cannot overwrite a terminal state or go backwards: the loser's
+        update simply matches no row.
+        """
+        now = _now()
+        changed = 0
+        with self.session() as session:
+            for u in updates:
+                values = {
+                    name: value
+                    for name, value in asdict(u).items()
+                    if value is not None and name not in ("job_id", "state")
+                }
+                values.update(state=u.state.value, updated_at=now)
+                sources = sorted(s.value for s in sources_of(u.state))
+                result = session.execute(
+                    update(Job).where(Job.id == u.job_id, Job.state.in_(sources)).values(values)
+                )
+                changed += result.rowcount
+        return changed
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def active_jobs(self) -> list[Job]:
+        """Queued and running jobs with their sweep loaded: what a status refresh must check."""
+        with self.session(write=False) as session:
+            return list(
+                session.scalars(
+                    select(Job)
+                    .join(Job.sweep)
+                    .options(contains_eager(Job.sweep))
+                    .where(Job.state.in_(_ACTIVE_VALUES))
+                    .order_by(Sweep.created_at, Sweep.id, Job.num)
+                )
+            )
+
+    def jobs(self, sweep_ids: Sequence[str]) -> list[Job]:
+        """The jobs of the given sweeps, each with its sweep loaded, oldest sweep first."""
+        with self.session(write=False) as session:
+            return list(
+                session.scalars(
+                    select(Job)
+                    .join(Job.sweep)
+                    .options(contains_eager(Job.sweep))
+                    .where(Job.sweep_id.in_(list(sweep_ids)))
+                    .order_by(Sweep.created_at, Sweep.id, Job.num)
+                )
+            )
+
+    def sweeps(self, *, active_or_since: float | None = None) -> list[Sweep]:
+        """Sweeps, newest first; with `active_or_since`, only the unfinished or recent ones."""
+        query = select(Sweep).order_by(Sweep.created_at.desc(), Sweep.id)
+        if active_or_since is not None:
+            query = query.where(
+                or_(
+                    Sweep.created_at >= active_or_since,
+                    Sweep.jobs.any(Job.state.in_(_ACTIVE_VALUES)),
+                )
+            )
+        with self.session(write=False) as session:
+            return list(session.scalars(query))
+
+    def find_sweep(self, ref: str | None) -> Sweep:
+        """The sweep a user means by `ref`: an id, a unique id prefix or a sweep directory.
+
+        None means the latest sweep. A directory matches on its real path, so symlinks and
+        relative paths work; if several sweeps ran into the same directory, the latest wins.
+        """
+        with self.session(write=False) as session:
+            if ref is None:
+                latest = session.scalars(
+                    select(Sweep).order_by(Sweep.created_at.desc(), Sweep.id).limit(1)
+                ).first()
+                if latest is None:
+                    raise SweepNotFound("the store has no sweeps yet")
+                return latest
+
+            exact = session.get(Sweep, ref)
+            if exact is not None:
+                return exact
+
+            is_path = os.sep in ref or ref.startswith("~") or os.path.isdir(ref)
+            if is_path:
+                wanted = os.path.realpath(os.path.expanduser(ref))
+                for sweep in session.scalars(select(Sweep).order_by(Sweep.created_at.desc())):
+                    if os.path.realpath(sweep.sweep_dir) == wanted:
+                        return sweep
+                if os.sep in ref:
+                    raise SweepNotFound(f"no sweep ran in {ref!r}")
+
+            matches = list(
+                session.scalars(
+                    select(Sweep)
+                    .where(Sweep.id.startswith(ref, autoescape=True))
+                    .order_by(Sweep.created_at.desc())
+                )
+            )
+        if not matches:
+            raise SweepNotFound(f"no sweep matches {ref!r}")
+        if len(matches) > 1:
+            shown = ", ".join(s.id for s in matches[:3]) + (", ..." if len(matches) > 3 else "")
+            raise SweepNotFound(
+                f"{ref!r} is ambiguous: matches {len(matches)} sweeps ({shown});"
+                " type more characters"
+            )
+        return matches[0]
