@@ -1,0 +1,1 @@
+"""task-spooler launcher for Hydra; the plugin is in ts_launcher.py, the work in the tsq package."""

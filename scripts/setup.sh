@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install what tsq needs on a Debian machine, idempotently: task-spooler (apt-get, when neither
+# `tsp` nor a task-spooler `ts` is on PATH) and a virtualenv in .venv with tsq and its test tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+have_task_spooler() {
+    command -v tsp >/dev/null 2>&1 && return 0
+    command -v ts >/dev/null 2>&1 && ts -V 2>&1 | grep -q "Task Spooler"
+}
+
+if ! have_task_spooler; then
+    echo "setup: installing task-spooler with apt-get" >&2
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq task-spooler >/dev/null
+fi
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating .venv" >&2
+    "$PYTHON" -m venv .venv
+fi
+# A regular (not editable) install: the tests exercise tsq as users get it, migrations included.
+.venv/bin/python -m pip install -q --disable-pip-version-check '.[test]'

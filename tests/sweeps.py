@@ -1,0 +1,135 @@
+"""Running real Hydra apps against a private task-spooler and store, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+APPS = Path(__file__).parent / "apps"
+SLOTS = 2
+TERMINAL = {"completed", "failed", "cancelled", "lost"}
+
+
+@dataclass
+class Sandbox:
+    """A copy of the test app in a temp dir, with its own ts socket and store."""
+
+    root: Path
+    socket: str
+    store: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, root: Path, socket: str) -> Sandbox:
+        shutil.copytree(APPS, root / "app")
+        env = dict(
+            os.environ,
+            TS_SOCKET=socket,
+            TSQ_STORE=str(root / "store" / "tsq.db"),
+            HYDRA_FULL_ERROR="0",
+        )
+        env.pop("PYTHONPATH", None)
+        box = cls(root=root, socket=socket, store=root / "store" / "tsq.db", env=env)
+        box.tsp("-S", str(SLOTS))
+        return box
+
+    @property
+    def app_dir(self) -> Path:
+        return self.root / "app"
+
+    def run(
+        self,
+        argv: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        check: bool = True,
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            argv,
+            cwd=self.app_dir,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"{argv} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+            )
+        return proc
+
+    def sweep(
+        self,
+        *overrides: str,
+        check: bool = True,
+        env: dict[str, str] | None = None,
+        script: str = "app.py",
+    ) -> subprocess.CompletedProcess[str]:
+        """`python app.py -m ... hydra/launcher=ts` with the sweep dir inside the sandbox."""
+        return self.run(
+            [
+                sys.executable,
+                script,
+                "-m",
+                "hydra/launcher=ts",
+                f"hydra.sweep.dir={self.root}/multirun/${{now:%H-%M-%S-%f}}",
+                *overrides,
+            ],
+            check=check,
+            env=env,
+        )
+
+    def tsq(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run([sys.executable, "-m", "tsq", *args], check=check)
+
+    def status(self, *args: str) -> list[dict[str, Any]]:
+        return json.loads(self.tsq("status", "--all", "--json", *args).stdout)
+
+    def wait_terminal(self, timeout: float = 90) -> list[dict[str, Any]]:
+        """Poll `tsq status` until every job is terminal."""
+        deadline = time.monotonic() + timeout
+        while True:
+            jobs = self.status()
+            if jobs and all(j["state"] in TERMINAL for j in jobs):
+                return jobs
+            if time.monotonic() > deadline:
+                raise AssertionError(f"jobs not terminal after {timeout}s: {jobs}")
+            time.sleep(0.3)
+
+    def tsp(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [shutil.which("tsp") or "ts", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            stdin=subprocess.DEVNULL,
+            timeout=30,
+        )
+
+    def block_queue(self) -> int:
+        """Queue a job that holds the only slot, so the sweep's jobs stay queued."""
+        return int(self.tsp("-N", str(SLOTS), "-L", "blocker", "sleep", "600").stdout)
+
+    def release(self, blocker: int) -> None:
+        self.tsp("-k", str(blocker))
+
+
+@pytest.fixture
+def sandbox(ts_socket: str, tmp_path: Path) -> Sandbox:
+    return Sandbox.create(tmp_path, ts_socket)
+
+
+def by_num(jobs: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    return {job["num"]: job for job in jobs}

@@ -1,0 +1,75 @@
+"""Results come back later, from any shell or from Python."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+from sweeps import Sandbox
+
+
+def test_collect_table_json_and_unfinished_count(sandbox: Sandbox) -> None:
+    sandbox.sweep("x=1,2", "fail=false,true")
+    sandbox.wait_terminal()
+    blocker = sandbox.block_queue()
+    sandbox.sweep("x=5,6")
+    table = sandbox.tsq("collect", check=False)
+    assert table.returncode == 0, "the latest sweep has nothing finished, so nothing failed"
+    assert "2 of 2 jobs" in table.stderr and "not finished yet" in table.stderr
+    first = next(j["sweep"] for j in sandbox.status() if j["overrides"] == ["x=1", "fail=False"])
+    table = sandbox.tsq("collect", first[:6], check=False)
+    assert table.returncode == 1, "a collected job failed"
+    lines = table.stdout.splitlines()
+    assert any(line.split()[:3] == ["0", "completed", "x=1"] for line in lines)
+    assert any("ValueError: asked to fail with x=1" in line for line in lines)
+    rows = json.loads(sandbox.tsq("collect", first, "--json", check=False).stdout)
+    assert [(r["sweep"], r["num"], r["state"], r["overrides"]) for r in rows] == [
+        (first, 0, "completed", ["x=1", "fail=False"]),
+        (first, 1, "failed", ["x=1", "fail=True"]),
+        (first, 2, "completed", ["x=2", "fail=False"]),
+        (first, 3, "failed", ["x=2", "fail=True"]),
+    ]
+    assert rows[0]["return_value"]["x"] == 1 and rows[0]["error"] is None
+    assert rows[1]["return_value"] is None
+    sandbox.release(blocker)
+
+
+def test_python_api_returns_hydra_job_returns(sandbox: Sandbox) -> None:
+    sandbox.sweep("x=1,2", "fail=false,true")
+    sandbox.wait_terminal()
+    probe = textwrap.dedent("""
+        import json, tsq
+        from hydra.core.utils import JobStatus
+        out = []
+        for r in tsq.collect():
+            item = {"overrides": r.overrides, "status": r.status.name, "task": r.task_name,
+                    "num": r.hydra_cfg.hydra.job.num, "x": r.cfg.x, "wd": r.working_dir}
+            try:
+                item["value"] = r.return_value
+            except ValueError as e:
+                item["error"] = str(e)
+                item["notes"] = getattr(e, "__notes__", [])
+            out.append(item)
+        print(json.dumps(out))
+    """)
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=sandbox.env,
+        cwd=sandbox.root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    got = json.loads(proc.stdout)
+    assert [(g["num"], g["status"], g["overrides"], g["x"]) for g in got] == [
+        (0, "COMPLETED", ["x=1", "fail=False"], 1),
+        (1, "FAILED", ["x=1", "fail=True"], 1),
+        (2, "COMPLETED", ["x=2", "fail=False"], 2),
+        (3, "FAILED", ["x=2", "fail=True"], 2),
+    ]
+    assert got[0]["value"]["x"] == 1 and got[0]["task"] == "app"
+    assert got[0]["wd"] == str(sandbox.app_dir)
+    assert got[1]["error"] == "asked to fail with x=1"
+    assert "in main" in got[1]["notes"][0], "the job's traceback travels with the exception"

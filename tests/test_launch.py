@@ -1,0 +1,133 @@
+"""Launching a sweep: the prompt comes back with every job queued and recorded."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+import sys
+from pathlib import Path
+
+from sweeps import Sandbox, by_num
+
+PLUGINS = Path(__file__).parent / "plugins"
+
+
+def test_launch_returns_with_every_job_queued_and_recorded(sandbox: Sandbox) -> None:
+    blocker = sandbox.block_queue()
+    marker = sandbox.root / "markers"
+    proc = sandbox.sweep(
+        "x=1,2,3",
+        "+hydra.callbacks.m._target_=__main__.Markers",
+        f"+hydra.callbacks.m.marker_dir={marker}",
+    )
+    jobs = sandbox.status()
+    assert [j["state"] for j in jobs] == ["queued"] * 3
+    assert [j["overrides"] for j in jobs] == [["x=1"], ["x=2"], ["x=3"]]
+    sweep = jobs[0]["sweep"]
+    listed = {row.split()[0]: row for row in sandbox.tsp("-l").stdout.splitlines()[1:]}
+    for job in jobs:
+        assert job["ts_id"] is not None and job["ts_id"] != blocker
+        assert f"[app/{sweep}/{job['num']}]" in listed[str(job["ts_id"])]
+        assert " queued " in listed[str(job["ts_id"])]
+    out = proc.stdout + proc.stderr
+    for expected in (
+        f"queued 3 jobs of sweep {sweep}",
+        "sweep dir : ",
+        sandbox.socket,
+        f"python -m tsq status {sweep}",
+        f"python -m tsq collect {sweep}",
+    ):
+        assert expected in out
+    assert (marker / "multirun_end").exists(), "on_multirun_end must still fire"
+    assert not any(marker.glob("job_start_*")), "no job may have run before launch returned"
+    sandbox.release(blocker)
+    done = by_num(sandbox.wait_terminal())
+    assert {n: j["state"] for n, j in done.items()} == {
+        0: "completed",
+        1: "completed",
+        2: "completed",
+    }
+
+
+def test_sweep_and_spool_files_are_private(sandbox: Sandbox) -> None:
+    sandbox.sweep("x=1")
+    sandbox.wait_terminal()
+    spool = next((sandbox.root / "multirun").glob("*/.tsq/*"))
+    assert stat.S_IMODE(spool.stat().st_mode) == 0o700
+    for path in spool.rglob("*.pkl"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def _nothing_recorded(sandbox: Sandbox) -> None:
+    assert (
+        not sandbox.store.exists()
+        or not sqlite3.connect(sandbox.store).execute("select count(*) from sweeps").fetchone()[0]
+    )
+    rows = sandbox.tsp("-l").stdout.splitlines()[1:]
+    assert rows == [], rows
+
+
+def _one_line_error(proc, *fragments: str) -> None:
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr, proc.stderr
+    line = next(line for line in proc.stderr.splitlines() if line.startswith("tsq: "))
+    for fragment in fragments:
+        assert fragment in line, proc.stderr
+
+
+def test_adaptive_sweeper_is_refused_before_anything_is_queued(sandbox: Sandbox) -> None:
+    target = "hydra_plugins.tsq_test_sweeper.other_sweeper.OtherSweeper"
+    proc = sandbox.sweep(
+        "x=1,2", f"hydra.sweeper._target_={target}", check=False, env={"PYTHONPATH": str(PLUGINS)}
+    )
+    _one_line_error(proc, target, "hydra.launcher.wait=true")
+    _nothing_recorded(sandbox)
+
+
+def test_missing_task_spooler_is_a_clear_error(sandbox: Sandbox) -> None:
+    proc = sandbox.sweep("x=1", check=False, env={"PATH": str(sandbox.root / "empty")})
+    _one_line_error(proc, "task-spooler is not installed", "apt-get install task-spooler")
+    _nothing_recorded(sandbox)
+
+
+def test_moreutils_ts_is_not_taken_for_task_spooler(sandbox: Sandbox) -> None:
+    fake = sandbox.root / "bin"
+    fake.mkdir()
+    (fake / "ts").write_text("#!/bin/sh\necho 'usage: ts [-r] [-i | -s] [format]'\n")
+    (fake / "ts").chmod(0o755)
+    proc = sandbox.sweep("x=1", check=False, env={"PATH": str(fake)})
+    _one_line_error(proc, "is not task-spooler")
+    _nothing_recorded(sandbox)
+
+
+def test_store_that_cannot_be_created_is_a_clear_error(sandbox: Sandbox) -> None:
+    blocker_file = sandbox.root / "a-file"
+    blocker_file.write_text("not a directory")
+    proc = sandbox.sweep(
+        "x=1", check=False, env={"TSQ_STORE": str(blocker_file / "sub" / "tsq.db")}
+    )
+    _one_line_error(proc, str(blocker_file / "sub"))
+    _nothing_recorded(sandbox)
+
+
+def test_file_that_is_not_a_store_is_refused(sandbox: Sandbox) -> None:
+    not_a_store = sandbox.root / "notes.db"
+    not_a_store.write_text("my notes, not a database\n" * 100)
+    proc = sandbox.sweep("x=1", check=False, env={"TSQ_STORE": str(not_a_store)})
+    _one_line_error(proc, str(not_a_store), "not a tsq store")
+    assert not_a_store.read_text() == "my notes, not a database\n" * 100
+    _nothing_recorded(sandbox)
+
+
+def test_unpicklable_task_is_refused_before_anything_is_queued(sandbox: Sandbox) -> None:
+    script = sandbox.app_dir / "lock_app.py"
+    script.write_text(
+        "import threading\nimport hydra\n\nLOCK = threading.Lock()\n\n"
+        "@hydra.main(version_base='1.3', config_path=None)\n"
+        "def main(cfg):\n    with LOCK:\n        return 1\n\n"
+        "if __name__ == '__main__':\n    main()\n"
+    )
+    proc = sandbox.sweep("+x=1,2", check=False, script=script.name)
+    _one_line_error(proc, "cannot be pickled")
+    _nothing_recorded(sandbox)
+    assert sys.executable

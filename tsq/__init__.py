@@ -1,0 +1,22 @@
+"""tsq: fire-and-forget Hydra sweeps on task-spooler.
+
+Kept free of imports: every job's interpreter imports this package (`python -m tsq.runner`), and
+must not pay for SQLAlchemy or Hydra's sweep machinery it does not use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+
+def collect(sweep: str | None = None, store: str | None = None) -> list[Any]:
+    """The finished jobs of `sweep` (id, unique id prefix or sweep dir; default: the latest
+    sweep) as Hydra `JobReturn`s in job order, after bringing the store up to date.
+
+    `store` is a path or sqlite URL; default `$TSQ_STORE`, else the per-user store.
+    """
+    from tsq.collector import collect as collect_returns
+
+    return collect_returns(sweep, store)

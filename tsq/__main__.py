@@ -1,0 +1,7 @@
+"""`python -m tsq ...`"""
+
+import sys
+
+from tsq.cli import main
+
+sys.exit(main())

@@ -1,0 +1,219 @@
+"""`python -m tsq` / `tsq`: follow sweeps and collect their results from any shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from tsq.errors import TsqError
+
+RECENT_SECONDS = 24 * 3600
+
+EPILOG = """\
+exit status: 0 ok; 1 a collected job failed, was lost or cancelled; 2 usage or input error.
+the store: --store PATH, else $TSQ_STORE, else $XDG_STATE_HOME/tsq/tsq.db."""
+
+
+def _duration(job: Any, now: float) -> str:
+    if job.started_at is None:
+        return ""
+    seconds = (job.ended_at or now) - job.started_at
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _exit(job: Any) -> str:
+    if job.signal is not None:
+        from tsq.status import signal_name
+
+        return signal_name(job.signal)
+    return "" if job.exit_code is None else str(job.exit_code)
+
+
+def _counts(jobs: Sequence[Any]) -> str:
+    counts = Counter(job.state for job in jobs)
+    order = ["completed", "failed", "running", "queued", "cancelled", "lost"]
+    return ", ".join(f"{counts[s]} {s}" for s in order if counts[s])
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    padded = ([c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)] for row in rows)
+    return ["  " + "  ".join([*cells, row[-1]]) for cells, row in zip(padded, rows, strict=True)]
+
+
+def _sweep_line(sweep: Any, jobs: Sequence[Any]) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(sweep.created_at))
+    return (
+        f"sweep {sweep.id}  {sweep.task_name}  {when}  {len(jobs)} jobs: {_counts(jobs)}\n"
+        f"  dir: {sweep.sweep_dir}"
+    )
+
+
+def job_json(sweep: Any, job: Any, now: float) -> dict[str, Any]:
+    end = job.ended_at or (now if job.started_at is not None else None)
+    return {
+        "sweep": sweep.id,
+        "num": job.num,
+        "state": job.state,
+        "overrides": list(job.overrides),
+        "ts_id": job.ts_id,
+        "label": job.label,
+        "exit_code": job.exit_code,
+        "signal": job.signal,
+        "reason": job.reason,
+        "output_dir": job.output_dir,
+        "submitted_at": job.submitted_at,
+        "started_at": job.started_at,
+        "ended_at": job.ended_at,
+        "duration": None if job.started_at is None or end is None else end - job.started_at,
+        "task_name": sweep.task_name,
+    }
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from tsq.status import refresh
+    from tsq.store import Store
+
+    store = Store.open(args.store)
+    for warning in refresh(store).warnings:
+        print(f"tsq: {warning}", file=sys.stderr)
+    return store
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    store = _open(args)
+    if args.sweep:
+        sweeps = [store.find_sweep(args.sweep)]
+    else:
+        since = None if args.all else time.time() - RECENT_SECONDS
+        sweeps = store.sweeps(active_or_since=since)
+    jobs_by_sweep: dict[str, list[Any]] = {s.id: [] for s in sweeps}
+    for job in store.jobs(list(jobs_by_sweep)):
+        jobs_by_sweep[job.sweep_id].append(job)
+    now = time.time()
+    if args.json:
+        rows = [job_json(s, j, now) for s in sweeps for j in jobs_by_sweep[s.id]]
+        print(json.dumps(rows, indent=1))
+        return 0
+    if not sweeps:
+        hint = "" if args.all else " in the last 24 hours (--all lists every sweep)"
+        print(f"no sweeps{hint}")
+        return 0
+    for sweep in sweeps:
+        jobs = jobs_by_sweep[sweep.id]
+        print(_sweep_line(sweep, jobs))
+        header = ["NUM", "STATE", "TS", "EXIT", "TIME", "OVERRIDES"]
+        rows = [header] + [
+            [
+                str(j.num),
+                j.state,
+                "" if j.ts_id is None else str(j.ts_id),
+                _exit(j),
+                _duration(j, now),
+                " ".join(j.overrides) + (f"  ({j.reason})" if j.reason else ""),
+            ]
+            for j in jobs
+        ]
+        print("\n".join(_table(rows)))
+    return 0
+
+
+def _short(value: Any, width: int = 60) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from tsq.collector import finished
+
+    store = _open(args)
+    sweep = store.find_sweep(args.sweep)
+    jobs = store.jobs([sweep.id])
+    done, pending = finished(sweep, jobs)
+    if args.json:
+        print(json.dumps([item.as_json() for item in done], indent=1))
+    elif done:
+        rows = [["NUM", "STATE", "OVERRIDES", "RESULT"]] + [
+            [
+                str(item.job.num),
+                item.job.state,
+                " ".join(item.job.overrides),
+                _short(item.error or item.as_json()["return_value"]),
+            ]
+            for item in done
+        ]
+        print(f"sweep {sweep.id}  {sweep.task_name}  {sweep.sweep_dir}")
+        print("\n".join(_table(rows)))
+    if pending:
+        left = [j for j in jobs if not j.job_state.terminal]
+        print(
+            f"tsq: {pending} of {len(jobs)} jobs of sweep {sweep.id} are not finished yet "
+            f"({_counts(left)}); collect again later",
+            file=sys.stderr,
+        )
+    return 1 if any(item.error for item in done) else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="tsq",
+        description="Follow Hydra sweeps queued in task-spooler with hydra/launcher=ts, "
+        "and collect their results.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    store_opt = argparse.ArgumentParser(add_help=False)
+    store_opt.add_argument(
+        "--store",
+        help="store path or sqlite:/// URL (default: $TSQ_STORE, else the per-user store)",
+    )
+    sweep_help = "sweep id, unique prefix of one, or sweep dir"
+    status = commands.add_parser(
+        "status",
+        parents=[store_opt],
+        help="show where jobs stand",
+        description="Show sweeps and their jobs: state, ts id, exit code or signal, duration, "
+        "overrides. Refreshes the store from task-spooler and the jobs' result "
+        "files first.",
+        epilog="example: python -m tsq status 3f9a --json",
+    )
+    status.add_argument(
+        "sweep",
+        nargs="?",
+        help=f"{sweep_help} (default: unfinished sweeps and those of the last 24 hours)",
+    )
+    status.add_argument("--all", action="store_true", help="list every sweep in the store")
+    status.add_argument("--json", action="store_true", help="print a JSON array, one per job")
+    status.set_defaults(run=cmd_status)
+    collect = commands.add_parser(
+        "collect",
+        parents=[store_opt],
+        help="show finished jobs' results",
+        description="Print the finished jobs of a sweep with their overrides and return value "
+        "or error; says on stderr how many are not finished yet. In Python: "
+        "tsq.collect(sweep) returns Hydra JobReturns.",
+        epilog="example: python -m tsq collect --json > results.json",
+    )
+    collect.add_argument("sweep", nargs="?", help=f"{sweep_help} (default: the latest sweep)")
+    collect.add_argument("--json", action="store_true", help="print a JSON array, one per job")
+    collect.set_defaults(run=cmd_collect)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except TsqError as e:
+        print(f"tsq: {e}", file=sys.stderr)
+        return e.exit_code

@@ -1,0 +1,74 @@
+"""The batch spec: everything a job's interpreter needs to run one Hydra job, written once per
+`launch()` call.
+
+Format: one JSON header line (the parent's `sys.path`, so the job can import what the task's
+pickle refers to *before* unpickling it), then a cloudpickle payload. cloudpickle, not pickle:
+Hydra's singleton state carries resolver closures and `@hydra.main` functions often live in
+`__main__`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tsq.errors import SpecError
+from tsq.safeio import read_private, write_atomic
+
+FORMAT = 1
+
+
+@dataclass
+class BatchSpec:
+    sweep_id: str
+    config: Any  # the master DictConfig
+    hydra_context: Any  # hydra.types.HydraContext
+    task_function: Any
+    singleton_state: Any  # hydra.core.singleton.Singleton.get_state()
+    frozen_sources: dict[str, str]  # original file config dir -> its snapshot
+    overrides: dict[int, list[str]]  # job num -> overrides
+
+
+def dump_spec(spec: BatchSpec) -> bytes:
+    """Serialise, or say in one line what in the app cannot be sent to another interpreter."""
+    import cloudpickle
+
+    header = json.dumps({"format": FORMAT, "sys_path": sys.path}).encode()
+    try:
+        payload = cloudpickle.dumps(spec)
+    except Exception as e:
+        raise SpecError(
+            f"cannot queue the sweep: the task function, its config or a registered resolver "
+            f"cannot be pickled ({type(e).__name__}: {e})"
+        ) from e
+    return header + b"\n" + payload
+
+
+def write_spec(path: Path, data: bytes) -> None:
+    write_atomic(path, data)
+
+
+def read_spec(path: Path) -> BatchSpec:
+    import cloudpickle
+
+    try:
+        data = read_private(path)
+    except OSError as e:
+        raise SpecError(f"cannot read job spec {path}: {e.strerror}") from e
+    head, sep, payload = data.partition(b"\n")
+    try:
+        header = json.loads(head)
+    except ValueError:
+        header = None
+    if not sep or not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise SpecError(f"{path} is not a tsq job spec (format {FORMAT})")
+    for entry in reversed(header["sys_path"]):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    spec = cloudpickle.loads(payload)
+    if not isinstance(spec, BatchSpec):
+        raise SpecError(f"{path} is not a tsq job spec")
+    return spec

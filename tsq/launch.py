@@ -1,0 +1,256 @@
+"""The parent side of a sweep: freeze the config, write the batch spec, record, queue in ts.
+
+Imported lazily by the Hydra plugin, so Hydra apps that never use the ts launcher pay nothing.
+Order of work in a batch, so that nothing is lost or recorded half-way:
+spec written (refuses what cannot be pickled, before anything is recorded) -> one transaction
+records every job as queued with no ts id -> each job queued in ts -> one transaction stores the
+ts ids. An interruption or a ts failure part-way leaves the jobs already queued recorded (status can
+find them by their unique label even without a ts id) and marks the rest `lost`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import socket as socketlib
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn
+from hydra.errors import CompactHydraException
+
+from tsq import snapshot
+from tsq.errors import TsqError
+from tsq.jobspec import BatchSpec, dump_spec, write_spec
+from tsq.safeio import make_private_dir
+from tsq.spool import SpoolDir
+from tsq.spooler import Spooler
+from tsq.states import JobState
+from tsq.store import Job, JobUpdate, Store, Sweep
+
+log = logging.getLogger(__name__)
+
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+
+class TsqLaunchError(CompactHydraException):
+    """Hydra prints these as one line, without a traceback."""
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    try:
+        yield
+    except TsqError as e:
+        raise TsqLaunchError(f"tsq: {e}") from None
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    wait: bool = False
+    store: str | None = None
+    socket: str | None = None
+    binary: str = "auto"
+    slots: int = 1
+    gpus: int = 0
+
+
+@dataclass(frozen=True)
+class PendingJob:
+    """What a non-blocking launch hands back in place of a return value."""
+
+    sweep_id: str
+    num: int
+    ts_id: int
+    label: str
+
+
+@dataclass
+class PendingJobReturn(JobReturn):
+    """A queued job: its status stays UNKNOWN, which is the truth, but reading `return_value`
+    (Hydra's BasicSweeper reads it for every job) gives the PendingJob handle instead of failing."""
+
+    pending: PendingJob | None = field(default=None)
+
+    @property  # type: ignore[override]
+    def return_value(self) -> PendingJob | None:
+        return self.pending
+
+
+def check_sweeper(config: Any, wait: bool) -> None:
+    sweeper = str(config.hydra.sweeper.get("_target_", ""))
+    if not wait and sweeper != BASIC_SWEEPER:
+        raise TsqError(
+            f"the sweeper {sweeper} reads each job's return value before it proposes the next "
+            f"jobs, and this launcher does not wait for jobs; add hydra.launcher.wait=true"
+        )
+
+
+def make_label(task_name: str, sweep_id: str, num: int) -> str:
+    """Readable in `tsp -l` and unique: ts ids restart at 0 with a new server, labels don't."""
+    name = re.sub(r"[^\w.-]+", "_", task_name)[:40] or "job"
+    return f"{name}/{sweep_id}/{num}"
+
+
+def runner_argv(spec: Path, num: int) -> list[str]:
+    return [sys.executable, "-m", "tsq.runner", str(spec), str(num)]
+
+
+class SweepLauncher:
+    """One per Hydra launcher instance; a sweep may arrive in several `launch()` batches."""
+
+    def __init__(
+        self, options: LaunchOptions, *, config: Any, hydra_context: Any, task_function: Any
+    ) -> None:
+        check_sweeper(config, options.wait)
+        self.options = options
+        self.config = config
+        self.hydra_context = hydra_context
+        self.task_function = task_function
+        self.spooler = Spooler.detect(options.binary, options.socket)
+        self.store = Store.open(options.store)
+        self.sweep: Sweep | None = None
+        self.spool: SpoolDir | None = None
+        self.frozen: dict[str, str] = {}
+        self.state: Any = None
+
+    def _start_sweep(self) -> Sweep:
+        from hydra.core.singleton import Singleton
+
+        sweep_id = secrets.token_hex(6)
+        sweep_dir = Path(str(self.config.hydra.sweep.dir)).resolve()
+        self.spool = SpoolDir.for_sweep(sweep_dir, sweep_id)
+        make_private_dir(self.spool.root)
+        self.frozen = snapshot.snapshot(
+            self.config.hydra.runtime.config_sources, self.spool.config_snapshot
+        )
+        self.state = Singleton.get_state()
+        return Sweep(
+            id=sweep_id,
+            created_at=time.time(),
+            task_name=str(self.config.hydra.job.name),
+            app=sys.argv[0],
+            cwd=os.getcwd(),
+            sweep_dir=str(sweep_dir),
+            spool_dir=str(self.spool.root),
+            ts_binary=self.spooler.binary,
+            ts_socket=self.spooler.socket,
+            launcher_pid=os.getpid(),
+            hostname=socketlib.gethostname(),
+            njobs=0,
+        )
+
+    def launch(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+    ) -> list[JobReturn]:
+        first = self.sweep is None
+        sweep = self._start_sweep() if first else self.sweep
+        assert sweep is not None and self.spool is not None
+        nums = range(initial_job_idx, initial_job_idx + len(job_overrides))
+        overrides = {num: list(ov) for num, ov in zip(nums, job_overrides, strict=True)}
+        spec_path = self.spool.spec(initial_job_idx)
+        write_spec(
+            spec_path,
+            dump_spec(
+                BatchSpec(
+                    sweep_id=sweep.id,
+                    config=self.config,
+                    hydra_context=self.hydra_context,
+                    task_function=self.task_function,
+                    singleton_state=self.state,
+                    frozen_sources=self.frozen,
+                    overrides=overrides,
+                )
+            ),
+        )
+        now = time.time()
+        jobs = [
+            Job(
+                num=num,
+                overrides=ov,
+                label=make_label(sweep.task_name, sweep.id, num),
+                state=JobState.QUEUED.value,
+                updated_at=now,
+            )
+            for num, ov in overrides.items()
+        ]
+        if first:
+            sweep.njobs = len(jobs)
+            self.store.add_sweep(sweep, jobs)
+            self.sweep = sweep
+        else:
+            self.store.add_jobs(sweep.id, jobs)
+        submitted = self._submit(sweep, spec_path, jobs)
+        self._report(sweep, len(jobs))
+        return [
+            PendingJobReturn(
+                overrides=job.overrides,
+                task_name=sweep.task_name,
+                pending=PendingJob(sweep.id, job.num, submitted[job.num][0], job.label),
+            )
+            for job in jobs
+        ]
+
+    def _submit(
+        self, sweep: Sweep, spec_path: Path, jobs: list[Job]
+    ) -> dict[int, tuple[int, float]]:
+        submitted: dict[int, tuple[int, float]] = {}
+        try:
+            for job in jobs:
+                ts_id = self.spooler.submit(
+                    runner_argv(spec_path, job.num),
+                    job.label,
+                    slots=self.options.slots,
+                    gpus=self.options.gpus,
+                )
+                submitted[job.num] = (ts_id, time.time())
+        except BaseException as e:
+            self._abandon(sweep, jobs, submitted, e)
+            raise
+        self.store.set_submitted(sweep.id, submitted)
+        return submitted
+
+    def _abandon(
+        self,
+        sweep: Sweep,
+        jobs: list[Job],
+        submitted: dict[int, tuple[int, float]],
+        cause: BaseException,
+    ) -> None:
+        """Leave a truthful record when queueing stops part-way."""
+        self.store.set_submitted(sweep.id, submitted)
+        why = "launch interrupted" if isinstance(cause, KeyboardInterrupt) else str(cause)
+        self.store.apply(
+            [
+                JobUpdate(job.id, JobState.LOST, reason=f"never submitted to ts ({why})")
+                for job in jobs
+                if job.num not in submitted
+            ]
+        )
+        print(
+            f"tsq: {why}: {len(submitted)} of {len(jobs)} jobs of sweep {sweep.id} were queued "
+            f"in ts and are recorded; the other {len(jobs) - len(submitted)} are marked lost. "
+            f"See: {self._command('status', sweep.id)}",
+            file=sys.stderr,
+        )
+
+    def _command(self, verb: str, sweep_id: str) -> str:
+        store = f" --store {self.store.path}" if self.options.store else ""
+        return f"python -m tsq {verb} {sweep_id}{store}"
+
+    def _report(self, sweep: Sweep, count: int) -> None:
+        log.info(
+            f"tsq: queued {count} jobs of sweep {sweep.id} ({sweep.task_name}) in task-spooler\n"
+            f"\tsweep dir : {sweep.sweep_dir}\n"
+            f"\tts socket : {sweep.ts_socket}\n"
+            f"\tstore     : {self.store.path}\n"
+            f"\tfollow    : {self._command('status', sweep.id)}\n"
+            f"\tresults   : {self._command('collect', sweep.id)}"
+        )

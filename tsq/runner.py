@@ -1,0 +1,127 @@
+"""The job's entry point; ts runs `python -m tsq.runner SPEC NUM` for every job.
+
+It rebuilds the parent's Hydra state, composes the job's config against the config frozen at
+submit time, runs it through Hydra's own `run_job` (output dir, `.hydra/`, logging, callbacks),
+and leaves the result files. It never opens the store, and imports neither SQLAlchemy nor alembic.
+
+Exit status: 0 the task returned, 1 the task raised, 2 the job could not be set up (bad spec,
+composition or logging error, ...); both failures still leave a result file saying why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from tsq import snapshot
+from tsq.jobspec import BatchSpec, read_spec
+from tsq.results import write_result
+from tsq.safeio import make_private_dir, write_atomic
+from tsq.spool import SpoolDir
+
+EXIT_TASK_FAILED = 1
+EXIT_SETUP_FAILED = 2
+EXIT_NO_RESULT = 3
+
+
+class _ReportStart:
+    """Wraps Hydra's callbacks to leave a `started` file once the output dir is known, so status
+    can show where a running job writes."""
+
+    def __init__(self, inner: Any, path: Path, started_at: float) -> None:
+        self._inner = inner
+        self._path = path
+        self._started_at = started_at
+        self.output_dir: str | None = None
+
+    def on_job_start(self, config: Any, **kwargs: Any) -> None:
+        self.output_dir = str(config.hydra.runtime.output_dir)
+        marker = {"pid": os.getpid(), "started_at": self._started_at, "output_dir": self.output_dir}
+        write_atomic(self._path, json.dumps(marker).encode())
+        self._inner.on_job_start(config=config, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def run_one(spec: BatchSpec, num: int, start: _ReportStart) -> Any:
+    """What BasicLauncher does for one job, in this interpreter."""
+    from hydra.core.singleton import Singleton
+    from hydra.core.utils import run_job, setup_globals
+    from hydra.types import HydraContext
+    from omegaconf import open_dict, read_write
+
+    Singleton.set_state(spec.singleton_state)
+    setup_globals()
+    loader = spec.hydra_context.config_loader
+    snapshot.install(spec.frozen_sources, loader)
+    cfg = loader.load_sweep_config(spec.config, list(spec.overrides[num]))
+    with read_write(cfg), open_dict(cfg):
+        cfg.hydra.job.id = f"{spec.sweep_id}_{num}"
+        cfg.hydra.job.num = num
+        snapshot.restore_paths(spec.frozen_sources, cfg)
+    start._inner = spec.hydra_context.callbacks
+    return run_job(
+        hydra_context=HydraContext(config_loader=loader, callbacks=start),
+        task_function=spec.task_function,
+        config=cfg,
+        job_dir_key="hydra.sweep.dir",
+        job_subdir_key="hydra.sweep.subdir",
+    )
+
+
+def _setup_failure(overrides: list[str] | None, exc: BaseException) -> Any:
+    from hydra.core.utils import JobReturn, JobStatus
+
+    return JobReturn(overrides=overrides, status=JobStatus.FAILED, _return_value=exc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or not args[1].isdigit():
+        print(
+            "usage: python -m tsq.runner SPEC NUM  (run by task-spooler, not by hand)",
+            file=sys.stderr,
+        )
+        return EXIT_SETUP_FAILED
+    started_at = time.time()
+    spec_path, num = Path(args[0]).resolve(), int(args[1])
+    spool = SpoolDir(spec_path.parent)
+    make_private_dir(spool.jobs)
+    start = _ReportStart(None, spool.started(num), started_at)
+    overrides: list[str] | None = None
+    failed_exit = EXIT_TASK_FAILED
+    try:
+        spec = read_spec(spec_path)
+        overrides = list(spec.overrides[num])
+        job_return = run_one(spec, num, start)
+    except BaseException as e:  # anything outside the task, or SystemExit/^C from the task
+        traceback.print_exc()
+        failed_exit = EXIT_SETUP_FAILED if start.output_dir is None else EXIT_TASK_FAILED
+        job_return = _setup_failure(overrides, e)
+    try:
+        summary = write_result(
+            spool.result_pickle(num),
+            spool.result_json(num),
+            job_return,
+            started_at=started_at,
+            ended_at=time.time(),
+            output_dir=start.output_dir,
+            failed_exit=failed_exit,
+        )
+    except Exception:
+        traceback.print_exc()
+        print(f"tsq: could not write the result of job {num} in {spool.jobs}", file=sys.stderr)
+        return EXIT_NO_RESULT
+    if summary.error:
+        print(f"tsq: job {num} failed: {summary.error}", file=sys.stderr)
+    return summary.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
