@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,10 +126,27 @@ class Sandbox:
     def release(self, blocker: int) -> None:
         self.tsp("-k", str(blocker))
 
+    def stop_running_jobs(self) -> None:
+        """`ts -K` leaves running jobs alive: stop them so no test leaks a process."""
+        if not Path(self.socket).exists():
+            return
+        for line in self.tsp("-l").stdout.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) > 1 and fields[1] == "running":
+                subprocess.run(
+                    [shutil.which("tsp") or "ts", "-k", fields[0]],
+                    env=self.env,
+                    capture_output=True,
+                    stdin=subprocess.DEVNULL,
+                    check=False,
+                )
+
 
 @pytest.fixture
-def sandbox(ts_socket: str, tmp_path: Path) -> Sandbox:
-    return Sandbox.create(tmp_path, ts_socket)
+def sandbox(ts_socket: str, tmp_path: Path) -> Iterator[Sandbox]:
+    box = Sandbox.create(tmp_path, ts_socket)
+    yield box
+    box.stop_running_jobs()
 
 
 def by_num(jobs: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:

@@ -191,11 +191,18 @@ def _ts_rows(sweep: Sweep, report: Refresh) -> tuple[bool, dict[int, TsJob] | No
         return True, None
 
 
+def match_row(job: Job, rows: dict[int, TsJob]) -> TsJob | None:
+    """The job's row: ts ids restart at 0 with every new server, so an id only counts with the
+    job's unique label; a job the launcher queued without recording the id is found by label."""
+    row = rows.get(job.ts_id) if job.ts_id is not None else None
+    if row is not None and row.label == job.label:
+        return row
+    return next((r for r in rows.values() if r.label == job.label), None)
+
+
 def observe(job: Job, sweep: Sweep, alive: bool, rows: dict[int, TsJob]) -> Observation:
     spool = SpoolDir(Path(sweep.spool_dir))
-    row = rows.get(job.ts_id) if job.ts_id is not None else None
-    if row is None or row.label != job.label:
-        row = next((r for r in rows.values() if r.label == job.label), None)
+    row = match_row(job, rows)
     result: ResultSummary | None = None
     problem: str | None = None
     try:
