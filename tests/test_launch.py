@@ -7,6 +7,7 @@ import stat
 import sys
 from pathlib import Path
 
+import pytest
 from sweeps import Sandbox, by_num
 
 PLUGINS = Path(__file__).parent / "plugins"
@@ -131,3 +132,19 @@ def test_unpicklable_task_is_refused_before_anything_is_queued(sandbox: Sandbox)
     _one_line_error(proc, "cannot be pickled")
     _nothing_recorded(sandbox)
     assert sys.executable
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("hydra.launcher.wait=true", "wait=true is not available"),
+        ("hydra.launcher.gpus=1", "needs the GPU fork of task-spooler"),
+        ("hydra.launcher.slots=0", "slots must be >= 1"),
+    ],
+)
+def test_options_this_setup_cannot_honour_are_refused_up_front(
+    sandbox: Sandbox, override: str, message: str
+) -> None:
+    proc = sandbox.sweep("x=1,2", override, check=False)
+    _one_line_error(proc, message)
+    _nothing_recorded(sandbox)

@@ -114,7 +114,13 @@ class SweepLauncher:
         self.config = config
         self.hydra_context = hydra_context
         self.task_function = task_function
+        if options.wait:
+            raise TsqError(
+                "hydra.launcher.wait=true is not available in this version of tsq; "
+                "launch without it and follow the sweep with `python -m tsq status`"
+            )
         self.spooler = Spooler.detect(options.binary, options.socket)
+        self.spooler.check_resources(slots=options.slots, gpus=options.gpus)
         self.store = Store.open(options.store)
         self.sweep: Sweep | None = None
         self.spool: SpoolDir | None = None
@@ -246,8 +252,9 @@ class SweepLauncher:
         return f"python -m tsq {verb} {sweep_id}{store}"
 
     def _report(self, sweep: Sweep, count: int) -> None:
+        jobs = f"{count} job" if count == 1 else f"{count} jobs"
         log.info(
-            f"tsq: queued {count} jobs of sweep {sweep.id} ({sweep.task_name}) in task-spooler\n"
+            f"tsq: queued {jobs} of sweep {sweep.id} ({sweep.task_name}) in task-spooler\n"
             f"\tsweep dir : {sweep.sweep_dir}\n"
             f"\tts socket : {sweep.ts_socket}\n"
             f"\tstore     : {self.store.path}\n"

@@ -99,14 +99,7 @@ class Spooler:
             raise ValueError("cannot submit an empty command")
         if "]" in label or "\n" in label or "\r" in label:
             raise ValueError(f"a ts label cannot contain ']' or newlines: {label!r}")
-        if slots < 1 or gpus < 0:
-            raise ValueError(f"need slots >= 1 and gpus >= 0, got slots={slots} gpus={gpus}")
-        if gpus and self.variant != "gpu-task-spooler":
-            raise SpoolerError(
-                f"gpus={gpus} needs the GPU fork of task-spooler (github.com/justanhduc/"
-                f"task-spooler), but `{self.binary}` is task-spooler {self.version}; "
-                "set gpus to 0 or point hydra.launcher.binary at the fork"
-            )
+        self.check_resources(slots=slots, gpus=gpus)
         options = ["-L", label]
         if slots > 1:
             options += ["-N", str(slots)]
@@ -119,6 +112,17 @@ class Spooler:
                 f"`{_describe(self.binary, args)}` printed no job id: {_one_line(printed)!r}"
             )
         return int(printed)
+
+    def check_resources(self, *, slots: int, gpus: int) -> None:
+        """Refuse what this ts cannot honour, so a launcher can say so before queueing anything."""
+        if slots < 1 or gpus < 0:
+            raise SpoolerError(f"slots must be >= 1 and gpus >= 0, got slots={slots} gpus={gpus}")
+        if gpus and self.variant != "gpu-task-spooler":
+            raise SpoolerError(
+                f"gpus={gpus} needs the GPU fork of task-spooler (github.com/justanhduc/"
+                f"task-spooler), but `{self.binary}` is task-spooler {self.version}; "
+                "set gpus to 0 or point hydra.launcher.binary at the fork"
+            )
 
     def alive(self) -> bool:
         """Connect to the socket ourselves: asking ts would start a server if none runs.

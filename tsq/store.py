@@ -9,6 +9,7 @@ BEGIN IMMEDIATE so a writer takes the lock before it reads anything (see `make_e
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import sqlite3
 import time
@@ -224,6 +225,19 @@ def migrations_dir() -> str:
     return next(iter(spec.submodule_search_locations))
 
 
+@contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    """Migrating a store is routine, not news: keep alembic's INFO lines out of the app's log
+    (Hydra apps log INFO to the console)."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 class Store:
     """One store file; open it with `Store.open`, which also brings its schema up to date."""
 
@@ -306,6 +320,10 @@ class Store:
 
     def _migrate(self) -> None:
         """Upgrade to head in one write transaction, refusing revisions this tsq does not know."""
+        with _quiet("alembic"):
+            self._upgrade()
+
+    def _upgrade(self) -> None:
         from alembic import command
         from alembic.config import Config
         from alembic.script import ScriptDirectory
