@@ -79,23 +79,28 @@ def job_json(sweep: Any, job: Any, now: float) -> dict[str, Any]:
     }
 
 
-def _open(args: argparse.Namespace) -> Any:
+def _open(args: argparse.Namespace) -> tuple[Any, set[str]]:
+    """The store, brought up to date; and the sweeps whose jobs that changed."""
     from tsq.status import refresh
     from tsq.store import Store
 
     store = Store.open(args.store)
-    for warning in refresh(store).warnings:
+    report = refresh(store)
+    for warning in report.warnings:
         print(f"tsq: {warning}", file=sys.stderr)
-    return store
+    return store, report.changed_sweeps
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    store = _open(args)
+    store, changed = _open(args)
     if args.sweep:
         sweeps = [store.find_sweep(args.sweep)]
     else:
         since = None if args.all else time.time() - RECENT_SECONDS
         sweeps = store.sweeps(active_or_since=since)
+        # An old sweep whose jobs this very refresh ended (e.g. marked lost) is news: show it.
+        shown = {s.id for s in sweeps}
+        sweeps += [store.find_sweep(sweep_id) for sweep_id in sorted(changed - shown)]
     jobs_by_sweep: dict[str, list[Any]] = {s.id: [] for s in sweeps}
     for job in store.jobs(list(jobs_by_sweep)):
         jobs_by_sweep[job.sweep_id].append(job)
@@ -135,7 +140,7 @@ def _short(value: Any, width: int = 60) -> str:
 def cmd_collect(args: argparse.Namespace) -> int:
     from tsq.collector import finished
 
-    store = _open(args)
+    store, _ = _open(args)
     sweep = store.find_sweep(args.sweep)
     jobs = store.jobs([sweep.id])
     done, pending = finished(sweep, jobs)
@@ -171,12 +176,12 @@ def parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    store_help = "store path or sqlite:/// URL (default: $TSQ_STORE, else the per-user store)"
+    top.add_argument("--store", help=store_help)
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Also accepted after the command; SUPPRESS keeps it from resetting a --store given before.
     store_opt = argparse.ArgumentParser(add_help=False)
-    store_opt.add_argument(
-        "--store",
-        help="store path or sqlite:/// URL (default: $TSQ_STORE, else the per-user store)",
-    )
+    store_opt.add_argument("--store", default=argparse.SUPPRESS, help=store_help)
     sweep_help = "sweep id, unique prefix of one, or sweep dir"
     status = commands.add_parser(
         "status",

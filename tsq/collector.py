@@ -20,11 +20,12 @@ from tsq.store import Job, Store, Sweep
 
 @dataclass(frozen=True)
 class Finished:
-    """One terminal job with its result summary (None when it left none)."""
+    """One terminal job with its result summary, or why it has none."""
 
     sweep: Sweep
     job: Job
     summary: ResultSummary | None
+    problem: str | None = None  # set when a completed or failed job's result is unusable
 
     @property
     def spool(self) -> SpoolDir:
@@ -33,7 +34,7 @@ class Finished:
     @property
     def error(self) -> str | None:
         if self.job.job_state == JobState.COMPLETED:
-            return None
+            return self.problem
         if self.summary is not None and self.summary.error:
             return self.summary.error
         return f"{self.job.state}: {self.job.reason or 'no reason recorded'}"
@@ -54,13 +55,12 @@ class Finished:
         """The JobReturn the job wrote, or a FAILED one explaining why there is none."""
         from hydra.core.utils import JobReturn, JobStatus
 
+        reason = self.error
         if self.summary is not None:
             try:
                 return load_job_return(self.spool.result_pickle(self.job.num))
             except SpecError as e:
                 reason = str(e)
-        else:
-            reason = self.error or ""
         return JobReturn(
             overrides=list(self.job.overrides),
             task_name=self.sweep.task_name,
@@ -74,17 +74,22 @@ class Finished:
 
 def finished(sweep: Sweep, jobs: list[Job]) -> tuple[list[Finished], int]:
     """The sweep's terminal jobs in job order, and how many are not finished yet."""
+    spool = SpoolDir(Path(sweep.spool_dir))
     done: list[Finished] = []
     for job in jobs:
         if not job.job_state.terminal:
             continue
-        summary = None
+        summary, problem = None, None
         if job.job_state in (JobState.COMPLETED, JobState.FAILED):
+            path = spool.result_json(job.num)
             try:
-                summary = read_summary(SpoolDir(Path(sweep.spool_dir)).result_json(job.num))
-            except SpecError:
-                summary = None
-        done.append(Finished(sweep, job, summary))
+                summary = read_summary(path)
+            except SpecError as e:
+                problem = str(e)
+            else:
+                if summary is None:
+                    problem = f"its result file {path} is missing"
+        done.append(Finished(sweep, job, summary, problem))
     return done, len(jobs) - len(done)
 
 

@@ -175,6 +175,7 @@ class Refresh:
     """What a refresh changed, and what it could not find out (said on stderr by the CLI)."""
 
     changed: int = 0
+    changed_sweeps: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -259,6 +260,7 @@ def refresh(store: Store) -> Refresh:
             update = decide(job, observe(job, job.sweep, alive, rows))
             if update is not None and _changes(job, update):
                 updates.append(update)
+                report.changed_sweeps.add(job.sweep_id)
     if updates:
         report.changed = store.apply(updates)
     return report
