@@ -123,6 +123,15 @@ class Sandbox:
         """Queue a job that holds the only slot, so the sweep's jobs stay queued."""
         return int(self.tsp("-N", str(SLOTS), "-L", "blocker", "sleep", "600").stdout)
 
+    def pid_of(self, ts_id: int) -> int:
+        """The pid of a running ts job (ts answers 0 until it has started it; kill(0) would hit
+        this very process group)."""
+        deadline = time.monotonic() + 10
+        while (pid := int(self.tsp("-p", str(ts_id)).stdout)) <= 0:
+            assert time.monotonic() < deadline, f"ts job {ts_id} did not start"
+            time.sleep(0.05)
+        return pid
+
     def release(self, blocker: int) -> None:
         self.tsp("-k", str(blocker))
 

@@ -72,4 +72,4 @@ def test_python_api_returns_hydra_job_returns(sandbox: Sandbox) -> None:
     assert got[0]["value"]["x"] == 1 and got[0]["task"] == "app"
     assert got[0]["wd"] == str(sandbox.app_dir)
     assert got[1]["error"] == "asked to fail with x=1"
-    assert "in main" in got[1]["notes"][0], "the job's traceback travels with the exception"
+    assert 'app.py", line' in got[1]["notes"][0], "the job's traceback, naming the app file"

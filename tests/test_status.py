@@ -146,19 +146,9 @@ def test_gone_server_or_dead_launcher_make_jobs_lost() -> None:
 # --- against the real task-spooler ------------------------------------------------------------
 
 
-def _ts_pid(sandbox: Sandbox, ts_id: int) -> int:
-    """The pid of a running ts job (ts answers 0 until it has started it; kill(0) would hit
-    this very process group)."""
-    deadline = time.monotonic() + 10
-    while (pid := int(sandbox.tsp("-p", str(ts_id)).stdout)) <= 0:
-        assert time.monotonic() < deadline, f"ts job {ts_id} did not start"
-        time.sleep(0.05)
-    return pid
-
-
 def test_jobs_of_a_killed_server_are_lost_and_new_ids_do_not_match(sandbox: Sandbox) -> None:
     blocker = sandbox.block_queue()
-    blocker_pid = _ts_pid(sandbox, blocker)
+    blocker_pid = sandbox.pid_of(blocker)
     sandbox.sweep("x=1,2")
     sandbox.tsp("-K")
     os.kill(blocker_pid, signal.SIGKILL)
@@ -174,7 +164,7 @@ def test_jobs_of_a_killed_server_are_lost_and_new_ids_do_not_match(sandbox: Sand
 
 def test_dead_server_without_a_new_one_marks_queued_jobs_lost(sandbox: Sandbox) -> None:
     blocker = sandbox.block_queue()
-    blocker_pid = _ts_pid(sandbox, blocker)
+    blocker_pid = sandbox.pid_of(blocker)
     sandbox.sweep("x=1,2")
     sandbox.tsp("-K")
     os.kill(blocker_pid, signal.SIGKILL)

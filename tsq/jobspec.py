@@ -9,8 +9,10 @@ Hydra's singleton state carries resolver closures and `@hydra.main` functions of
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from tsq.errors import SpecError
 from tsq.safeio import read_private, write_atomic
 
 FORMAT = 1
+DYNAMIC_CODE = "<dynamic-code>"
 
 
 @dataclass
@@ -36,7 +39,8 @@ def dump_spec(spec: BatchSpec) -> bytes:
     """Serialise, or say in one line what in the app cannot be sent to another interpreter."""
     import cloudpickle
 
-    header = json.dumps({"format": FORMAT, "sys_path": sys.path}).encode()
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    header = json.dumps({"format": FORMAT, "sys_path": sys.path, "main_file": main_file}).encode()
     try:
         payload = cloudpickle.dumps(spec)
     except Exception as e:
@@ -71,4 +75,31 @@ def read_spec(path: Path) -> BatchSpec:
     spec = cloudpickle.loads(payload)
     if not isinstance(spec, BatchSpec):
         raise SpecError(f"{path} is not a tsq job spec")
+    name_dynamic_code(header.get("main_file"))
     return spec
+
+
+def _renamed(code: types.CodeType, filename: str) -> types.CodeType:
+    consts = tuple(
+        _renamed(c, filename) if isinstance(c, types.CodeType) else c for c in code.co_consts
+    )
+    return code.replace(co_filename=filename, co_consts=consts)
+
+
+def name_dynamic_code(main_file: str | None) -> None:
+    """Give the functions cloudpickle carried by value their source file back.
+
+    cloudpickle (3.1+) writes "<dynamic-code>" as the file name of every function it pickles
+    by value, which is what it does with the task function and anything else defined in
+    `__main__`: the job's tracebacks would name no file and show no source line.
+    """
+    for obj in gc.get_objects():
+        if not isinstance(obj, types.FunctionType):
+            continue
+        code = obj.__code__
+        if code.co_filename != DYNAMIC_CODE:
+            continue
+        module = sys.modules.get(obj.__module__) if obj.__module__ != "__main__" else None
+        filename = getattr(module, "__file__", None) if module is not None else main_file
+        if filename:
+            obj.__code__ = _renamed(code, filename)

@@ -114,11 +114,6 @@ class SweepLauncher:
         self.config = config
         self.hydra_context = hydra_context
         self.task_function = task_function
-        if options.wait:
-            raise TsqError(
-                "hydra.launcher.wait=true is not available in this version of tsq; "
-                "launch without it and follow the sweep with `python -m tsq status`"
-            )
         self.spooler = Spooler.detect(options.binary, options.socket)
         self.spooler.check_resources(slots=options.slots, gpus=options.gpus)
         self.store = Store.open(options.store)
@@ -195,6 +190,8 @@ class SweepLauncher:
             self.store.add_jobs(sweep.id, jobs)
         submitted = self._submit(sweep, spec_path, jobs)
         self._report(sweep, len(jobs))
+        if self.options.wait:
+            return self._wait(sweep, [job.num for job in jobs])
         return [
             PendingJobReturn(
                 overrides=job.overrides,
@@ -203,6 +200,24 @@ class SweepLauncher:
             )
             for job in jobs
         ]
+
+    def _wait(self, sweep: Sweep, nums: list[int]) -> list[JobReturn]:
+        """Block until the batch has ended and hand back the jobs' real JobReturns, built by
+        the same code as `tsq.collect()`; a failed job's return_value raises, as with Hydra's
+        basic launcher."""
+        from tsq.collector import finished
+        from tsq.wait import Progress, wait_for_jobs
+
+        progress = Progress(f"tsq: sweep {sweep.id}")
+        try:
+            jobs = wait_for_jobs(self.store, sweep.id, nums, progress)
+        except KeyboardInterrupt:
+            raise TsqError(
+                f"stopped waiting: the jobs of sweep {sweep.id} stay queued in ts and recorded; "
+                f"follow them with: {self._command('status', sweep.id)}"
+            ) from None
+        done, _ = finished(sweep, jobs)
+        return [item.job_return() for item in done]
 
     def _submit(
         self, sweep: Sweep, spec_path: Path, jobs: list[Job]

@@ -242,12 +242,13 @@ def _by_server(jobs: Iterable[Job]) -> dict[tuple[str, str], list[Job]]:
     return groups
 
 
-def refresh(store: Store) -> Refresh:
-    """Reconcile every queued or running job. ts is asked before the result files are read, so
-    a job that ends in between is seen by its result, never mistaken for lost."""
+def refresh(store: Store, sweep_id: str | None = None) -> Refresh:
+    """Reconcile every queued or running job (of one sweep, if given). ts is asked before the
+    result files are read, so a job that ends in between is seen by its result, never mistaken
+    for lost."""
     report = Refresh()
     updates: list[JobUpdate] = []
-    for jobs in _by_server(store.active_jobs()).values():
+    for jobs in _by_server(store.active_jobs(sweep_id)).values():
         alive, rows = _ts_rows(jobs[0].sweep, report)
         if rows is None:
             continue

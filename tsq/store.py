@@ -421,18 +421,20 @@ class Store:
 
     # -- reads ----------------------------------------------------------------------------------
 
-    def active_jobs(self) -> list[Job]:
-        """Queued and running jobs with their sweep loaded: what a status refresh must check."""
+    def active_jobs(self, sweep_id: str | None = None) -> list[Job]:
+        """Queued and running jobs (of one sweep, if given) with their sweep loaded: what a
+        status refresh must check."""
+        query = (
+            select(Job)
+            .join(Job.sweep)
+            .options(contains_eager(Job.sweep))
+            .where(Job.state.in_(_ACTIVE_VALUES))
+            .order_by(Sweep.created_at, Sweep.id, Job.num)
+        )
+        if sweep_id is not None:
+            query = query.where(Job.sweep_id == sweep_id)
         with self.session(write=False) as session:
-            return list(
-                session.scalars(
-                    select(Job)
-                    .join(Job.sweep)
-                    .options(contains_eager(Job.sweep))
-                    .where(Job.state.in_(_ACTIVE_VALUES))
-                    .order_by(Sweep.created_at, Sweep.id, Job.num)
-                )
-            )
+            return list(session.scalars(query))
 
     def jobs(self, sweep_ids: Sequence[str]) -> list[Job]:
         """The jobs of the given sweeps, each with its sweep loaded, oldest sweep first."""

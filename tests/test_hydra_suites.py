@@ -1,0 +1,58 @@
+"""Hydra's own launcher test suites, run against the ts launcher in blocking mode.
+
+They ship in hydra-core (`hydra.test_utils.launcher_common_tests`) and are what Hydra's own
+launchers (joblib, ray, rq, submitit) must pass. They assume a launcher that waits for its jobs,
+which is what `hydra.launcher.wait=true` does.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from hydra.core.plugins import Plugins
+from hydra.plugins.launcher import Launcher
+from hydra.test_utils.launcher_common_tests import (
+    BatchedSweeperTestSuite,
+    IntegrationTestSuite,
+    LauncherTestSuite,
+)
+
+from hydra_plugins.hydra_ts_launcher.ts_launcher import TsLauncher
+
+WAIT = ["hydra.launcher.wait=true"]
+
+
+@pytest.fixture(autouse=True)
+def private_queue_and_store(
+    ts_socket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every suite test, in-process or in a subprocess, gets its own ts server and store."""
+    monkeypatch.setenv("TSQ_STORE", str(tmp_path / "store" / "tsq.db"))
+    subprocess.run(["tsp", "-S", "2"], check=True, capture_output=True, stdin=subprocess.DEVNULL)
+
+
+def test_discovery() -> None:
+    """Hydra loads plugin modules on its own (not through sys.modules), so compare by name."""
+    found = {f"{p.__module__}.{p.__qualname__}" for p in Plugins.instance().discover(Launcher)}
+    assert f"{TsLauncher.__module__}.{TsLauncher.__qualname__}" in found
+
+
+@pytest.mark.parametrize(("launcher_name", "overrides"), [("ts", WAIT)])
+class TestTsLauncher(LauncherTestSuite):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("launcher_name", "overrides"), [("ts", [*WAIT, "hydra.sweeper.max_batch_size=2"])]
+)
+class TestTsLauncherBatched(BatchedSweeperTestSuite):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("task_launcher_cfg", "extra_flags"), [({}, ["-m", "hydra/launcher=ts", *WAIT])]
+)
+class TestTsLauncherIntegration(IntegrationTestSuite):
+    pass

@@ -1,0 +1,140 @@
+"""Blocking mode (`hydra.launcher.wait=true`): results inside the launching process."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+from sweeps import Sandbox, by_num
+
+WAIT = "hydra.launcher.wait=true"
+OPTUNA = [
+    "hydra/sweeper=optuna",
+    "hydra/sweeper/sampler=grid",
+    "hydra.sweeper.n_trials=12",
+    "hydra.sweeper.n_jobs=4",
+    "hydra.sweeper.direction=minimize",
+    "+x=choice(0,1,2,3)",
+    "+y=choice(-1,0,1)",
+]
+
+
+def test_optuna_sweep_reads_every_batch_and_finds_the_optimum(sandbox: Sandbox) -> None:
+    proc = sandbox.sweep(*OPTUNA, WAIT, script="quadratic.py")
+    sweep_dir = next((sandbox.root / "multirun").iterdir())
+    found = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+    assert found["best_params"] == {"+x": 2, "+y": -1}
+    assert found["best_value"] == 0.0
+    jobs = sandbox.status()
+    assert len(jobs) == 12 and {j["state"] for j in jobs} == {"completed"}
+    assert len({j["sweep"] for j in jobs}) == 1, "three batches, one sweep"
+    assert proc.stderr.count("4 completed") == 3, "progress shown for each of the 3 batches"
+
+
+def test_optuna_without_wait_is_refused_before_anything_is_queued(sandbox: Sandbox) -> None:
+    proc = sandbox.sweep(*OPTUNA, script="quadratic.py", check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "OptunaSweeper" in proc.stderr and "hydra.launcher.wait=true" in proc.stderr
+    assert not sandbox.store.exists() or sandbox.status() == []
+    assert sandbox.tsp("-l").stdout.splitlines()[1:] == []
+
+
+def test_failed_job_fails_the_sweep_as_with_the_basic_launcher(sandbox: Sandbox) -> None:
+    proc = sandbox.sweep("x=1,2", "fail=false,true", WAIT, check=False)
+    assert proc.returncode == 1
+    assert "ValueError: asked to fail with x=1" in proc.stderr
+    assert "Error executing job with overrides: ['x=1', 'fail=True']" in proc.stderr
+    assert 'app.py", line' in proc.stderr, "the job's own traceback, naming the app file"
+
+
+def _launch_waiting(sandbox: Sandbox, *overrides: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "app.py", "-m", "hydra/launcher=ts", WAIT,
+         f"hydra.sweep.dir={sandbox.root}/multirun/w", *overrides],
+        cwd=sandbox.app_dir, env=sandbox.env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _wait_for(predicate: object, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_a_job_killed_while_waiting_ends_the_wait_with_the_cause(sandbox: Sandbox) -> None:
+    launcher = _launch_waiting(sandbox, "sleep=60")
+    started = sandbox.root / "multirun" / "w"
+    _wait_for(lambda: list(started.glob(".tsq/*/jobs/0.started.json")))
+    pid = json.loads(next(started.glob(".tsq/*/jobs/0.started.json")).read_text())["pid"]
+    os.kill(pid, signal.SIGKILL)
+    _, err = launcher.communicate(timeout=60)
+    assert launcher.returncode == 1
+    assert "killed by SIGKILL before it wrote a result" in err
+    assert sandbox.status()[0]["state"] == "failed"
+
+
+def test_a_job_lost_while_waiting_ends_the_wait_with_the_cause(sandbox: Sandbox) -> None:
+    blocker = sandbox.block_queue()
+    blocker_pid = sandbox.pid_of(blocker)
+    launcher = _launch_waiting(sandbox, "x=1,2")
+    _wait_for(lambda: len(sandbox.tsp("-l").stdout.splitlines()) == 4)
+    sandbox.tsp("-K")
+    os.kill(blocker_pid, signal.SIGKILL)
+    _, err = launcher.communicate(timeout=60)
+    assert launcher.returncode == 1
+    assert f"the ts server on {sandbox.socket} is gone" in err
+    assert [j["state"] for j in sandbox.status()] == ["lost", "lost"]
+
+
+def test_ctrl_c_while_waiting_leaves_the_jobs_queued_and_recorded(sandbox: Sandbox) -> None:
+    blocker = sandbox.block_queue()
+    launcher = _launch_waiting(sandbox, "x=1,2")
+    _wait_for(lambda: sandbox.store.exists() and len(sandbox.status()) == 2
+              and all(j["ts_id"] is not None for j in sandbox.status()))  # fmt: skip
+    time.sleep(0.5)
+    launcher.send_signal(signal.SIGINT)
+    _, err = launcher.communicate(timeout=30)
+    assert launcher.returncode == 1
+    assert "Traceback" not in err
+    line = next(line for line in err.splitlines() if "stopped waiting" in line)
+    assert "stay queued" in line and "python -m tsq status" in line
+    jobs = by_num(sandbox.status())
+    assert [jobs[n]["state"] for n in (0, 1)] == ["queued", "queued"]
+    listed = sandbox.tsp("-l").stdout
+    assert all(f"[{jobs[n]['label']}]" in listed for n in (0, 1))
+    sandbox.release(blocker)
+    assert {j["state"] for j in sandbox.wait_terminal()} == {"completed"}
+
+
+def test_progress_is_a_bar_on_a_terminal(sandbox: Sandbox) -> None:
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "app.py", "-m", "hydra/launcher=ts", WAIT, "x=1,2",
+         f"hydra.sweep.dir={sandbox.root}/multirun/tty"],
+        cwd=sandbox.app_dir, env=sandbox.env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=terminal,
+    )  # fmt: skip
+    os.close(terminal)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(controller)
+    assert proc.wait(timeout=60) == 0
+    text = output.decode()
+    assert "\r" in text and "[##############################] 2/2  2 completed" in text
+    assert Path(sandbox.root / "multirun" / "tty").is_dir()

@@ -1,0 +1,89 @@
+"""Waiting for jobs to end: the blocking launcher mode (and, later, `tsq wait`).
+
+Waiting is polling the same refresh `status` runs, restricted to one sweep: one `ts -l` plus a
+stat of each active job's files per round. Rounds start 0.1 s apart, so short jobs come back
+quickly, and back off to 2 s while nothing changes, so a sweep of long jobs costs the waiting
+process next to no CPU.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import TextIO
+
+from tsq.status import refresh
+from tsq.store import Job, Store
+
+FIRST_DELAY = 0.1
+MAX_DELAY = 2.0
+BACKOFF = 1.5
+ORDER = ("completed", "failed", "running", "queued", "cancelled", "lost")
+
+
+def counts(jobs: Sequence[Job]) -> str:
+    by_state = Counter(job.state for job in jobs)
+    return ", ".join(f"{by_state[s]} {s}" for s in ORDER if by_state[s])
+
+
+class Progress:
+    """Counts by state on stderr: a bar redrawn in place on a terminal, a line per change
+    otherwise (logs stay readable)."""
+
+    def __init__(self, label: str, stream: TextIO | None = None, width: int = 30) -> None:
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.width = width
+        self.last = ""
+
+    def show(self, jobs: Sequence[Job]) -> None:
+        text = counts(jobs)
+        if text == self.last:
+            return
+        self.last = text
+        if self.tty:
+            done = sum(1 for job in jobs if job.job_state.terminal)
+            filled = self.width * done // max(len(jobs), 1)
+            bar = "#" * filled + "-" * (self.width - filled)
+            self.stream.write(f"\r\x1b[K{self.label} [{bar}] {done}/{len(jobs)}  {text}")
+        else:
+            self.stream.write(f"{self.label}: {text}\n")
+        self.stream.flush()
+
+    def say(self, message: str) -> None:
+        self.stream.write(f"{chr(10) if self.tty and self.last else ''}{message}\n")
+        self.last = ""
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty and self.last:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def wait_for_jobs(
+    store: Store, sweep_id: str, nums: Sequence[int], progress: Progress
+) -> list[Job]:
+    """Block until the given jobs of a sweep are terminal; returns them in `nums` order."""
+    wanted = set(nums)
+    delay = FIRST_DELAY
+    warned: set[str] = set()
+    try:
+        while True:
+            report = refresh(store, sweep_id)
+            for warning in report.warnings:
+                if warning not in warned:
+                    warned.add(warning)
+                    progress.say(f"tsq: {warning}")
+            jobs = {job.num: job for job in store.jobs([sweep_id]) if job.num in wanted}
+            ordered = [jobs[num] for num in nums]
+            progress.show(ordered)
+            if all(job.job_state.terminal for job in ordered):
+                return ordered
+            delay = FIRST_DELAY if report.changed else min(delay * BACKOFF, MAX_DELAY)
+            time.sleep(delay)
+    finally:
+        progress.close()
