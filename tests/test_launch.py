@@ -137,7 +137,6 @@ def test_unpicklable_task_is_refused_before_anything_is_queued(sandbox: Sandbox)
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("hydra.launcher.wait=true", "wait=true is not available"),
         ("hydra.launcher.gpus=1", "needs the GPU fork of task-spooler"),
         ("hydra.launcher.slots=0", "slots must be >= 1"),
     ],
