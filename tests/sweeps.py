@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -131,6 +132,18 @@ class Sandbox:
             assert time.monotonic() < deadline, f"ts job {ts_id} did not start"
             time.sleep(0.05)
         return pid
+
+    def kill_server(self) -> None:
+        """Kill the ts server the way a crash or a reboot would lose it: `-K` forgets every job
+        but leaves running ones alive, so those are killed too."""
+        running = [
+            self.pid_of(int(line.split()[0]))
+            for line in self.tsp("-l").stdout.splitlines()[1:]
+            if line.split()[1:2] == ["running"]
+        ]
+        self.tsp("-K")
+        for pid in running:
+            os.kill(pid, signal.SIGKILL)
 
     def release(self, blocker: int) -> None:
         self.tsp("-k", str(blocker))

@@ -147,11 +147,9 @@ def test_gone_server_or_dead_launcher_make_jobs_lost() -> None:
 
 
 def test_jobs_of_a_killed_server_are_lost_and_new_ids_do_not_match(sandbox: Sandbox) -> None:
-    blocker = sandbox.block_queue()
-    blocker_pid = sandbox.pid_of(blocker)
+    sandbox.block_queue()
     sandbox.sweep("x=1,2")
-    sandbox.tsp("-K")
-    os.kill(blocker_pid, signal.SIGKILL)
+    sandbox.kill_server()
     # A new server: its ids restart at 0, the ids the lost jobs had.
     new_ids = [int(sandbox.tsp("-L", f"other{i}", "true").stdout) for i in range(3)]
     assert new_ids == [0, 1, 2]
@@ -163,11 +161,9 @@ def test_jobs_of_a_killed_server_are_lost_and_new_ids_do_not_match(sandbox: Sand
 
 
 def test_dead_server_without_a_new_one_marks_queued_jobs_lost(sandbox: Sandbox) -> None:
-    blocker = sandbox.block_queue()
-    blocker_pid = sandbox.pid_of(blocker)
+    sandbox.block_queue()
     sandbox.sweep("x=1,2")
-    sandbox.tsp("-K")
-    os.kill(blocker_pid, signal.SIGKILL)
+    sandbox.kill_server()
     proc = sandbox.tsq("status", "--json")
     jobs = json.loads(proc.stdout)
     assert [j["state"] for j in jobs] == ["lost", "lost"]

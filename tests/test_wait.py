@@ -83,12 +83,10 @@ def test_a_job_killed_while_waiting_ends_the_wait_with_the_cause(sandbox: Sandbo
 
 
 def test_a_job_lost_while_waiting_ends_the_wait_with_the_cause(sandbox: Sandbox) -> None:
-    blocker = sandbox.block_queue()
-    blocker_pid = sandbox.pid_of(blocker)
+    sandbox.block_queue()
     launcher = _launch_waiting(sandbox, "x=1,2")
     _wait_for(lambda: len(sandbox.tsp("-l").stdout.splitlines()) == 4)
-    sandbox.tsp("-K")
-    os.kill(blocker_pid, signal.SIGKILL)
+    sandbox.kill_server()
     _, err = launcher.communicate(timeout=60)
     assert launcher.returncode == 1
     assert f"the ts server on {sandbox.socket} is gone" in err
