@@ -102,3 +102,13 @@ def test_job_environment_is_the_submitters(sandbox: Sandbox) -> None:
     sandbox.sweep("x=1", env={"TSQ_TEST_ENV": "from the launching shell"})
     sandbox.wait_terminal()
     assert _results(sandbox)[0]["return_value"]["env"] == "from the launching shell"
+
+
+def test_launcher_env_key_adds_to_the_jobs_environment(sandbox: Sandbox) -> None:
+    sandbox.sweep(
+        "x=1",
+        "+hydra.launcher.env.TSQ_TEST_ENV=from the launcher config",
+        env={"TSQ_TEST_ENV": "from the launching shell"},
+    )
+    sandbox.wait_terminal()
+    assert _results(sandbox)[0]["return_value"]["env"] == "from the launcher config"

@@ -15,7 +15,8 @@ from tsq.errors import TsqError
 RECENT_SECONDS = 24 * 3600
 
 EPILOG = """\
-exit status: 0 ok; 1 a collected job failed, was lost or cancelled; 2 usage or input error.
+exit status: 0 ok; 1 a collected or awaited job failed, was lost or cancelled; 2 usage or input
+error; 3 `wait --timeout` ran out.
 the store: --store PATH, else $TSQ_STORE, else $XDG_STATE_HOME/tsq/tsq.db."""
 
 
@@ -168,6 +169,90 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 1 if any(item.error for item in done) else 0
 
 
+def _job(store: Any, ref: str) -> tuple[Any, Any]:
+    """`SWEEP:NUM` -> (sweep, job)."""
+    sweep_ref, sep, num = ref.rpartition(":")
+    if not sep or not num.isdigit():
+        raise TsqError(f"{ref!r} is not a job: write SWEEP:NUM, e.g. 3f9a:0")
+    sweep = store.find_sweep(sweep_ref or None)
+    job = next((j for j in store.jobs([sweep.id]) if j.num == int(num)), None)
+    if job is None:
+        raise TsqError(f"sweep {sweep.id} has no job {num} (it has {sweep.njobs})")
+    return sweep, job
+
+
+def cmd_wait(args: argparse.Namespace) -> int:
+    from tsq.wait import Progress, wait_for_jobs
+
+    store, _ = _open(args)
+    sweep = store.find_sweep(args.sweep)
+    nums = [job.num for job in store.jobs([sweep.id])]
+    progress = Progress(f"tsq: sweep {sweep.id}")
+    jobs = wait_for_jobs(store, sweep.id, nums, progress, timeout=args.timeout)
+    return 0 if all(job.state == "completed" for job in jobs) else 1
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from tsq import logs
+
+    store, _ = _open(args)
+    sweep, job = _job(store, args.job)
+    files = logs.output_files(sweep, job)
+    if not args.follow:
+        logs.show(files, sys.stdout)
+        return 0
+    from tsq.status import refresh
+
+    def ended() -> bool:
+        refresh(store, sweep.id)
+        return next(j for j in store.jobs([sweep.id]) if j.num == job.num).job_state.terminal
+
+    what, path = files[0]
+    print(f"==> {what}: {path} <==", flush=True)
+    logs.follow(path, ended, sys.stdout)
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from tsq.cancel import cancel
+
+    store, _ = _open(args)
+    if ":" in args.target:
+        sweep, job = _job(store, args.target)
+        jobs = [job]
+    else:
+        sweep = store.find_sweep(args.target)
+        jobs = store.jobs([sweep.id])
+    report = cancel(store, jobs)
+    print(
+        f"sweep {sweep.id}: {len(report.removed)} queued jobs removed from ts, "
+        f"{len(report.killed)} running jobs stopped; all marked cancelled"
+    )
+    for note in report.skipped:
+        print(f"tsq: {note}", file=sys.stderr)
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    store, _ = _open(args)
+    sweep = store.find_sweep(args.sweep)
+    jobs = store.jobs([sweep.id])
+    active = [j for j in jobs if not j.job_state.terminal]
+    what = f"sweep {sweep.id} ({sweep.task_name}, {len(jobs)} jobs, {sweep.sweep_dir})"
+    if active:
+        what += f"; {len(active)} of its jobs are still queued or running and will not stop"
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise TsqError(f"would forget {what}: confirm with --yes")
+        answer = input(f"forget {what}? Its files stay. [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing forgotten")
+            return 0
+    store.forget(sweep.id)
+    print(f"forgot sweep {sweep.id}: {len(jobs)} job records dropped; its files are untouched")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="tsq",
@@ -212,6 +297,56 @@ def parser() -> argparse.ArgumentParser:
     collect.add_argument("sweep", nargs="?", help=f"{sweep_help} (default: the latest sweep)")
     collect.add_argument("--json", action="store_true", help="print a JSON array, one per job")
     collect.set_defaults(run=cmd_collect)
+    wait = commands.add_parser(
+        "wait",
+        parents=[store_opt],
+        help="block until a sweep has ended",
+        description="Block until every job of the sweep has ended, with progress on stderr "
+        "(a bar on a terminal, a line per change otherwise). Exit status: 0 all completed, "
+        "1 any failed, was lost or cancelled, 3 the timeout ran out first.",
+        epilog="example: python -m tsq wait 3f9a --timeout 3600 && python -m tsq collect 3f9a",
+    )
+    wait.add_argument("sweep", nargs="?", help=f"{sweep_help} (default: the latest sweep)")
+    wait.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds")
+    wait.set_defaults(run=cmd_wait)
+    logs = commands.add_parser(
+        "logs",
+        parents=[store_opt],
+        help="show a job's output",
+        description="Print a job's output (what ts captured of its stdout and stderr) and its "
+        "Hydra job log; also for failed jobs, and after ts has forgotten the job.",
+        epilog="example: python -m tsq logs 3f9a:2 -f",
+    )
+    logs.add_argument("job", help="SWEEP:NUM, NUM being the Hydra job number")
+    logs.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="follow the output of a running job until it ends",
+    )
+    logs.set_defaults(run=cmd_logs)
+    cancel = commands.add_parser(
+        "cancel",
+        parents=[store_opt],
+        help="cancel a sweep's or a job's unfinished jobs",
+        description="Remove queued jobs from ts and stop running ones (SIGTERM), and mark "
+        "them cancelled. Touches nothing else: finished jobs, other sweeps, ts jobs tsq did "
+        "not queue.",
+        epilog="example: python -m tsq cancel 3f9a      (or 3f9a:4 for one job)",
+    )
+    cancel.add_argument("target", metavar="SWEEP|JOB", help=f"{sweep_help}; or SWEEP:NUM")
+    cancel.set_defaults(run=cmd_cancel)
+    forget = commands.add_parser(
+        "forget",
+        parents=[store_opt],
+        help="drop a sweep's records from the store",
+        description="Drop a sweep and its jobs from the store. Its files (outputs, results) "
+        "are never touched. Asks for confirmation unless --yes.",
+        epilog="example: python -m tsq forget 3f9a --yes",
+    )
+    forget.add_argument("sweep", help=sweep_help)
+    forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    forget.set_defaults(run=cmd_forget)
     return top
 
 

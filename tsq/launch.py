@@ -60,6 +60,13 @@ class LaunchOptions:
     binary: str = "auto"
     slots: int = 1
     gpus: int = 0
+    env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, options: dict[str, Any]) -> LaunchOptions:
+        """From the plugin's keyword arguments (nested config nodes arrive as DictConfig)."""
+        env = {str(k): str(v) for k, v in dict(options.get("env") or {}).items()}
+        return cls(**{**options, "env": env})
 
 
 @dataclass(frozen=True)
@@ -223,6 +230,7 @@ class SweepLauncher:
         self, sweep: Sweep, spec_path: Path, jobs: list[Job]
     ) -> dict[int, tuple[int, float]]:
         submitted: dict[int, tuple[int, float]] = {}
+        job_env = {**os.environ, **self.options.env}
         try:
             for job in jobs:
                 ts_id = self.spooler.submit(
@@ -230,6 +238,7 @@ class SweepLauncher:
                     job.label,
                     slots=self.options.slots,
                     gpus=self.options.gpus,
+                    env=job_env,
                 )
                 submitted[job.num] = (ts_id, time.time())
         except BaseException as e:

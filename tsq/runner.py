@@ -40,13 +40,31 @@ class _ReportStart:
         self.output_dir: str | None = None
 
     def on_job_start(self, config: Any, **kwargs: Any) -> None:
+        from omegaconf import OmegaConf
+
         self.output_dir = str(config.hydra.runtime.output_dir)
-        marker = {"pid": os.getpid(), "started_at": self._started_at, "output_dir": self.output_dir}
+        marker = {
+            "pid": os.getpid(),
+            "started_at": self._started_at,
+            "output_dir": self.output_dir,
+            "stdout": _stdout_file(),
+            "log_file": OmegaConf.select(config, "hydra.job_logging.handlers.file.filename"),
+        }
         write_atomic(self._path, json.dumps(marker).encode())
         self._inner.on_job_start(config=config, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+
+def _stdout_file() -> str | None:
+    """The file ts captures the job's output in (ts -l shows it only while it lists the job):
+    `tsq logs` finds it here after ts has forgotten the job."""
+    try:
+        target = os.readlink("/proc/self/fd/1")
+    except OSError:
+        return None
+    return target if target.startswith("/") else None
 
 
 def run_one(spec: BatchSpec, num: int, start: _ReportStart) -> Any:

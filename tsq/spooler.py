@@ -165,6 +165,16 @@ class Spooler:
             )
         return result
 
+    def remove(self, ts_id: int) -> bool:
+        """`ts -r ID`: drop a queued job. False when ts refused (it has started or ended)."""
+        self._require_server()
+        return _run(self.binary, self.socket, ["-r", str(ts_id)]).returncode == 0
+
+    def kill(self, ts_id: int) -> bool:
+        """`ts -k ID`: SIGTERM to a running job. False when ts refused (it is not running)."""
+        self._require_server()
+        return _run(self.binary, self.socket, ["-k", str(ts_id)]).returncode == 0
+
     def list(self) -> list[TsJob]:
         """One `ts -l`; refuses when the server is down, where ts would start an empty one."""
         self._require_server()

@@ -179,10 +179,15 @@ class Refresh:
     warnings: list[str] = field(default_factory=list)
 
 
+def spooler_for(sweep: Sweep) -> Spooler:
+    """The ts a sweep was queued in, as recorded (not detected again: that costs a `ts -V`)."""
+    return Spooler(binary=sweep.ts_binary, socket=sweep.ts_socket, version="")
+
+
 def _ts_rows(sweep: Sweep, report: Refresh) -> tuple[bool, dict[int, TsJob] | None]:
     """(server alive, rows by id); rows None when ts could not be asked (then nothing is decided
     from ts's silence)."""
-    spooler = Spooler(binary=sweep.ts_binary, socket=sweep.ts_socket, version="")
+    spooler = spooler_for(sweep)
     if not spooler.alive():
         return False, {}
     try:
@@ -230,7 +235,7 @@ def observe(job: Job, sweep: Sweep, alive: bool, rows: dict[int, TsJob]) -> Obse
 
 def _ts_info(sweep: Sweep, ts_id: int) -> TsInfo | None:
     try:
-        return Spooler(binary=sweep.ts_binary, socket=sweep.ts_socket, version="").info(ts_id)
+        return spooler_for(sweep).info(ts_id)
     except SpoolerError:
         return None
 

@@ -395,6 +395,16 @@ class Store:
                     .values(ts_id=ts_id, submitted_at=submitted_at, updated_at=now)
                 )
 
+    def forget(self, sweep_id: str) -> int:
+        """Drop a sweep and its jobs' records (never their files); returns how many jobs."""
+        with self.session() as session:
+            sweep = session.get(Sweep, sweep_id)
+            if sweep is None:
+                return 0
+            count = len(sweep.jobs)
+            session.delete(sweep)
+        return count
+
     def apply(self, updates: Sequence[JobUpdate]) -> int:
         """Apply state changes; returns how many jobs changed.
 

@@ -1,4 +1,4 @@
-"""Waiting for jobs to end: the blocking launcher mode (and, later, `tsq wait`).
+"""Waiting for jobs to end: the blocking launcher mode and `tsq wait`.
 
 Waiting is polling the same refresh `status` runs, restricted to one sweep: one `ts -l` plus a
 stat of each active job's files per round. Rounds start 0.1 s apart, so short jobs come back
@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TextIO
 
+from tsq.errors import TsqError
 from tsq.status import refresh
 from tsq.store import Job, Store
 
@@ -64,10 +65,21 @@ class Progress:
             self.stream.flush()
 
 
+class WaitTimedOut(TsqError):
+    """`tsq wait --timeout` ran out; its own exit status, so scripts can tell it from failure."""
+
+    exit_code = 3
+
+
 def wait_for_jobs(
-    store: Store, sweep_id: str, nums: Sequence[int], progress: Progress
+    store: Store,
+    sweep_id: str,
+    nums: Sequence[int],
+    progress: Progress,
+    timeout: float | None = None,
 ) -> list[Job]:
     """Block until the given jobs of a sweep are terminal; returns them in `nums` order."""
+    deadline = None if timeout is None else time.monotonic() + timeout
     wanted = set(nums)
     delay = FIRST_DELAY
     warned: set[str] = set()
@@ -83,7 +95,13 @@ def wait_for_jobs(
             progress.show(ordered)
             if all(job.job_state.terminal for job in ordered):
                 return ordered
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimedOut(
+                    f"sweep {sweep_id} not finished after {timeout:g} s ({counts(ordered)})"
+                )
             delay = FIRST_DELAY if report.changed else min(delay * BACKOFF, MAX_DELAY)
+            if deadline is not None:
+                delay = max(0.0, min(delay, deadline - time.monotonic()))
             time.sleep(delay)
     finally:
         progress.close()

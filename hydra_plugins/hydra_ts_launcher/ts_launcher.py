@@ -9,8 +9,8 @@ them in sys.modules, and dataclasses then cannot resolve string annotations.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Optional
+from dataclasses import dataclass, field
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.utils import JobReturn
@@ -25,15 +25,17 @@ class TsLauncherConf:
     # Block until every job has ended and return the real results (needed by adaptive sweepers).
     wait: bool = False
     # Store URL or path; default: $TSQ_STORE, else $XDG_STATE_HOME/tsq/tsq.db.
-    store: Optional[str] = None  # noqa: UP045 (OmegaConf 2.3 wants typing.Optional)
+    store: str | None = None
     # ts socket; default: $TS_SOCKET, else task-spooler's own default.
-    socket: Optional[str] = None  # noqa: UP045
+    socket: str | None = None
     # `auto` finds `tsp` (Debian) or `ts`; or a name or path.
     binary: str = "auto"
     # ts slots each job takes (`ts -N`).
     slots: int = 1
     # GPUs each job takes (`ts -G`, GPU fork of task-spooler only).
     gpus: int = 0
+    # Extra environment variables for the jobs (on top of the launching shell's).
+    env: dict[str, str] = field(default_factory=dict)
 
 
 ConfigStore.instance().store(group="hydra/launcher", name="ts", node=TsLauncherConf, provider="tsq")
@@ -51,7 +53,7 @@ class TsLauncher(Launcher):
 
         with user_errors():
             self.sweep = SweepLauncher(
-                LaunchOptions(**self.options),
+                LaunchOptions.from_config(self.options),
                 config=config,
                 hydra_context=hydra_context,
                 task_function=task_function,

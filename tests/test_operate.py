@@ -1,0 +1,134 @@
+"""Operating a sweep after launch: wait, logs, cancel, forget."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sweeps import Sandbox, by_num
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "zombie" not in status
+
+
+def _sweep_id(sandbox: Sandbox) -> str:
+    return sandbox.status()[0]["sweep"]
+
+
+def test_wait_exits_0_when_all_completed_and_1_on_failure(sandbox: Sandbox) -> None:
+    sandbox.sweep("x=1,2", "sleep=0.5")
+    done = sandbox.tsq("wait")
+    assert done.returncode == 0
+    assert f"tsq: sweep {_sweep_id(sandbox)}: 2 completed" in done.stderr
+    assert {j["state"] for j in sandbox.status()} == {"completed"}
+    sandbox.sweep("fail=true")
+    failed = sandbox.tsq("wait", check=False)
+    assert failed.returncode == 1 and "1 failed" in failed.stderr
+
+
+def test_wait_timeout_has_its_own_exit_status(sandbox: Sandbox) -> None:
+    blocker = sandbox.block_queue()
+    sandbox.sweep("x=1,2")
+    proc = sandbox.tsq("wait", "--timeout", "1", check=False)
+    assert proc.returncode == 3
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith("tsq: ") and "not finished after 1 s (2 queued)" in line
+    sandbox.release(blocker)
+
+
+def test_logs_show_output_and_job_log_even_after_ts_forgot(sandbox: Sandbox) -> None:
+    sandbox.sweep("x=1,2", "fail=false,true")
+    sandbox.wait_terminal()
+    sweep = _sweep_id(sandbox)
+    sandbox.kill_server()
+    ok = sandbox.tsq("logs", f"{sweep}:0").stdout
+    assert "==> output (stdout and stderr): " in ok and "==> Hydra job log: " in ok
+    assert ok.count("job 0 running with x=1") == 2, "in ts's output file and in the job log"
+    failed = sandbox.tsq("logs", f"{sweep[:5]}:1").stdout
+    assert "ValueError: asked to fail with x=1" in failed, "the failure's traceback"
+
+
+def test_logs_errors_are_one_line(sandbox: Sandbox) -> None:
+    blocker = sandbox.block_queue()
+    sandbox.sweep("x=1")
+    sweep = _sweep_id(sandbox)
+    for ref, message in ((f"{sweep}:0", "has not started yet"), (f"{sweep}:7", "has no job 7"),
+                         (sweep, "is not a job")):  # fmt: skip
+        proc = sandbox.tsq("logs", ref, check=False)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert proc.stderr.count("\n") == 1 and message in proc.stderr, proc.stderr
+    sandbox.release(blocker)
+
+
+def test_logs_follow_a_running_job_until_it_ends(sandbox: Sandbox) -> None:
+    sandbox.sweep("x=5", "sleep=3")
+    sweep = next((sandbox.root / "multirun").glob("*/.tsq/*"))
+    deadline = time.monotonic() + 30
+    while not (sweep / "jobs" / "0.started.json").exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    follow = sandbox.tsq("logs", f"{sweep.name}:0", "-f")
+    assert "job 0 running with x=5" in follow.stdout
+    assert sandbox.status()[0]["state"] == "completed", "-f returns once the job has ended"
+
+
+def test_cancel_touches_only_what_it_is_asked_to(sandbox: Sandbox) -> None:
+    blocker = sandbox.block_queue()
+    by_hand = int(sandbox.tsp("-L", "mine", "true").stdout)
+    sandbox.sweep("x=1,2,3")
+    sweep = _sweep_id(sandbox)
+    one = sandbox.tsq("cancel", f"{sweep}:1")
+    assert "1 queued jobs removed" in one.stdout
+    jobs = by_num(sandbox.status())
+    assert [jobs[n]["state"] for n in range(3)] == ["queued", "cancelled", "queued"]
+    listing = sandbox.tsp("-l").stdout
+    assert f"[app/{sweep}/1]" not in listing and f"[app/{sweep}/0]" in listing
+    sandbox.tsq("cancel", sweep)
+    assert {j["state"] for j in sandbox.status()} == {"cancelled"}
+    listing = sandbox.tsp("-l").stdout
+    assert f"/{sweep}/" not in listing
+    rows = {int(line.split()[0]): line for line in listing.splitlines()[1:]}
+    assert " running " in rows[blocker] and "[mine]" in rows[by_hand], "not tsq's: untouched"
+    sandbox.release(blocker)
+
+
+def test_cancel_stops_a_running_job(sandbox: Sandbox) -> None:
+    sandbox.sweep("x=1", "sleep=60")
+    spool = next((sandbox.root / "multirun").glob("*/.tsq/*"))
+    deadline = time.monotonic() + 30
+    while not (spool / "jobs" / "0.started.json").exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    pid = json.loads((spool / "jobs" / "0.started.json").read_text())["pid"]
+    proc = sandbox.tsq("cancel", spool.name)
+    assert "1 running jobs stopped" in proc.stdout
+    deadline = time.monotonic() + 10
+    while _alive(pid):
+        assert time.monotonic() < deadline, "the job process is still running"
+        time.sleep(0.1)
+    job = sandbox.status()[0]
+    assert job["state"] == "cancelled" and "tsq cancel" in job["reason"]
+
+
+def test_forget_asks_unless_yes_and_keeps_the_files(sandbox: Sandbox) -> None:
+    sandbox.sweep("x=1")
+    sandbox.wait_terminal()
+    sweep = _sweep_id(sandbox)
+    refused = sandbox.tsq("forget", sweep, check=False)
+    assert refused.returncode == 2 and "confirm with --yes" in refused.stderr
+    assert len(sandbox.status()) == 1
+    answered = subprocess.run(
+        [sys.executable, "-m", "tsq", "forget", sweep, "--yes"], env=sandbox.env,
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert f"forgot sweep {sweep}" in answered.stdout
+    assert sandbox.status() == []
+    assert list((sandbox.root / "multirun").glob("*/0/.hydra/config.yaml")), "files stay"
