@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -22,8 +24,10 @@ def test_collect_table_json_and_unfinished_count(sandbox: Sandbox) -> None:
     table = sandbox.tsq("collect", first[:6], check=False)
     assert table.returncode == 1, "a collected job failed"
     lines = table.stdout.splitlines()
-    assert any(line.split()[:3] == ["0", "completed", "x=1"] for line in lines)
-    assert any("ValueError: asked to fail with x=1" in line for line in lines)
+    assert lines[1].split()[:6] == ["num", "state", "x", "fail", "return.x", "return.message"]
+    assert lines[2].split()[:6] == ["0", "completed", "1", "False", "1", "from-yaml"]
+    assert lines[3].split()[:4] == ["1", "failed", "1", "True"]
+    assert "ValueError: asked to fail with x=1" in lines[3]
     rows = json.loads(sandbox.tsq("collect", first, "--json", check=False).stdout)
     assert [(r["sweep"], r["num"], r["state"], r["overrides"]) for r in rows] == [
         (first, 0, "completed", ["x=1", "fail=False"]),
@@ -73,3 +77,21 @@ def test_python_api_returns_hydra_job_returns(sandbox: Sandbox) -> None:
     assert got[0]["wd"] == str(sandbox.app_dir)
     assert got[1]["error"] == "asked to fail with x=1"
     assert 'app.py", line' in got[1]["notes"][0], "the job's traceback, naming the app file"
+
+
+def test_collect_csv_has_a_column_per_override_and_returned_key(sandbox: Sandbox) -> None:
+    sandbox.sweep("x=1,2", "message=a,b")
+    sandbox.wait_terminal()
+    rows = list(csv.DictReader(io.StringIO(sandbox.tsq("collect", "--format", "csv").stdout)))
+    keys = ("num", "x", "message", "return.x", "return.double_x")
+    assert [tuple(r[k] for k in keys) for r in rows] == [
+        ("0", "1", "a", "1", "2"), ("1", "1", "b", "1", "2"),
+        ("2", "2", "a", "2", "4"), ("3", "2", "b", "2", "4"),
+    ]  # fmt: skip
+    assert {r["state"] for r in rows} == {"completed"} and {r["error"] for r in rows} == {""}
+    frame = subprocess.run(
+        [sys.executable, "-c", "import tsq; f = tsq.collect_frame(); "
+         "print(f['return.double_x'].sum(), list(f['x']))"],
+        env=sandbox.env, cwd=sandbox.root, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert frame.stdout.split("\n")[0] == "12 ['1', '1', '2', '2']"

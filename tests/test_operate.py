@@ -132,3 +132,24 @@ def test_forget_asks_unless_yes_and_keeps_the_files(sandbox: Sandbox) -> None:
     assert f"forgot sweep {sweep}" in answered.stdout
     assert sandbox.status() == []
     assert list((sandbox.root / "multirun").glob("*/0/.hydra/config.yaml")), "files stay"
+
+
+def test_status_filters_by_state_and_override(sandbox: Sandbox) -> None:
+    sandbox.sweep("x=1,2", "fail=false,true")
+    sandbox.wait_terminal()
+    failed = sandbox.status("--state", "FAILED,lost")
+    assert [(j["num"], j["state"]) for j in failed] == [(1, "failed"), (3, "failed")]
+    x2 = sandbox.status("x=2")
+    assert [j["num"] for j in x2] == [2, 3]
+    both = sandbox.status("x=2", "fail=True", "--state", "failed")
+    assert [j["num"] for j in both] == [3]
+    table = sandbox.tsq("status", "x=7").stdout
+    assert "4 jobs: 2 completed, 2 failed" in table, "the summary counts the whole sweep"
+    assert "(no job matches the filters)" in table
+    for bad, message in (
+        (["--state", "done"], "unknown state 'done'"),
+        (["lr"], "no sweep matches 'lr'"),
+        (["=1"], "bad override filter"),
+    ):
+        proc = sandbox.tsq("status", *bad, check=False)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr

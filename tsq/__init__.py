@@ -20,3 +20,12 @@ def collect(sweep: str | None = None, store: str | None = None) -> list[Any]:
     from tsq.collector import collect as collect_returns
 
     return collect_returns(sweep, store)
+
+
+def collect_frame(sweep: str | None = None, store: str | None = None) -> Any:
+    """Like `collect`, as a pandas DataFrame: one row per finished job, one column per override
+    key and, when the jobs return mappings, one per returned key (`return.<key>`). Needs pandas
+    (`pip install 'tsq[pandas]'`)."""
+    from tsq.collector import collect_frame as frame
+
+    return frame(sweep, store)

@@ -13,6 +13,7 @@ from typing import Any
 from tsq.errors import TsqError
 
 RECENT_SECONDS = 24 * 3600
+STATUS_WIDTH = 400  # status shows overrides and reasons whole; collect's table cuts values
 
 EPILOG = """\
 exit status: 0 ok; 1 a collected or awaited job failed, was lost or cancelled; 2 usage or input
@@ -43,12 +44,6 @@ def _counts(jobs: Sequence[Any]) -> str:
     counts = Counter(job.state for job in jobs)
     order = ["completed", "failed", "running", "queued", "cancelled", "lost"]
     return ", ".join(f"{counts[s]} {s}" for s in order if counts[s])
-
-
-def _table(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    padded = ([c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)] for row in rows)
-    return ["  " + "  ".join([*cells, row[-1]]) for cells, row in zip(padded, rows, strict=True)]
 
 
 def _sweep_line(sweep: Any, jobs: Sequence[Any]) -> str:
@@ -92,10 +87,24 @@ def _open(args: argparse.Namespace) -> tuple[Any, set[str]]:
     return store, report.changed_sweeps
 
 
+def _sweep_and_filters(words: Sequence[str]) -> tuple[str | None, list[tuple[str, str]]]:
+    """`status [SWEEP] [KEY=VALUE ...]`: words with `=` are override filters."""
+    from tsq.tables import parse_override_filter
+
+    refs = [w for w in words if "=" not in w]
+    if len(refs) > 1:
+        raise TsqError(f"one sweep at a time, got {len(refs)}: {' '.join(refs)}")
+    return (refs[0] if refs else None), [parse_override_filter(w) for w in words if "=" in w]
+
+
 def cmd_status(args: argparse.Namespace) -> int:
+    from tsq.tables import matches, parse_states, render_table
+
+    sweep_ref, filters = _sweep_and_filters(args.targets)
+    states = parse_states(args.state) if args.state else None
     store, changed = _open(args)
-    if args.sweep:
-        sweeps = [store.find_sweep(args.sweep)]
+    if sweep_ref:
+        sweeps = [store.find_sweep(sweep_ref)]
     else:
         since = None if args.all else time.time() - RECENT_SECONDS
         sweeps = store.sweeps(active_or_since=since)
@@ -105,9 +114,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     jobs_by_sweep: dict[str, list[Any]] = {s.id: [] for s in sweeps}
     for job in store.jobs(list(jobs_by_sweep)):
         jobs_by_sweep[job.sweep_id].append(job)
+
+    def shown(jobs: list[Any]) -> list[Any]:
+        return [
+            j
+            for j in jobs
+            if (states is None or j.job_state in states) and matches(j.overrides, filters)
+        ]
+
     now = time.time()
     if args.json:
-        rows = [job_json(s, j, now) for s in sweeps for j in jobs_by_sweep[s.id]]
+        rows = [job_json(s, j, now) for s in sweeps for j in shown(jobs_by_sweep[s.id])]
         print(json.dumps(rows, indent=1))
         return 0
     if not sweeps:
@@ -115,50 +132,45 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"no sweeps{hint}")
         return 0
     for sweep in sweeps:
-        jobs = jobs_by_sweep[sweep.id]
-        print(_sweep_line(sweep, jobs))
-        header = ["NUM", "STATE", "TS", "EXIT", "TIME", "OVERRIDES"]
-        rows = [header] + [
-            [
-                str(j.num),
-                j.state,
-                "" if j.ts_id is None else str(j.ts_id),
-                _exit(j),
-                _duration(j, now),
-                " ".join(j.overrides) + (f"  ({j.reason})" if j.reason else ""),
-            ]
+        print(_sweep_line(sweep, jobs_by_sweep[sweep.id]))
+        jobs = shown(jobs_by_sweep[sweep.id])
+        if not jobs:
+            print("  (no job matches the filters)")
+            continue
+        rows = [
+            {
+                "NUM": j.num,
+                "STATE": j.state,
+                "TS": j.ts_id,
+                "EXIT": _exit(j),
+                "TIME": _duration(j, now),
+                "OVERRIDES": " ".join(j.overrides) + (f"  ({j.reason})" if j.reason else ""),
+            }
             for j in jobs
         ]
-        print("\n".join(_table(rows)))
+        table = render_table(list(rows[0]), rows, max_width=STATUS_WIDTH)
+        print("\n".join(f"  {line}" for line in table.splitlines()))
     return 0
-
-
-def _short(value: Any, width: int = 60) -> str:
-    text = value if isinstance(value, str) else json.dumps(value)
-    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
     from tsq.collector import finished
+    from tsq.tables import collect_rows, render_csv, render_json, render_table
 
     store, _ = _open(args)
     sweep = store.find_sweep(args.sweep)
     jobs = store.jobs([sweep.id])
     done, pending = finished(sweep, jobs)
-    if args.json:
-        print(json.dumps([item.as_json() for item in done], indent=1))
+    items = [item.as_json() for item in done]
+    form = "json" if args.json else args.format
+    if form == "json":
+        print(render_json(items))
+    elif form == "csv":
+        sys.stdout.write(render_csv(*collect_rows(items)))
     elif done:
-        rows = [["NUM", "STATE", "OVERRIDES", "RESULT"]] + [
-            [
-                str(item.job.num),
-                item.job.state,
-                " ".join(item.job.overrides),
-                _short(item.error or item.as_json()["return_value"]),
-            ]
-            for item in done
-        ]
+        columns, rows = collect_rows(items)
         print(f"sweep {sweep.id}  {sweep.task_name}  {sweep.sweep_dir}")
-        print("\n".join(_table(rows)))
+        print(render_table([c for c in columns if c != "sweep"], rows))
     if pending:
         left = [j for j in jobs if not j.job_state.terminal]
         print(
@@ -275,12 +287,19 @@ def parser() -> argparse.ArgumentParser:
         description="Show sweeps and their jobs: state, ts id, exit code or signal, duration, "
         "overrides. Refreshes the store from task-spooler and the jobs' result "
         "files first.",
-        epilog="example: python -m tsq status 3f9a --json",
+        epilog="examples: python -m tsq status 3f9a --json\n"
+        "          python -m tsq status 3f9a lr=0.1 --state failed,lost",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     status.add_argument(
-        "sweep",
-        nargs="?",
-        help=f"{sweep_help} (default: unfinished sweeps and those of the last 24 hours)",
+        "targets",
+        nargs="*",
+        metavar="SWEEP|KEY=VALUE",
+        help=f"{sweep_help} (default: unfinished sweeps and those of the last 24 hours); "
+        "KEY=VALUE shows only the jobs with that override (e.g. lr=0.1)",
+    )
+    status.add_argument(
+        "--state", metavar="STATE[,STATE]", help="only jobs in these states, e.g. failed,lost"
     )
     status.add_argument("--all", action="store_true", help="list every sweep in the store")
     status.add_argument("--json", action="store_true", help="print a JSON array, one per job")
@@ -292,10 +311,17 @@ def parser() -> argparse.ArgumentParser:
         description="Print the finished jobs of a sweep with their overrides and return value "
         "or error; says on stderr how many are not finished yet. In Python: "
         "tsq.collect(sweep) returns Hydra JobReturns.",
-        epilog="example: python -m tsq collect --json > results.json",
+        epilog="example: python -m tsq collect 3f9a --format csv > results.csv",
     )
     collect.add_argument("sweep", nargs="?", help=f"{sweep_help} (default: the latest sweep)")
-    collect.add_argument("--json", action="store_true", help="print a JSON array, one per job")
+    collect.add_argument(
+        "--format",
+        choices=("table", "json", "csv"),
+        default="table",
+        help="table (default); json: one object per job, values as returned; csv: one column "
+        "per override and, when jobs return mappings, one per returned key",
+    )
+    collect.add_argument("--json", action="store_true", help="same as --format json")
     collect.set_defaults(run=cmd_collect)
     wait = commands.add_parser(
         "wait",

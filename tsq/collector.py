@@ -93,15 +93,26 @@ def finished(sweep: Sweep, jobs: list[Job]) -> tuple[list[Finished], int]:
     return done, len(jobs) - len(done)
 
 
-def collect(sweep: str | None = None, store: str | None = None) -> list[Any]:
-    """The finished jobs of a sweep (default: the latest) as Hydra JobReturns, in job order.
-
-    Refreshes the store first, like `python -m tsq collect`.
-    """
+def _finished_of(sweep: str | None, store: str | None) -> list[Finished]:
     from tsq.status import refresh
 
     opened = Store.open(store)
     refresh(opened)
     found = opened.find_sweep(sweep)
     done, _ = finished(found, opened.jobs([found.id]))
-    return [item.job_return() for item in done]
+    return done
+
+
+def collect(sweep: str | None = None, store: str | None = None) -> list[Any]:
+    """The finished jobs of a sweep (default: the latest) as Hydra JobReturns, in job order.
+
+    Refreshes the store first, like `python -m tsq collect`.
+    """
+    return [item.job_return() for item in _finished_of(sweep, store)]
+
+
+def collect_frame(sweep: str | None = None, store: str | None = None) -> Any:
+    """The finished jobs as a pandas DataFrame with the columns of `collect --format csv`."""
+    from tsq.tables import collect_rows, to_frame
+
+    return to_frame(*collect_rows([item.as_json() for item in _finished_of(sweep, store)]))
