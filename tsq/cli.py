@@ -287,8 +287,8 @@ def parser() -> argparse.ArgumentParser:
         description="Show sweeps and their jobs: state, ts id, exit code or signal, duration, "
         "overrides. Refreshes the store from task-spooler and the jobs' result "
         "files first.",
-        epilog="examples: python -m tsq status 3f9a --json\n"
-        "          python -m tsq status 3f9a lr=0.1 --state failed,lost",
+        epilog="example: python -m tsq status 3f9a --json\n"
+        "example: python -m tsq status 3f9a lr=0.1 --state failed,lost",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     status.add_argument(
