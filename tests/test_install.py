@@ -34,6 +34,8 @@ from typing import Any
 import pytest
 from packaging.requirements import Requirement
 
+from tsq.store import HEAD_REVISION
+
 REPO = Path(__file__).resolve().parents[1]
 SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"]).resolve()
 
@@ -47,6 +49,7 @@ WHEEL_FILES = [
     "tsq/migrations/script.py.mako",
     "tsq/migrations/versions/__init__.py",
     "tsq/migrations/versions/0001_initial.py",
+    "tsq/migrations/versions/0002_attempts.py",
     "hydra_plugins/hydra_ts_launcher/__init__.py",
     "hydra_plugins/hydra_ts_launcher/ts_launcher.py",
 ]
@@ -206,7 +209,7 @@ def test_wheel_alone_creates_a_migrated_store(target: Path, tmp_path: Path) -> N
     assert Path(migrations) == target / "tsq" / "migrations"
     with sqlite3.connect(tmp_path / "s.db") as connection:
         assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [
-            ("0001",)
+            (HEAD_REVISION,)
         ]
         tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
     assert {"sweeps", "jobs"} <= tables
@@ -261,7 +264,7 @@ def test_suite_imports_a_regular_install_that_matches_the_source(tmp_path: Path)
     assert Path(where).parent == installed
     with sqlite3.connect(db) as connection:
         version = connection.execute("SELECT version_num FROM alembic_version").fetchall()
-    assert version == [("0001",)]
+    assert version == [(HEAD_REVISION,)]
 
 
 def test_installed_plugin_matches_the_source() -> None:
@@ -314,12 +317,14 @@ def test_job_runner_imports_neither_sqlalchemy_nor_alembic(tmp_path: Path) -> No
     assert heavy == [], "every job imports tsq.runner; the store is not its business"
 
 
-@pytest.mark.parametrize("args", [[], ["spec.pkl"], ["spec.pkl", "x"], ["a", "1", "2"]])
+@pytest.mark.parametrize(
+    "args", [[], ["spec.pkl"], ["spec.pkl", "x"], ["a", "1", "x"], ["a", "1", "2", "3"]]
+)
 def test_runner_with_wrong_arguments_prints_usage(args: list[str], tmp_path: Path) -> None:
     proc = run([sys.executable, "-m", "tsq.runner", *args], tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
-        "usage: python -m tsq.runner SPEC NUM  (run by task-spooler, not by hand)"
+        "usage: python -m tsq.runner SPEC NUM [ATTEMPT]  (run by task-spooler, not by hand)"
     ]
     assert proc.stdout == ""
     assert list(tmp_path.iterdir()) == [], "a usage error must not create anything"

@@ -147,3 +147,11 @@ def test_options_this_setup_cannot_honour_are_refused_up_front(
     proc = sandbox.sweep("x=1,2", override, check=False)
     _one_line_error(proc, message)
     _nothing_recorded(sandbox)
+
+
+def test_slots_key_reaches_ts(sandbox: Sandbox) -> None:
+    blocker = sandbox.block_queue()
+    sandbox.sweep("x=1", "hydra.launcher.slots=2")
+    ts_id = sandbox.status()[0]["ts_id"]
+    assert "Slots required: 2" in sandbox.tsp("-i", str(ts_id)).stdout
+    sandbox.release(blocker)

@@ -451,3 +451,69 @@ def test_many_processes_share_one_store(tmp_path: Path) -> None:
     assert len(store.sweeps()) == workers * rounds
     assert {j.state for j in store.active_jobs()} == {"running"}
     assert len(store.active_jobs()) == workers * rounds
+
+
+# -- schema upgrades ------------------------------------------------------------------------------
+
+
+def test_a_v1_store_upgrades_in_place_and_loses_nothing(tmp_path: Path) -> None:
+    """A store written by tsq v1 (revision 0001), holding a sweep and jobs in every state,
+    opened by this tsq: upgraded to head, every record as it was, each job on attempt 1."""
+    path = tmp_path / "v1" / "tsq.db"
+    assert alembic_cli("upgrade", "0001", store=path).returncode == 0
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO sweeps VALUES ('v1sweep00001', 1000.5, 'train', 'train.py', '/w',"
+            " '/w/multirun', '/w/multirun/.tsq/v1sweep00001', '/usr/bin/tsp', '/tmp/s', 42,"
+            " 'host', 3)"
+        )
+        rows = [
+            (1, "v1sweep00001", 0, '["lr=0.1"]', "train/v1sweep00001/0", 7, "completed", None,
+             0, None, 1001.0, 1002.0, 1003.0, "/w/multirun/0", 1003.5),
+            (2, "v1sweep00001", 1, '["lr=0.2"]', "train/v1sweep00001/1", 8, "failed",
+             "ValueError: x", 1, None, 1001.0, 1002.0, 1004.0, "/w/multirun/1", 1004.5),
+            (3, "v1sweep00001", 2, '["lr=0.3"]', "train/v1sweep00001/2", 9, "queued", None,
+             None, None, 1001.0, None, None, None, 1001.5),
+        ]  # fmt: skip
+        db.executemany(f"INSERT INTO jobs VALUES ({', '.join('?' * 15)})", rows)
+    before = sqlite_rows(path, "SELECT * FROM jobs ORDER BY id")
+    sweep_before = sqlite_rows(path, "SELECT * FROM sweeps")
+
+    store = Store.open(path)
+
+    assert sqlite_rows(path, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
+    after = sqlite_rows(path, "SELECT * FROM jobs ORDER BY id")
+    assert [row[:-1] for row in after] == before, "every v1 column kept as it was"
+    assert [row[-1] for row in after] == [1, 1, 1], "each v1 job is its own first attempt"
+    assert sqlite_rows(path, "SELECT * FROM sweeps") == sweep_before
+    jobs = store.jobs(["v1sweep00001"])
+    assert [(j.num, j.state, j.overrides, j.attempt) for j in jobs] == [
+        (0, "completed", ["lr=0.1"], 1), (1, "failed", ["lr=0.2"], 1),
+        (2, "queued", ["lr=0.3"], 1),
+    ]  # fmt: skip
+    assert [j.num for j in store.active_jobs()] == [2]
+
+
+def test_new_attempts_archive_the_ended_one(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "tsq.db")
+    add(store, "retry0000001", n=2)
+    first = store.jobs(["retry0000001"])
+    store.apply([
+        JobUpdate(first[0].id, JobState.FAILED, reason="boom", exit_code=1, ts_id=5),
+    ])  # fmt: skip
+    jobs = store.jobs(["retry0000001"])
+    renewed = store.new_attempts(jobs, ["new-0", "new-1"])
+    assert [j.num for j in renewed] == [0], "job 1 is still queued: not renewed"
+    job = store.jobs(["retry0000001"])[0]
+    assert (job.state, job.attempt, job.label, job.ts_id, job.reason) == (
+        "queued",
+        2,
+        "new-0",
+        None,
+        None,
+    )
+    history = sqlite_rows(
+        tmp_path / "tsq.db", "SELECT number, state, reason, exit_code, ts_id FROM attempts"
+    )
+    assert history == [(1, "failed", "boom", 1, 5)]
+    assert store.new_attempts([jobs[0]], ["again"]) == [], "an attempt is renewed only once"

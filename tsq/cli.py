@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tsq.errors import TsqError
+from tsq.states import JobState
 
 RECENT_SECONDS = 24 * 3600
 STATUS_WIDTH = 400  # status shows overrides and reasons whole; collect's table cuts values
@@ -72,6 +73,7 @@ def job_json(sweep: Any, job: Any, now: float) -> dict[str, Any]:
         "ended_at": job.ended_at,
         "duration": None if job.started_at is None or end is None else end - job.started_at,
         "task_name": sweep.task_name,
+        "attempt": job.attempt,
     }
 
 
@@ -144,10 +146,14 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "TS": j.ts_id,
                 "EXIT": _exit(j),
                 "TIME": _duration(j, now),
+                "TRY": j.attempt,
                 "OVERRIDES": " ".join(j.overrides) + (f"  ({j.reason})" if j.reason else ""),
             }
             for j in jobs
         ]
+        if all(j.attempt == 1 for j in jobs):
+            for row in rows:
+                del row["TRY"]
         table = render_table(list(rows[0]), rows, max_width=STATUS_WIDTH)
         print("\n".join(f"  {line}" for line in table.splitlines()))
     return 0
@@ -242,6 +248,25 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     )
     for note in report.skipped:
         print(f"tsq: {note}", file=sys.stderr)
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    from tsq.retry import retry, select
+
+    store, _ = _open(args)
+    sweep = store.find_sweep(args.sweep)
+    states = frozenset(
+        state for state in JobState if state.terminal and getattr(args, state.value, False)
+    )
+    chosen = select(store.jobs([sweep.id]), states, args.nums)
+    if not chosen:
+        print(f"sweep {sweep.id}: nothing to retry")
+        return 0
+    store_opt = f" --store {store.path}" if args.store else ""
+    renewed = retry(store, sweep, chosen, f"python -m tsq status {sweep.id}{store_opt}")
+    nums = " ".join(str(job.num) for job in renewed)
+    print(f"sweep {sweep.id}: queued {len(renewed)} jobs again ({nums})")
     return 0
 
 
@@ -362,6 +387,21 @@ def parser() -> argparse.ArgumentParser:
     )
     cancel.add_argument("target", metavar="SWEEP|JOB", help=f"{sweep_help}; or SWEEP:NUM")
     cancel.set_defaults(run=cmd_cancel)
+    retry = commands.add_parser(
+        "retry",
+        parents=[store_opt],
+        help="queue ended jobs again",
+        description="Queue jobs of a sweep again, as new attempts: same overrides, job number, "
+        "output dir and config (as frozen at launch). Without NUM or state flags: every job "
+        "that failed, was lost or cancelled. The store keeps every attempt; status shows the "
+        "latest and counts them, collect returns the latest result.",
+        epilog="example: python -m tsq retry 3f9a --failed      (or: 3f9a 4 7)",
+    )
+    retry.add_argument("sweep", help=sweep_help)
+    retry.add_argument("nums", nargs="*", type=int, metavar="NUM", help="job numbers to retry")
+    for state in ("failed", "lost", "cancelled"):
+        retry.add_argument(f"--{state}", action="store_true", help=f"retry the {state} jobs")
+    retry.set_defaults(run=cmd_retry)
     forget = commands.add_parser(
         "forget",
         parents=[store_opt],

@@ -58,7 +58,7 @@ class Finished:
         reason = self.error
         if self.summary is not None:
             try:
-                return load_job_return(self.spool.result_pickle(self.job.num))
+                return load_job_return(self.spool.result_pickle(self.job.num, self.job.attempt))
             except SpecError as e:
                 reason = str(e)
         return JobReturn(
@@ -81,7 +81,7 @@ def finished(sweep: Sweep, jobs: list[Job]) -> tuple[list[Finished], int]:
             continue
         summary, problem = None, None
         if job.job_state in (JobState.COMPLETED, JobState.FAILED):
-            path = spool.result_json(job.num)
+            path = spool.result_json(job.num, job.attempt)
             try:
                 summary = read_summary(path)
             except SpecError as e:

@@ -35,12 +35,18 @@ class BatchSpec:
     overrides: dict[int, list[str]]  # job num -> overrides
 
 
-def dump_spec(spec: BatchSpec) -> bytes:
-    """Serialise, or say in one line what in the app cannot be sent to another interpreter."""
+def dump_spec(ts_options: dict[str, Any], spec: BatchSpec) -> bytes:
+    """Serialise, or say in one line what in the app cannot be sent to another interpreter.
+
+    `ts_options` (how the jobs were queued) go in the header, readable without unpickling:
+    `tsq retry` queues a job again the same way.
+    """
     import cloudpickle
 
     main_file = getattr(sys.modules.get("__main__"), "__file__", None)
-    header = json.dumps({"format": FORMAT, "sys_path": sys.path, "main_file": main_file}).encode()
+    header = json.dumps(
+        {"format": FORMAT, "sys_path": sys.path, "main_file": main_file, "ts": ts_options}
+    ).encode()
     try:
         payload = cloudpickle.dumps(spec)
     except Exception as e:
@@ -55,9 +61,7 @@ def write_spec(path: Path, data: bytes) -> None:
     write_atomic(path, data)
 
 
-def read_spec(path: Path) -> BatchSpec:
-    import cloudpickle
-
+def _split(path: Path) -> tuple[dict[str, Any], bytes]:
     try:
         data = read_private(path)
     except OSError as e:
@@ -69,6 +73,18 @@ def read_spec(path: Path) -> BatchSpec:
         header = None
     if not sep or not isinstance(header, dict) or header.get("format") != FORMAT:
         raise SpecError(f"{path} is not a tsq job spec (format {FORMAT})")
+    return header, payload
+
+
+def read_header(path: Path) -> dict[str, Any]:
+    """The spec's JSON header alone: nothing is unpickled."""
+    return _split(path)[0]
+
+
+def read_spec(path: Path) -> BatchSpec:
+    import cloudpickle
+
+    header, payload = _split(path)
     for entry in reversed(header["sys_path"]):
         if entry not in sys.path:
             sys.path.insert(0, entry)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import secrets
 import socket as socketlib
 import sys
@@ -33,7 +32,8 @@ from tsq.safeio import make_private_dir
 from tsq.spool import SpoolDir
 from tsq.spooler import Spooler
 from tsq.states import JobState
-from tsq.store import Job, JobUpdate, Store, Sweep
+from tsq.store import Job, Store, Sweep
+from tsq.submit import TsOptions, make_label, submit_jobs
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,10 @@ class LaunchOptions:
     slots: int = 1
     gpus: int = 0
     env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ts(self) -> TsOptions:
+        return TsOptions(slots=self.slots, gpus=self.gpus, env=self.env)
 
     @classmethod
     def from_config(cls, options: dict[str, Any]) -> LaunchOptions:
@@ -98,16 +102,6 @@ def check_sweeper(config: Any, wait: bool) -> None:
             f"the sweeper {sweeper} reads each job's return value before it proposes the next "
             f"jobs, and this launcher does not wait for jobs; add hydra.launcher.wait=true"
         )
-
-
-def make_label(task_name: str, sweep_id: str, num: int) -> str:
-    """Readable in `tsp -l` and unique: ts ids restart at 0 with a new server, labels don't."""
-    name = re.sub(r"[^\w.-]+", "_", task_name)[:40] or "job"
-    return f"{name}/{sweep_id}/{num}"
-
-
-def runner_argv(spec: Path, num: int) -> list[str]:
-    return [sys.executable, "-m", "tsq.runner", str(spec), str(num)]
 
 
 class SweepLauncher:
@@ -167,6 +161,7 @@ class SweepLauncher:
         write_spec(
             spec_path,
             dump_spec(
+                self.options.ts.as_json(),
                 BatchSpec(
                     sweep_id=sweep.id,
                     config=self.config,
@@ -175,7 +170,7 @@ class SweepLauncher:
                     singleton_state=self.state,
                     frozen_sources=self.frozen,
                     overrides=overrides,
-                )
+                ),
             ),
         )
         now = time.time()
@@ -195,7 +190,15 @@ class SweepLauncher:
             self.sweep = sweep
         else:
             self.store.add_jobs(sweep.id, jobs)
-        submitted = self._submit(sweep, spec_path, jobs)
+        submitted = submit_jobs(
+            self.store,
+            self.spooler,
+            sweep,
+            spec_path,
+            jobs,
+            self.options.ts,
+            self._command("status", sweep.id),
+        )
         self._report(sweep, len(jobs))
         if self.options.wait:
             return self._wait(sweep, [job.num for job in jobs])
@@ -225,51 +228,6 @@ class SweepLauncher:
             ) from None
         done, _ = finished(sweep, jobs)
         return [item.job_return() for item in done]
-
-    def _submit(
-        self, sweep: Sweep, spec_path: Path, jobs: list[Job]
-    ) -> dict[int, tuple[int, float]]:
-        submitted: dict[int, tuple[int, float]] = {}
-        job_env = {**os.environ, **self.options.env}
-        try:
-            for job in jobs:
-                ts_id = self.spooler.submit(
-                    runner_argv(spec_path, job.num),
-                    job.label,
-                    slots=self.options.slots,
-                    gpus=self.options.gpus,
-                    env=job_env,
-                )
-                submitted[job.num] = (ts_id, time.time())
-        except BaseException as e:
-            self._abandon(sweep, jobs, submitted, e)
-            raise
-        self.store.set_submitted(sweep.id, submitted)
-        return submitted
-
-    def _abandon(
-        self,
-        sweep: Sweep,
-        jobs: list[Job],
-        submitted: dict[int, tuple[int, float]],
-        cause: BaseException,
-    ) -> None:
-        """Leave a truthful record when queueing stops part-way."""
-        self.store.set_submitted(sweep.id, submitted)
-        why = "launch interrupted" if isinstance(cause, KeyboardInterrupt) else str(cause)
-        self.store.apply(
-            [
-                JobUpdate(job.id, JobState.LOST, reason=f"never submitted to ts ({why})")
-                for job in jobs
-                if job.num not in submitted
-            ]
-        )
-        print(
-            f"tsq: {why}: {len(submitted)} of {len(jobs)} jobs of sweep {sweep.id} were queued "
-            f"in ts and are recorded; the other {len(jobs) - len(submitted)} are marked lost. "
-            f"See: {self._command('status', sweep.id)}",
-            file=sys.stderr,
-        )
 
     def _command(self, verb: str, sweep_id: str) -> str:
         store = f" --store {self.store.path}" if self.options.store else ""

@@ -21,7 +21,7 @@ FOLLOW_POLL = 0.5
 
 def output_files(sweep: Sweep, job: Job) -> list[tuple[str, Path]]:
     """(what, path) of the job's output files, in the order to show them."""
-    started = SpoolDir(Path(sweep.spool_dir)).started(job.num)
+    started = SpoolDir(Path(sweep.spool_dir)).started(job.num, job.attempt)
     try:
         marker = json.loads(started.read_text())
     except FileNotFoundError:

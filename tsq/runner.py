@@ -1,4 +1,4 @@
-"""The job's entry point; ts runs `python -m tsq.runner SPEC NUM` for every job.
+"""The job's entry point; ts runs `python -m tsq.runner SPEC NUM [ATTEMPT]` for every job.
 
 It rebuilds the parent's Hydra state, composes the job's config against the config frozen at
 submit time, runs it through Hydra's own `run_job` (output dir, `.hydra/`, logging, callbacks),
@@ -101,17 +101,18 @@ def _setup_failure(overrides: list[str] | None, exc: BaseException) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2 or not args[1].isdigit():
+    if len(args) not in (2, 3) or not all(arg.isdigit() for arg in args[1:]):
         print(
-            "usage: python -m tsq.runner SPEC NUM  (run by task-spooler, not by hand)",
+            "usage: python -m tsq.runner SPEC NUM [ATTEMPT]  (run by task-spooler, not by hand)",
             file=sys.stderr,
         )
         return EXIT_SETUP_FAILED
     started_at = time.time()
     spec_path, num = Path(args[0]).resolve(), int(args[1])
+    attempt = int(args[2]) if len(args) == 3 else 1
     spool = SpoolDir(spec_path.parent)
     make_private_dir(spool.jobs)
-    start = _ReportStart(None, spool.started(num), started_at)
+    start = _ReportStart(None, spool.started(num, attempt), started_at)
     overrides: list[str] | None = None
     failed_exit = EXIT_TASK_FAILED
     try:
@@ -124,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         job_return = _setup_failure(overrides, e)
     try:
         summary = write_result(
-            spool.result_pickle(num),
-            spool.result_json(num),
+            spool.result_pickle(num, attempt),
+            spool.result_json(num, attempt),
             job_return,
             started_at=started_at,
             ended_at=time.time(),

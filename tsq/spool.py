@@ -30,11 +30,29 @@ class SpoolDir:
         """One spec per `launch()` batch, named by the batch's first job number."""
         return self.root / f"spec-{first_num}.pkl"
 
-    def started(self, num: int) -> Path:
-        return self.jobs / f"{num}.started.json"
+    def spec_of(self, num: int) -> Path:
+        """The spec of the batch job `num` was launched in (the last batch starting at or
+        before it), for `tsq retry`."""
+        firsts = [
+            int(path.stem.removeprefix("spec-"))
+            for path in self.root.glob("spec-*.pkl")
+            if path.stem.removeprefix("spec-").isdigit()
+        ]
+        starts = [first for first in firsts if first <= num]
+        if not starts:
+            raise FileNotFoundError(f"no job spec for job {num} in {self.root}")
+        return self.spec(max(starts))
 
-    def result_json(self, num: int) -> Path:
-        return self.jobs / f"{num}.json"
+    @staticmethod
+    def _stem(num: int, attempt: int) -> str:
+        """Attempt 1 (every job's first) is plain `<num>`; a retried job's are `<num>.<n>`."""
+        return str(num) if attempt == 1 else f"{num}.{attempt}"
 
-    def result_pickle(self, num: int) -> Path:
-        return self.jobs / f"{num}.pkl"
+    def started(self, num: int, attempt: int = 1) -> Path:
+        return self.jobs / f"{self._stem(num, attempt)}.started.json"
+
+    def result_json(self, num: int, attempt: int = 1) -> Path:
+        return self.jobs / f"{self._stem(num, attempt)}.json"
+
+    def result_pickle(self, num: int, attempt: int = 1) -> Path:
+        return self.jobs / f"{self._stem(num, attempt)}.pkl"

@@ -212,10 +212,10 @@ def observe(job: Job, sweep: Sweep, alive: bool, rows: dict[int, TsJob]) -> Obse
     result: ResultSummary | None = None
     problem: str | None = None
     try:
-        result = read_summary(spool.result_json(job.num))
+        result = read_summary(spool.result_json(job.num, job.attempt))
     except SpecError as e:
         problem = str(e)
-    started = _read_started(spool.started(job.num)) if result is None else {}
+    started = _read_started(spool.started(job.num, job.attempt)) if result is None else {}
     info = None
     if row is not None and row.state == "finished" and result is None and row.elevel in (-1, None):
         info = _ts_info(sweep, row.id)

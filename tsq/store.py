@@ -47,11 +47,11 @@ from sqlalchemy.orm import (
 )
 
 from tsq.errors import StoreError, SweepNotFound
-from tsq.states import ACTIVE, JobState, sources_of
+from tsq.states import ACTIVE, TERMINAL, JobState, sources_of
 
 # The newest migration in tsq/migrations/versions. Comparing it with the store's alembic_version
 # row lets `open` skip importing alembic (slow) on every `status` call; a test keeps it in step.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -127,8 +127,13 @@ class Job(Base):
     ended_at: Mapped[float | None]
     output_dir: Mapped[str | None]
     updated_at: Mapped[float] = mapped_column(default=_now)
+    # The row is the job's latest attempt; earlier ones are archived in `attempts`.
+    attempt: Mapped[int] = mapped_column(default=1, server_default="1")
 
     sweep: Mapped[Sweep] = relationship(back_populates="jobs")
+    history: Mapped[list[Attempt]] = relationship(
+        order_by="Attempt.number", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     @property
     def job_state(self) -> JobState:
@@ -136,6 +141,41 @@ class Job(Base):
 
     def __repr__(self) -> str:
         return f"Job(sweep_id={self.sweep_id!r}, num={self.num}, state={self.state!r})"
+
+
+ATTEMPT_FIELDS = (
+    "label",
+    "ts_id",
+    "state",
+    "reason",
+    "exit_code",
+    "signal",
+    "submitted_at",
+    "started_at",
+    "ended_at",
+    "output_dir",
+)
+
+
+class Attempt(Base):
+    """An earlier attempt of a job, as it ended (`tsq retry` queued the job again)."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (UniqueConstraint("job_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int]
+    label: Mapped[str]
+    ts_id: Mapped[int | None]
+    state: Mapped[str]
+    reason: Mapped[str | None]
+    exit_code: Mapped[int | None]
+    signal: Mapped[int | None]
+    submitted_at: Mapped[float | None]
+    started_at: Mapped[float | None]
+    ended_at: Mapped[float | None]
+    output_dir: Mapped[str | None]
 
 
 @dataclass(frozen=True)
@@ -394,6 +434,37 @@ class Store:
                     .where(Job.sweep_id == sweep_id, Job.num == num)
                     .values(ts_id=ts_id, submitted_at=submitted_at, updated_at=now)
                 )
+
+    def new_attempts(self, jobs: Sequence[Job], labels: Sequence[str]) -> list[Job]:
+        """Archive each job's ended attempt and make its row a new, queued one with `label`.
+
+        One transaction; a job that is not terminal any more (another retry, or a refresh
+        racing this one) is left alone and not returned. Terminal attempts never change: they
+        move, as they are, to `attempts`.
+        """
+        terminal = sorted(s.value for s in TERMINAL)
+        renewed: list[Job] = []
+        now = _now()
+        with self.session() as session:
+            for job, label in zip(jobs, labels, strict=True):
+                current = session.scalars(
+                    select(Job).where(
+                        Job.id == job.id, Job.attempt == job.attempt, Job.state.in_(terminal)
+                    )
+                ).first()
+                if current is None:
+                    continue
+                archived = {name: getattr(current, name) for name in ATTEMPT_FIELDS}
+                session.add(Attempt(job_id=current.id, number=current.attempt, **archived))
+                for name in ATTEMPT_FIELDS:
+                    setattr(current, name, None)
+                current.output_dir = archived["output_dir"]
+                current.label = label
+                current.state = JobState.QUEUED.value
+                current.attempt += 1
+                current.updated_at = now
+                renewed.append(current)
+        return renewed
 
     def forget(self, sweep_id: str) -> int:
         """Drop a sweep and its jobs' records (never their files); returns how many jobs."""

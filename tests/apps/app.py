@@ -78,7 +78,13 @@ def main(cfg: DictConfig) -> Any:
         raise UnpicklableError("boom with a handle")
     if cfg.fail == "exit":
         os._exit(3)
-    if cfg.fail:
+    if cfg.fail == "once":
+        flag = Path(cfg.marker_dir) / f"failed_once_{hc.job.num}"
+        if not flag.exists():
+            flag.parent.mkdir(parents=True, exist_ok=True)
+            flag.touch()
+            raise RuntimeError("the first attempt fails")
+    elif cfg.fail:
         raise ValueError(f"asked to fail with x={cfg.x}")
     return {
         "x": cfg.x,

@@ -1,0 +1,60 @@
+"""`tsq retry`: queue ended jobs again, as new attempts of the same jobs.
+
+Same overrides, same `hydra.job.num`, same output dir, same spec (so the same config, frozen at
+the first launch) and queued the same way (slots, GPUs, environment from the spec's header).
+The attempt that ended is archived as it was; the job's row becomes the new attempt.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+from tsq.errors import TsqError
+from tsq.jobspec import read_header
+from tsq.spool import SpoolDir
+from tsq.spooler import Spooler
+from tsq.states import JobState
+from tsq.store import Job, Store, Sweep
+from tsq.submit import TsOptions, make_label, submit_jobs
+
+DEFAULT_STATES = frozenset({JobState.FAILED, JobState.LOST, JobState.CANCELLED})
+
+
+def select(jobs: Sequence[Job], states: frozenset[JobState], nums: Sequence[int]) -> list[Job]:
+    """The jobs to retry: those numbered, else those in `states` (default: every job that
+    ended without completing). Only ended jobs can be retried."""
+    if nums:
+        by_num = {job.num: job for job in jobs}
+        missing = [n for n in nums if n not in by_num]
+        if missing:
+            raise TsqError(f"the sweep has no job {', '.join(map(str, missing))}")
+        active = [n for n in nums if not by_num[n].job_state.terminal]
+        if active:
+            raise TsqError(
+                f"job {', '.join(map(str, active))} has not ended yet; cancel it first to retry"
+            )
+        return [by_num[n] for n in nums]
+    wanted = states or DEFAULT_STATES
+    return [job for job in jobs if job.job_state in wanted]
+
+
+def retry(store: Store, sweep: Sweep, jobs: Sequence[Job], follow: str) -> list[Job]:
+    """Queue `jobs` again; returns them as their new attempts (queued in ts)."""
+    spool = SpoolDir(Path(sweep.spool_dir))
+    try:
+        specs = {job.num: spool.spec_of(job.num) for job in jobs}
+    except FileNotFoundError as e:
+        raise TsqError(f"cannot retry: {e} (was the sweep dir moved or deleted?)") from None
+    spooler = Spooler.detect(sweep.ts_binary, sweep.ts_socket)
+    labels = [make_label(sweep.task_name, sweep.id, job.num, job.attempt + 1) for job in jobs]
+    renewed = store.new_attempts(jobs, labels)
+    by_spec: dict[Path, list[Job]] = defaultdict(list)
+    for job in renewed:
+        by_spec[specs[job.num]].append(job)
+    for spec, group in by_spec.items():
+        options = TsOptions(**read_header(spec).get("ts", {}))
+        spooler.check_resources(slots=options.slots, gpus=options.gpus)
+        submit_jobs(store, spooler, sweep, spec, group, options, follow)
+    return renewed

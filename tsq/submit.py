@@ -1,0 +1,101 @@
+"""Queueing recorded jobs in ts: the launcher's first attempts and `tsq retry`'s later ones.
+
+Jobs are recorded (queued, no ts id yet) before this runs. An interruption or a ts failure
+part-way leaves the jobs already queued recorded with their ts ids (and findable by their unique
+label even if recording the ids fails), and marks the rest `lost`, saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tsq.spooler import Spooler
+from tsq.states import JobState
+from tsq.store import Job, JobUpdate, Store, Sweep
+
+
+@dataclass(frozen=True)
+class TsOptions:
+    """How each job is queued; kept in the batch spec's header so a retry queues it alike."""
+
+    slots: int = 1
+    gpus: int = 0
+    env: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def make_label(task_name: str, sweep_id: str, num: int, attempt: int = 1) -> str:
+    """Readable in `tsp -l` and unique: ts ids restart at 0 with a new server, labels don't."""
+    name = re.sub(r"[^\w.-]+", "_", task_name)[:40] or "job"
+    return f"{name}/{sweep_id}/{num}" + (f"#{attempt}" if attempt > 1 else "")
+
+
+def runner_argv(spec: Path, num: int, attempt: int = 1) -> list[str]:
+    argv = [sys.executable, "-m", "tsq.runner", str(spec), str(num)]
+    return [*argv, str(attempt)] if attempt > 1 else argv
+
+
+def submit_jobs(
+    store: Store,
+    spooler: Spooler,
+    sweep: Sweep,
+    spec: Path,
+    jobs: list[Job],
+    options: TsOptions,
+    follow: str,
+) -> dict[int, tuple[int, float]]:
+    """Queue `jobs` (all of `sweep`, launched from `spec`); num -> (ts id, submitted at).
+
+    `follow` is the command that shows the sweep, for the message when queueing stops part-way.
+    """
+    submitted: dict[int, tuple[int, float]] = {}
+    env = {**os.environ, **options.env}
+    try:
+        for job in jobs:
+            ts_id = spooler.submit(
+                runner_argv(spec, job.num, job.attempt),
+                job.label,
+                slots=options.slots,
+                gpus=options.gpus,
+                env=env,
+            )
+            submitted[job.num] = (ts_id, time.time())
+    except BaseException as cause:
+        _abandon(store, sweep, jobs, submitted, cause, follow)
+        raise
+    store.set_submitted(sweep.id, submitted)
+    return submitted
+
+
+def _abandon(
+    store: Store,
+    sweep: Sweep,
+    jobs: list[Job],
+    submitted: dict[int, tuple[int, float]],
+    cause: BaseException,
+    follow: str,
+) -> None:
+    """Leave a truthful record when queueing stops part-way."""
+    store.set_submitted(sweep.id, submitted)
+    why = "interrupted" if isinstance(cause, KeyboardInterrupt) else str(cause)
+    store.apply(
+        [
+            JobUpdate(job.id, JobState.LOST, reason=f"never submitted to ts ({why})")
+            for job in jobs
+            if job.num not in submitted
+        ]
+    )
+    print(
+        f"tsq: {why}: {len(submitted)} of {len(jobs)} jobs of sweep {sweep.id} were queued "
+        f"in ts and are recorded; the other {len(jobs) - len(submitted)} are marked lost. "
+        f"See: {follow}",
+        file=sys.stderr,
+    )
