@@ -10,6 +10,7 @@ find them by their unique label even without a ts id) and marks the rest `lost`.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -28,12 +29,12 @@ from hydra.errors import CompactHydraException
 from tsq import snapshot
 from tsq.errors import TsqError
 from tsq.jobspec import BatchSpec, dump_spec, write_spec
-from tsq.safeio import make_private_dir
+from tsq.safeio import make_private_dir, write_atomic
 from tsq.spool import SpoolDir
 from tsq.spooler import Spooler
 from tsq.states import JobState
 from tsq.store import Job, Store, Sweep
-from tsq.submit import TsOptions, make_label, submit_jobs
+from tsq.submit import TsOptions, make_label, submit_jobs, sweep_label
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class LaunchOptions:
     slots: int = 1
     gpus: int = 0
     env: dict[str, str] = field(default_factory=dict)
+    depends_on: str | None = None
 
     @property
     def ts(self) -> TsOptions:
@@ -118,10 +120,45 @@ class SweepLauncher:
         self.spooler = Spooler.detect(options.binary, options.socket)
         self.spooler.check_resources(slots=options.slots, gpus=options.gpus)
         self.store = Store.open(options.store)
+        self.after_ts_job, self.after_sweep = self._dependency(options.depends_on)
         self.sweep: Sweep | None = None
         self.spool: SpoolDir | None = None
         self.frozen: dict[str, str] = {}
         self.state: Any = None
+
+    def _dependency(self, depends_on: str | None) -> tuple[int | None, Sweep | None]:
+        """`depends_on`: a ts job id on this launcher's socket, or a sweep in the store."""
+        if depends_on is None:
+            return None, None
+        if depends_on.isdigit():
+            if not self.spooler.alive() or int(depends_on) not in {
+                row.id for row in self.spooler.list()
+            }:
+                raise TsqError(
+                    f"depends_on={depends_on}: task-spooler on {self.spooler.socket} has no job "
+                    f"{depends_on}"
+                )
+            return int(depends_on), None
+        from tsq.status import refresh
+
+        sweep = self.store.find_sweep(depends_on)
+        refresh(self.store, sweep.id)
+        return None, sweep
+
+    def _queue_barrier(self, sweep: Sweep) -> int | None:
+        """Queue the job that ends once `depends_on`'s sweep has; None if it already has."""
+        from tsq.barrier import watch_list
+
+        assert self.after_sweep is not None and self.spool is not None
+        watch = watch_list(self.store, self.after_sweep)
+        if watch is None:
+            return None
+        path = self.spool.root / f"after-{self.after_sweep.id}.json"
+        write_atomic(path, json.dumps(watch).encode())
+        return self.spooler.submit(
+            [sys.executable, "-m", "tsq.barrier", str(path)],
+            f"{sweep_label(sweep.task_name, sweep.id)}/after-{self.after_sweep.id}",
+        )
 
     def _start_sweep(self) -> Sweep:
         from hydra.core.singleton import Singleton
@@ -185,6 +222,8 @@ class SweepLauncher:
             for num, ov in overrides.items()
         ]
         if first:
+            if self.after_sweep is not None:
+                self.after_ts_job = self._queue_barrier(sweep)
             sweep.njobs = len(jobs)
             self.store.add_sweep(sweep, jobs)
             self.sweep = sweep
@@ -198,6 +237,7 @@ class SweepLauncher:
             jobs,
             self.options.ts,
             self._command("status", sweep.id),
+            after=self.after_ts_job,
         )
         self._report(sweep, len(jobs))
         if self.options.wait:

@@ -86,9 +86,11 @@ class Spooler:
         *,
         slots: int = 1,
         gpus: int = 0,
+        after: int | None = None,
         env: Mapping[str, str] | None = None,
     ) -> int:
-        """Queue `argv` and return its ts id.
+        """Queue `argv` and return its ts id; with `after`, it starts once that ts job has
+        ended (`-D`: Debian's ts runs it only if that job ended well, and skips it otherwise).
 
         ts runs the job with execvp (no shell) in the environment of this ts client, so `env`
         (default: ours) plus TS_SOCKET is exactly what the job sees. "--" ends ts's options, so
@@ -105,6 +107,8 @@ class Spooler:
             options += ["-N", str(slots)]
         if gpus:
             options += ["-G", str(gpus)]
+        if after is not None:
+            options += ["-D", str(after)]
         args = [*options, "--", *argv]
         printed = self._checked(args, env=env).stdout.strip()
         if not (printed.isascii() and printed.isdigit()):

@@ -32,10 +32,16 @@ class TsOptions:
         return asdict(self)
 
 
-def make_label(task_name: str, sweep_id: str, num: int, attempt: int = 1) -> str:
-    """Readable in `tsp -l` and unique: ts ids restart at 0 with a new server, labels don't."""
+def sweep_label(task_name: str, sweep_id: str) -> str:
+    """What every ts label of a sweep starts with: readable in `tsp -l`, unique by the id."""
     name = re.sub(r"[^\w.-]+", "_", task_name)[:40] or "job"
-    return f"{name}/{sweep_id}/{num}" + (f"#{attempt}" if attempt > 1 else "")
+    return f"{name}/{sweep_id}"
+
+
+def make_label(task_name: str, sweep_id: str, num: int, attempt: int = 1) -> str:
+    """A job's ts label; ts ids restart at 0 with a new server, labels don't."""
+    suffix = f"#{attempt}" if attempt > 1 else ""
+    return f"{sweep_label(task_name, sweep_id)}/{num}{suffix}"
 
 
 def runner_argv(spec: Path, num: int, attempt: int = 1) -> list[str]:
@@ -51,10 +57,12 @@ def submit_jobs(
     jobs: list[Job],
     options: TsOptions,
     follow: str,
+    after: int | None = None,
 ) -> dict[int, tuple[int, float]]:
     """Queue `jobs` (all of `sweep`, launched from `spec`); num -> (ts id, submitted at).
 
-    `follow` is the command that shows the sweep, for the message when queueing stops part-way.
+    `follow` is the command that shows the sweep, for the message when queueing stops part-way;
+    `after`, a ts job they must wait for (`depends_on`).
     """
     submitted: dict[int, tuple[int, float]] = {}
     env = {**os.environ, **options.env}
@@ -65,6 +73,7 @@ def submit_jobs(
                 job.label,
                 slots=options.slots,
                 gpus=options.gpus,
+                after=after,
                 env=env,
             )
             submitted[job.num] = (ts_id, time.time())

@@ -36,6 +36,8 @@ class TsLauncherConf:
     gpus: int = 0
     # Extra environment variables for the jobs (on top of the launching shell's).
     env: dict[str, str] = field(default_factory=dict)
+    # Start the jobs after a ts job (its id) or after every job of a sweep (id, prefix or dir).
+    depends_on: str | None = None
 
 
 ConfigStore.instance().store(group="hydra/launcher", name="ts", node=TsLauncherConf, provider="tsq")
