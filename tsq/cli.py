@@ -290,37 +290,53 @@ def cmd_forget(args: argparse.Namespace) -> int:
     return 0
 
 
+STORE_HELP = "store path or sqlite:/// URL (default: $TSQ_STORE, else the per-user store)"
+SWEEP_HELP = "sweep id, unique prefix of one, or sweep dir"
+LATEST_HELP = f"{SWEEP_HELP} (default: the latest sweep)"
+
+
+def _command(
+    commands: Any, name: str, run: Any, summary: str, description: str, *examples: str
+) -> argparse.ArgumentParser:
+    # --store is also accepted after the command; SUPPRESS keeps it from resetting one given
+    # before the command.
+    store = argparse.ArgumentParser(add_help=False)
+    store.add_argument("--store", default=argparse.SUPPRESS, help=STORE_HELP)
+    command = commands.add_parser(
+        name,
+        parents=[store],
+        help=summary,
+        description=description,
+        epilog="\n".join(f"example: {example}" for example in examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.set_defaults(run=run)
+    return command
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="tsq",
-        description="Follow Hydra sweeps queued in task-spooler with hydra/launcher=ts, "
-        "and collect their results.",
+        description="Follow, operate and collect Hydra sweeps queued in task-spooler with "
+        "hydra/launcher=ts.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    store_help = "store path or sqlite:/// URL (default: $TSQ_STORE, else the per-user store)"
-    top.add_argument("--store", help=store_help)
+    top.add_argument("--store", help=STORE_HELP)
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    # Also accepted after the command; SUPPRESS keeps it from resetting a --store given before.
-    store_opt = argparse.ArgumentParser(add_help=False)
-    store_opt.add_argument("--store", default=argparse.SUPPRESS, help=store_help)
-    sweep_help = "sweep id, unique prefix of one, or sweep dir"
-    status = commands.add_parser(
-        "status",
-        parents=[store_opt],
-        help="show where jobs stand",
-        description="Show sweeps and their jobs: state, ts id, exit code or signal, duration, "
-        "overrides. Refreshes the store from task-spooler and the jobs' result "
-        "files first.",
-        epilog="example: python -m tsq status 3f9a --json\n"
-        "example: python -m tsq status 3f9a lr=0.1 --state failed,lost",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+
+    status = _command(
+        commands, "status", cmd_status, "show where jobs stand",
+        "Show sweeps and their jobs: state, ts id, exit code or signal, duration, overrides. "
+        "Refreshes the store from task-spooler and the jobs' result files first.",
+        "python -m tsq status 3f9a --json",
+        "python -m tsq status 3f9a lr=0.1 --state failed,lost",
+    )  # fmt: skip
     status.add_argument(
         "targets",
         nargs="*",
         metavar="SWEEP|KEY=VALUE",
-        help=f"{sweep_help} (default: unfinished sweeps and those of the last 24 hours); "
+        help=f"{SWEEP_HELP} (default: unfinished sweeps and those of the last 24 hours); "
         "KEY=VALUE shows only the jobs with that override (e.g. lr=0.1)",
     )
     status.add_argument(
@@ -328,17 +344,15 @@ def parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--all", action="store_true", help="list every sweep in the store")
     status.add_argument("--json", action="store_true", help="print a JSON array, one per job")
-    status.set_defaults(run=cmd_status)
-    collect = commands.add_parser(
-        "collect",
-        parents=[store_opt],
-        help="show finished jobs' results",
-        description="Print the finished jobs of a sweep with their overrides and return value "
-        "or error; says on stderr how many are not finished yet. In Python: "
-        "tsq.collect(sweep) returns Hydra JobReturns.",
-        epilog="example: python -m tsq collect 3f9a --format csv > results.csv",
-    )
-    collect.add_argument("sweep", nargs="?", help=f"{sweep_help} (default: the latest sweep)")
+
+    collect = _command(
+        commands, "collect", cmd_collect, "show finished jobs' results",
+        "Print the finished jobs of a sweep with their overrides and return value or error; "
+        "says on stderr how many are not finished yet. In Python: tsq.collect(sweep) returns "
+        "Hydra JobReturns.",
+        "python -m tsq collect 3f9a --format csv > results.csv",
+    )  # fmt: skip
+    collect.add_argument("sweep", nargs="?", help=LATEST_HELP)
     collect.add_argument(
         "--format",
         choices=("table", "json", "csv"),
@@ -347,72 +361,57 @@ def parser() -> argparse.ArgumentParser:
         "per override and, when jobs return mappings, one per returned key",
     )
     collect.add_argument("--json", action="store_true", help="same as --format json")
-    collect.set_defaults(run=cmd_collect)
-    wait = commands.add_parser(
-        "wait",
-        parents=[store_opt],
-        help="block until a sweep has ended",
-        description="Block until every job of the sweep has ended, with progress on stderr "
-        "(a bar on a terminal, a line per change otherwise). Exit status: 0 all completed, "
-        "1 any failed, was lost or cancelled, 3 the timeout ran out first.",
-        epilog="example: python -m tsq wait 3f9a --timeout 3600 && python -m tsq collect 3f9a",
-    )
-    wait.add_argument("sweep", nargs="?", help=f"{sweep_help} (default: the latest sweep)")
+
+    wait = _command(
+        commands, "wait", cmd_wait, "block until a sweep has ended",
+        "Block until every job of the sweep has ended, with progress on stderr (a bar on a "
+        "terminal, a line per change otherwise). Exit status: 0 all completed, 1 any failed, "
+        "was lost or cancelled, 3 the timeout ran out first.",
+        "python -m tsq wait 3f9a --timeout 3600 && python -m tsq collect 3f9a",
+    )  # fmt: skip
+    wait.add_argument("sweep", nargs="?", help=LATEST_HELP)
     wait.add_argument("--timeout", type=float, metavar="S", help="give up after S seconds")
-    wait.set_defaults(run=cmd_wait)
-    logs = commands.add_parser(
-        "logs",
-        parents=[store_opt],
-        help="show a job's output",
-        description="Print a job's output (what ts captured of its stdout and stderr) and its "
-        "Hydra job log; also for failed jobs, and after ts has forgotten the job.",
-        epilog="example: python -m tsq logs 3f9a:2 -f",
-    )
+
+    logs = _command(
+        commands, "logs", cmd_logs, "show a job's output",
+        "Print a job's output (what ts captured of its stdout and stderr) and its Hydra job "
+        "log; also for failed jobs, and after ts has forgotten the job.",
+        "python -m tsq logs 3f9a:2 -f",
+    )  # fmt: skip
     logs.add_argument("job", help="SWEEP:NUM, NUM being the Hydra job number")
     logs.add_argument(
-        "-f",
-        "--follow",
-        action="store_true",
-        help="follow the output of a running job until it ends",
+        "-f", "--follow", action="store_true", help="follow a running job's output until it ends"
     )
-    logs.set_defaults(run=cmd_logs)
-    cancel = commands.add_parser(
-        "cancel",
-        parents=[store_opt],
-        help="cancel a sweep's or a job's unfinished jobs",
-        description="Remove queued jobs from ts and stop running ones (SIGTERM), and mark "
-        "them cancelled. Touches nothing else: finished jobs, other sweeps, ts jobs tsq did "
-        "not queue.",
-        epilog="example: python -m tsq cancel 3f9a      (or 3f9a:4 for one job)",
-    )
-    cancel.add_argument("target", metavar="SWEEP|JOB", help=f"{sweep_help}; or SWEEP:NUM")
-    cancel.set_defaults(run=cmd_cancel)
-    retry = commands.add_parser(
-        "retry",
-        parents=[store_opt],
-        help="queue ended jobs again",
-        description="Queue jobs of a sweep again, as new attempts: same overrides, job number, "
-        "output dir and config (as frozen at launch). Without NUM or state flags: every job "
-        "that failed, was lost or cancelled. The store keeps every attempt; status shows the "
-        "latest and counts them, collect returns the latest result.",
-        epilog="example: python -m tsq retry 3f9a --failed      (or: 3f9a 4 7)",
-    )
-    retry.add_argument("sweep", help=sweep_help)
+
+    cancel = _command(
+        commands, "cancel", cmd_cancel, "cancel a sweep's or a job's unfinished jobs",
+        "Remove queued jobs from ts and stop running ones (SIGTERM), and mark them cancelled. "
+        "Touches nothing else: finished jobs, other sweeps, ts jobs tsq did not queue.",
+        "python -m tsq cancel 3f9a      (or 3f9a:4 for one job)",
+    )  # fmt: skip
+    cancel.add_argument("target", metavar="SWEEP|JOB", help=f"{SWEEP_HELP}; or SWEEP:NUM")
+
+    retry = _command(
+        commands, "retry", cmd_retry, "queue ended jobs again",
+        "Queue jobs of a sweep again, as new attempts: same overrides, job number, output dir "
+        "and config (as frozen at launch). Without NUM or state flags: every job that failed, "
+        "was lost or cancelled. The store keeps every attempt; status shows the latest and "
+        "counts them, collect returns the latest result.",
+        "python -m tsq retry 3f9a --failed      (or: 3f9a 4 7)",
+    )  # fmt: skip
+    retry.add_argument("sweep", help=SWEEP_HELP)
     retry.add_argument("nums", nargs="*", type=int, metavar="NUM", help="job numbers to retry")
     for state in ("failed", "lost", "cancelled"):
         retry.add_argument(f"--{state}", action="store_true", help=f"retry the {state} jobs")
-    retry.set_defaults(run=cmd_retry)
-    forget = commands.add_parser(
-        "forget",
-        parents=[store_opt],
-        help="drop a sweep's records from the store",
-        description="Drop a sweep and its jobs from the store. Its files (outputs, results) "
-        "are never touched. Asks for confirmation unless --yes.",
-        epilog="example: python -m tsq forget 3f9a --yes",
-    )
-    forget.add_argument("sweep", help=sweep_help)
+
+    forget = _command(
+        commands, "forget", cmd_forget, "drop a sweep's records from the store",
+        "Drop a sweep and its jobs from the store. Its files (outputs, results) are never "
+        "touched. Asks for confirmation unless --yes.",
+        "python -m tsq forget 3f9a --yes",
+    )  # fmt: skip
+    forget.add_argument("sweep", help=SWEEP_HELP)
     forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    forget.set_defaults(run=cmd_forget)
     return top
 
 

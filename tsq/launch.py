@@ -29,12 +29,13 @@ from hydra.errors import CompactHydraException
 from tsq import snapshot
 from tsq.errors import TsqError
 from tsq.jobspec import BatchSpec, dump_spec, write_spec
+from tsq.options import LaunchOptions
 from tsq.safeio import make_private_dir, write_atomic
 from tsq.spool import SpoolDir
 from tsq.spooler import Spooler
 from tsq.states import JobState
 from tsq.store import Job, Store, Sweep
-from tsq.submit import TsOptions, make_label, submit_jobs, sweep_label
+from tsq.submit import make_label, submit_jobs, sweep_label
 
 log = logging.getLogger(__name__)
 
@@ -51,28 +52,6 @@ def user_errors() -> Iterator[None]:
         yield
     except TsqError as e:
         raise TsqLaunchError(f"tsq: {e}") from None
-
-
-@dataclass(frozen=True)
-class LaunchOptions:
-    wait: bool = False
-    store: str | None = None
-    socket: str | None = None
-    binary: str = "auto"
-    slots: int = 1
-    gpus: int = 0
-    env: dict[str, str] = field(default_factory=dict)
-    depends_on: str | None = None
-
-    @property
-    def ts(self) -> TsOptions:
-        return TsOptions(slots=self.slots, gpus=self.gpus, env=self.env)
-
-    @classmethod
-    def from_config(cls, options: dict[str, Any]) -> LaunchOptions:
-        """From the plugin's keyword arguments (nested config nodes arrive as DictConfig)."""
-        env = {str(k): str(v) for k, v in dict(options.get("env") or {}).items()}
-        return cls(**{**options, "env": env})
 
 
 @dataclass(frozen=True)

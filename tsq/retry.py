@@ -13,11 +13,12 @@ from pathlib import Path
 
 from tsq.errors import TsqError
 from tsq.jobspec import read_header
+from tsq.options import TsOptions
 from tsq.spool import SpoolDir
 from tsq.spooler import Spooler
 from tsq.states import JobState
 from tsq.store import Job, Store, Sweep
-from tsq.submit import TsOptions, make_label, submit_jobs
+from tsq.submit import make_label, submit_jobs
 
 DEFAULT_STATES = frozenset({JobState.FAILED, JobState.LOST, JobState.CANCELLED})
 

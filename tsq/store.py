@@ -105,7 +105,21 @@ class Sweep(Base):
         return f"Sweep(id={self.id!r}, task_name={self.task_name!r}, njobs={self.njobs})"
 
 
-class Job(Base):
+class AttemptColumns:
+    """What one attempt of a job was: the job's row holds its latest, `attempts` the others."""
+
+    label: Mapped[str]
+    ts_id: Mapped[int | None]
+    reason: Mapped[str | None]
+    exit_code: Mapped[int | None]
+    signal: Mapped[int | None]
+    submitted_at: Mapped[float | None]
+    started_at: Mapped[float | None]
+    ended_at: Mapped[float | None]
+    output_dir: Mapped[str | None]
+
+
+class Job(AttemptColumns, Base):
     __tablename__ = "jobs"
     __table_args__ = (UniqueConstraint("sweep_id", "num"),)
 
@@ -115,17 +129,8 @@ class Job(Base):
     )
     num: Mapped[int]
     overrides: Mapped[list[str]] = mapped_column(JSON)
-    label: Mapped[str]
-    ts_id: Mapped[int | None]
     # Indexed because every status refresh selects the queued and running jobs.
     state: Mapped[str] = mapped_column(index=True, default=JobState.QUEUED.value)
-    reason: Mapped[str | None]
-    exit_code: Mapped[int | None]
-    signal: Mapped[int | None]
-    submitted_at: Mapped[float | None]
-    started_at: Mapped[float | None]
-    ended_at: Mapped[float | None]
-    output_dir: Mapped[str | None]
     updated_at: Mapped[float] = mapped_column(default=_now)
     # The row is the job's latest attempt; earlier ones are archived in `attempts`.
     attempt: Mapped[int] = mapped_column(default=1, server_default="1")
@@ -143,21 +148,10 @@ class Job(Base):
         return f"Job(sweep_id={self.sweep_id!r}, num={self.num}, state={self.state!r})"
 
 
-ATTEMPT_FIELDS = (
-    "label",
-    "ts_id",
-    "state",
-    "reason",
-    "exit_code",
-    "signal",
-    "submitted_at",
-    "started_at",
-    "ended_at",
-    "output_dir",
-)
+ATTEMPT_FIELDS = (*AttemptColumns.__annotations__, "state")
 
 
-class Attempt(Base):
+class Attempt(AttemptColumns, Base):
     """An earlier attempt of a job, as it ended (`tsq retry` queued the job again)."""
 
     __tablename__ = "attempts"
@@ -166,16 +160,7 @@ class Attempt(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
     number: Mapped[int]
-    label: Mapped[str]
-    ts_id: Mapped[int | None]
     state: Mapped[str]
-    reason: Mapped[str | None]
-    exit_code: Mapped[int | None]
-    signal: Mapped[int | None]
-    submitted_at: Mapped[float | None]
-    started_at: Mapped[float | None]
-    ended_at: Mapped[float | None]
-    output_dir: Mapped[str | None]
 
 
 @dataclass(frozen=True)

@@ -11,25 +11,12 @@ import os
 import re
 import sys
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
+from tsq.options import TsOptions
 from tsq.spooler import Spooler
 from tsq.states import JobState
 from tsq.store import Job, JobUpdate, Store, Sweep
-
-
-@dataclass(frozen=True)
-class TsOptions:
-    """How each job is queued; kept in the batch spec's header so a retry queues it alike."""
-
-    slots: int = 1
-    gpus: int = 0
-    env: dict[str, str] = field(default_factory=dict)
-
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def sweep_label(task_name: str, sweep_id: str) -> str:

@@ -1,0 +1,52 @@
+"""The launcher's options: the schema of `hydra/launcher=ts`, defined once.
+
+The Hydra plugin subclasses `LaunchOptions` as its config node, so this module is imported by
+every Hydra app on the machine: it imports nothing but the standard library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TsOptions:
+    """How each job is queued; kept in the batch spec's header so a retry queues it alike."""
+
+    slots: int = 1
+    gpus: int = 0
+    env: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class LaunchOptions:
+    # Block until every job has ended and return the real results (needed by adaptive sweepers).
+    wait: bool = False
+    # Store URL or path; default: $TSQ_STORE, else $XDG_STATE_HOME/tsq/tsq.db.
+    store: str | None = None
+    # ts socket; default: $TS_SOCKET, else task-spooler's own default.
+    socket: str | None = None
+    # `auto` finds `tsp` (Debian) or `ts`; or a name or path.
+    binary: str = "auto"
+    # ts slots each job takes (`ts -N`).
+    slots: int = 1
+    # GPUs each job takes (`ts -G`, GPU fork of task-spooler only).
+    gpus: int = 0
+    # Extra environment variables for the jobs (on top of the launching shell's).
+    env: dict[str, str] = field(default_factory=dict)
+    # Start the jobs after a ts job (its id) or after every job of a sweep (id, prefix or dir).
+    depends_on: str | None = None
+
+    @property
+    def ts(self) -> TsOptions:
+        return TsOptions(slots=self.slots, gpus=self.gpus, env=dict(self.env))
+
+    @classmethod
+    def from_config(cls, options: dict[str, Any]) -> LaunchOptions:
+        """From the plugin's keyword arguments (nested config nodes arrive as DictConfig)."""
+        env = {str(k): str(v) for k, v in dict(options.get("env") or {}).items()}
+        return cls(**{**options, "env": env})
