@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from tsq.errors import TsqError
 from tsq.options import TsOptions
 from tsq.spooler import Spooler
 from tsq.states import JobState
@@ -64,8 +65,10 @@ def submit_jobs(
                 env=env,
             )
             submitted[job.num] = (ts_id, time.time())
-    except BaseException as cause:
-        _abandon(store, sweep, jobs, submitted, cause, follow)
+    except (Exception, KeyboardInterrupt) as cause:
+        message = _abandon(store, sweep, jobs, submitted, cause, follow)
+        if isinstance(cause, (TsqError, KeyboardInterrupt)):
+            raise TsqError(message) from cause
         raise
     store.set_submitted(sweep.id, submitted)
     return submitted
@@ -78,20 +81,21 @@ def _abandon(
     submitted: dict[int, tuple[int, float]],
     cause: BaseException,
     follow: str,
-) -> None:
-    """Leave a truthful record when queueing stops part-way."""
+) -> str:
+    """Leave a truthful record when queueing stops part-way, and say what it is.
+
+    The job being queued when it stopped may or may not have reached ts: it stays queued
+    without a ts id, and the next refresh finds it in ts by its label, or marks it lost.
+    """
     store.set_submitted(sweep.id, submitted)
     why = "interrupted" if isinstance(cause, KeyboardInterrupt) else str(cause)
+    unsent = [job for job in jobs if job.num not in submitted]
+    never = unsent[1:]
     store.apply(
-        [
-            JobUpdate(job.id, JobState.LOST, reason=f"never submitted to ts ({why})")
-            for job in jobs
-            if job.num not in submitted
-        ]
+        [JobUpdate(job.id, JobState.LOST, reason=f"never submitted to ts ({why})") for job in never]
     )
-    print(
-        f"tsq: {why}: {len(submitted)} of {len(jobs)} jobs of sweep {sweep.id} were queued "
-        f"in ts and are recorded; the other {len(jobs) - len(submitted)} are marked lost. "
-        f"See: {follow}",
-        file=sys.stderr,
+    in_flight = f"; job {unsent[0].num} was being queued" if unsent else ""
+    return (
+        f"{why}: {len(submitted)} of {len(jobs)} jobs of sweep {sweep.id} were queued in ts and "
+        f"are recorded, {len(never)} never were and are marked lost{in_flight}. See: {follow}"
     )

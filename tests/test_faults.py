@@ -1,0 +1,134 @@
+"""Fault injection: after each fault, one `tsq status` leaves every record truthful."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sweeps import Sandbox, by_num
+
+
+def _server_pids(sandbox: Sandbox) -> list[int]:
+    """The ts server of this sandbox: a daemon whose environment names its socket, and not the
+    client that runs a job."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            environ = (proc / "environ").read_bytes().split(b"\0")
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if (
+            Path(cmdline[0].decode()).name in ("tsp", "ts")
+            and f"TS_SOCKET={sandbox.socket}".encode() in environ
+            and stat[1] == "1"  # a daemon: the server, or a job's runner client
+            and b"--" not in cmdline  # not a runner: tsq queues every job after "--"
+        ):
+            pids.append(int(proc.name))
+    return pids
+
+
+def _wait_started(sandbox: Sandbox, num: int) -> dict:
+    deadline = time.monotonic() + 30
+    while True:
+        found = list((sandbox.root / "multirun").glob(f"*/.tsq/*/jobs/{num}.started.json"))
+        if found:
+            return json.loads(found[0].read_text())
+        assert time.monotonic() < deadline, "the job did not start"
+        time.sleep(0.05)
+
+
+def test_sigkill_of_the_server_loses_queued_jobs_but_running_ones_finish(
+    sandbox: Sandbox,
+) -> None:
+    sandbox.tsp("-S", "1")
+    sandbox.sweep("x=1,2,3", "sleep=2")
+    _wait_started(sandbox, 0)
+    pids = _server_pids(sandbox)
+    assert len(pids) == 1, pids
+    os.kill(pids[0], signal.SIGKILL)
+    jobs = by_num(sandbox.status())
+    assert jobs[0]["state"] == "running", "its process still runs: not lost"
+    assert [jobs[n]["state"] for n in (1, 2)] == ["lost", "lost"]
+    assert all("is gone" in jobs[n]["reason"] for n in (1, 2))
+    deadline = time.monotonic() + 30
+    while (job := sandbox.status()[0])["state"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert job["state"] == "completed", "its result arrived after ts was gone"
+
+
+def test_segfault_fails_the_job_with_the_signal(sandbox: Sandbox) -> None:
+    script = sandbox.app_dir / "crash.py"
+    script.write_text(
+        "import ctypes\nimport hydra\n\n"
+        "@hydra.main(version_base='1.3', config_path=None)\n"
+        "def main(cfg):\n    ctypes.string_at(0)\n\n"
+        "if __name__ == '__main__':\n    main()\n"
+    )
+    sandbox.sweep("+x=1", script=script.name)
+    job = sandbox.wait_terminal()[0]
+    assert (job["state"], job["signal"]) == ("failed", 11)
+    assert "killed by SIGSEGV before it wrote a result" in job["reason"]
+
+
+def test_sigint_while_queueing_300_jobs_leaves_every_record_truthful(sandbox: Sandbox) -> None:
+    blocker = sandbox.block_queue()
+    launcher = subprocess.Popen(
+        [sys.executable, "app.py", "-m", "hydra/launcher=ts", "x=range(0,300)",
+         f"hydra.sweep.dir={sandbox.root}/multirun/big"],
+        cwd=sandbox.app_dir, env=sandbox.env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while len(sandbox.tsp("-l").stdout.splitlines()) < 40:
+        assert time.monotonic() < deadline and launcher.poll() is None
+        time.sleep(0.02)
+    launcher.send_signal(signal.SIGINT)
+    _, err = launcher.communicate(timeout=60)
+    assert launcher.returncode == 1, "it was interrupted before queueing all 300"
+    assert "Traceback" not in err
+    line = next(line for line in err.splitlines() if "interrupted:" in line)
+    assert "jobs of sweep" in line and "marked lost" in line and "python -m tsq status" in line
+
+    jobs = sandbox.status()
+    assert len(jobs) == 300 and sorted(j["num"] for j in jobs) == list(range(300))
+    listed = {int(row.split()[0]): row for row in sandbox.tsp("-l").stdout.splitlines()[1:]}
+    ours = {ts_id for ts_id, row in listed.items() if f"/{jobs[0]['sweep']}/" in row}
+    recorded = {j["ts_id"] for j in jobs if j["state"] == "queued"}
+    assert ours == recorded, "every job ts holds has its record, and the other way round"
+    for job in jobs:
+        if job["state"] == "queued":
+            assert f"[{job['label']}]" in listed[job["ts_id"]]
+        else:
+            assert job["state"] == "lost" and "never" in job["reason"], job
+    assert 0 < len(recorded) < 300
+    sandbox.tsq("cancel", jobs[0]["sweep"])
+    sandbox.release(blocker)
+
+
+def test_unsafe_result_files_are_refused_not_unpickled(sandbox: Sandbox) -> None:
+    sandbox.sweep("x=1,2,3")
+    sandbox.wait_terminal()
+    jobs_dir = next((sandbox.root / "multirun").glob("*/.tsq/*/jobs"))
+    (jobs_dir / "0.pkl").chmod(0o620)
+    os.chown(jobs_dir / "1.pkl", 65534, 65534)
+    probe = (
+        "import json, tsq\n"
+        "print(json.dumps([str(r._return_value) if r.status.name == 'FAILED' else 'ok'"
+        " for r in tsq.collect()]))"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], env=sandbox.env, cwd=sandbox.root,
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    got = json.loads(proc.stdout)
+    assert "writable by group or others" in got[0] and "refusing to load" in got[0]
+    assert "owned by uid 65534" in got[1]
+    assert got[2] == "ok"
