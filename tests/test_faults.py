@@ -132,3 +132,37 @@ def test_unsafe_result_files_are_refused_not_unpickled(sandbox: Sandbox) -> None
     assert "writable by group or others" in got[0] and "refusing to load" in got[0]
     assert "owned by uid 65534" in got[1]
     assert got[2] == "ok"
+
+
+def test_many_processes_at_once_never_fail_and_record_every_job_once(sandbox: Sandbox) -> None:
+    """8 processes run `status` in a loop and one `collect`, while 3 sweeps of 100 jobs launch
+    at the same time and run."""
+    stop = sandbox.root / "stop"
+    poller = Path(__file__).parent / "poller.py"
+    pollers = [
+        subprocess.Popen([sys.executable, str(poller), str(stop), *args], env=sandbox.env,
+                         stdout=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        for args in [["status", "--json", "--all"]] * 8 + [["collect", "--json"]]
+    ]  # fmt: skip
+    launchers = [
+        subprocess.Popen(
+            [sys.executable, "noop.py", "-m", "hydra/launcher=ts", "+x=range(0,100)",
+             f"hydra.sweep.dir={sandbox.root}/multirun/{n}"],
+            cwd=sandbox.app_dir, env=sandbox.env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for n in range(3)
+    ]  # fmt: skip
+    for launcher in launchers:
+        _, err = launcher.communicate(timeout=300)
+        assert launcher.returncode == 0, err
+    jobs = sandbox.wait_terminal(timeout=400)
+    stop.touch()
+    reports = [json.loads(p.communicate(timeout=120)[0]) for p in pollers]
+    assert [r["failures"] for r in reports] == [[]] * len(pollers)
+    assert all(r["runs"] > 0 for r in reports)
+    by_sweep: dict[str, list[int]] = {}
+    for job in jobs:
+        by_sweep.setdefault(job["sweep"], []).append(job["num"])
+    assert sorted(map(sorted, by_sweep.values())) == [list(range(100))] * 3
+    assert {j["state"] for j in jobs} == {"completed"}
