@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sweeps import Sandbox, by_num
 
 
@@ -46,15 +47,19 @@ def _wait_started(sandbox: Sandbox, num: int) -> dict:
         time.sleep(0.05)
 
 
-def test_sigkill_of_the_server_loses_queued_jobs_but_running_ones_finish(
-    sandbox: Sandbox,
+@pytest.mark.parametrize("how", ["SIGKILL", "-K"])
+def test_a_dead_server_loses_queued_jobs_but_running_ones_finish(
+    sandbox: Sandbox, how: str
 ) -> None:
     sandbox.tsp("-S", "1")
     sandbox.sweep("x=1,2,3", "sleep=2")
     _wait_started(sandbox, 0)
-    pids = _server_pids(sandbox)
-    assert len(pids) == 1, pids
-    os.kill(pids[0], signal.SIGKILL)
+    if how == "-K":
+        sandbox.tsp("-K")
+    else:
+        pids = _server_pids(sandbox)
+        assert len(pids) == 1, pids
+        os.kill(pids[0], signal.SIGKILL)
     jobs = by_num(sandbox.status())
     assert jobs[0]["state"] == "running", "its process still runs: not lost"
     assert [jobs[n]["state"] for n in (1, 2)] == ["lost", "lost"]

@@ -90,12 +90,13 @@ def test_failures_are_recorded_with_their_cause(sandbox: Sandbox) -> None:
 
 
 def test_overrides_reach_the_task_verbatim(sandbox: Sandbox) -> None:
-    message = 'it\'s $(echo pwned) `id` ; "quoted" & | > <'
+    message = 'it\'s $(echo pwned) `id` ; "quoted" & | > <\nand a second line'
     sandbox.sweep(f"message='{message.replace(chr(39), chr(92) + chr(39))}'", "x=1,2")
     sandbox.wait_terminal()
     results = _results(sandbox)
     assert results[0]["return_value"]["message"] == message
     assert results[1]["return_value"]["message"] == message
+    assert len(sandbox.tsp("-l").stdout.splitlines()) == 3, "one line per job in ts's list"
 
 
 def test_job_environment_is_the_submitters(sandbox: Sandbox) -> None:

@@ -254,3 +254,7 @@ def test_corrupt_result_of_an_active_job_fails_it(sandbox: Sandbox, garbage: str
     assert jobs[0]["state"] == "failed" and "is corrupt" in jobs[0]["reason"]
     assert jobs[1]["state"] == "queued"
     sandbox.release(blocker)
+    sandbox.wait_terminal()
+    collected = by_num(json.loads(sandbox.tsq("collect", "--json", check=False).stdout))
+    assert "is corrupt" in collected[0]["error"], "collect reports it"
+    assert collected[1]["state"] == "completed", "the others are unaffected"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -456,26 +457,15 @@ def test_many_processes_share_one_store(tmp_path: Path) -> None:
 # -- schema upgrades ------------------------------------------------------------------------------
 
 
+V1_STORE = Path(__file__).parent / "data" / "store-v1.db"
+
+
 def test_a_v1_store_upgrades_in_place_and_loses_nothing(tmp_path: Path) -> None:
-    """A store written by tsq v1 (revision 0001), holding a sweep and jobs in every state,
-    opened by this tsq: upgraded to head, every record as it was, each job on attempt 1."""
-    path = tmp_path / "v1" / "tsq.db"
-    assert alembic_cli("upgrade", "0001", store=path).returncode == 0
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "INSERT INTO sweeps VALUES ('v1sweep00001', 1000.5, 'train', 'train.py', '/w',"
-            " '/w/multirun', '/w/multirun/.tsq/v1sweep00001', '/usr/bin/tsp', '/tmp/s', 42,"
-            " 'host', 3)"
-        )
-        rows = [
-            (1, "v1sweep00001", 0, '["lr=0.1"]', "train/v1sweep00001/0", 7, "completed", None,
-             0, None, 1001.0, 1002.0, 1003.0, "/w/multirun/0", 1003.5),
-            (2, "v1sweep00001", 1, '["lr=0.2"]', "train/v1sweep00001/1", 8, "failed",
-             "ValueError: x", 1, None, 1001.0, 1002.0, 1004.0, "/w/multirun/1", 1004.5),
-            (3, "v1sweep00001", 2, '["lr=0.3"]', "train/v1sweep00001/2", 9, "queued", None,
-             None, None, 1001.0, None, None, None, 1001.5),
-        ]  # fmt: skip
-        db.executemany(f"INSERT INTO jobs VALUES ({', '.join('?' * 15)})", rows)
+    """tests/data/store-v1.db is a store at the first revision (0001) holding a sweep with jobs
+    in four states. Opened by this tsq, it is upgraded in place with every record intact."""
+    path = tmp_path / "tsq.db"
+    shutil.copyfile(V1_STORE, path)
+    assert sqlite_rows(path, "SELECT version_num FROM alembic_version") == [("0001",)]
     before = sqlite_rows(path, "SELECT * FROM jobs ORDER BY id")
     sweep_before = sqlite_rows(path, "SELECT * FROM sweeps")
 
@@ -484,14 +474,37 @@ def test_a_v1_store_upgrades_in_place_and_loses_nothing(tmp_path: Path) -> None:
     assert sqlite_rows(path, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
     after = sqlite_rows(path, "SELECT * FROM jobs ORDER BY id")
     assert [row[:-1] for row in after] == before, "every v1 column kept as it was"
-    assert [row[-1] for row in after] == [1, 1, 1], "each v1 job is its own first attempt"
+    assert [row[-1] for row in after] == [1, 1, 1, 1], "each v1 job is its own first attempt"
     assert sqlite_rows(path, "SELECT * FROM sweeps") == sweep_before
     jobs = store.jobs(["v1sweep00001"])
     assert [(j.num, j.state, j.overrides, j.attempt) for j in jobs] == [
         (0, "completed", ["lr=0.1"], 1), (1, "failed", ["lr=0.2"], 1),
-        (2, "queued", ["lr=0.3"], 1),
+        (2, "lost", ["lr=0.3"], 1), (3, "queued", ["lr=0.4"], 1),
     ]  # fmt: skip
-    assert [j.num for j in store.active_jobs()] == [2]
+    assert jobs[2].reason == "the ts server on /tmp/s is gone and the job left no result"
+    assert [j.num for j in store.active_jobs()] == [3]
+
+
+def test_downgrade_to_v1_and_back_keeps_the_jobs(tmp_path: Path) -> None:
+    """Downgrades exist: head -> 0001 drops only what 0001 cannot hold (earlier attempts);
+    upgrading again gives a working store."""
+    path = tmp_path / "tsq.db"
+    shutil.copyfile(V1_STORE, path)
+    store = Store.open(path)
+    jobs = store.jobs(["v1sweep00001"])
+    store.new_attempts([jobs[1]], ["train/v1sweep00001/1#2"])
+    assert sqlite_rows(path, "SELECT COUNT(*) FROM attempts") == [(1,)]
+    result = alembic_cli("downgrade", "0001", store=path)
+    assert result.returncode == 0, result.stderr
+    assert sqlite_rows(path, "SELECT version_num FROM alembic_version") == [("0001",)]
+    assert "attempts" not in {row[0] for row in sqlite_rows(path, TABLES)}
+    rows = sqlite_rows(path, "SELECT num, state, label FROM jobs ORDER BY num")
+    assert rows == [
+        (0, "completed", "train/v1sweep00001/0"), (1, "queued", "train/v1sweep00001/1#2"),
+        (2, "lost", "train/v1sweep00001/2"), (3, "queued", "train/v1sweep00001/3"),
+    ]  # fmt: skip
+    again = Store.open(path)
+    assert [j.attempt for j in again.jobs(["v1sweep00001"])] == [1, 1, 1, 1]
 
 
 def test_new_attempts_archive_the_ended_one(tmp_path: Path) -> None:
