@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,3 +173,26 @@ def sandbox(ts_socket: str, tmp_path: Path) -> Iterator[Sandbox]:
 
 def by_num(jobs: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     return {job["num"]: job for job in jobs}
+
+
+ReadOnly = Callable[[Path], Path]
+
+
+@pytest.fixture
+def read_only() -> Iterator[ReadOnly]:
+    """Makes a directory read-only for real: a read-only bind mount over it. File modes would
+    not do, since root (CI) writes through them."""
+    if os.geteuid() != 0:
+        pytest.skip("a read-only bind mount needs root (CI runs as root)")
+    mounted: list[Path] = []
+
+    def make(directory: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        for args in (["--bind"], ["-o", "remount,ro,bind"]):
+            subprocess.run(["mount", *args, str(directory), str(directory)], check=True)
+        mounted.append(directory)
+        return directory
+
+    yield make
+    for directory in mounted:
+        subprocess.run(["umount", str(directory)], check=True)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sweeps import Sandbox, by_num
+from sweeps import ReadOnly, Sandbox, by_num
 
 
 def _server_pids(sandbox: Sandbox) -> list[int]:
@@ -171,3 +171,18 @@ def test_many_processes_at_once_never_fail_and_record_every_job_once(sandbox: Sa
         by_sweep.setdefault(job["sweep"], []).append(job["num"])
     assert sorted(map(sorted, by_sweep.values())) == [list(range(100))] * 3
     assert {j["state"] for j in jobs} == {"completed"}
+
+
+def test_a_store_in_a_read_only_directory_is_one_clear_line(
+    sandbox: Sandbox, read_only: ReadOnly
+) -> None:
+    directory = read_only(sandbox.root / "ro")
+    for store in (directory / "tsq.db", directory / "sub" / "tsq.db"):
+        status = subprocess.run([sys.executable, "-m", "tsq", "status", "--store", str(store)],
+                                env=sandbox.env, capture_output=True, text=True)  # fmt: skip
+        assert status.returncode == 2 and "Traceback" not in status.stderr
+        assert status.stderr.count("\n") == 1 and str(store.parent) in status.stderr
+        launch = sandbox.sweep("x=1", check=False, env={"TSQ_STORE": str(store)})
+        assert launch.returncode == 1 and "Traceback" not in launch.stderr
+        assert str(store.parent) in launch.stderr
+    assert sandbox.tsp("-l").stdout.splitlines()[1:] == [], "nothing queued"

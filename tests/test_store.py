@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sweeps import ReadOnly
 
 from tsq.errors import StoreError, SweepNotFound
 from tsq.states import JobState
@@ -196,13 +196,20 @@ def test_a_directory_that_cannot_be_created(tmp_path: Path) -> None:
     assert "\n" not in message
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only files anyway")
-def test_a_read_only_store(tmp_path: Path) -> None:
-    path = tmp_path / "tsq.db"
-    Store.open(path)
-    path.chmod(0o444)
-    with pytest.raises(StoreError, match=str(path)):
-        add(Store.open(path), "aaaa00000000")
+def test_a_store_on_a_read_only_file_system(tmp_path: Path, read_only: ReadOnly) -> None:
+    path = tmp_path / "ro" / "tsq.db"
+    first = Store.open(path)
+    add(first, "aaaa00000000")
+    first.close()
+    read_only(path.parent)
+    with pytest.raises(StoreError) as info:
+        second = Store.open(path)
+        try:
+            add(second, "bbbb00000000")
+        finally:
+            second.close()
+    message = str(info.value)
+    assert str(path) in message and "\n" not in message
 
 
 # -- writes ---------------------------------------------------------------------------------------

@@ -291,6 +291,10 @@ class Store:
             raise store._error(e) from None
         return store
 
+    def close(self) -> None:
+        """Close the store's connections (a long-lived process may want them gone)."""
+        self._engine.dispose()
+
     # -- schema ---------------------------------------------------------------------------------
 
     def _schema_revisions(self, connection: Connection) -> list[str] | None:
@@ -372,7 +376,10 @@ class Store:
         reason = str(error.orig if error.orig is not None else error).splitlines()[0]
         if "file is not a database" in reason:
             return StoreError(f"{self.path} is not a tsq store (not a SQLite database)")
-        return StoreError(f"cannot use the store {self.path}: {reason}")
+        hint = ""
+        if "unable to open" in reason or "readonly" in reason:
+            hint = f"; check that {self.path.parent} is writable (or use --store / TSQ_STORE)"
+        return StoreError(f"cannot use the store {self.path}: {reason}{hint}")
 
     # -- sessions -------------------------------------------------------------------------------
 
