@@ -4,8 +4,7 @@ Imported lazily by the Hydra plugin, so Hydra apps that never use the ts launche
 Order of work in a batch, so that nothing is lost or recorded half-way:
 spec written (refuses what cannot be pickled, before anything is recorded) -> one transaction
 records every job as queued with no ts id -> each job queued in ts -> one transaction stores the
-ts ids. An interruption or a ts failure part-way leaves the jobs already queued recorded (status can
-find them by their unique label even without a ts id) and marks the rest `lost`.
+ts ids (see `tsq.submit` for what an interruption part-way leaves).
 """
 
 from __future__ import annotations
