@@ -31,10 +31,11 @@ EXIT_NO_RESULT = 3
 
 class _ReportStart:
     """Wraps Hydra's callbacks to leave a `started` file once the output dir is known, so status
-    can show where a running job writes."""
+    can show where a running job writes. It exists before the spec is read (the runner needs its
+    `output_dir` whatever happens); `wrap` gives it the callbacks the spec carries."""
 
-    def __init__(self, inner: Any, path: Path, started_at: float) -> None:
-        self._inner = inner
+    def __init__(self, path: Path, started_at: float) -> None:
+        self._inner: Any = None
         self._path = path
         self._started_at = started_at
         self.output_dir: str | None = None
@@ -55,6 +56,10 @@ class _ReportStart:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+    def wrap(self, callbacks: Any) -> _ReportStart:
+        self._inner = callbacks
+        return self
 
 
 def _stdout_file() -> str | None:
@@ -83,9 +88,10 @@ def run_one(spec: BatchSpec, num: int, start: _ReportStart) -> Any:
         cfg.hydra.job.id = f"{spec.sweep_id}_{num}"
         cfg.hydra.job.num = num
         snapshot.restore_paths(spec.frozen_sources, cfg)
-    start._inner = spec.hydra_context.callbacks
     return run_job(
-        hydra_context=HydraContext(config_loader=loader, callbacks=start),
+        hydra_context=HydraContext(
+            config_loader=loader, callbacks=start.wrap(spec.hydra_context.callbacks)
+        ),
         task_function=spec.task_function,
         config=cfg,
         job_dir_key="hydra.sweep.dir",
@@ -112,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     attempt = int(args[2]) if len(args) == 3 else 1
     spool = SpoolDir(spec_path.parent)
     make_private_dir(spool.jobs)
-    start = _ReportStart(None, spool.started(num, attempt), started_at)
+    start = _ReportStart(spool.started(num, attempt), started_at)
     overrides: list[str] | None = None
     failed_exit = EXIT_TASK_FAILED
     try:

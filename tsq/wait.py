@@ -55,7 +55,9 @@ class Progress:
         self.stream.flush()
 
     def say(self, message: str) -> None:
-        self.stream.write(f"{chr(10) if self.tty and self.last else ''}{message}\n")
+        if self.tty and self.last:
+            self.stream.write("\n")  # end the bar's line before the message
+        self.stream.write(f"{message}\n")
         self.last = ""
         self.stream.flush()
 
