@@ -13,6 +13,7 @@ import logging
 import os
 import sqlite3
 import time
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -28,6 +29,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    bindparam,
     create_engine,
     event,
     exc,
@@ -473,23 +475,40 @@ class Store:
 
         Each UPDATE carries the transition table in its WHERE clause, so two processes racing
         to update the same job cannot overwrite a terminal state or go backwards: the loser's
-        update simply matches no row.
+        update simply matches no row. Updates of the same shape (target state, fields set) run
+        as one statement over many rows: a refresh after a thousand jobs ended is one
+        executemany, not a thousand statements to build.
         """
         now = _now()
+        shapes: dict[tuple[JobState, tuple[str, ...]], list[dict[str, Any]]] = defaultdict(list)
+        for u in updates:
+            values = {
+                name: value
+                for name, value in asdict(u).items()
+                if value is not None and name not in ("job_id", "state")
+            }
+            shapes[(u.state, tuple(sorted(values)))].append(
+                {"job": u.job_id, **{f"new_{name}": value for name, value in values.items()}}
+            )
+        table = Job.__table__
         changed = 0
         with self.session() as session:
-            for u in updates:
-                values = {
-                    name: value
-                    for name, value in asdict(u).items()
-                    if value is not None and name not in ("job_id", "state")
-                }
-                values.update(state=u.state.value, updated_at=now)
-                sources = sorted(s.value for s in sources_of(u.state))
-                result = session.execute(
-                    update(Job).where(Job.id == u.job_id, Job.state.in_(sources)).values(values)
+            for (state, names), rows in shapes.items():
+                sources = sorted(s.value for s in sources_of(state))
+                statement = (
+                    update(table)
+                    # OR of equalities, not IN: an expanding IN cannot run as executemany.
+                    .where(
+                        table.c.id == bindparam("job"),
+                        or_(*(table.c.state == source for source in sources)),
+                    )
+                    .values(
+                        state=state.value,
+                        updated_at=now,
+                        **{name: bindparam(f"new_{name}") for name in names},
+                    )
                 )
-                changed += result.rowcount
+                changed += session.connection().execute(statement, rows).rowcount
         return changed
 
     # -- reads ----------------------------------------------------------------------------------
