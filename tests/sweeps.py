@@ -99,15 +99,18 @@ class Sandbox:
         return json.loads(self.tsq("status", "--all", "--json", *args).stdout)
 
     def wait_terminal(self, timeout: float = 90) -> list[dict[str, Any]]:
-        """Poll `tsq status` until every job is terminal."""
+        """Poll `tsq status` until every job is terminal. Each poll is a whole interpreter, so
+        polls back off (0.3 s to 2 s): on 2 cores, polling flat out slows the jobs it waits for."""
         deadline = time.monotonic() + timeout
+        delay = 0.3
         while True:
             jobs = self.status()
             if jobs and all(j["state"] in TERMINAL for j in jobs):
                 return jobs
             if time.monotonic() > deadline:
                 raise AssertionError(f"jobs not terminal after {timeout}s: {jobs}")
-            time.sleep(0.3)
+            time.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
 
     def tsp(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

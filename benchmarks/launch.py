@@ -1,0 +1,81 @@
+"""Launch cost: `python app.py -m x=range(N) hydra/launcher=ts` (non-blocking) over the same
+sweep with a floor launcher that only hands back pending JobReturns (`floor_plugin/`), side by
+side; wall time and peak memory (max RSS). The sweep's jobs are held behind a blocker in ts so
+they do not steal the CPU while the launch is timed.
+
+    .venv/bin/python benchmarks/launch.py [RUNS] [N ...]      (default: 5 runs, N = 10 100 500)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from _common import RUNS, run_ts, sandbox
+
+APP = textwrap.dedent("""
+    import hydra
+
+    @hydra.main(version_base="1.3", config_path=None)
+    def main(cfg):
+        return cfg.x
+
+    if __name__ == "__main__":
+        main()
+""")
+FLOOR = Path(__file__).resolve().parent / "floor_plugin"
+
+
+def launch(work: Path, env: dict[str, str], launcher: str, n: int, tag: str) -> tuple[float, int]:
+    """(wall seconds, max RSS in KiB) of one launch."""
+    argv = [sys.executable, "app.py", "-m", f"hydra/launcher={launcher}", f"+x=range(0,{n})",
+            f"hydra.sweep.dir={work}/multirun/{tag}"]  # fmt: skip
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=work, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)  # fmt: skip
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{argv} failed")
+    return elapsed, usage.ru_maxrss
+
+
+def held_queue(env: dict[str, str]) -> int:
+    """Start a ts server whose only slot a blocker holds; returns the blocker's pid."""
+    blocker = run_ts(env, "sleep", "100000")
+    while (pid := int(run_ts(env, "-p", blocker))) <= 0:
+        time.sleep(0.05)
+    return pid
+
+
+def main() -> None:
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else RUNS
+    sizes = [int(n) for n in sys.argv[2:]] or [10, 100, 500]
+    with sandbox() as (work, env):
+        (work / "app.py").write_text(APP)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FLOOR), env.get("PYTHONPATH")]))
+        for n in sizes:
+            samples: dict[str, list[tuple[float, int]]] = {"floor": [], "ts": []}
+            for run in range(runs):
+                blocker = held_queue(env)
+                for launcher in samples:
+                    samples[launcher].append(launch(work, env, launcher, n, f"{n}-{run}"))
+                run_ts(env, "-K")  # forget the queued jobs (their clients exit with the server)
+                os.kill(blocker, signal.SIGKILL)
+            wall = {k: statistics.median(s[0] for s in v) for k, v in samples.items()}
+            rss = {k: statistics.median(s[1] for s in v) for k, v in samples.items()}
+            print(
+                f"N={n}: floor {wall['floor']:.2f} s, ts {wall['ts']:.2f} s, "
+                f"ratio {wall['ts'] / wall['floor']:.2f} (target <= 1.15); peak memory "
+                f"ratio {rss['ts'] / rss['floor']:.2f} (target <= 1.2); medians of {runs}"
+            )
+
+
+if __name__ == "__main__":
+    main()
