@@ -72,14 +72,7 @@ def test_a_dead_server_loses_queued_jobs_but_running_ones_finish(
 
 
 def test_segfault_fails_the_job_with_the_signal(sandbox: Sandbox) -> None:
-    script = sandbox.app_dir / "crash.py"
-    script.write_text(
-        "import ctypes\nimport hydra\n\n"
-        "@hydra.main(version_base='1.3', config_path=None)\n"
-        "def main(cfg):\n    ctypes.string_at(0)\n\n"
-        "if __name__ == '__main__':\n    main()\n"
-    )
-    sandbox.sweep("+x=1", script=script.name)
+    sandbox.sweep("+x=1", script="crash.py")
     job = sandbox.wait_terminal()[0]
     assert (job["state"], job["signal"]) == ("failed", 11)
     assert "killed by SIGSEGV before it wrote a result" in job["reason"]
