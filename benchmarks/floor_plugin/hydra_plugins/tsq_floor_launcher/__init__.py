@@ -1,0 +1,1 @@
+"""The floor launcher for benchmarks/launch.py."""
