@@ -127,6 +127,16 @@ class Sandbox:
         """Queue a job that holds the only slot, so the sweep's jobs stay queued."""
         return int(self.tsp("-N", str(SLOTS), "-L", "blocker", "sleep", "600").stdout)
 
+    def started(self, num: int = 0, timeout: float = 30) -> dict[str, Any]:
+        """Wait for job `num` (of any sweep in the sandbox) to start; its runner's marker."""
+        deadline = time.monotonic() + timeout
+        while not (
+            found := list((self.root / "multirun").glob(f"**/.tsq/*/jobs/{num}.started.json"))
+        ):
+            assert time.monotonic() < deadline, f"job {num} did not start"
+            time.sleep(0.05)
+        return json.loads(found[0].read_text())
+
     def pid_of(self, ts_id: int) -> int:
         """The pid of a running ts job (ts answers 0 until it has started it; kill(0) would hit
         this very process group)."""

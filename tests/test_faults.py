@@ -37,23 +37,13 @@ def _server_pids(sandbox: Sandbox) -> list[int]:
     return pids
 
 
-def _wait_started(sandbox: Sandbox, num: int) -> dict:
-    deadline = time.monotonic() + 30
-    while True:
-        found = list((sandbox.root / "multirun").glob(f"*/.tsq/*/jobs/{num}.started.json"))
-        if found:
-            return json.loads(found[0].read_text())
-        assert time.monotonic() < deadline, "the job did not start"
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("how", ["SIGKILL", "-K"])
 def test_a_dead_server_loses_queued_jobs_but_running_ones_finish(
     sandbox: Sandbox, how: str
 ) -> None:
     sandbox.tsp("-S", "1")
     sandbox.sweep("x=1,2,3", "sleep=2")
-    _wait_started(sandbox, 0)
+    sandbox.started(0)
     if how == "-K":
         sandbox.tsp("-K")
     else:

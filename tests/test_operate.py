@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -71,10 +70,7 @@ def test_logs_errors_are_one_line(sandbox: Sandbox) -> None:
 def test_logs_follow_a_running_job_until_it_ends(sandbox: Sandbox) -> None:
     sandbox.sweep("x=5", "sleep=3")
     sweep = next((sandbox.root / "multirun").glob("*/.tsq/*"))
-    deadline = time.monotonic() + 30
-    while not (sweep / "jobs" / "0.started.json").exists():
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    sandbox.started(0)
     follow = sandbox.tsq("logs", f"{sweep.name}:0", "-f")
     assert "job 0 running with x=5" in follow.stdout
     assert sandbox.status()[0]["state"] == "completed", "-f returns once the job has ended"
@@ -103,11 +99,7 @@ def test_cancel_touches_only_what_it_is_asked_to(sandbox: Sandbox) -> None:
 def test_cancel_stops_a_running_job(sandbox: Sandbox) -> None:
     sandbox.sweep("x=1", "sleep=60")
     spool = next((sandbox.root / "multirun").glob("*/.tsq/*"))
-    deadline = time.monotonic() + 30
-    while not (spool / "jobs" / "0.started.json").exists():
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    pid = json.loads((spool / "jobs" / "0.started.json").read_text())["pid"]
+    pid = sandbox.started(0)["pid"]
     proc = sandbox.tsq("cancel", spool.name)
     assert "1 running jobs stopped" in proc.stdout
     deadline = time.monotonic() + 10

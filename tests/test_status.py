@@ -218,13 +218,7 @@ def test_pruned_job_without_a_result_is_lost_with_the_reason(sandbox: Sandbox) -
 
 def test_job_killed_by_a_signal_fails_with_the_signal(sandbox: Sandbox) -> None:
     sandbox.sweep("x=1", "sleep=60")
-    started = None
-    deadline = time.monotonic() + 30
-    while started is None:
-        assert time.monotonic() < deadline
-        found = list((sandbox.root / "multirun").glob("*/.tsq/*/jobs/0.started.json"))
-        started = json.loads(found[0].read_text()) if found else None
-        time.sleep(0.1)
+    started = sandbox.started(0)
     assert sandbox.status()[0]["state"] == "running"
     os.kill(started["pid"], signal.SIGKILL)
     jobs = sandbox.wait_terminal()

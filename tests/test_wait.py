@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import pty
 import signal
@@ -72,9 +71,7 @@ def _wait_for(predicate: object, timeout: float = 30) -> None:
 
 def test_a_job_killed_while_waiting_ends_the_wait_with_the_cause(sandbox: Sandbox) -> None:
     launcher = _launch_waiting(sandbox, "sleep=60")
-    started = sandbox.root / "multirun" / "w"
-    _wait_for(lambda: list(started.glob(".tsq/*/jobs/0.started.json")))
-    pid = json.loads(next(started.glob(".tsq/*/jobs/0.started.json")).read_text())["pid"]
+    pid = sandbox.started(0)["pid"]
     os.kill(pid, signal.SIGKILL)
     _, err = launcher.communicate(timeout=60)
     assert launcher.returncode == 1
