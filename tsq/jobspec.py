@@ -1,98 +1,141 @@
 """The batch spec: everything a job's interpreter needs to run one Hydra job, written once per
 `launch()` call.
 
-Format: one JSON header line (the parent's `sys.path`, so the job can import what the task's
-pickle refers to *before* unpickling it), then a cloudpickle payload. cloudpickle, not pickle:
-Hydra's singleton state carries resolver closures and `@hydra.main` functions often live in
-`__main__`.
+Layout: one JSON header line, then the batch's cloudpickle payload, then one pickled config per
+job. The header holds the parent's `sys.path` (so the job can import what the pickles refer to
+*before* unpickling them), how the jobs were queued (read by `tsq retry` without unpickling),
+and where each job's config lies, so a job reads and unpickles its own config and no other.
+cloudpickle, not pickle: Hydra's singleton state carries resolver closures, and `@hydra.main`
+functions and structured configs often live in `__main__`.
 """
 
 from __future__ import annotations
 
 import gc
 import json
+import os
 import sys
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from tsq.errors import SpecError
-from tsq.safeio import read_private, write_atomic
+from tsq.safeio import check_private, write_atomic
 
-FORMAT = 1
+FORMAT = 2
 DYNAMIC_CODE = "<dynamic-code>"
 
 
 @dataclass
 class BatchSpec:
     sweep_id: str
-    config: Any  # the master DictConfig
-    hydra_context: Any  # hydra.types.HydraContext
     task_function: Any
+    callbacks: Any  # hydra.core.callbacks.Callbacks
     singleton_state: Any  # hydra.core.singleton.Singleton.get_state()
-    frozen_sources: dict[str, str]  # original file config dir -> its snapshot
     overrides: dict[int, list[str]]  # job num -> overrides
 
 
-def dump_spec(ts_options: dict[str, Any], spec: BatchSpec) -> bytes:
-    """Serialise, or say in one line what in the app cannot be sent to another interpreter.
+@dataclass
+class JobSpec:
+    """One job's share of a batch spec."""
 
-    `ts_options` (how the jobs were queued) go in the header, readable without unpickling:
-    `tsq retry` queues a job again the same way.
-    """
+    batch: BatchSpec
+    config: Any  # its composed DictConfig
+
+
+def pickled(obj: Any, what: str) -> bytes:
+    """cloudpickle `obj`, or say in one line what in the app cannot go to another interpreter."""
     import cloudpickle
 
-    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
-    header = json.dumps(
-        {"format": FORMAT, "sys_path": sys.path, "main_file": main_file, "ts": ts_options}
-    ).encode()
     try:
-        payload = cloudpickle.dumps(spec)
+        return cloudpickle.dumps(obj)
     except Exception as e:
         raise SpecError(
-            f"cannot queue the sweep: the task function, its config or a registered resolver "
-            f"cannot be pickled ({type(e).__name__}: {e})"
+            f"cannot queue the sweep: {what} cannot be pickled ({type(e).__name__}: {e})"
         ) from e
-    return header + b"\n" + payload
 
 
-def write_spec(path: Path, data: bytes) -> None:
-    write_atomic(path, data)
+def write_spec(
+    path: Path, ts_options: dict[str, Any], batch: BatchSpec, configs: Mapping[int, bytes]
+) -> None:
+    """Write the spec file; `configs` are the jobs' pickled configs, by job num."""
+    payload = pickled(batch, "the task function or a registered resolver")
+    offsets: dict[str, list[int]] = {}
+    position = len(payload)
+    for num, blob in configs.items():
+        offsets[str(num)] = [position, len(blob)]
+        position += len(blob)
+    header = {
+        "format": FORMAT,
+        "sys_path": sys.path,
+        "main_file": getattr(sys.modules.get("__main__"), "__file__", None),
+        "ts": ts_options,
+        "payload": len(payload),
+        "configs": offsets,
+    }
+    write_atomic(path, json.dumps(header).encode() + b"\n", payload, *configs.values())
 
 
-def _split(path: Path) -> tuple[dict[str, Any], bytes]:
+def _header(path: Path, f: IO[bytes]) -> dict[str, Any]:
+    check_private(path, os.fstat(f.fileno()))
+    line = f.readline()
     try:
-        data = read_private(path)
-    except OSError as e:
-        raise SpecError(f"cannot read job spec {path}: {e.strerror}") from e
-    head, sep, payload = data.partition(b"\n")
-    try:
-        header = json.loads(head)
+        header = json.loads(line)
     except ValueError:
         header = None
-    if not sep or not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise SpecError(f"{path} is not a tsq job spec (format {FORMAT})")
-    return header, payload
+    if not line.endswith(b"\n") or not isinstance(header, dict):
+        raise SpecError(f"{path} is not a tsq job spec")
+    if header.get("format") != FORMAT:
+        raise SpecError(
+            f"{path} was written by another version of tsq (spec format {header.get('format')}, "
+            f"this one reads {FORMAT}); launch the sweep again"
+        )
+    return header
+
+
+def _read(path: Path, f: IO[bytes], size: int) -> bytes:
+    data = f.read(size)
+    if len(data) != size:
+        raise SpecError(f"{path} is truncated")
+    return data
 
 
 def read_header(path: Path) -> dict[str, Any]:
     """The spec's JSON header alone: nothing is unpickled."""
-    return _split(path)[0]
+    try:
+        with open(path, "rb") as f:
+            return _header(path, f)
+    except OSError as e:
+        raise SpecError(f"cannot read job spec {path}: {e.strerror}") from e
 
 
-def read_spec(path: Path) -> BatchSpec:
+def read_job(path: Path, num: int) -> JobSpec:
+    """Job `num`'s spec: the batch payload and its own config, and nothing else, unpickled."""
     import cloudpickle
 
-    header, payload = _split(path)
+    try:
+        with open(path, "rb") as f:
+            header = _header(path, f)
+            if str(num) not in header["configs"]:
+                raise SpecError(f"{path} holds no job {num}")
+            offset, size = header["configs"][str(num)]
+            body = f.tell()
+            payload = _read(path, f, header["payload"])
+            f.seek(body + offset)
+            config = _read(path, f, size)
+    except OSError as e:
+        raise SpecError(f"cannot read job spec {path}: {e.strerror}") from e
     for entry in reversed(header["sys_path"]):
         if entry not in sys.path:
             sys.path.insert(0, entry)
-    spec = cloudpickle.loads(payload)
-    if not isinstance(spec, BatchSpec):
+    batch = cloudpickle.loads(payload)
+    if not isinstance(batch, BatchSpec):
         raise SpecError(f"{path} is not a tsq job spec")
+    job = JobSpec(batch, cloudpickle.loads(config))
     name_dynamic_code(header.get("main_file"))
-    return spec
+    return job
 
 
 def _renamed(code: types.CodeType, filename: str) -> types.CodeType:

@@ -1,4 +1,4 @@
-"""The parent side of a sweep: freeze the config, write the batch spec, record, queue in ts.
+"""The parent side of a sweep: compose the jobs' configs, write the batch spec, record, queue in ts.
 
 Imported lazily by the Hydra plugin, so Hydra apps that never use the ts launcher pay nothing.
 Order of work in a batch, so that nothing is lost or recorded half-way:
@@ -25,9 +25,9 @@ from typing import Any
 from hydra.core.utils import JobReturn
 from hydra.errors import CompactHydraException
 
-from tsq import snapshot
+from tsq.compose import record_composes
 from tsq.errors import TsqError
-from tsq.jobspec import BatchSpec, dump_spec, write_spec
+from tsq.jobspec import BatchSpec, write_spec
 from tsq.options import LaunchOptions
 from tsq.safeio import make_private_dir, write_atomic
 from tsq.spool import SpoolDir
@@ -93,7 +93,8 @@ class SweepLauncher:
         check_sweeper(config, options.wait)
         self.options = options
         self.config = config
-        self.hydra_context = hydra_context
+        self.callbacks = hydra_context.callbacks
+        self.composes = record_composes(hydra_context, config)
         self.task_function = task_function
         self.spooler = Spooler.detect(options.binary, options.socket)
         self.spooler.check_resources(slots=options.slots, gpus=options.gpus)
@@ -101,7 +102,6 @@ class SweepLauncher:
         self.after_ts_job, self.after_sweep = self._dependency(options.depends_on)
         self.sweep: Sweep | None = None
         self.spool: SpoolDir | None = None
-        self.frozen: dict[str, str] = {}
         self.state: Any = None
 
     def _dependency(self, depends_on: str | None) -> tuple[int | None, Sweep | None]:
@@ -145,9 +145,6 @@ class SweepLauncher:
         sweep_dir = Path(str(self.config.hydra.sweep.dir)).resolve()
         self.spool = SpoolDir.for_sweep(sweep_dir, sweep_id)
         make_private_dir(self.spool.root)
-        self.frozen = snapshot.snapshot(
-            self.config.hydra.runtime.config_sources, self.spool.config_snapshot
-        )
         self.state = Singleton.get_state()
         return Sweep(
             id=sweep_id,
@@ -173,20 +170,18 @@ class SweepLauncher:
         nums = range(initial_job_idx, initial_job_idx + len(job_overrides))
         overrides = {num: list(ov) for num, ov in zip(nums, job_overrides, strict=True)}
         spec_path = self.spool.spec(initial_job_idx)
+        configs = {num: self.composes.take(ov) for num, ov in overrides.items()}
         write_spec(
             spec_path,
-            dump_spec(
-                self.options.ts.as_json(),
-                BatchSpec(
-                    sweep_id=sweep.id,
-                    config=self.config,
-                    hydra_context=self.hydra_context,
-                    task_function=self.task_function,
-                    singleton_state=self.state,
-                    frozen_sources=self.frozen,
-                    overrides=overrides,
-                ),
+            self.options.ts.as_json(),
+            BatchSpec(
+                sweep_id=sweep.id,
+                task_function=self.task_function,
+                callbacks=self.callbacks,
+                singleton_state=self.state,
+                overrides=overrides,
             ),
+            configs,
         )
         now = time.time()
         jobs = [

@@ -1,6 +1,6 @@
 """The job's entry point; ts runs `python -m tsq.runner SPEC NUM [ATTEMPT]` for every job.
 
-It rebuilds the parent's Hydra state, composes the job's config against the config frozen at
+It rebuilds the parent's Hydra state, takes the job's config as the launcher composed it at
 submit time, runs it through Hydra's own `run_job` (output dir, `.hydra/`, logging, callbacks),
 and leaves the result files. It never opens the store, and imports neither SQLAlchemy nor alembic.
 
@@ -18,8 +18,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from tsq import snapshot
-from tsq.jobspec import BatchSpec, read_spec
+from tsq.jobspec import JobSpec, read_job
 from tsq.results import write_result
 from tsq.safeio import make_private_dir, write_atomic
 from tsq.spool import SpoolDir
@@ -72,27 +71,25 @@ def _stdout_file() -> str | None:
     return target if target.startswith("/") else None
 
 
-def run_one(spec: BatchSpec, num: int, start: _ReportStart) -> Any:
-    """What BasicLauncher does for one job, in this interpreter."""
+def run_one(job: JobSpec, num: int, start: _ReportStart) -> Any:
+    """What BasicLauncher does for one job once it has composed its config, in this interpreter.
+
+    `run_job` reads only the callbacks from its `hydra_context`: the config loader is for
+    composing, which was done at submit time, so none is shipped."""
     from hydra.core.singleton import Singleton
     from hydra.core.utils import run_job, setup_globals
     from hydra.types import HydraContext
     from omegaconf import open_dict, read_write
 
-    Singleton.set_state(spec.singleton_state)
+    Singleton.set_state(job.batch.singleton_state)
     setup_globals()
-    loader = spec.hydra_context.config_loader
-    snapshot.install(spec.frozen_sources, loader)
-    cfg = loader.load_sweep_config(spec.config, list(spec.overrides[num]))
+    cfg = job.config
     with read_write(cfg), open_dict(cfg):
-        cfg.hydra.job.id = f"{spec.sweep_id}_{num}"
+        cfg.hydra.job.id = f"{job.batch.sweep_id}_{num}"
         cfg.hydra.job.num = num
-        snapshot.restore_paths(spec.frozen_sources, cfg)
     return run_job(
-        hydra_context=HydraContext(
-            config_loader=loader, callbacks=start.wrap(spec.hydra_context.callbacks)
-        ),
-        task_function=spec.task_function,
+        hydra_context=HydraContext(config_loader=None, callbacks=start.wrap(job.batch.callbacks)),
+        task_function=job.batch.task_function,
         config=cfg,
         job_dir_key="hydra.sweep.dir",
         job_subdir_key="hydra.sweep.subdir",
@@ -122,9 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     overrides: list[str] | None = None
     failed_exit = EXIT_TASK_FAILED
     try:
-        spec = read_spec(spec_path)
-        overrides = list(spec.overrides[num])
-        job_return = run_one(spec, num, start)
+        job = read_job(spec_path, num)
+        overrides = list(job.batch.overrides[num])
+        job_return = run_one(job, num, start)
     except BaseException as e:  # anything outside the task, or SystemExit/^C from the task
         traceback.print_exc()
         failed_exit = EXIT_SETUP_FAILED if start.output_dir is None else EXIT_TASK_FAILED

@@ -19,10 +19,6 @@ class SpoolDir:
         return cls(sweep_dir / ".tsq" / sweep_id)
 
     @property
-    def config_snapshot(self) -> Path:
-        return self.root / "config"
-
-    @property
     def jobs(self) -> Path:
         return self.root / "jobs"
 
