@@ -10,6 +10,7 @@ composition or logging error, ...); both failures still leave a result file sayi
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -145,5 +146,14 @@ def main(argv: list[str] | None = None) -> int:
     return summary.exit_code
 
 
+def exit_quickly(code: int) -> None:
+    """Exit without the interpreter's final garbage collection over every object Hydra, the
+    spec and the task left (~45 ms a job, measured): they die with the process anyway.
+    Frozen objects are only skipped by the collector; atexit handlers, non-daemon threads and
+    logging's shutdown still run as on any exit."""
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_quickly(main())
