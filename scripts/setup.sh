@@ -23,4 +23,6 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 # A regular (not editable) install: the tests exercise tsq as users get it, migrations included.
+# setuptools would reuse build/ from an earlier install, bringing back modules deleted since.
+rm -rf build
 .venv/bin/python -m pip install -q --disable-pip-version-check '.[test]'
