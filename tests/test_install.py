@@ -184,7 +184,7 @@ def test_wheel_declares_console_script_and_dependencies(wheel: Path) -> None:
     lines = [line.strip() for line in entry_points.splitlines()]
     section = lines.index("[console_scripts]")
     scripts = [line.replace(" ", "") for line in lines[section + 1 :] if line]
-    assert "tsq=tsq.cli:main" in scripts
+    assert "tsq=tsq.__main__:run" in scripts
     required = {
         Requirement(r).name.lower()
         for r in metadata.get_all("Requires-Dist", [])

@@ -1,7 +1,12 @@
-"""`python -m tsq ...`"""
-
-import sys
+"""`python -m tsq ...`, and the `tsq` command."""
 
 from tsq.cli import main
+from tsq.quickexit import exit_quickly
 
-sys.exit(main())
+
+def run() -> None:
+    exit_quickly(main())
+
+
+if __name__ == "__main__":
+    run()

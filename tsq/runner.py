@@ -10,7 +10,6 @@ composition or logging error, ...); both failures still leave a result file sayi
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tsq.jobspec import JobSpec, read_job
+from tsq.quickexit import exit_quickly
 from tsq.results import write_result
 from tsq.safeio import make_private_dir, write_atomic
 from tsq.spool import SpoolDir
@@ -144,15 +144,6 @@ def main(argv: list[str] | None = None) -> int:
     if summary.error:
         print(f"tsq: job {num} failed: {summary.error}", file=sys.stderr)
     return summary.exit_code
-
-
-def exit_quickly(code: int) -> None:
-    """Exit without the interpreter's final garbage collection over every object Hydra, the
-    spec and the task left (~45 ms a job, measured): they die with the process anyway.
-    Frozen objects are only skipped by the collector; atexit handlers, non-daemon threads and
-    logging's shutdown still run as on any exit."""
-    gc.freeze()
-    sys.exit(code)
 
 
 if __name__ == "__main__":
