@@ -72,7 +72,8 @@ def main() -> None:
             rss = {k: statistics.median(s[1] for s in v) for k, v in samples.items()}
             print(
                 f"N={n}: floor {wall['floor']:.2f} s, ts {wall['ts']:.2f} s, "
-                f"ratio {wall['ts'] / wall['floor']:.2f} (target <= 1.15); peak memory "
+                f"ratio {wall['ts'] / wall['floor']:.2f} (target <= 1.15); peak memory floor "
+                f"{rss['floor'] / 1024:.0f} MiB, ts {rss['ts'] / 1024:.0f} MiB, "
                 f"ratio {rss['ts'] / rss['floor']:.2f} (target <= 1.2); medians of {runs}"
             )
 
