@@ -7,12 +7,25 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import textwrap
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 RUNS = 5
+
+# A Hydra app whose jobs do nothing but return their `x`: what launch and end-to-end sweep.
+NOOP_APP = textwrap.dedent("""
+    import hydra
+
+    @hydra.main(version_base="1.3", config_path=None)
+    def main(cfg):
+        return cfg.x
+
+    if __name__ == "__main__":
+        main()
+""")
 
 
 def wall(argv: Sequence[str], env: dict[str, str], cwd: Path | None = None) -> float:

@@ -19,22 +19,11 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
-from _common import RUNS, interleaved, run_ts, sandbox, wall
+from _common import NOOP_APP, RUNS, interleaved, run_ts, sandbox, wall
 
-APP = textwrap.dedent("""
-    import hydra
-
-    @hydra.main(version_base="1.3", config_path=None)
-    def main(cfg):
-        return cfg.x
-
-    if __name__ == "__main__":
-        main()
-""")
 PEERS = Path(__file__).resolve().parent / ".peers"
 PEER_PACKAGES = ["hydra-submitit-launcher==1.2.0", "submitit", "hydra-joblib-launcher==1.2.0",
                  "joblib"]  # fmt: skip
@@ -61,7 +50,7 @@ def main() -> None:
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 100
     install_peers()
     with sandbox() as (work, env):
-        (work / "app.py").write_text(APP)
+        (work / "app.py").write_text(NOOP_APP)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PEERS), env.get("PYTHONPATH")]))
         tags = iter(range(10**6))
 

@@ -13,22 +13,11 @@ import signal
 import statistics
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
-from _common import RUNS, run_ts, sandbox
+from _common import NOOP_APP, RUNS, run_ts, sandbox
 
-APP = textwrap.dedent("""
-    import hydra
-
-    @hydra.main(version_base="1.3", config_path=None)
-    def main(cfg):
-        return cfg.x
-
-    if __name__ == "__main__":
-        main()
-""")
 FLOOR = Path(__file__).resolve().parent / "floor_plugin"
 
 
@@ -58,7 +47,7 @@ def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else RUNS
     sizes = [int(n) for n in sys.argv[2:]] or [10, 100, 500]
     with sandbox() as (work, env):
-        (work / "app.py").write_text(APP)
+        (work / "app.py").write_text(NOOP_APP)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FLOOR), env.get("PYTHONPATH")]))
         for n in sizes:
             samples: dict[str, list[tuple[float, int]]] = {"floor": [], "ts": []}
