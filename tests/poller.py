@@ -6,6 +6,7 @@ Used by the concurrency test: `python poller.py STOPFILE status --json --all`.
 import contextlib
 import io
 import json
+import os
 import sys
 import time
 import traceback
@@ -13,7 +14,8 @@ from pathlib import Path
 
 from tsq.cli import main
 
-PAUSE = 1.0  # keeps 9 pollers from starving the jobs of the 2 cores CI has
+# 1 s keeps 9 pollers from starving the jobs of the 2 cores CI has; race tests poll harder.
+PAUSE = float(os.environ.get("POLLER_PAUSE", "1.0"))
 
 stop, args = Path(sys.argv[1]), sys.argv[2:]
 runs, failures = 0, []

@@ -82,7 +82,7 @@ def test_cancel_touches_only_what_it_is_asked_to(sandbox: Sandbox) -> None:
     sandbox.sweep("x=1,2,3")
     sweep = _sweep_id(sandbox)
     one = sandbox.tsq("cancel", f"{sweep}:1")
-    assert "1 queued jobs removed" in one.stdout
+    assert "1 queued job removed from ts; marked cancelled" in one.stdout
     jobs = by_num(sandbox.status())
     assert [jobs[n]["state"] for n in range(3)] == ["queued", "cancelled", "queued"]
     listing = sandbox.tsp("-l").stdout
@@ -101,7 +101,7 @@ def test_cancel_stops_a_running_job(sandbox: Sandbox) -> None:
     spool = next((sandbox.root / "multirun").glob("*/.tsq/*"))
     pid = sandbox.started(0)["pid"]
     proc = sandbox.tsq("cancel", spool.name)
-    assert "1 running jobs stopped" in proc.stdout
+    assert "1 running job stopped (SIGTERM); marked cancelled" in proc.stdout
     deadline = time.monotonic() + 10
     while _alive(pid):
         assert time.monotonic() < deadline, "the job process is still running"

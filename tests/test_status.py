@@ -14,13 +14,36 @@ from sweeps import Sandbox, by_num
 
 from tsq.results import ResultSummary
 from tsq.states import TRANSITIONS, JobState, can_transition
-from tsq.status import Observation, decide, match_row
+from tsq.status import Listing, Observation, decide, match_row
 from tsq.store import Job
 from tsq.tslist import TsInfo, TsJob
 
 
-def job(state: str = "queued", ts_id: int | None = 4) -> Job:
-    return Job(id=1, num=0, overrides=["x=1"], label="app/abc/0", ts_id=ts_id, state=state)
+def job(
+    state: str = "queued",
+    ts_id: int | None = 4,
+    *,
+    intent: str | None = None,
+    lease: str | None = None,
+    server_id: str | None = None,
+) -> Job:
+    return Job(
+        id=1,
+        num=0,
+        attempt=1,
+        version=3,
+        overrides=["x=1"],
+        label="app/abc/0",
+        ts_id=ts_id,
+        state=state,
+        intent=intent,
+        lease=lease,
+        server_id=server_id,
+    )
+
+
+def listed(*rows: TsJob) -> Listing:
+    return Listing(alive=True, rows={r.id: r for r in rows})
 
 
 def row(state: str, *, id: int = 4, label: str = "app/abc/0", elevel: int | None = None) -> TsJob:
@@ -110,29 +133,36 @@ def test_finished_without_result_reports_exit_code_or_signal() -> None:
 
 
 def test_a_reused_ts_id_is_not_taken_for_the_job() -> None:
-    reused = {4: row("running", id=4, label="other/xyz/0")}
+    reused = listed(row("running", id=4, label="other/xyz/0"))
     assert match_row(job(), reused) is None
     update = decide(job(), Observation(ts_row=match_row(job(), reused), server_alive=True))
     assert update is not None and update.state == JobState.LOST
     assert "no longer lists job 4" in (update.reason or "")
-    assert match_row(job(), {4: row("queued")}) == row("queued")
+    assert match_row(job(), listed(row("queued"))) == row("queued")
 
 
 def test_a_job_found_by_label_gets_its_ts_id_recorded() -> None:
-    found = match_row(job(ts_id=None), {9: row("queued", id=9)})
+    found = match_row(job(ts_id=None), listed(row("queued", id=9)))
     assert found is not None
-    update = decide(job(ts_id=None), Observation(ts_row=found))
+    update = decide(job(ts_id=None), Observation(ts_row=found, server_id="unix:7"))
     assert update is not None and (update.state, update.ts_id) == (JobState.QUEUED, 9)
+    assert update.server_id == "unix:7", "and the server it was found in"
 
 
-def test_gone_server_or_dead_launcher_make_jobs_lost() -> None:
+def test_updates_are_decided_from_the_row_version_read() -> None:
+    update = decide(job("running"), Observation(result=result()))
+    assert update is not None and (update.version, update.seen) == (3, JobState.RUNNING)
+
+
+def test_gone_server_or_dead_command_make_jobs_lost() -> None:
     gone = decide(job(), Observation(server_alive=False, socket="/s"))
     assert gone is not None and gone.state == JobState.LOST and "/s is gone" in (gone.reason or "")
-    assert decide(job(ts_id=None), Observation(launcher_alive=True)) is None, (
-        "a launcher still queueing its jobs is left alone"
+    queueing = job(ts_id=None, intent="submit", lease="L")
+    assert decide(queueing, Observation(lease_held=True)) is None, (
+        "a command still queueing its jobs is left alone"
     )
-    never = decide(job(ts_id=None), Observation(launcher_alive=False))
-    assert never is not None and never.state == JobState.LOST
+    never = decide(queueing, Observation(lease_held=False))
+    assert never is not None and never.state == JobState.LOST and never.release
     assert "never queued" in (never.reason or "")
     alive = decide(
         job("running"),
@@ -140,6 +170,62 @@ def test_gone_server_or_dead_launcher_make_jobs_lost() -> None:
     )
     assert alive is not None and alive.state == JobState.RUNNING, (
         "a job whose process still runs is not lost because ts forgot it"
+    )
+
+
+def test_a_live_lease_is_never_judged_from_the_queues_silence() -> None:
+    for state, ts_id in (("queued", None), ("queued", 4), ("running", 4)):
+        for intent in ("submit", "cancel"):
+            claimed = job(state, ts_id, intent=intent, lease="L", server_id="unix:1")
+            for obs in (
+                Observation(lease_held=True),
+                Observation(lease_held=True, server_alive=False),
+                Observation(lease_held=True, server_id="unix:2"),
+            ):
+                assert decide(claimed, obs) is None, (state, ts_id, intent, obs)
+    done = decide(job(intent="cancel", lease="L"), Observation(lease_held=True, result=result()))
+    assert done is not None and done.state == JobState.COMPLETED, "a result is the truth"
+    assert not done.release, "the live claim stays"
+
+
+def test_a_cancel_that_died_leaves_true_records() -> None:
+    cancelling = job("queued", intent="cancel", lease="L", server_id="unix:1")
+    removed = decide(cancelling, Observation(server_id="unix:1"))
+    assert removed is not None and removed.state == JobState.CANCELLED and removed.release
+    not_reached = decide(cancelling, Observation(ts_row=row("queued")))
+    assert not_reached is not None and not_reached.state == JobState.QUEUED
+    assert not_reached.release, "its claim is cleared: the job goes on"
+    killed = decide(
+        job("running", intent="cancel", lease="L"),
+        Observation(
+            ts_row=row("finished", elevel=-1), ts_info=TsInfo(exit_code=None, signal=15, state=None)
+        ),
+    )
+    assert killed is not None and killed.state == JobState.CANCELLED
+    crashed = decide(
+        job("running", intent="cancel", lease="L"),
+        Observation(
+            ts_row=row("finished", elevel=-1), ts_info=TsInfo(exit_code=None, signal=11, state=None)
+        ),
+    )
+    assert crashed is not None and crashed.state == JobState.FAILED, "not the cancel's doing"
+
+
+def test_a_missing_job_is_lost_only_on_evidence_of_a_new_server() -> None:
+    queued = job("queued", server_id="unix:1")
+    restarted = decide(queued, Observation(server_id="unix:2", socket="/s"))
+    assert restarted is not None and restarted.state == JobState.LOST
+    assert "was restarted" in (restarted.reason or "")
+    removed = decide(queued, Observation(server_id="unix:1"))
+    assert removed is not None and removed.state == JobState.CANCELLED, (
+        "gone from the same server before it started: removed from the queue (ts -r)"
+    )
+    assert "removed from task-spooler's queue" in (removed.reason or "")
+    ran = decide(
+        job("running", server_id="unix:1"), Observation(server_id="unix:1", started={"pid": 1})
+    )
+    assert (
+        ran is not None and ran.state == JobState.LOST and "no longer lists" in (ran.reason or "")
     )
 
 
@@ -155,7 +241,7 @@ def test_jobs_of_a_killed_server_are_lost_and_new_ids_do_not_match(sandbox: Sand
     assert new_ids == [0, 1, 2]
     jobs = sandbox.status()
     assert [j["state"] for j in jobs] == ["lost", "lost"]
-    assert all("no longer lists job" in j["reason"] for j in jobs)
+    assert all(f"ts server on {sandbox.socket} was restarted" in j["reason"] for j in jobs)
     assert {j["ts_id"] for j in jobs} <= {1, 2}, "the ts ids they had, not the new jobs'"
     sandbox.tsp("-K")
 

@@ -21,6 +21,7 @@ from tsq.errors import StoreError, SweepNotFound
 from tsq.states import JobState
 from tsq.store import (
     HEAD_REVISION,
+    INTENT_SUBMIT,
     Job,
     JobUpdate,
     Store,
@@ -256,30 +257,45 @@ def test_add_jobs_extends_a_sweep(store: Store) -> None:
     assert [j.num for j in store.jobs(["aaaa00000000"])] == [0, 1, 2]
 
 
-def test_set_submitted(store: Store) -> None:
-    add(store, "aaaa00000000", n=3)
-    store.set_submitted("aaaa00000000", {0: (7, 100.0), 2: (9, 101.0)})
+def test_set_submitted_records_only_the_claim_holders_jobs(store: Store) -> None:
+    sweep = make_sweep("aaaa00000000", njobs=3)
+    jobs = make_jobs("aaaa00000000", 3)
+    for job in jobs:
+        job.intent, job.lease = INTENT_SUBMIT, "mine"
+    jobs[1].lease = "another"
+    store.add_sweep(sweep, jobs)
+    submitted = {job.id: (7 + job.num, 100.0 + job.num) for job in jobs}
+    store.set_submitted("mine", submitted, "unix:42")
     jobs = store.jobs(["aaaa00000000"])
-    assert [(j.ts_id, j.submitted_at) for j in jobs] == [(7, 100.0), (None, None), (9, 101.0)]
+    assert [(j.ts_id, j.submitted_at) for j in jobs] == [(7, 100.0), (None, None), (9, 102.0)]
+    assert [(j.server_id, j.intent, j.lease) for j in jobs] == [
+        ("unix:42", None, None),
+        (None, INTENT_SUBMIT, "another"),
+        ("unix:42", None, None),
+    ], "the claim ends with the ids recorded; another command's claim is not touched"
 
 
 def test_apply_follows_the_transition_table(store: Store) -> None:
     add(store, "aaaa00000000", n=2)
-    a, b = store.jobs(["aaaa00000000"])
 
-    assert store.apply([JobUpdate(a.id, JobState.RUNNING, started_at=10.0, ts_id=3)]) == 1
-    assert store.apply([JobUpdate(a.id, JobState.RUNNING)]) == 1  # re-confirming is allowed
-    done = JobUpdate(a.id, JobState.COMPLETED, exit_code=0, ended_at=20.0, output_dir="/out/0")
+    def now(num: int) -> Job:
+        return store.jobs(["aaaa00000000"])[num]
+
+    assert store.apply([JobUpdate.of(now(0), JobState.RUNNING, started_at=10.0, ts_id=3)]) == 1
+    assert store.apply([JobUpdate.of(now(0), JobState.RUNNING)]) == 1  # re-confirming is allowed
+    done = JobUpdate.of(now(0), JobState.COMPLETED, exit_code=0, ended_at=20.0, output_dir="/out/0")
     assert store.apply([done]) == 1
     # Terminal means terminal: neither going back nor switching to another end state.
-    assert store.apply([JobUpdate(a.id, JobState.RUNNING, started_at=99.0)]) == 0
-    assert store.apply([JobUpdate(a.id, JobState.LOST, reason="gone")]) == 0
-    # A queued job may end directly; only the refused update in a batch is skipped.
+    for target in (JobState.RUNNING, JobState.LOST, JobState.QUEUED):
+        with pytest.raises(ValueError, match="no transition from completed"):
+            store.apply([JobUpdate.of(now(0), target, reason="gone")])
+    # A queued job may end directly; a stale update in a batch is skipped, the others apply.
+    stale = JobUpdate(now(0).id, version=0, seen=JobState.RUNNING, state=JobState.CANCELLED)
     assert (
         store.apply(
             [
-                JobUpdate(b.id, JobState.FAILED, reason="exit 3", exit_code=3, signal=None),
-                JobUpdate(a.id, JobState.CANCELLED),
+                JobUpdate.of(now(1), JobState.FAILED, reason="exit 3", exit_code=3, signal=None),
+                stale,
             ]
         )
         == 1
@@ -297,7 +313,7 @@ def test_active_jobs_are_the_unfinished_ones(store: Store) -> None:
     add(store, "aaaa00000000", n=3)
     add(store, "bbbb00000000", n=1, created_at=2000.0)
     a0, a1, _ = store.jobs(["aaaa00000000"])
-    store.apply([JobUpdate(a0.id, JobState.RUNNING), JobUpdate(a1.id, JobState.LOST)])
+    store.apply([JobUpdate.of(a0, JobState.RUNNING), JobUpdate.of(a1, JobState.LOST)])
 
     active = store.active_jobs()
     assert [(j.sweep_id, j.num, j.state) for j in active] == [
@@ -362,9 +378,9 @@ def test_sweeps_active_or_recent(store: Store) -> None:
     old = store.jobs(["old000000000", "oldactive000"])
     store.apply(
         [
-            JobUpdate(old[0].id, JobState.COMPLETED),
-            JobUpdate(old[1].id, JobState.FAILED),
-            JobUpdate(old[2].id, JobState.RUNNING),
+            JobUpdate.of(old[0], JobState.COMPLETED),
+            JobUpdate.of(old[1], JobState.FAILED),
+            JobUpdate.of(old[2], JobState.RUNNING),
         ]
     )
     assert [s.id for s in store.sweeps()] == ["new000000000", "oldactive000", "old000000000"]
@@ -480,8 +496,11 @@ def test_a_v1_store_upgrades_in_place_and_loses_nothing(tmp_path: Path) -> None:
 
     assert sqlite_rows(path, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
     after = sqlite_rows(path, "SELECT * FROM jobs ORDER BY id")
-    assert [row[:-1] for row in after] == before, "every v1 column kept as it was"
-    assert [row[-1] for row in after] == [1, 1, 1, 1], "each v1 job is its own first attempt"
+    width = len(before[0])
+    assert [row[:width] for row in after] == before, "every v1 column kept as it was"
+    added = [row[width:] for row in after]
+    # attempt (0002); version, intent, lease, server_id (0003)
+    assert added == [(1, 0, None, None, None)] * 4, "each v1 job is its own, unclaimed attempt"
     assert sqlite_rows(path, "SELECT * FROM sweeps") == sweep_before
     jobs = store.jobs(["v1sweep00001"])
     assert [(j.num, j.state, j.overrides, j.attempt) for j in jobs] == [
@@ -499,7 +518,7 @@ def test_downgrade_to_v1_and_back_keeps_the_jobs(tmp_path: Path) -> None:
     shutil.copyfile(V1_STORE, path)
     store = Store.open(path)
     jobs = store.jobs(["v1sweep00001"])
-    store.new_attempts([jobs[1]], ["train/v1sweep00001/1#2"])
+    store.new_attempts([jobs[1]], ["train/v1sweep00001/1#2"], "lease")
     assert sqlite_rows(path, "SELECT COUNT(*) FROM attempts") == [(1,)]
     result = alembic_cli("downgrade", "0001", store=path)
     assert result.returncode == 0, result.stderr
@@ -519,10 +538,10 @@ def test_new_attempts_archive_the_ended_one(tmp_path: Path) -> None:
     add(store, "retry0000001", n=2)
     first = store.jobs(["retry0000001"])
     store.apply([
-        JobUpdate(first[0].id, JobState.FAILED, reason="boom", exit_code=1, ts_id=5),
+        JobUpdate.of(first[0], JobState.FAILED, reason="boom", exit_code=1, ts_id=5),
     ])  # fmt: skip
     jobs = store.jobs(["retry0000001"])
-    renewed = store.new_attempts(jobs, ["new-0", "new-1"])
+    renewed = store.new_attempts(jobs, ["new-0", "new-1"], "retry-lease")
     assert [j.num for j in renewed] == [0], "job 1 is still queued: not renewed"
     job = store.jobs(["retry0000001"])[0]
     assert (job.state, job.attempt, job.label, job.ts_id, job.reason) == (
@@ -532,8 +551,9 @@ def test_new_attempts_archive_the_ended_one(tmp_path: Path) -> None:
         None,
         None,
     )
+    assert (job.intent, job.lease) == (INTENT_SUBMIT, "retry-lease"), "claimed by the retry"
     history = sqlite_rows(
         tmp_path / "tsq.db", "SELECT number, state, reason, exit_code, ts_id FROM attempts"
     )
     assert history == [(1, "failed", "boom", 1, 5)]
-    assert store.new_attempts([jobs[0]], ["again"]) == [], "an attempt is renewed only once"
+    assert store.new_attempts([jobs[0]], ["again"], "l2") == [], "an attempt is renewed only once"

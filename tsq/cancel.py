@@ -2,56 +2,154 @@
 
 Only ts jobs whose label is the job's own are touched: a ts id alone may belong to anything
 (another sweep, a job queued by hand, a new server's job 0), and cancel must never hit those.
+
+Cancel claims the jobs (intent `cancel`, under its lease) before it touches ts, so a refresh
+running meanwhile never takes a job cancel has just removed from the queue for lost, and a
+cancel killed half-way leaves jobs that a later refresh records as cancelled (those it took out
+of ts) or as they are (those it had not reached yet).
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tsq.errors import SpoolerError
-from tsq.states import JobState
-from tsq.status import match_row, spooler_for
-from tsq.store import Job, JobUpdate, Store
+from tsq.lease import Lease, held
+from tsq.status import CANCELLED_REASON, listing, observe, spooler_for
+from tsq.store import INTENT_CANCEL, Job, Store, Sweep
 
-REASON = "cancelled with `tsq cancel`"
+CLAIM_ROUNDS = 5  # a job whose row a refresh changed meanwhile is read again and claimed again
 
 
 @dataclass
 class Cancelled:
-    removed: list[int] = field(default_factory=list)  # job nums taken out of the queue
-    killed: list[int] = field(default_factory=list)  # job nums whose process got SIGTERM
-    skipped: list[str] = field(default_factory=list)  # why some could not be cancelled
+    """What cancel did, by job number, for a message that says only what is true."""
+
+    removed: list[int] = field(default_factory=list)  # taken out of ts's queue
+    killed: list[int] = field(default_factory=list)  # running; sent SIGTERM
+    dropped: list[int] = field(default_factory=list)  # nothing ran or would run them
+    ended: list[int] = field(default_factory=list)  # had ended before cancel reached them
+    notes: list[str] = field(default_factory=list)  # what could not be done, and why
+
+    def summary(self, sweep_id: str) -> str:
+        """One line saying what was done: counts only of what really happened."""
+        done = [
+            f"{_jobs(len(self.removed), 'queued ')} removed from ts" if self.removed else "",
+            f"{_jobs(len(self.killed), 'running ')} stopped (SIGTERM)" if self.killed else "",
+            f"{_jobs(len(self.dropped))} no longer in ts" if self.dropped else "",
+        ]
+        said = ", ".join(part for part in done if part)
+        said = f"{said}; marked cancelled" if said else "nothing cancelled"
+        ended = sorted(set(self.ended))
+        if len(ended) == 1:
+            said += f"; job {ended[0]} had already ended"
+        elif ended:
+            said += f"; {len(ended)} jobs had already ended"
+        return f"sweep {sweep_id}: {said}"
+
+
+def _jobs(count: int, kind: str = "") -> str:
+    return f"{count} {kind}job" if count == 1 else f"{count} {kind}jobs"
 
 
 def cancel(store: Store, jobs: Sequence[Job]) -> Cancelled:
     """Cancel the active ones among `jobs` (refresh the store first); terminal ones are left."""
     report = Cancelled()
-    updates: list[JobUpdate] = []
     by_sweep: dict[str, list[Job]] = defaultdict(list)
     for job in jobs:
-        if not job.job_state.terminal:
+        if job.job_state.terminal:
+            report.ended.append(job.num)
+        else:
             by_sweep[job.sweep_id].append(job)
     for group in by_sweep.values():
-        spooler = spooler_for(group[0].sweep)
-        try:
-            rows = {row.id: row for row in spooler.list()}
-        except SpoolerError as e:
-            report.skipped.append(f"jobs of sweep {group[0].sweep_id} left as they are: {e}")
-            continue
-        for job in group:
-            row = match_row(job, rows)
-            if row is None:
-                report.skipped.append(f"job {job.num} is not in ts yet; cancel it again later")
-                continue
-            if row.state == "queued" and spooler.remove(row.id):
-                report.removed.append(job.num)
-            elif spooler.kill(row.id):
-                report.killed.append(job.num)
-            else:
-                report.skipped.append(f"job {job.num} ended before it could be cancelled")
-                continue
-            updates.append(JobUpdate(job.id, JobState.CANCELLED, reason=REASON, ts_id=row.id))
-    store.apply(updates)
+        sweep = group[0].sweep
+        with Lease.acquire(Path(sweep.spool_dir)) as lease:
+            try:
+                _cancel_sweep(store, sweep, group, lease, report)
+            finally:
+                store.release(sweep.id, lease.token)
     return report
+
+
+def _claim(
+    store: Store, sweep: Sweep, jobs: list[Job], lease: Lease, report: Cancelled
+) -> list[Job]:
+    """Claim the jobs no live command holds, reading again those a refresh wrote meanwhile."""
+    spool_root = Path(sweep.spool_dir)
+    claimed: list[Job] = []
+    wanted = {job.id for job in jobs}
+    for _ in range(CLAIM_ROUNDS):
+        free = []
+        for job in jobs:
+            if job.job_state.terminal:
+                report.ended.append(job.num)
+                wanted.discard(job.id)
+            elif job.lease is not None and held(spool_root, job.lease):
+                report.notes.append(
+                    f"job {job.num} is being queued by another tsq command; cancel it again "
+                    "once that has finished"
+                )
+                wanted.discard(job.id)
+            else:
+                free.append(job)
+        got = store.claim(free, INTENT_CANCEL, lease.token)
+        claimed += got
+        wanted -= {job.id for job in got}
+        if not wanted:
+            break
+        jobs = [job for job in store.jobs([sweep.id]) if job.id in wanted]
+    for job in jobs:
+        if job.id in wanted:
+            report.notes.append(f"job {job.num} kept changing while cancel ran; cancel it again")
+    return claimed
+
+
+def _cancel_sweep(
+    store: Store, sweep: Sweep, jobs: list[Job], lease: Lease, report: Cancelled
+) -> None:
+    claimed = _claim(store, sweep, jobs, lease, report)
+    if not claimed:
+        return
+    spooler = spooler_for(sweep)
+    queue = listing(sweep, report.notes)
+    if queue is None:
+        return
+    stopped: dict[int, float] = {}
+    for job in claimed:
+        obs = observe(job, sweep, queue)
+        row = obs.ts_row
+        if (
+            obs.result is not None
+            or obs.result_problem is not None
+            or (row is not None and row.state in ("finished", "skipped"))
+        ):
+            report.ended.append(job.num)
+        elif row is not None:
+            try:
+                if row.state == "queued" and spooler.remove(row.id):
+                    report.removed.append(job.num)
+                elif spooler.kill(row.id):
+                    report.killed.append(job.num)
+                else:
+                    report.ended.append(job.num)
+                    continue
+            except SpoolerError as e:
+                report.notes.append(f"job {job.num} left as it is: {e}")
+                continue
+            stopped[job.id] = time.time()
+        elif obs.runner_alive:
+            # ts has forgotten it (its server is gone) but the job still runs: stop it.
+            os.kill(int(obs.started["pid"]), signal.SIGTERM)
+            report.killed.append(job.num)
+            stopped[job.id] = time.time()
+        else:
+            # Not in ts, not running, no result: nothing runs it or ever will.
+            report.dropped.append(job.num)
+            stopped[job.id] = time.time()
+    store.settle_cancelled(lease.token, stopped, CANCELLED_REASON)

@@ -242,11 +242,8 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         sweep = store.find_sweep(args.target)
         jobs = store.jobs([sweep.id])
     report = cancel(store, jobs)
-    print(
-        f"sweep {sweep.id}: {len(report.removed)} queued jobs removed from ts, "
-        f"{len(report.killed)} running jobs stopped; all marked cancelled"
-    )
-    for note in report.skipped:
+    print(report.summary(sweep.id))
+    for note in report.notes:
         print(f"tsq: {note}", file=sys.stderr)
     return 0
 

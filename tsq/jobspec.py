@@ -75,7 +75,12 @@ def write_spec(
         "payload": len(payload),
         "configs": offsets,
     }
-    write_atomic(path, json.dumps(header).encode() + b"\n", payload, *configs.values())
+    try:
+        write_atomic(path, json.dumps(header).encode() + b"\n", payload, *configs.values())
+    except OSError as e:
+        raise SpecError(
+            f"cannot write the job spec {path}: {e.strerror or e}; the batch was not queued"
+        ) from None
 
 
 def _header(path: Path, f: IO[bytes]) -> dict[str, Any]:

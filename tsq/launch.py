@@ -28,12 +28,13 @@ from hydra.errors import CompactHydraException
 from tsq.compose import record_composes
 from tsq.errors import TsqError
 from tsq.jobspec import BatchSpec, write_spec
+from tsq.lease import Lease
 from tsq.options import LaunchOptions
 from tsq.safeio import make_private_dir, write_atomic
 from tsq.spool import SpoolDir
 from tsq.spooler import Spooler
 from tsq.states import JobState
-from tsq.store import Job, Store, Sweep
+from tsq.store import INTENT_SUBMIT, Job, Store, Sweep
 from tsq.submit import make_label, submit_jobs, sweep_label
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ class SweepLauncher:
         self.after_ts_job, self.after_sweep = self._dependency(options.depends_on)
         self.sweep: Sweep | None = None
         self.spool: SpoolDir | None = None
+        self.lease: Lease | None = None
         self.state: Any = None
 
     def _dependency(self, depends_on: str | None) -> tuple[int | None, Sweep | None]:
@@ -144,7 +146,14 @@ class SweepLauncher:
         sweep_id = secrets.token_hex(6)
         sweep_dir = Path(str(self.config.hydra.sweep.dir)).resolve()
         self.spool = SpoolDir.for_sweep(sweep_dir, sweep_id)
-        make_private_dir(self.spool.root)
+        try:
+            make_private_dir(self.spool.root)
+            # Held for the launcher's life: the jobs of each batch name it until they are queued.
+            self.lease = Lease.acquire(self.spool.root)
+        except OSError as e:
+            raise TsqError(
+                f"cannot create {self.spool.root}: {e.strerror or e}; nothing was queued"
+            ) from None
         self.state = Singleton.get_state()
         return Sweep(
             id=sweep_id,
@@ -166,14 +175,15 @@ class SweepLauncher:
     ) -> list[JobReturn]:
         first = self.sweep is None
         sweep = self._start_sweep() if first else self.sweep
-        assert sweep is not None and self.spool is not None
+        assert sweep is not None and self.spool is not None and self.lease is not None
         nums = range(initial_job_idx, initial_job_idx + len(job_overrides))
         overrides = {num: list(ov) for num, ov in zip(nums, job_overrides, strict=True)}
         spec_path = self.spool.spec(initial_job_idx)
         configs = {num: self.composes.take(ov) for num, ov in overrides.items()}
+        queueing = self.options.ts
         write_spec(
             spec_path,
-            self.options.ts.as_json(),
+            queueing.as_json(),
             BatchSpec(
                 sweep_id=sweep.id,
                 task_function=self.task_function,
@@ -191,6 +201,9 @@ class SweepLauncher:
                 label=make_label(sweep.task_name, sweep.id, num),
                 state=JobState.QUEUED.value,
                 updated_at=now,
+                version=0,
+                intent=INTENT_SUBMIT,
+                lease=self.lease.token,
             )
             for num, ov in overrides.items()
         ]
@@ -208,7 +221,8 @@ class SweepLauncher:
             sweep,
             spec_path,
             jobs,
-            self.options.ts,
+            queueing,
+            self.lease,
             self._command("status", sweep.id),
             after=self.after_ts_job,
         )
@@ -219,7 +233,7 @@ class SweepLauncher:
             PendingJobReturn(
                 overrides=job.overrides,
                 task_name=sweep.task_name,
-                pending=PendingJob(sweep.id, job.num, submitted[job.num][0], job.label),
+                pending=PendingJob(sweep.id, job.num, submitted[job.num], job.label),
             )
             for job in jobs
         ]

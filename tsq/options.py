@@ -6,20 +6,32 @@ every Hydra app on the machine: it imports nothing but the standard library.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
 @dataclass(frozen=True)
 class TsOptions:
-    """How each job is queued; kept in the batch spec's header so a retry queues it alike."""
+    """How each job is queued; kept in the batch spec's header so that every attempt, retries
+    included, is queued alike whatever shell runs `tsq retry`: the same slots and GPUs, in the
+    launch's working directory (`cwd`) with the launch's whole environment (`env`: the launching
+    shell's plus `hydra.launcher.env`). Specs from before `cwd` was recorded hold only the extra
+    variables in `env` (see `job_environment`)."""
 
     slots: int = 1
     gpus: int = 0
     env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def job_environment(self) -> dict[str, str]:
+        """The environment the job runs in."""
+        if self.cwd is None:  # an older spec: `env` holds only the extra variables
+            return {**os.environ, **self.env}
+        return dict(self.env)
 
 
 @dataclass
@@ -43,7 +55,10 @@ class LaunchOptions:
 
     @property
     def ts(self) -> TsOptions:
-        return TsOptions(slots=self.slots, gpus=self.gpus, env=dict(self.env))
+        """How this launch queues its jobs, with the launching process's cwd and environment."""
+        return TsOptions(
+            slots=self.slots, gpus=self.gpus, env={**os.environ, **self.env}, cwd=os.getcwd()
+        )
 
     @classmethod
     def from_config(cls, options: dict[str, Any]) -> LaunchOptions:

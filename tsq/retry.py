@@ -1,8 +1,10 @@
 """`tsq retry`: queue ended jobs again, as new attempts of the same jobs.
 
 Same overrides, same `hydra.job.num`, same output dir, same spec (so the same config, frozen at
-the first launch) and queued the same way (slots, GPUs, environment from the spec's header).
-The attempt that ended is archived as it was; the job's row becomes the new attempt.
+the first launch) and queued the same way: slots, GPUs, and the launch's working directory and
+environment from the spec's header, on the ts socket the sweep was launched on, whatever the
+shell that runs `tsq retry`. The attempt that ended is archived as it was; the job's row becomes
+the new attempt.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from tsq.errors import TsqError
 from tsq.jobspec import read_header
+from tsq.lease import Lease
 from tsq.options import TsOptions
 from tsq.spool import SpoolDir
 from tsq.spooler import Spooler
@@ -42,20 +45,24 @@ def select(jobs: Sequence[Job], states: frozenset[JobState], nums: Sequence[int]
 
 
 def retry(store: Store, sweep: Sweep, jobs: Sequence[Job], follow: str) -> list[Job]:
-    """Queue `jobs` again; returns them as their new attempts (queued in ts)."""
+    """Queue `jobs` again; returns them as their new attempts (queued in ts).
+
+    A job another retry renewed first (its row changed since it was read) is left out."""
     spool = SpoolDir(Path(sweep.spool_dir))
     try:
         specs = {job.num: spool.spec_of(job.num) for job in jobs}
     except FileNotFoundError as e:
         raise TsqError(f"cannot retry: {e} (was the sweep dir moved or deleted?)") from None
+    options = {spec: TsOptions(**read_header(spec).get("ts", {})) for spec in set(specs.values())}
     spooler = Spooler.detect(sweep.ts_binary, sweep.ts_socket)
+    for queueing in options.values():
+        spooler.check_resources(slots=queueing.slots, gpus=queueing.gpus)
     labels = [make_label(sweep.task_name, sweep.id, job.num, job.attempt + 1) for job in jobs]
-    renewed = store.new_attempts(jobs, labels)
-    by_spec: dict[Path, list[Job]] = defaultdict(list)
-    for job in renewed:
-        by_spec[specs[job.num]].append(job)
-    for spec, group in by_spec.items():
-        options = TsOptions(**read_header(spec).get("ts", {}))
-        spooler.check_resources(slots=options.slots, gpus=options.gpus)
-        submit_jobs(store, spooler, sweep, spec, group, options, follow)
+    with Lease.acquire(spool.root) as lease:
+        renewed = store.new_attempts(jobs, labels, lease.token)
+        by_spec: dict[Path, list[Job]] = defaultdict(list)
+        for job in renewed:
+            by_spec[specs[job.num]].append(job)
+        for spec, group in by_spec.items():
+            submit_jobs(store, spooler, sweep, spec, group, options[spec], lease, follow)
     return renewed

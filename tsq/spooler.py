@@ -88,12 +88,14 @@ class Spooler:
         gpus: int = 0,
         after: int | None = None,
         env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
     ) -> int:
         """Queue `argv` and return its ts id; with `after`, it starts once that ts job has
         ended (`-D`: Debian's ts runs it only if that job ended well, and skips it otherwise).
 
-        ts runs the job with execvp (no shell) in the environment of this ts client, so `env`
-        (default: ours) plus TS_SOCKET is exactly what the job sees. "--" ends ts's options, so
+        ts runs the job with execvp (no shell) in the environment and working directory of
+        this ts client, so `env` (default: ours) plus TS_SOCKET is exactly what the job sees,
+        and `cwd` (default: ours) where it runs. "--" ends ts's options, so
         an argv starting with "-" is still the command. The label is printed as "[label]" in
         `ts -l`, which is why "]" and newlines would make the listing unparsable.
         """
@@ -110,7 +112,7 @@ class Spooler:
         if after is not None:
             options += ["-D", str(after)]
         args = [*options, "--", *argv]
-        printed = self._checked(args, env=env).stdout.strip()
+        printed = self._checked(args, env=env, cwd=cwd).stdout.strip()
         if not (printed.isascii() and printed.isdigit()):
             raise SpoolerError(
                 f"`{_describe(self.binary, args)}` printed no job id: {_one_line(printed)!r}"
@@ -158,9 +160,9 @@ class Spooler:
             raise SpoolerError(f"task-spooler server on {self.socket} is not running")
 
     def _checked(
-        self, args: list[str], *, env: Mapping[str, str] | None = None
+        self, args: list[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        result = _run(self.binary, self.socket, args, env=env)
+        result = _run(self.binary, self.socket, args, env=env, cwd=cwd)
         if result.returncode != 0:
             message = _one_line(result.stderr) or _one_line(result.stdout) or "no message"
             raise SpoolerError(
@@ -191,6 +193,7 @@ def _run(
     args: list[str],
     *,
     env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
     timeout: float = _TIMEOUT,
 ) -> subprocess.CompletedProcess[str]:
     child_env = dict(os.environ if env is None else env)
@@ -199,6 +202,7 @@ def _run(
         return subprocess.run(
             [binary, *args],
             env=child_env,
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             capture_output=True,
             encoding="utf-8",
@@ -207,6 +211,11 @@ def _run(
             check=False,
         )
     except FileNotFoundError:
+        if cwd is not None and not os.path.isdir(cwd):
+            raise SpoolerError(
+                f"cannot queue in {cwd}: the directory the sweep was launched from no longer "
+                "exists (jobs run where they were launched)"
+            ) from None
         raise SpoolerError(
             f"task-spooler binary `{binary}` does not exist (any more); {_HINT}"
         ) from None
@@ -227,3 +236,26 @@ def _describe(binary: str, args: list[str]) -> str:
 
 def _one_line(text: str) -> str:
     return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+_LISTENING = 0x10000  # __SO_ACCEPTCON in /proc/net/unix's Flags column
+
+
+def server_id(socket_path: str) -> str | None:
+    """The identity of the ts server listening on `socket_path` now; None if none listens.
+
+    A restarted server reuses the path (and often the file's inode and times, measured), but
+    its listening socket is a new kernel object: its inode in /proc/net/unix tells a job that
+    vanished from a restarted server (lost) from one removed from the same server (`ts -r`).
+    """
+    try:
+        with open("/proc/net/unix", encoding="utf-8", errors="replace") as table:
+            next(table, None)  # the header
+            for line in table:
+                fields = line.split()
+                listening = len(fields) >= 8 and int(fields[3], 16) & _LISTENING
+                if listening and fields[7] == socket_path:
+                    return f"unix:{fields[6]}"
+    except (OSError, ValueError):
+        return None
+    return None

@@ -1,7 +1,9 @@
 """Job states and the only table of allowed transitions.
 
-Every writer of a job's state (the launcher, the status refresh, later cancel/retry) goes through
-`can_transition`, so a terminal state can never be overwritten, whoever races whom.
+Every writer of a job's state (the launcher, the status refresh, cancel) goes through
+`can_transition`, so a terminal state can never be overwritten, whoever races whom. The one way
+out of a terminal state is `tsq retry`, which does not change the ended attempt: it archives it
+and makes the job a new attempt (`can_renew`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
 def can_transition(old: JobState, new: JobState) -> bool:
     """Staying put is always allowed (a refresh may re-confirm a state); else it must be listed."""
     return old == new or new in TRANSITIONS[old]
+
+
+def can_renew(state: JobState) -> bool:
+    """Whether a job in `state` may be queued again as a new attempt: only once it has ended."""
+    return state.terminal
 
 
 def sources_of(new: JobState) -> frozenset[JobState]:

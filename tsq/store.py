@@ -16,7 +16,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -49,11 +49,11 @@ from sqlalchemy.orm import (
 )
 
 from tsq.errors import StoreError, SweepNotFound
-from tsq.states import ACTIVE, TERMINAL, JobState, sources_of
+from tsq.states import ACTIVE, JobState, can_renew, can_transition, sources_of
 
 # The newest migration in tsq/migrations/versions. Comparing it with the store's alembic_version
 # row lets `open` skip importing alembic (slow) on every `status` call; a test keeps it in step.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -119,6 +119,8 @@ class AttemptColumns:
     started_at: Mapped[float | None]
     ended_at: Mapped[float | None]
     output_dir: Mapped[str | None]
+    # The ts server instance the attempt was queued in (`tsq.spooler.server_id`).
+    server_id: Mapped[str | None]
 
 
 class Job(AttemptColumns, Base):
@@ -136,6 +138,13 @@ class Job(AttemptColumns, Base):
     updated_at: Mapped[float] = mapped_column(default=_now)
     # The row is the job's latest attempt; earlier ones are archived in `attempts`.
     attempt: Mapped[int] = mapped_column(default=1, server_default="1")
+    # Counts the writes to the row: every decided write is conditional on the version it was
+    # decided from, so a stale or concurrent writer changes nothing (see `Store.apply`).
+    version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # A live command working on the job (INTENT_SUBMIT, INTENT_CANCEL) and its lease
+    # (`tsq.lease`): while the lease is held, nobody judges the job from the queue's silence.
+    intent: Mapped[str | None]
+    lease: Mapped[str | None]
 
     sweep: Mapped[Sweep] = relationship(back_populates="jobs")
     history: Mapped[list[Attempt]] = relationship(
@@ -165,11 +174,21 @@ class Attempt(AttemptColumns, Base):
     state: Mapped[str]
 
 
+INTENT_SUBMIT = "submit"
+INTENT_CANCEL = "cancel"
+
+
 @dataclass(frozen=True)
 class JobUpdate:
-    """A state change for one job; fields left None keep what the store already has."""
+    """A state change for one job, decided from the row as it was at `version` in state `seen`.
+
+    Fields left None keep what the store already has; `release` clears the job's intent and
+    lease (its holder is gone). Build one with `JobUpdate.of(job, state, ...)`.
+    """
 
     job_id: int
+    version: int
+    seen: JobState
     state: JobState
     reason: str | None = None
     exit_code: int | None = None
@@ -178,6 +197,17 @@ class JobUpdate:
     ended_at: float | None = None
     output_dir: str | None = None
     ts_id: int | None = None
+    server_id: str | None = None
+    release: bool = False
+
+    @classmethod
+    def of(cls, job: Job, state: JobState, **fields: Any) -> JobUpdate:
+        return cls(job.id, job.version, job.job_state, state, **fields)
+
+
+_UPDATE_BOOKKEEPING = ("job_id", "version", "seen", "state", "release")
+# The columns an update may set besides the state.
+UPDATE_FIELDS = tuple(f.name for f in fields(JobUpdate) if f.name not in _UPDATE_BOOKKEEPING)
 
 
 def default_location() -> str:
@@ -418,35 +448,112 @@ class Store:
                 update(Sweep).where(Sweep.id == sweep_id).values(njobs=Sweep.njobs + len(jobs))
             )
 
-    def set_submitted(self, sweep_id: str, submitted: dict[int, tuple[int, float]]) -> None:
-        """Record the ts ids that jobs (by Hydra job number) got when they were submitted."""
+    def set_submitted(
+        self, lease: str, submitted: dict[int, tuple[int, float]], server_id: str | None
+    ) -> None:
+        """Record the ts ids that jobs (by job id) got when the holder of `lease` queued them,
+        and end its claim on them. Conditional on the lease: only the command that queued an
+        attempt records where it went."""
+        if not submitted:
+            return
+        table = Job.__table__
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("job"), table.c.lease == lease)
+            .values(
+                ts_id=bindparam("new_ts_id"),
+                submitted_at=bindparam("new_submitted_at"),
+                server_id=server_id,
+                intent=None,
+                lease=None,
+                version=table.c.version + 1,
+                updated_at=_now(),
+            )
+        )
+        rows = [
+            {"job": job_id, "new_ts_id": ts_id, "new_submitted_at": at}
+            for job_id, (ts_id, at) in submitted.items()
+        ]
+        with self.session() as session:
+            session.connection().execute(statement, rows)
+
+    def claim(self, jobs: Sequence[Job], intent: str, lease: str) -> list[Job]:
+        """Mark active jobs as being worked on by the holder of `lease`; returns those claimed.
+
+        A job is claimed only if its row is still the version read (nobody wrote it since) and
+        no live command holds it: the caller leaves out jobs whose lease is held.
+        """
+        claimed: list[Job] = []
         now = _now()
         with self.session() as session:
-            for num, (ts_id, submitted_at) in submitted.items():
-                session.execute(
+            for job in jobs:
+                result = session.execute(
                     update(Job)
-                    .where(Job.sweep_id == sweep_id, Job.num == num)
-                    .values(ts_id=ts_id, submitted_at=submitted_at, updated_at=now)
+                    .where(
+                        Job.id == job.id,
+                        Job.version == job.version,
+                        Job.state.in_(_ACTIVE_VALUES),
+                    )
+                    .values(intent=intent, lease=lease, version=Job.version + 1, updated_at=now)
                 )
+                if result.rowcount:  # type: ignore[attr-defined]
+                    claimed.append(job)
+        return claimed
 
-    def new_attempts(self, jobs: Sequence[Job], labels: Sequence[str]) -> list[Job]:
-        """Archive each job's ended attempt and make its row a new, queued one with `label`.
+    def release(self, sweep_id: str, lease: str) -> None:
+        """End the claims of `lease` on the sweep's jobs (its holder is done with them)."""
+        with self.session() as session:
+            session.execute(
+                update(Job)
+                .where(Job.sweep_id == sweep_id, Job.lease == lease)
+                .values(intent=None, lease=None, version=Job.version + 1, updated_at=_now())
+            )
 
-        One transaction; a job that is not terminal any more (another retry, or a refresh
-        racing this one) is left alone and not returned. Terminal attempts never change: they
-        move, as they are, to `attempts`.
+    def settle_cancelled(self, lease: str, ended: dict[int, float], reason: str) -> int:
+        """Mark the jobs (job id -> when they were stopped) that the holder of `lease` took out
+        of the queue as cancelled, unless they reached a terminal state meanwhile (a result
+        that arrived first is the truth). Returns how many were marked."""
+        if not ended:
+            return 0
+        table = Job.__table__
+        sources = sorted(s.value for s in sources_of(JobState.CANCELLED) if not s.terminal)
+        statement = (
+            update(table)
+            .where(
+                table.c.id == bindparam("job"),
+                table.c.lease == lease,
+                or_(*(table.c.state == source for source in sources)),
+            )
+            .values(
+                state=JobState.CANCELLED.value,
+                reason=reason,
+                ended_at=bindparam("new_ended_at"),
+                intent=None,
+                lease=None,
+                version=table.c.version + 1,
+                updated_at=_now(),
+            )
+        )
+        rows = [{"job": job_id, "new_ended_at": at} for job_id, at in ended.items()]
+        with self.session() as session:
+            return int(session.connection().execute(statement, rows).rowcount)
+
+    def new_attempts(self, jobs: Sequence[Job], labels: Sequence[str], lease: str) -> list[Job]:
+        """Archive each job's ended attempt and make its row a new, queued one with `label`,
+        claimed by the holder of `lease` (which is about to queue it).
+
+        One transaction; a job whose row changed since it was read (another retry) or that
+        may not be renewed is left alone and not returned. Terminal attempts never change:
+        they move, as they are, to `attempts`.
         """
-        terminal = sorted(s.value for s in TERMINAL)
         renewed: list[Job] = []
         now = _now()
         with self.session() as session:
             for job, label in zip(jobs, labels, strict=True):
                 current = session.scalars(
-                    select(Job).where(
-                        Job.id == job.id, Job.attempt == job.attempt, Job.state.in_(terminal)
-                    )
+                    select(Job).where(Job.id == job.id, Job.version == job.version)
                 ).first()
-                if current is None:
+                if current is None or not can_renew(current.job_state):
                     continue
                 archived = {name: getattr(current, name) for name in ATTEMPT_FIELDS}
                 session.add(Attempt(job_id=current.id, number=current.attempt, **archived))
@@ -456,6 +563,9 @@ class Store:
                 current.label = label
                 current.state = JobState.QUEUED.value
                 current.attempt += 1
+                current.version += 1
+                current.intent = INTENT_SUBMIT
+                current.lease = lease
                 current.updated_at = now
                 renewed.append(current)
         return renewed
@@ -473,38 +583,48 @@ class Store:
     def apply(self, updates: Sequence[JobUpdate]) -> int:
         """Apply state changes; returns how many jobs changed.
 
-        Each UPDATE carries the transition table in its WHERE clause, so two processes racing
-        to update the same job cannot overwrite a terminal state or go backwards: the loser's
-        update simply matches no row. Updates of the same shape (target state, fields set) run
+        Each update is checked against the transition table (from the state it was decided
+        from), and its UPDATE is conditional on the row version it was decided from: a writer
+        that read the job before someone else wrote it (another refresh, a retry that made a
+        new attempt, a cancel that claimed it) changes nothing, and the next refresh decides
+        again from what is true then. Updates of the same shape (target state, fields set) run
         as one statement over many rows: a refresh after a thousand jobs ended is one
         executemany, not a thousand statements to build.
         """
         now = _now()
-        shapes: dict[tuple[JobState, tuple[str, ...]], list[dict[str, Any]]] = defaultdict(list)
+        Shape = tuple[JobState, tuple[str, ...], bool]
+        shapes: dict[Shape, list[dict[str, Any]]] = defaultdict(list)
         for u in updates:
+            if not can_transition(u.seen, u.state):
+                raise ValueError(f"job {u.job_id}: no transition from {u.seen} to {u.state}")
             values = {
                 name: value
                 for name, value in asdict(u).items()
-                if value is not None and name not in ("job_id", "state")
+                if value is not None and name not in _UPDATE_BOOKKEEPING
             }
-            shapes[(u.state, tuple(sorted(values)))].append(
-                {"job": u.job_id, **{f"new_{name}": value for name, value in values.items()}}
+            shapes[(u.state, tuple(sorted(values)), u.release)].append(
+                {
+                    "job": u.job_id,
+                    "seen_version": u.version,
+                    **{f"new_{name}": value for name, value in values.items()},
+                }
             )
         table = Job.__table__
         changed = 0
         with self.session() as session:
-            for (state, names), rows in shapes.items():
-                sources = sorted(s.value for s in sources_of(state))
+            for (state, names, release), rows in shapes.items():
+                held = {} if not release else {"intent": None, "lease": None}
                 statement = (
                     update(table)
-                    # OR of equalities, not IN: an expanding IN cannot run as executemany.
                     .where(
                         table.c.id == bindparam("job"),
-                        or_(*(table.c.state == source for source in sources)),
+                        table.c.version == bindparam("seen_version"),
                     )
                     .values(
                         state=state.value,
                         updated_at=now,
+                        version=table.c.version + 1,
+                        **held,
                         **{name: bindparam(f"new_{name}") for name in names},
                     )
                 )

@@ -1,21 +1,22 @@
 """Queueing recorded jobs in ts: the launcher's first attempts and `tsq retry`'s later ones.
 
-Jobs are recorded (queued, no ts id yet) before this runs. An interruption or a ts failure
-part-way leaves the jobs already queued recorded with their ts ids (and findable by their unique
-label even if recording the ids fails), and marks the rest `lost`, saying so.
+Jobs are recorded (queued, no ts id yet) and claimed by the caller's lease before this runs, so
+no refresh judges them from ts's silence while they are being queued. An interruption or a ts
+failure part-way leaves the jobs already queued recorded with their ts ids (and findable by their
+unique label even if recording the ids fails), and marks the rest `lost`, saying so.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import time
 from pathlib import Path
 
-from tsq.errors import TsqError
+from tsq.errors import StoreError, TsqError
+from tsq.lease import Lease
 from tsq.options import TsOptions
-from tsq.spooler import Spooler
+from tsq.spooler import Spooler, server_id
 from tsq.states import JobState
 from tsq.store import Job, JobUpdate, Store, Sweep
 
@@ -44,16 +45,19 @@ def submit_jobs(
     spec: Path,
     jobs: list[Job],
     options: TsOptions,
+    lease: Lease,
     follow: str,
     after: int | None = None,
-) -> dict[int, tuple[int, float]]:
-    """Queue `jobs` (all of `sweep`, launched from `spec`); num -> (ts id, submitted at).
+) -> dict[int, int]:
+    """Queue `jobs` (all of `sweep`, launched from `spec`, claimed by `lease`); num -> ts id.
 
-    `follow` is the command that shows the sweep, for the message when queueing stops part-way;
-    `after`, a ts job they must wait for (`depends_on`).
+    Each job runs in the launch's working directory and environment (`options`), whoever
+    queues it. `follow` is the command that shows the sweep, for the messages when queueing
+    stops part-way; `after`, a ts job they must wait for (`depends_on`).
     """
     submitted: dict[int, tuple[int, float]] = {}
-    env = {**os.environ, **options.env}
+    env = options.job_environment()
+    cwd = options.cwd or sweep.cwd
     try:
         for job in jobs:
             ts_id = spooler.submit(
@@ -63,39 +67,74 @@ def submit_jobs(
                 gpus=options.gpus,
                 after=after,
                 env=env,
+                cwd=cwd,
             )
-            submitted[job.num] = (ts_id, time.time())
+            submitted[job.id] = (ts_id, time.time())
     except (Exception, KeyboardInterrupt) as cause:
-        message = _abandon(store, sweep, jobs, submitted, cause, follow)
+        message = _abandon(store, spooler, sweep, jobs, submitted, lease, cause, follow)
         if isinstance(cause, (TsqError, KeyboardInterrupt)):
             raise TsqError(message) from cause
         raise
-    store.set_submitted(sweep.id, submitted)
-    return submitted
+    _record(store, spooler, sweep, jobs, submitted, lease, follow)
+    ids = {job.id: job.num for job in jobs}
+    return {ids[job_id]: ts_id for job_id, (ts_id, _) in submitted.items()}
+
+
+def _record(
+    store: Store,
+    spooler: Spooler,
+    sweep: Sweep,
+    jobs: list[Job],
+    submitted: dict[int, tuple[int, float]],
+    lease: Lease,
+    follow: str,
+) -> None:
+    """Store the ts ids. If the store fails now, the jobs are queued all the same and will run:
+    say so, and how they are found again, so nobody launches them twice."""
+    try:
+        store.set_submitted(lease.token, submitted, server_id(spooler.socket))
+    except StoreError as e:
+        raise TsqError(
+            f"{_count(len(submitted))} of sweep {sweep.id} are queued in task-spooler and will "
+            f"run, but the store could not record their ts ids ({e}). Do not launch them again: "
+            f"once the store works, {follow} finds them by their labels"
+        ) from None
 
 
 def _abandon(
     store: Store,
+    spooler: Spooler,
     sweep: Sweep,
     jobs: list[Job],
     submitted: dict[int, tuple[int, float]],
+    lease: Lease,
     cause: BaseException,
     follow: str,
 ) -> str:
     """Leave a truthful record when queueing stops part-way, and say what it is.
 
-    The job being queued when it stopped may or may not have reached ts: it stays queued
-    without a ts id, and the next refresh finds it in ts by its label, or marks it lost.
+    The job being queued when it stopped may or may not have reached ts: it keeps its claim
+    until this process ends, then the next refresh finds it in ts by its label, or marks it
+    lost.
     """
-    store.set_submitted(sweep.id, submitted)
+    _record(store, spooler, sweep, jobs, submitted, lease, follow)
     why = "interrupted" if isinstance(cause, KeyboardInterrupt) else str(cause)
-    unsent = [job for job in jobs if job.num not in submitted]
+    ids = {job_id for job_id in submitted}
+    unsent = [job for job in jobs if job.id not in ids]
     never = unsent[1:]
     store.apply(
-        [JobUpdate(job.id, JobState.LOST, reason=f"never submitted to ts ({why})") for job in never]
+        [
+            JobUpdate.of(job, JobState.LOST, reason=f"never submitted to ts ({why})", release=True)
+            for job in never
+        ]
     )
     in_flight = f"; job {unsent[0].num} was being queued" if unsent else ""
     return (
-        f"{why}: {len(submitted)} of {len(jobs)} jobs of sweep {sweep.id} were queued in ts and "
-        f"are recorded, {len(never)} never were and are marked lost{in_flight}. See: {follow}"
+        f"{why}: {len(submitted)} of {_count(len(jobs))} of sweep {sweep.id} were queued in ts "
+        f"and are recorded, {len(never)} never were and are marked lost{in_flight}. "
+        f"See: {follow}"
     )
+
+
+def _count(n: int) -> str:
+    return f"{n} job" if n == 1 else f"{n} jobs"

@@ -73,6 +73,10 @@ class WaitTimedOut(TsqError):
     exit_code = 3
 
 
+class SweepForgotten(TsqError):
+    """The sweep's records were dropped while someone followed it."""
+
+
 def wait_for_jobs(
     store: Store,
     sweep_id: str,
@@ -93,6 +97,11 @@ def wait_for_jobs(
                     warned.add(warning)
                     progress.say(f"tsq: {warning}")
             jobs = {job.num: job for job in store.jobs([sweep_id]) if job.num in wanted}
+            if len(jobs) < len(wanted):
+                raise SweepForgotten(
+                    f"sweep {sweep_id} was forgotten (`tsq forget`) while waiting for it; "
+                    "its jobs run on, but the store no longer follows them"
+                )
             ordered = [jobs[num] for num in nums]
             progress.show(ordered)
             if all(job.job_state.terminal for job in ordered):
