@@ -209,3 +209,25 @@ def read_only() -> Iterator[ReadOnly]:
     yield make
     for directory in mounted:
         subprocess.run(["umount", str(directory)], check=True)
+
+
+Tmpfs = Callable[[Path, str], Path]
+
+
+@pytest.fixture
+def tmpfs() -> Iterator[Tmpfs]:
+    """Mounts a small tmpfs, to fill a disk for real. Needs root, as CI runs."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    mounted: list[Path] = []
+
+    def make(directory: Path, size: str) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tsq-test", str(directory)],
+                       check=True)  # fmt: skip
+        mounted.append(directory)
+        return directory
+
+    yield make
+    for directory in mounted:
+        subprocess.run(["umount", "-l", str(directory)], check=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sweeps import ReadOnly, Sandbox, by_num
+from sweeps import ReadOnly, Sandbox, Tmpfs, by_num
 
 
 def _server_pids(sandbox: Sandbox) -> list[int]:
@@ -169,3 +170,55 @@ def test_a_store_in_a_read_only_directory_is_one_clear_line(
         assert launch.returncode == 1 and "Traceback" not in launch.stderr
         assert str(store.parent) in launch.stderr
     assert sandbox.tsp("-l").stdout.splitlines()[1:] == [], "nothing queued"
+
+
+def test_a_full_disk_for_the_spec_is_one_line_and_queues_nothing(
+    sandbox: Sandbox, tmpfs: Tmpfs
+) -> None:
+    tiny = tmpfs(sandbox.root / "tiny", "48k")
+    proc = sandbox.run(
+        [sys.executable, "app.py", "-m", "hydra/launcher=ts", "x=range(0,30)",
+         f"hydra.sweep.dir={tiny}/sweep"],
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    line = next(line for line in proc.stderr.splitlines() if "tsq:" in line)
+    assert "cannot write the job spec" in line and "No space left on device" in line
+    assert sandbox.tsp("-l").stdout.splitlines()[1:] == [], "nothing queued"
+    assert sandbox.status() == [], "nothing recorded"
+
+
+def test_a_store_that_fails_after_queueing_says_the_jobs_will_run(
+    sandbox: Sandbox, tmpfs: Tmpfs
+) -> None:
+    """The store's disk fills up while the jobs are being queued (a ts wrapper fills it at the
+    first submission): the jobs run, the message says so, and status finds them later."""
+    disk = tmpfs(sandbox.root / "storedisk", "2m")
+    wrapper = sandbox.root / "tsp-filling"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *" -- "*) [ -e {sandbox.root}/filled ] || {{ touch {sandbox.root}/filled;'
+        f" dd if=/dev/zero of={disk}/fill bs=64k 2>/dev/null; }};; esac\n"
+        f'exec {shutil.which("tsp")} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    store = disk / "tsq.db"
+    proc = sandbox.sweep("x=1,2,3", f"hydra.launcher.binary={wrapper}", check=False,
+                         env={"TSQ_STORE": str(store)})  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    line = next(line for line in proc.stderr.splitlines() if "tsq:" in line)
+    assert "3 jobs of sweep" in line and "are queued in task-spooler and will run" in line
+    assert "Do not launch them again" in line and "finds them by their labels" in line
+    (disk / "fill").unlink()
+
+    def status() -> list[dict]:
+        argv = [sys.executable, "-m", "tsq", "status", "--json", "--store", str(store)]
+        return json.loads(sandbox.run(argv).stdout)
+
+    jobs = status()
+    assert [j["ts_id"] is not None for j in jobs] == [True] * 3, "found in ts by their labels"
+    deadline = time.monotonic() + 90
+    while {j["state"] for j in jobs} != {"completed"}:
+        assert time.monotonic() < deadline, jobs
+        time.sleep(0.3)
+        jobs = status()

@@ -110,6 +110,31 @@ def test_cancel_stops_a_running_job(sandbox: Sandbox) -> None:
     assert job["state"] == "cancelled" and "tsq cancel" in job["reason"]
 
 
+def test_cancel_says_what_it_did_and_only_that(sandbox: Sandbox) -> None:
+    sandbox.sweep("x=1,2")
+    sandbox.wait_terminal()
+    sweep = _sweep_id(sandbox)
+    whole = sandbox.tsq("cancel", sweep)
+    assert whole.stdout.strip() == f"sweep {sweep}: nothing cancelled; 2 jobs had already ended"
+    one = sandbox.tsq("cancel", f"{sweep}:1")
+    assert one.stdout.strip() == f"sweep {sweep}: nothing cancelled; job 1 had already ended"
+    assert {j["state"] for j in sandbox.status()} == {"completed"}
+
+
+def test_cancel_stops_a_job_that_outlived_its_ts_server(sandbox: Sandbox) -> None:
+    sandbox.sweep("x=1", "sleep=60")
+    pid = sandbox.started(0)["pid"]
+    sandbox.tsp("-K")  # the server is gone; its running job goes on
+    assert sandbox.status()[0]["state"] == "running"
+    proc = sandbox.tsq("cancel", _sweep_id(sandbox))
+    assert "1 running job stopped (SIGTERM); marked cancelled" in proc.stdout
+    deadline = time.monotonic() + 10
+    while _alive(pid):
+        assert time.monotonic() < deadline, "the job process is still running"
+        time.sleep(0.1)
+    assert sandbox.status()[0]["state"] == "cancelled"
+
+
 def test_forget_asks_unless_yes_and_keeps_the_files(sandbox: Sandbox) -> None:
     sandbox.sweep("x=1")
     sandbox.wait_terminal()

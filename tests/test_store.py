@@ -557,3 +557,30 @@ def test_new_attempts_archive_the_ended_one(tmp_path: Path) -> None:
     )
     assert history == [(1, "failed", "boom", 1, 5)]
     assert store.new_attempts([jobs[0]], ["again"], "l2") == [], "an attempt is renewed only once"
+
+
+def test_a_stale_refresh_never_writes_onto_a_new_attempt(store: Store) -> None:
+    """A refresh reads attempt 1 running; meanwhile it fails, and a retry makes attempt 2.
+    What the refresh decided for attempt 1 must not land on attempt 2."""
+    add(store, "aaaa00000000", n=1)
+    store.apply([JobUpdate.of(store.jobs(["aaaa00000000"])[0], JobState.RUNNING)])
+    read_by_refresh = store.jobs(["aaaa00000000"])[0]
+    store.apply([JobUpdate.of(read_by_refresh, JobState.FAILED, reason="exit 1")])
+    store.new_attempts(store.jobs(["aaaa00000000"]), ["again"], "retry")
+    stale = JobUpdate.of(read_by_refresh, JobState.COMPLETED, exit_code=0)
+    assert store.apply([stale]) == 0
+    job = store.jobs(["aaaa00000000"])[0]
+    assert (job.attempt, job.state, job.exit_code) == (2, "queued", None)
+
+
+def test_claims_go_to_one_command_and_end_with_it(store: Store) -> None:
+    add(store, "aaaa00000000", n=2)
+    jobs = store.jobs(["aaaa00000000"])
+    assert store.claim(jobs, "cancel", "first") == jobs
+    assert store.claim(jobs, "cancel", "second") == [], "read before the first claim: stale"
+    assert store.settle_cancelled("second", {jobs[0].id: 5.0}, "no") == 0, "not its claim"
+    assert store.settle_cancelled("first", {jobs[0].id: 5.0}, "cancelled") == 1
+    store.release("aaaa00000000", "first")
+    a, b = store.jobs(["aaaa00000000"])
+    assert (a.state, a.ended_at, a.reason, a.lease) == ("cancelled", 5.0, "cancelled", None)
+    assert (b.state, b.intent, b.lease) == ("queued", None, None)
