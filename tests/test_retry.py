@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 
 from sweeps import Sandbox, by_num
 
@@ -57,3 +59,29 @@ def test_retry_selects_by_state_or_number_and_refuses_active_jobs(sandbox: Sandb
     assert (jobs[2]["state"], jobs[2]["attempt"]) == ("queued", 2)
     sandbox.release(blocker)
     assert {j["state"] for j in sandbox.wait_terminal()} == {"completed"}
+
+
+def test_retry_runs_the_job_as_launched_from_any_shell(sandbox: Sandbox) -> None:
+    """A relative sweep dir and a variable of the launching shell: a retry run from another
+    directory, in a shell without that variable, still runs where and as the launch did."""
+    flags = sandbox.root / "flags"
+    sandbox.run(
+        [sys.executable, "app.py", "-m", "hydra/launcher=ts", "x=1", "fail=once",
+         f"marker_dir={flags}", "hydra.sweep.dir=relative/sweep"],
+        env={"TSQ_TEST_ENV": "from the launching shell"},
+    )  # fmt: skip
+    first = sandbox.wait_terminal()[0]
+    assert first["state"] == "failed"
+    elsewhere = sandbox.root / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in sandbox.env.items() if k != "TSQ_TEST_ENV"}
+    subprocess.run([sys.executable, "-m", "tsq", "retry", first["sweep"]], cwd=elsewhere,
+                   env=env, check=True, capture_output=True)  # fmt: skip
+    job = sandbox.wait_terminal()[0]
+    assert (job["state"], job["attempt"]) == ("completed", 2)
+    assert job["output_dir"] == first["output_dir"]
+    assert job["output_dir"].startswith(str(sandbox.app_dir / "relative" / "sweep"))
+    value = json.loads(sandbox.tsq("collect", "--json").stdout)[0]["return_value"]
+    assert value["cwd"] == str(sandbox.app_dir), "the launch's working directory"
+    assert value["env"] == "from the launching shell", "the launch's environment"
+    assert not (elsewhere / "relative").exists()

@@ -338,3 +338,24 @@ def test_corrupt_result_of_an_active_job_fails_it(sandbox: Sandbox, garbage: str
     collected = by_num(json.loads(sandbox.tsq("collect", "--json", check=False).stdout))
     assert "is corrupt" in collected[0]["error"], "collect reports it"
     assert collected[1]["state"] == "completed", "the others are unaffected"
+
+
+def test_durations_are_when_things_happened_not_when_status_asked(sandbox: Sandbox) -> None:
+    """No refresh sees the jobs run; they are killed or cancelled; status is asked well after."""
+    sandbox.sweep("x=1,2", "sleep=60")
+    killed_pid = sandbox.started(0)["pid"]
+    sandbox.started(1)
+    os.kill(killed_pid, signal.SIGKILL)
+    killed_at = time.time()
+    sandbox.tsq("cancel", f"{sandbox.status()[0]['sweep']}:1")
+    cancelled_at = time.time()
+    sandbox.sweep("x=3")  # a while later: another sweep launched and run to its end
+    sandbox.wait_terminal()
+    asked_at = time.time()
+    jobs = by_num(sandbox.status())
+    killed, cancelled = jobs[0], jobs[1]
+    assert killed["state"] == "failed" and cancelled["state"] == "cancelled"
+    for job, ended in ((killed, killed_at), (cancelled, cancelled_at)):
+        assert job["started_at"] is not None and job["ended_at"] <= ended + 0.5, job
+        assert job["duration"] == job["ended_at"] - job["started_at"]
+        assert job["duration"] < asked_at - job["started_at"] - 1, "not counted up to now"

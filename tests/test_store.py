@@ -578,9 +578,10 @@ def test_claims_go_to_one_command_and_end_with_it(store: Store) -> None:
     jobs = store.jobs(["aaaa00000000"])
     assert store.claim(jobs, "cancel", "first") == jobs
     assert store.claim(jobs, "cancel", "second") == [], "read before the first claim: stale"
-    assert store.settle_cancelled("second", {jobs[0].id: 5.0}, "no") == 0, "not its claim"
-    assert store.settle_cancelled("first", {jobs[0].id: 5.0}, "cancelled") == 1
+    assert store.settle_cancelled("second", {jobs[0].id: (2.0, 5.0)}, "no") == 0, "not its claim"
+    assert store.settle_cancelled("first", {jobs[0].id: (2.0, 5.0)}, "cancelled") == 1
     store.release("aaaa00000000", "first")
     a, b = store.jobs(["aaaa00000000"])
-    assert (a.state, a.ended_at, a.reason, a.lease) == ("cancelled", 5.0, "cancelled", None)
+    assert (a.state, a.started_at, a.ended_at) == ("cancelled", 2.0, 5.0)
+    assert (a.reason, a.lease) == ("cancelled", None)
     assert (b.state, b.intent, b.lease) == ("queued", None, None)

@@ -120,7 +120,7 @@ def _cancel_sweep(
     queue = listing(sweep, report.notes)
     if queue is None:
         return
-    stopped: dict[int, float] = {}
+    stopped: dict[int, tuple[float | None, float]] = {}
     for job in claimed:
         obs = observe(job, sweep, queue)
         row = obs.ts_row
@@ -142,14 +142,14 @@ def _cancel_sweep(
             except SpoolerError as e:
                 report.notes.append(f"job {job.num} left as it is: {e}")
                 continue
-            stopped[job.id] = time.time()
+            stopped[job.id] = (obs.started.get("started_at"), time.time())
         elif obs.runner_alive:
             # ts has forgotten it (its server is gone) but the job still runs: stop it.
             os.kill(int(obs.started["pid"]), signal.SIGTERM)
             report.killed.append(job.num)
-            stopped[job.id] = time.time()
+            stopped[job.id] = (obs.started.get("started_at"), time.time())
         else:
             # Not in ts, not running, no result: nothing runs it or ever will.
             report.dropped.append(job.num)
-            stopped[job.id] = time.time()
+            stopped[job.id] = (obs.started.get("started_at"), time.time())
     store.settle_cancelled(lease.token, stopped, CANCELLED_REASON)

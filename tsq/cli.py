@@ -22,10 +22,19 @@ error; 3 `wait --timeout` ran out.
 the store: --store PATH, else $TSQ_STORE, else $XDG_STATE_HOME/tsq/tsq.db."""
 
 
+def _end(job: Any, now: float) -> float | None:
+    """When the job ended, or now while it runs; None for an ended job whose end is unknown
+    (a lost job): its duration is unknown, not growing."""
+    if job.ended_at is not None:
+        return float(job.ended_at)
+    return None if job.job_state.terminal else now
+
+
 def _duration(job: Any, now: float) -> str:
-    if job.started_at is None:
+    end = _end(job, now)
+    if job.started_at is None or end is None:
         return ""
-    seconds = (job.ended_at or now) - job.started_at
+    seconds = end - job.started_at
     if seconds < 60:
         return f"{seconds:.1f}s"
     minutes, secs = divmod(int(seconds), 60)
@@ -56,7 +65,7 @@ def _sweep_line(sweep: Any, jobs: Sequence[Any]) -> str:
 
 
 def job_json(sweep: Any, job: Any, now: float) -> dict[str, Any]:
-    end = job.ended_at or (now if job.started_at is not None else None)
+    end = _end(job, now)
     return {
         "sweep": sweep.id,
         "num": job.num,

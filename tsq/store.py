@@ -33,6 +33,7 @@ from sqlalchemy import (
     create_engine,
     event,
     exc,
+    func,
     or_,
     select,
     update,
@@ -509,11 +510,14 @@ class Store:
                 .values(intent=None, lease=None, version=Job.version + 1, updated_at=_now())
             )
 
-    def settle_cancelled(self, lease: str, ended: dict[int, float], reason: str) -> int:
-        """Mark the jobs (job id -> when they were stopped) that the holder of `lease` took out
-        of the queue as cancelled, unless they reached a terminal state meanwhile (a result
-        that arrived first is the truth). Returns how many were marked."""
-        if not ended:
+    def settle_cancelled(
+        self, lease: str, stopped: dict[int, tuple[float | None, float]], reason: str
+    ) -> int:
+        """Mark the jobs (job id -> (when it started if it did, when it was stopped)) that the
+        holder of `lease` took out of the queue as cancelled, unless they reached a terminal
+        state meanwhile (a result that arrived first is the truth). Returns how many were
+        marked."""
+        if not stopped:
             return 0
         table = Job.__table__
         sources = sorted(s.value for s in sources_of(JobState.CANCELLED) if not s.terminal)
@@ -527,6 +531,7 @@ class Store:
             .values(
                 state=JobState.CANCELLED.value,
                 reason=reason,
+                started_at=func.coalesce(table.c.started_at, bindparam("new_started_at")),
                 ended_at=bindparam("new_ended_at"),
                 intent=None,
                 lease=None,
@@ -534,7 +539,10 @@ class Store:
                 updated_at=_now(),
             )
         )
-        rows = [{"job": job_id, "new_ended_at": at} for job_id, at in ended.items()]
+        rows = [
+            {"job": job_id, "new_started_at": started, "new_ended_at": ended}
+            for job_id, (started, ended) in stopped.items()
+        ]
         with self.session() as session:
             return int(session.connection().execute(statement, rows).rowcount)
 
