@@ -1,0 +1,180 @@
+"""Code snapshots on real git repositories and plain directories made in a temp dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from sweeps import ReadOnly
+
+from tsq.snapshot import Limits, SnapshotError, project_of, read_provenance, remove_unused, take
+
+LIMITS = Limits(max_file_bytes=100_000, max_total_bytes=1_000_000)
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}  # fmt: skip
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True, env=env).stdout.strip()  # fmt: skip
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A project in git: a committed app and module, a data file git ignores."""
+    root = tmp_path / "proj"
+    (root / "pkg").mkdir(parents=True)
+    (root / "train.py").write_text("import pkg.model\n")
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "model.py").write_text("SIZE = 1\n")
+    (root / ".gitignore").write_text("data/\n")
+    (root / "data").mkdir()
+    (root / "data" / "big.bin").write_bytes(b"\0" * 10)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "first")
+    return root
+
+
+def files_in(code: Path) -> set[str]:
+    return {str(p.relative_to(code)) for p in code.rglob("*") if p.is_file()}
+
+
+def test_a_git_project_is_copied_with_uncommitted_edits_and_provenance(
+    repo: Path, tmp_path: Path
+) -> None:
+    (repo / "pkg" / "model.py").write_text("SIZE = 2\n")  # a dirty edit
+    (repo / "notes.py").write_text("untracked = True\n")
+    snap = take(repo / "train.py", None, tmp_path / "store", LIMITS)
+    assert snap.project == repo.resolve()
+    assert files_in(snap.code) == {".gitignore", "train.py", "pkg/__init__.py",
+                                   "pkg/model.py", "notes.py"}, "ignored data left out"  # fmt: skip
+    assert (snap.code / "pkg" / "model.py").read_text() == "SIZE = 2\n", "as on disk"
+    p = snap.provenance
+    assert (p.git_commit, p.git_branch, p.git_dirty) == (git(repo, "rev-parse", "HEAD"), "main",
+                                                         True)  # fmt: skip
+    assert read_provenance(snap.code) == p
+    patch = (snap.code.parent / "uncommitted.patch").read_text()
+    assert "-SIZE = 1" in patch and "+SIZE = 2" in patch
+    assert p.describe().startswith(f"code: git {p.git_commit[:12]} (main, uncommitted changes)")
+    assert snap.remap(str(repo / "pkg")) == str(snap.code / "pkg")
+    assert snap.remap("/usr/lib/python3") == "/usr/lib/python3"
+
+
+def test_snapshots_are_shared_and_only_new_content_is_stored(repo: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    first = take(repo / "train.py", None, store, LIMITS)
+    objects = sorted((store / "objects").rglob("*"))
+    again = take(repo / "train.py", None, store, LIMITS)
+    assert again.id == first.id and again.code == first.code, "an unchanged project: one copy"
+    assert sorted((store / "objects").rglob("*")) == objects
+    (repo / "pkg" / "model.py").write_text("SIZE = 3\n")
+    edited = take(repo / "train.py", None, store, LIMITS)
+    assert edited.id != first.id
+    assert (first.code / "pkg" / "model.py").read_text() == "SIZE = 1\n", "the old one stays"
+    assert (edited.code / "pkg" / "model.py").read_text() == "SIZE = 3\n"
+    same = (first.code / "train.py").stat(), (edited.code / "train.py").stat()
+    assert same[0].st_ino == same[1].st_ino, "an unchanged file is stored once"
+    assert remove_unused(store, [edited.code]) == (1, 1), "the old snapshot and its model.py"
+    assert not first.code.exists() and (edited.code / "pkg" / "model.py").exists()
+
+
+def test_large_files_are_left_out_and_a_large_project_is_refused(
+    repo: Path, tmp_path: Path
+) -> None:
+    (repo / "weights.pt").write_bytes(b"w" * 200_000)
+    snap = take(repo / "train.py", None, tmp_path / "store", LIMITS)
+    assert "weights.pt" not in files_in(snap.code)
+    assert snap.left_out == (("weights.pt", 200_000),)
+    for n in range(12):
+        (repo / f"table{n}.py").write_text("x" * 90_000)
+    with pytest.raises(SnapshotError) as refused:
+        take(repo / "train.py", None, tmp_path / "store2", LIMITS)
+    message = str(refused.value)
+    assert "over the limit of 1.0 MB" in message and "table" in message
+    assert "snapshot_max_mb" in message and "snapshot=false" in message
+    assert not (tmp_path / "store2").exists() or not any((tmp_path / "store2").iterdir())
+
+
+def test_outside_git_the_import_directory_is_copied(tmp_path: Path) -> None:
+    root = tmp_path / "plain"
+    (root / "pkg" / "sub").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "sub" / "app.py").write_text("")
+    (root / "helpers.py").write_text("")
+    (root / ".hidden").mkdir()
+    (root / ".hidden" / "x.py").write_text("")
+    (root / "venv").mkdir()
+    (root / "venv" / "pyvenv.cfg").write_text("")
+    (root / "pkg" / "__pycache__").mkdir()
+    (root / "pkg" / "__pycache__" / "a.pyc").write_text("")
+    assert project_of(root / "pkg" / "sub" / "app.py", "pkg.sub.app") == (root, False)
+    assert project_of(root / "helpers.py", None) == (root, False)
+    snap = take(root / "pkg" / "sub" / "app.py", "pkg.sub.app", tmp_path / "store", LIMITS)
+    assert files_in(snap.code) == {"pkg/__init__.py", "pkg/sub/app.py", "helpers.py"}
+    assert snap.provenance.git_commit is None
+    assert snap.provenance.note == "not a git repository"
+    assert "(not a git repository)" in snap.provenance.describe()
+
+
+def test_without_git_installed_the_directory_rule_applies(repo: Path, tmp_path: Path) -> None:
+    probe = (
+        "import json, sys\nfrom pathlib import Path\nfrom tsq.snapshot import Limits, take\n"
+        "s = take(Path(sys.argv[1]), None, Path(sys.argv[2]), Limits(10**6, 10**7))\n"
+        "print(json.dumps([s.provenance.note, sorted(p.name for p in s.code.rglob('*.py'))]))"
+    )
+    env = {**os.environ, "PATH": str(tmp_path / "no-bin")}
+    out = subprocess.run([sys.executable, "-c", probe, str(repo / "train.py"),
+                          str(tmp_path / "store")], env=env, capture_output=True, text=True,
+                         check=True).stdout  # fmt: skip
+    note, names = json.loads(out)
+    assert note == "git is not installed"
+    assert names == ["__init__.py", "model.py", "train.py"]
+
+
+def test_an_unreadable_file_is_one_clear_error(repo: Path) -> None:
+    """Run as an unprivileged user (root reads everything) on a copy it owns but one file."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to run as another user")
+    home = Path(tempfile.mkdtemp(prefix="tsq-nobody-", dir="/tmp"))  # pytest's tmp is 0700
+    try:
+        project = home / "proj"
+        shutil.copytree(repo, project)
+        secret = project / "pkg" / "secret.py"
+        secret.write_text("KEY = 1\n")
+        for path in [home, *home.rglob("*")]:
+            shutil.chown(path, "nobody")
+        shutil.chown(secret, "root")
+        secret.chmod(0o600)
+        probe = (
+            "import sys\nfrom pathlib import Path\nfrom tsq.snapshot import Limits, take\n"
+            "from tsq.errors import TsqError\n"
+            "try:\n    take(Path(sys.argv[1]), None, Path(sys.argv[2]), Limits(10**6, 10**7))\n"
+            "except TsqError as e:\n    print(e)\n"
+        )
+        out = subprocess.run(
+            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable,
+             "-c", probe, str(project / "train.py"), str(home / "store")],
+            capture_output=True, text=True, check=True,
+            env={**os.environ, "HOME": str(home), "GIT_CONFIG_GLOBAL": "/dev/null"},
+        ).stdout  # fmt: skip
+    finally:
+        shutil.rmtree(home)
+    assert out.startswith(f"cannot snapshot {secret}: Permission denied"), out
+    assert "snapshot=false" in out
+
+
+def test_a_read_only_store_is_one_clear_error(
+    repo: Path, tmp_path: Path, read_only: ReadOnly
+) -> None:
+    store = read_only(tmp_path / "ro")
+    with pytest.raises(SnapshotError) as refused:
+        take(repo / "train.py", None, store, LIMITS)
+    assert "cannot write the code snapshot in" in str(refused.value)
+    assert "Read-only file system" in str(refused.value)

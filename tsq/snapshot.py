@@ -1,0 +1,399 @@
+"""Code snapshots: a queued job imports the app's code as it was when the sweep was launched.
+
+A job may start hours after its launch while its author keeps editing. The config is frozen at
+submit time (`tsq.compose`); this freezes the code. At launch, the app's project is copied into
+a content-addressed store, and every job of the sweep (and every retry of it) imports from that
+copy. The job's working directory stays the launch's, so relative data paths work as before.
+
+What is copied (the *project*):
+- in a git work tree holding the app's script: the tracked files plus the untracked files git
+  does not ignore, as they are on disk at launch (uncommitted edits included);
+- outside git: the directory the app is imported from (the script's directory, or for
+  `python -m pkg.app` the directory holding `pkg`), every file below it except hidden
+  directories, `__pycache__` and virtual environments.
+Files larger than `max_file_bytes` (data, checkpoints) are left out, since jobs read data from the
+launch directory anyway; a project larger than `max_total_bytes` in all is refused, naming its
+biggest files. Installed packages (site-packages) are not copied.
+
+Layout of the store (`root`): `objects/<2 hex>/<sha256>[x]` holds each file's content once (`x`:
+executable); `<snapshot id>/code/` is a snapshot, its files hard links to the objects, with
+`provenance.json` (and `uncommitted.patch` when the git tree was dirty) beside it. The snapshot id
+is the hash of the file list and contents (and the git commit), so launching ten sweeps of an
+unchanged project makes one snapshot, and a file already stored is never copied again. A cache
+of (size, mtime, inode) -> hash per project lets a launch of an unchanged project hash nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tsq.errors import TsqError
+from tsq.safeio import write_atomic
+
+CODE = "code"
+OBJECTS = "objects"
+PROVENANCE = "provenance.json"
+PATCH = "uncommitted.patch"
+_CHUNK = 1 << 20
+_GIT_TIMEOUT = 60.0
+
+
+class SnapshotError(TsqError):
+    """The project cannot be snapshotted; nothing is queued."""
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where the code of a sweep came from."""
+
+    project: str  # the directory that was snapshotted
+    git_commit: str | None = None
+    git_branch: str | None = None  # None on a detached HEAD
+    git_dirty: bool | None = None  # uncommitted changes or untracked files; None outside git
+    note: str | None = None  # why there is no git information ("not a git repository", ...)
+
+    def describe(self) -> str:
+        """One line for `tsq status`."""
+        if self.git_commit is None:
+            return f"code: {self.project} ({self.note or 'no git'})"
+        branch = self.git_branch or "detached HEAD"
+        dirty = ", uncommitted changes" if self.git_dirty else ""
+        return f"code: git {self.git_commit[:12]} ({branch}{dirty}) in {self.project}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A taken snapshot: `project` as it was, copied to `code`."""
+
+    id: str
+    project: Path
+    code: Path
+    provenance: Provenance
+    files: int
+    size: int
+    left_out: tuple[tuple[str, int], ...]  # (path, size) of files over the per-file limit
+
+    def remap(self, path: str) -> str:
+        """`path` inside the project, as the snapshot's copy; any other path unchanged."""
+        try:
+            relative = Path(path).resolve().relative_to(self.project)
+        except (ValueError, OSError):
+            return path
+        return str(self.code / relative)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_bytes: int
+    max_total_bytes: int
+
+
+def project_of(main_file: Path, module: str | None) -> tuple[Path, bool]:
+    """(project directory, whether it is a git work tree) for the app's main file.
+
+    `module` is `__main__.__spec__.name` for `python -m pkg.app` (None for a script): the
+    project outside git is then the directory `pkg` is imported from.
+    """
+    start = main_file.resolve().parent
+    top = _git(start, "rev-parse", "--show-toplevel", check=False)
+    if top is not None and top.returncode == 0 and top.stdout.strip():
+        return Path(top.stdout.strip()).resolve(), True
+    levels = module.count(".") if module else 0
+    if module and main_file.name == "__main__.py":
+        levels += 1  # `python -m pkg` runs pkg/__main__.py
+    project = start
+    for _ in range(levels):
+        project = project.parent
+    return project, False
+
+
+def take(main_file: Path, module: str | None, store: Path, limits: Limits) -> Snapshot:
+    """Snapshot the project holding `main_file` into `store`; reuses what is stored already."""
+    project, in_git = project_of(main_file, module)
+    provenance = _provenance(project, in_git)
+    files = _list_git(project) if in_git else _list_dir(project)
+    stats = _stat_all(project, files)
+    left_out = tuple(sorted(((p, s.st_size) for p, s in stats if s.st_size > limits.max_file_bytes),
+                            key=lambda item: -item[1]))  # fmt: skip
+    kept = [(p, s) for p, s in stats if s.st_size <= limits.max_file_bytes]
+    total = sum(s.st_size for _, s in kept)
+    if total > limits.max_total_bytes:
+        biggest = sorted(kept, key=lambda item: -item[1].st_size)[:5]
+        named = ", ".join(f"{p} ({_mb(s.st_size)})" for p, s in biggest)
+        raise SnapshotError(
+            f"the code snapshot of {project} would hold {_mb(total)} in {len(kept)} files, over "
+            f"the limit of {_mb(limits.max_total_bytes)}; biggest: {named}. Ignore them in "
+            ".gitignore, or raise hydra.launcher.snapshot_max_mb, or set "
+            "hydra.launcher.snapshot=false"
+        )
+    try:
+        store.mkdir(mode=0o700, parents=True, exist_ok=True)
+        hashes = _hashes(project, store, kept)
+        manifest = sorted((path, hashes[path]) for path, _ in kept)
+        ident = _ident(manifest, provenance)
+        snapshot = store / ident
+        if not snapshot.is_dir():
+            _build(project, store, snapshot, manifest, provenance, in_git)
+    except OSError as e:
+        where = e.filename or store
+        raise SnapshotError(
+            f"cannot write the code snapshot in {store} ({where}: {e.strerror or e}); free "
+            "space there, set TSQ_SNAPSHOTS or hydra.launcher.snapshot_dir to another place, or "
+            "set hydra.launcher.snapshot=false"
+        ) from None
+    return Snapshot(
+        id=ident,
+        project=project,
+        code=snapshot / CODE,
+        provenance=provenance,
+        files=len(kept),
+        size=total,
+        left_out=left_out,
+    )
+
+
+def default_store() -> Path:
+    """$TSQ_SNAPSHOTS, else `snapshots/` in the per-user state dir, beside the default store."""
+    configured = os.environ.get("TSQ_SNAPSHOTS")
+    if configured:
+        return Path(configured).expanduser().resolve()
+    state_home = os.environ.get("XDG_STATE_HOME", "")
+    if not os.path.isabs(state_home):
+        state_home = os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(state_home, "tsq", "snapshots")
+
+
+def read_provenance(snapshot_code: Path) -> Provenance | None:
+    """The provenance stored beside a snapshot's code; None if it cannot be read."""
+    try:
+        return Provenance(**json.loads((snapshot_code.parent / PROVENANCE).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def remove_unused(store: Path, used: Iterable[str]) -> tuple[int, int]:
+    """Remove the snapshots of `store` whose code dir is not in `used`, then the objects no
+    remaining snapshot links to; returns (snapshots, objects) removed."""
+    keep = {str(Path(path).resolve()) for path in used}
+    removed = 0
+    for entry in store.iterdir() if store.is_dir() else ():
+        if entry.name == OBJECTS or entry.name.startswith(".") or not entry.is_dir():
+            continue
+        if str((entry / CODE).resolve()) not in keep:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed += 1
+    objects = 0
+    for obj in (store / OBJECTS).glob("*/*"):
+        try:
+            if obj.stat().st_nlink == 1:  # no snapshot links to it any more
+                obj.unlink()
+                objects += 1
+        except OSError:
+            continue
+    return removed, objects
+
+
+# --- git -----------------------------------------------------------------------------------
+
+
+def _git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str] | None:
+    """Run git; None when git is not installed."""
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(cwd), *args],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="surrogateescape",
+            stdin=subprocess.DEVNULL,
+            timeout=_GIT_TIMEOUT,
+            check=False,
+        )
+    except FileNotFoundError:
+        return None
+    except subprocess.TimeoutExpired:
+        raise SnapshotError(f"`git {' '.join(args)}` in {cwd} did not answer") from None
+    if check and result.returncode != 0:
+        message = result.stderr.strip().splitlines()[:1] or ["no message"]
+        raise SnapshotError(f"`git {' '.join(args)}` failed in {cwd}: {message[0]}")
+    return result
+
+
+def _provenance(project: Path, in_git: bool) -> Provenance:
+    if not in_git:
+        has_git = shutil.which("git") is not None
+        note = "not a git repository" if has_git else "git is not installed"
+        return Provenance(project=str(project), note=note)
+    head = _git(project, "rev-parse", "--verify", "-q", "HEAD", check=False)
+    commit = head.stdout.strip() if head is not None and head.returncode == 0 else None
+    branch = _git(project, "symbolic-ref", "-q", "--short", "HEAD", check=False)
+    name = branch.stdout.strip() if branch is not None and branch.returncode == 0 else None
+    status = _git(project, "status", "--porcelain", "--untracked-files=normal")
+    dirty = bool(status.stdout.strip()) if status is not None else None
+    note = None if commit else "no commit yet"
+    return Provenance(str(project), commit, name, dirty, note)
+
+
+def _list_git(project: Path) -> list[str]:
+    listed = _git(project, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    assert listed is not None
+    return sorted(set(name for name in listed.stdout.split("\0") if name))
+
+
+def _list_dir(project: Path) -> list[str]:
+    files = []
+    for directory, dirs, names in os.walk(project):
+        here = Path(directory)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".")
+            and d != "__pycache__"
+            and not (here / d / "pyvenv.cfg").exists()  # a virtualenv: installed packages
+        )
+        files += [str((here / n).relative_to(project)) for n in names if not n.endswith(".pyc")]
+    return sorted(files)
+
+
+def _stat_all(project: Path, files: list[str]) -> list[tuple[str, os.stat_result]]:
+    """Regular files only (git lists submodules and links too); a file git lists but that was
+    deleted since is not part of the tree on disk."""
+    stats = []
+    for path in files:
+        try:
+            st = os.stat(project / path)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise SnapshotError(_unreadable(project / path, e)) from None
+        if stat.S_ISREG(st.st_mode):
+            stats.append((path, st))
+    return stats
+
+
+def _unreadable(path: Path, error: OSError) -> str:
+    return (
+        f"cannot snapshot {path}: {error.strerror or error}; make it readable, ignore it in "
+        ".gitignore, or set hydra.launcher.snapshot=false"
+    )
+
+
+# --- content-addressed store ---------------------------------------------------------------
+
+
+def _key(st: os.stat_result) -> str:
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{st.st_mode & 0o111 != 0:d}"
+
+
+def _hashes(project: Path, store: Path, kept: list[tuple[str, os.stat_result]]) -> dict[str, str]:
+    """path -> object name, hashing only files whose (size, mtime, inode) changed since the
+    last snapshot of this project."""
+    cache_path = store / f".stat-{hashlib.sha256(str(project).encode()).hexdigest()[:16]}.json"
+    try:
+        cache: dict[str, list[str]] = json.loads(cache_path.read_text())
+    except (OSError, ValueError):
+        cache = {}
+    hashes: dict[str, str] = {}
+    fresh: dict[str, list[str]] = {}
+    for path, st in kept:
+        key = _key(st)
+        known = cache.get(path)
+        if known is not None and known[0] == key:
+            digest = known[1]
+        else:
+            digest = _hash(project / path) + ("x" if st.st_mode & 0o111 else "")
+        hashes[path] = digest
+        fresh[path] = [key, digest]
+    if fresh != cache:
+        write_atomic(cache_path, json.dumps(fresh).encode())
+    return hashes
+
+
+def _hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(_CHUNK):
+                digest.update(chunk)
+    except OSError as e:
+        raise SnapshotError(_unreadable(path, e)) from None
+    return digest.hexdigest()
+
+
+def _ident(manifest: list[tuple[str, str]], provenance: Provenance) -> str:
+    digest = hashlib.sha256(json.dumps([provenance.git_commit, manifest]).encode())
+    return digest.hexdigest()[:20]
+
+
+def _build(
+    project: Path,
+    store: Path,
+    snapshot: Path,
+    manifest: list[tuple[str, str]],
+    provenance: Provenance,
+    in_git: bool,
+) -> None:
+    """Store the objects that are new, link them into a temporary tree, then rename it into
+    place: a snapshot dir that exists is complete, whoever built it."""
+    building = Path(tempfile.mkdtemp(dir=store, prefix=".building-"))
+    try:
+        for path, name in manifest:
+            obj = store / OBJECTS / name[:2] / name
+            if not obj.exists():
+                _store_object(project / path, obj, executable=name.endswith("x"))
+            target = building / CODE / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(obj, target)
+        (building / PROVENANCE).write_text(json.dumps(asdict(provenance)))
+        if in_git and provenance.git_dirty and provenance.git_commit:
+            patch = _git(project, "diff", "--binary", "HEAD")
+            if patch is not None and patch.stdout:
+                (building / PATCH).write_text(patch.stdout, errors="surrogateescape")
+        os.chmod(building, 0o700)
+        try:
+            os.rename(building, snapshot)
+        except OSError:
+            if not snapshot.is_dir():  # another launch built the same snapshot first: fine
+                raise
+    finally:
+        if building.exists():
+            shutil.rmtree(building, ignore_errors=True)
+
+
+def _store_object(source: Path, obj: Path, *, executable: bool) -> None:
+    """Copy `source` in as `obj`, checking that what was copied is what was hashed: an object
+    is shared by every snapshot with that content, so it must never hold anything else."""
+    obj.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=obj.parent, prefix=".tmp-")
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                with open(source, "rb") as f:
+                    while chunk := f.read(_CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+            except OSError as e:
+                if e.filename is None or Path(e.filename) == source:
+                    raise SnapshotError(_unreadable(source, e)) from None
+                raise
+        if digest.hexdigest() != obj.name.removesuffix("x"):
+            raise SnapshotError(f"{source} changed while it was snapshotted; launch again")
+        os.chmod(tmp, 0o555 if executable else 0o444)
+        os.replace(tmp, obj)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
