@@ -54,7 +54,7 @@ from tsq.states import ACTIVE, JobState, can_renew, can_transition, sources_of
 
 # The newest migration in tsq/migrations/versions. Comparing it with the store's alembic_version
 # row lets `open` skip importing alembic (slow) on every `status` call; a test keeps it in step.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -96,6 +96,13 @@ class Sweep(Base):
     launcher_pid: Mapped[int]
     hostname: Mapped[str]
     njobs: Mapped[int]
+    # The code the jobs run (`tsq.snapshot`): the project dir, its snapshot's copy (None when
+    # snapshots are off), and the git state it was taken of (None outside git).
+    project: Mapped[str | None]
+    snapshot: Mapped[str | None]
+    git_commit: Mapped[str | None]
+    git_branch: Mapped[str | None]
+    git_dirty: Mapped[bool | None]
 
     jobs: Mapped[list[Job]] = relationship(
         back_populates="sweep",
