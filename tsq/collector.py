@@ -46,6 +46,7 @@ class Finished:
             "overrides": list(self.job.overrides),
             "state": self.job.state,
             "return_value": self.summary.return_value if self.summary else None,
+            "return_value_truncated": bool(self.summary and self.summary.return_value_truncated),
             "error": self.error,
             "exit_code": self.job.exit_code,
             "output_dir": self.job.output_dir,

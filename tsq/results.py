@@ -3,12 +3,18 @@
 Two files per job: `<num>.pkl`, the Hydra `JobReturn` for `tsq.collect()`, and `<num>.json`, a
 summary that `status` and `collect --json` read without unpickling anything. The pickle is written
 first and the JSON last, so a JSON file means the result is complete.
+
+The summary holds the return value in JSON's types (see `summary_value`): numpy numbers become
+plain ones, NaN and infinities stay floats (the summary is read by Python's `json`, which writes
+and reads them as `NaN`/`Infinity`), and only a part JSON cannot hold becomes its repr. It keeps
+at most `SUMMARY_LIMIT` bytes of a value; the pickle always has all of it.
 """
 
 from __future__ import annotations
 
 import json
 import traceback
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +24,9 @@ from tsq.safeio import read_private, write_atomic
 
 COMPLETED = "completed"
 FAILED = "failed"
+# Bytes of encoded JSON a summary keeps of one return value: `collect --json` prints every
+# summary, and a task returning tens of MB (predictions, weights) must not make it print them.
+SUMMARY_LIMIT = 64 * 1024
 
 
 class RemoteError(Exception):
@@ -45,12 +54,14 @@ class ResultSummary:
     exit_code: int
     error: str | None  # one line, e.g. "ValueError: lr must be positive"
     traceback: str | None
-    return_value: Any  # the value if JSON can hold it, else its repr
+    return_value: Any  # see `summary_value`
     started_at: float
     ended_at: float
     output_dir: str | None
     working_dir: str | None
     task_name: str | None
+    # True when return_value lost parts to SUMMARY_LIMIT; a default, so older summaries load.
+    return_value_truncated: bool = False
 
 
 def one_line(exc: BaseException) -> str:
@@ -58,13 +69,71 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def json_value(value: Any) -> Any:
-    """The value itself when JSON can carry it unchanged, else its repr."""
+def _repr(value: Any) -> str:
     try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
         return repr(value)
-    return value
+    except Exception:  # a broken __repr__ must not cost the job its result
+        return f"<{type(value).__qualname__} object>"
+
+
+def _is_numpy(value: Any) -> bool:
+    """numpy scalars and arrays, told by their type's module: numpy is not a dependency."""
+    module = type(value).__module__
+    return (module == "numpy" or module.startswith("numpy.")) and hasattr(value, "tolist")
+
+
+def _plain(value: Any, open_containers: frozenset[int]) -> Any:
+    if _is_numpy(value):
+        value = value.tolist()  # Python numbers for scalars and 0-d arrays, lists for arrays
+    if value is None or isinstance(value, str | int | float):
+        return value  # subclasses (IntEnum, numpy.float64) too: JSON writes them as their base
+    if not isinstance(value, Mapping | list | tuple) or id(value) in open_containers:
+        return _repr(value)  # also what breaks a reference cycle
+    inside = open_containers | {id(value)}
+    if not isinstance(value, Mapping):
+        return [_plain(item, inside) for item in value]
+    try:
+        items = list(value.items())
+    except Exception:  # a mapping that cannot be read whole (an OmegaConf node with ??? ...)
+        return _repr(value)
+    return {_key(key): _plain(item, inside) for key, item in items}
+
+
+def _key(key: Any) -> str:
+    """JSON's object keys are strings: any other key is written as its repr (a numpy number's
+    as the plain number's, so `np.int64(3)` and `3` give the same "3")."""
+    if _is_numpy(key):
+        key = key.tolist()
+    return key if isinstance(key, str) else _repr(key)
+
+
+def _cut(size: int) -> str:
+    return f"<truncated: {size} bytes of JSON; tsq.collect() has the whole value>"
+
+
+def summary_value(value: Any) -> tuple[Any, bool]:
+    """What the summary keeps of a return value, and whether SUMMARY_LIMIT cut parts of it.
+
+    The value in JSON's types, part by part: numpy scalars and arrays become Python numbers
+    and lists; NaN and infinities stay floats; a part JSON cannot hold (an object, a set)
+    becomes its repr at that place only, so a mapping stays a mapping and `collect` keeps its
+    `return.<key>` columns. A value over the limit loses its largest top-level keys, each
+    replaced by a `<truncated: ...>` marker, until it fits; a value that is not a mapping is
+    replaced whole.
+    """
+    plain = _plain(value, frozenset())
+    size = len(json.dumps(plain))
+    if size <= SUMMARY_LIMIT:
+        return plain, False
+    if not isinstance(plain, dict):
+        return _cut(size), True
+    sizes = {key: len(json.dumps(item)) for key, item in plain.items()}
+    for key in sorted(sizes, key=sizes.__getitem__, reverse=True):
+        if size <= SUMMARY_LIMIT:
+            break
+        plain[key] = _cut(sizes[key])
+        size -= sizes[key] - len(json.dumps(plain[key]))
+    return plain, True
 
 
 def _format_tb(exc: BaseException) -> str:
@@ -119,6 +188,7 @@ def write_result(
     payload = _pickle_job_return(job_return)
     value = job_return._return_value
     completed = job_return.status == JobStatus.COMPLETED
+    kept, truncated = summary_value(value) if completed else (None, False)
     summary = ResultSummary(
         status=COMPLETED if completed else FAILED,
         exit_code=0 if completed else failed_exit,
@@ -126,12 +196,13 @@ def write_result(
         if completed
         else (str(value) if isinstance(value, RemoteError) else one_line(value)),
         traceback=tb,
-        return_value=json_value(value) if completed else None,
+        return_value=kept,
         started_at=started_at,
         ended_at=ended_at,
         output_dir=output_dir,
         working_dir=job_return.working_dir,
         task_name=job_return.task_name,
+        return_value_truncated=truncated,
     )
     write_atomic(pickle_path, payload)
     write_summary(json_path, summary)
