@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sweeps import Sandbox
+from sweeps import Sandbox, by_num
 
 from tsq.results import SUMMARY_LIMIT, summary_value
 from tsq.tables import collect_rows, render_csv, render_json, strict_json
@@ -214,3 +214,69 @@ def test_huge_return_values_stay_out_of_summaries(sandbox: Sandbox) -> None:
 
     got = _python_collect(sandbox, sandbox.root)["jobs"]
     assert got[0]["size"] > HUGE and got[1]["size"] == HUGE + 2, "tsq.collect() has it whole"
+
+
+def test_exceptions_that_do_not_unpickle_are_reported_as_raised(sandbox: Sandbox) -> None:
+    sandbox.sweep("+kind=two_arg_error,module_error", script="shapes.py")
+    jobs = by_num(sandbox.wait_terminal())
+    assert [jobs[n]["state"] for n in (0, 1)] == ["failed", "failed"]
+    (sandbox.app_dir / "shapes_models.py").unlink()  # the reader cannot import ModelError
+
+    rows = _collect_json(sandbox)
+    assert [row["error"] for row in rows] == ["TwoArgError: bad input", "ModelError: diverged"]
+
+    got = _python_collect(sandbox, sandbox.root)["jobs"]
+    assert [job["status"] for job in got] == ["FAILED", "FAILED"]
+    assert [job["raised"]["type"] for job in got] == ["RemoteError", "RemoteError"]
+    assert [job["raised"]["text"] for job in got] == [
+        "TwoArgError: bad input",
+        "ModelError: diverged",
+    ]
+    for job in got:
+        assert "shapes.py" in job["raised"]["notes"], "the job's traceback"
+        assert "corrupt" not in json.dumps(job)
+    assert got[0]["cfg"], "stored as a RemoteError by the job: the whole JobReturn loads"
+    assert "shapes_models" in got[1]["raised"]["notes"], "says why the original did not load"
+
+
+def test_results_of_the_apps_own_classes_load_from_any_directory(sandbox: Sandbox) -> None:
+    sandbox.sweep("+kind=dataclass", script="shapes.py")
+    assert sandbox.wait_terminal()[0]["state"] == "completed"
+    elsewhere = sandbox.root / "notebooks"
+    elsewhere.mkdir()
+
+    got = _python_collect(sandbox, elsewhere)
+    assert got["jobs"][0]["status"] == "COMPLETED"
+    assert got["jobs"][0]["type"] == "shapes_models.Scores"
+    assert got["jobs"][0]["repr"] == "Scores(loss=0.5, acc=0.9)"
+    assert got["sys_path_restored"]
+
+    (sandbox.app_dir / "shapes_models.py").unlink()
+    got = _python_collect(sandbox, elsewhere)["jobs"][0]
+    assert got["status"] == "COMPLETED", "where collect runs does not fail a completed job"
+    assert got["raised"]["type"] == "ResultUnavailable"
+    assert "No module named 'shapes_models'" in got["raised"]["text"]
+    row = _collect_json(sandbox)[0]
+    assert (row["state"], row["return_value"]) == ("completed", "Scores(loss=0.5, acc=0.9)")
+    assert sandbox.status()[0]["state"] == "completed"
+
+
+def test_a_package_app_run_with_python_m_collects_from_any_directory(sandbox: Sandbox) -> None:
+    sandbox.run(
+        [
+            sys.executable,
+            "-m",
+            "shapes_pkg.app",
+            "-m",
+            "hydra/launcher=ts",
+            f"hydra.sweep.dir={sandbox.root}/multirun/pkg",
+            "+seed=1,2",
+        ]
+    )
+    assert {job["state"] for job in sandbox.wait_terminal()} == {"completed"}
+    got = _python_collect(sandbox, sandbox.root)
+    assert [(job["status"], job["type"]) for job in got["jobs"]] == [
+        ("COMPLETED", "shapes_pkg.metrics.Metrics")
+    ] * 2
+    assert got["jobs"][1]["repr"] == "Metrics(seed=2, loss=0.5)"
+    assert got["sys_path_restored"]

@@ -24,17 +24,23 @@ from tsq.safeio import read_private, write_atomic
 
 COMPLETED = "completed"
 FAILED = "failed"
+JOB_TRACEBACK = "Traceback of the job, as it ran:"
 # Bytes of encoded JSON a summary keeps of one return value: `collect --json` prints every
 # summary, and a task returning tens of MB (predictions, weights) must not make it print them.
 SUMMARY_LIMIT = 64 * 1024
 
 
 class RemoteError(Exception):
-    """Stands in for a job's exception that could not be pickled; keeps its type and text."""
+    """Stands in for a job's exception that cannot travel: it could not be pickled, or its
+    pickle cannot be loaded again (an `__init__` with other arguments than its `args`, a class
+    the reader cannot import). Keeps its type name and text, and the job's traceback as a note.
+    """
 
     def __init__(self, message: str, remote_traceback: str) -> None:
         super().__init__(message)
         self.remote_traceback = remote_traceback
+        if remote_traceback and hasattr(self, "add_note"):
+            self.add_note(f"{JOB_TRACEBACK}\n{remote_traceback}")
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (RemoteError, (self.args[0], self.remote_traceback))
@@ -46,6 +52,12 @@ class UnpicklableResult(Exception):
 
 class ResultUnavailable(Exception):
     """A finished job whose result cannot be handed back (lost, cancelled, corrupt file...)."""
+
+
+class ResultNotLoadable(SpecError):
+    """A result file that was read but cannot be unpickled in this process: it refers to a
+    module or class that cannot be imported here, or it was damaged after the job wrote it.
+    Unlike an unreadable or unsafe file, the job's summary still says truthfully how it ended."""
 
 
 @dataclass(frozen=True)
@@ -140,27 +152,41 @@ def _format_tb(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
-def _pickle_job_return(job_return: Any) -> bytes:
-    """Pickle the JobReturn, replacing what cannot be pickled by a picklable stand-in.
+def _travels(exc: BaseException) -> bool:
+    """Whether `exc` survives pickling *and* unpickling: an exception whose `__init__` wants
+    other arguments than its `args` pickles fine and only fails when it is loaded."""
+    import cloudpickle
 
-    An unpicklable exception becomes a RemoteError with the same text; an unpicklable return value
-    fails the job: `collect()` could not hand it back, and saying so at once beats a silent None.
+    try:
+        cloudpickle.loads(cloudpickle.dumps(exc))
+    except Exception:
+        return False
+    return True
+
+
+def _pickle_job_return(job_return: Any, tb: str | None) -> bytes:
+    """Pickle the JobReturn, replacing what cannot travel by a stand-in that can.
+
+    An exception that cannot be pickled or loaded again becomes a RemoteError with the same text
+    and the job's traceback `tb`; an unpicklable return value fails the job: `collect()` could
+    not hand it back, and saying so at once beats a silent None.
     """
     import cloudpickle
     from hydra.core.utils import JobStatus
 
+    value = job_return._return_value
+    if job_return.status != JobStatus.COMPLETED:
+        if not _travels(value):
+            job_return._return_value = RemoteError(one_line(value), tb or "")
+        return cloudpickle.dumps(job_return)
     try:
         return cloudpickle.dumps(job_return)
     except Exception as e:
-        value = job_return._return_value
-        if job_return.status == JobStatus.COMPLETED:
-            job_return.status = JobStatus.FAILED
-            job_return._return_value = UnpicklableResult(
-                f"the task returned a value that cannot be pickled "
-                f"({type(value).__name__}: {one_line(e)}); return something picklable"
-            )
-        else:
-            job_return._return_value = RemoteError(one_line(value), _format_tb(value))
+        job_return.status = JobStatus.FAILED
+        job_return._return_value = UnpicklableResult(
+            f"the task returned a value that cannot be pickled "
+            f"({type(value).__name__}: {one_line(e)}); return something picklable"
+        )
         return cloudpickle.dumps(job_return)
 
 
@@ -184,8 +210,8 @@ def write_result(
     raw = job_return._return_value
     tb = _format_tb(raw) if isinstance(raw, BaseException) else None
     if tb and hasattr(raw, "add_note"):
-        raw.add_note(f"Traceback of the job, as it ran:\n{tb}")
-    payload = _pickle_job_return(job_return)
+        raw.add_note(f"{JOB_TRACEBACK}\n{tb}")
+    payload = _pickle_job_return(job_return, tb)
     value = job_return._return_value
     completed = job_return.status == JobStatus.COMPLETED
     kept, truncated = summary_value(value) if completed else (None, False)
@@ -232,7 +258,9 @@ def read_summary(path: Path) -> ResultSummary | None:
 
 
 def load_job_return(path: Path) -> Any:
-    """The pickled JobReturn; SpecError with the reason when it is missing, unsafe or corrupt."""
+    """The pickled JobReturn: SpecError when the file is missing, unreadable or unsafe, its
+    subclass ResultNotLoadable when unpickling it fails (a module it needs, named in the
+    message, cannot be imported here; or the file is damaged)."""
     import cloudpickle
 
     try:
@@ -242,4 +270,4 @@ def load_job_return(path: Path) -> Any:
     try:
         return cloudpickle.loads(data)
     except Exception as e:
-        raise SpecError(f"result file {path} is corrupt ({one_line(e)})") from e
+        raise ResultNotLoadable(f"result file {path} cannot be loaded here ({one_line(e)})") from e
