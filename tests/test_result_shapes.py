@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from sweeps import Sandbox, by_num
 
-from tsq.results import SUMMARY_LIMIT, summary_value
+from tsq.results import SUMMARY_LIMIT, exit_status, summary_value
 from tsq.tables import collect_rows, render_csv, render_json, strict_json
 
 HUGE = 30_000_000  # as in tests/apps/shapes.py
@@ -124,6 +124,13 @@ def test_summary_value_replaces_a_huge_non_mapping_whole() -> None:
     kept, truncated = summary_value("y" * (SUMMARY_LIMIT + 1))
     assert truncated and kept.startswith("<truncated: ") and len(kept) < 200
     assert summary_value("y" * 1000) == ("y" * 1000, False)
+
+
+@pytest.mark.parametrize(
+    "code, status", [(None, 0), (0, 0), (3, 3), (255, 255), (256, 1), (-1, 255), ("bye", 1)]
+)
+def test_exit_status_is_what_sys_exit_asks_for(code: Any, status: int) -> None:
+    assert exit_status(SystemExit(code)) == status
 
 
 # --- how collect writes NaN and infinities ----------------------------------------------------
@@ -280,3 +287,30 @@ def test_a_package_app_run_with_python_m_collects_from_any_directory(sandbox: Sa
     ] * 2
     assert got["jobs"][1]["repr"] == "Metrics(seed=2, loss=0.5)"
     assert got["sys_path_restored"]
+
+
+def test_sys_exit_ends_the_job_with_the_code_it_asks_for(sandbox: Sandbox) -> None:
+    sandbox.sweep("+kind=exit0,exit_none,exit3,exit_message", script="shapes.py")
+    jobs = by_num(sandbox.wait_terminal())
+    assert [(jobs[n]["state"], jobs[n]["exit_code"]) for n in range(4)] == [
+        ("completed", 0),
+        ("completed", 0),
+        ("failed", 3),
+        ("failed", 1),
+    ]
+    rows = _collect_json(sandbox)
+    assert [(row["error"], row["exit_code"]) for row in rows] == [
+        (None, 0),
+        (None, 0),
+        ("SystemExit: 3", 3),
+        ("SystemExit: stopped early", 1),
+    ]
+    elevels = {}
+    for line in sandbox.tsp("-l").stdout.splitlines()[1:]:
+        fields = line.split()
+        elevels[int(fields[0])] = int(fields[3])
+    assert [elevels[jobs[n]["ts_id"]] for n in range(4)] == [0, 0, 3, 1], "ts agrees"
+    got = _python_collect(sandbox, sandbox.root)["jobs"]
+    assert [job["status"] for job in got] == ["COMPLETED", "COMPLETED", "FAILED", "FAILED"]
+    assert got[0]["repr"] == "None"
+    assert (got[2]["raised"]["type"], got[2]["raised"]["text"]) == ("RemoteError", "SystemExit: 3")

@@ -81,6 +81,17 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
+def exit_status(exc: SystemExit) -> int:
+    """The status `sys.exit(code)` asks for, as the interpreter would exit with it: 0 for None,
+    the number (modulo 256) for an int, 1 for anything else (a message). An int that wraps to 0
+    (256) stays a failure, 1: the task asked for one."""
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return 0 if exc.code == 0 else exc.code & 0xFF or 1
+    return 1
+
+
 def _repr(value: Any) -> str:
     try:
         return repr(value)
@@ -167,16 +178,18 @@ def _travels(exc: BaseException) -> bool:
 def _pickle_job_return(job_return: Any, tb: str | None) -> bytes:
     """Pickle the JobReturn, replacing what cannot travel by a stand-in that can.
 
-    An exception that cannot be pickled or loaded again becomes a RemoteError with the same text
-    and the job's traceback `tb`; an unpicklable return value fails the job: `collect()` could
-    not hand it back, and saying so at once beats a silent None.
+    An exception that cannot be pickled or loaded again, or that is not an `Exception`, becomes
+    a RemoteError with the same text and the job's traceback `tb`; an unpicklable return value
+    fails the job: `collect()` could not hand it back, and saying so at once beats a silent None.
     """
     import cloudpickle
     from hydra.core.utils import JobStatus
 
     value = job_return._return_value
     if job_return.status != JobStatus.COMPLETED:
-        if not _travels(value):
+        # Not an Exception (SystemExit, KeyboardInterrupt): raised by `return_value` in the
+        # reader, it would end the reader's own process.
+        if not isinstance(value, Exception) or not _travels(value):
             job_return._return_value = RemoteError(one_line(value), tb or "")
         return cloudpickle.dumps(job_return)
     try:
