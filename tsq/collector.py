@@ -112,14 +112,13 @@ class Finished:
         if summary.status == FAILED:
             error = RemoteError(summary.error or "the job failed", summary.traceback or "")
             if hasattr(error, "add_note"):
-                error.add_note(f"tsq: the job's own exception is not loadable here: {problem}")
+                error.add_note(f"tsq: the job's own exception is not loadable: {problem}")
             return JobReturn(**self._known(), status=JobStatus.FAILED, _return_value=error)
         return UnloadedJobReturn(
             **self._known(),
             status=JobStatus.COMPLETED,
             _return_value=ResultUnavailable(
-                f"job {self.job.num} of sweep {self.sweep.id} completed, but its return value "
-                f"cannot be loaded in this process: {problem}"
+                f"job {self.job.num} of sweep {self.sweep.id} completed, but {problem}"
             ),
         )
 

@@ -283,4 +283,4 @@ def load_job_return(path: Path) -> Any:
     try:
         return cloudpickle.loads(data)
     except Exception as e:
-        raise ResultNotLoadable(f"result file {path} cannot be loaded here ({one_line(e)})") from e
+        raise ResultNotLoadable(f"result file {path} cannot be loaded here: {one_line(e)}") from e
