@@ -3,16 +3,35 @@
 JSON and tables come from the result summaries, so they never unpickle anything; `JobReturn`s
 come from the pickles. Every terminal job is handed back, in job order: lost and cancelled jobs,
 and jobs whose result file is unusable, as FAILED with a `ResultUnavailable` that says why.
+
+A pickle that is read but cannot be loaded here does not change how the job ended, which its
+summary says: a failed job's exception comes back as a `RemoteError` built from the summary,
+and a completed job stays COMPLETED, its `return_value` raising why it cannot be loaded.
+`collect()` unpickles with the import path the jobs had (recorded in the batch specs), so
+results that refer to the app's own modules load from any directory.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tsq.errors import SpecError
-from tsq.results import ResultSummary, ResultUnavailable, load_job_return, read_summary
+from tsq.jobspec import read_header
+from tsq.results import (
+    FAILED,
+    RemoteError,
+    ResultNotLoadable,
+    ResultSummary,
+    ResultUnavailable,
+    load_job_return,
+    read_summary,
+)
 from tsq.spool import SpoolDir
 from tsq.states import JobState
 from tsq.store import Job, Store, Sweep
@@ -46,6 +65,7 @@ class Finished:
             "overrides": list(self.job.overrides),
             "state": self.job.state,
             "return_value": self.summary.return_value if self.summary else None,
+            "return_value_truncated": bool(self.summary and self.summary.return_value_truncated),
             "error": self.error,
             "exit_code": self.job.exit_code,
             "output_dir": self.job.output_dir,
@@ -59,15 +79,46 @@ class Finished:
         if self.summary is not None:
             try:
                 return load_job_return(self.spool.result_pickle(self.job.num, self.job.attempt))
+            except ResultNotLoadable as e:
+                return self._from_summary(self.summary, e)
             except SpecError as e:
                 reason = str(e)
         return JobReturn(
-            overrides=list(self.job.overrides),
-            task_name=self.sweep.task_name,
-            working_dir=self.job.output_dir,
+            **self._known(),
             status=JobStatus.FAILED,
             _return_value=ResultUnavailable(
                 f"job {self.job.num} of sweep {self.sweep.id}: {reason}"
+            ),
+        )
+
+    def _known(self) -> dict[str, Any]:
+        """What the store knows of the job's JobReturn without its pickle."""
+        return {
+            "overrides": list(self.job.overrides),
+            "task_name": self.sweep.task_name,
+            "working_dir": self.job.output_dir,
+        }
+
+    def _from_summary(self, summary: ResultSummary, problem: ResultNotLoadable) -> Any:
+        """The JobReturn of a job whose pickle cannot be loaded here, ended as its summary says.
+
+        Where `collect` runs must not rewrite how a job ended: a failed job raises its own error
+        (type, text and traceback, from the summary), a completed one stays completed.
+        """
+        from hydra.core.utils import JobReturn, JobStatus
+
+        from tsq.unloaded import UnloadedJobReturn
+
+        if summary.status == FAILED:
+            error = RemoteError(summary.error or "the job failed", summary.traceback or "")
+            if hasattr(error, "add_note"):
+                error.add_note(f"tsq: the job's own exception is not loadable: {problem}")
+            return JobReturn(**self._known(), status=JobStatus.FAILED, _return_value=error)
+        return UnloadedJobReturn(
+            **self._known(),
+            status=JobStatus.COMPLETED,
+            _return_value=ResultUnavailable(
+                f"job {self.job.num} of sweep {self.sweep.id} completed, but {problem}"
             ),
         )
 
@@ -93,14 +144,43 @@ def finished(sweep: Sweep, jobs: list[Job]) -> tuple[list[Finished], int]:
     return done, len(jobs) - len(done)
 
 
-def _finished_of(sweep: str | None, store: str | None) -> list[Finished]:
+def _finished_of(sweep: str | None, store: str | None) -> tuple[Sweep, list[Finished]]:
     from tsq.status import refresh
 
     opened = Store.open(store)
     refresh(opened)
     found = opened.find_sweep(sweep)
     done, _ = finished(found, opened.jobs([found.id]))
-    return done
+    return found, done
+
+
+@contextmanager
+def jobs_import_path(spool: SpoolDir) -> Iterator[None]:
+    """`sys.path` with the entries the sweep's jobs had, for the time results are unpickled.
+
+    A result that refers to the app's own modules (a dataclass from a module next to the app,
+    a package run with `python -m`) is pickled by reference, and loads only where those modules
+    import. Every batch spec records the launching process's `sys.path`; its absolute entries
+    missing here go first, as the job itself put them (`jobspec.read_job`). `sys.path` is
+    restored afterwards: modules imported meanwhile stay imported, nothing else changes.
+    """
+    recorded: list[str] = []
+    for spec in sorted(spool.root.glob("spec-*.pkl")):
+        try:
+            recorded += read_header(spec).get("sys_path", [])
+        except SpecError:  # a spec gone or unsafe: its jobs' results may still load
+            continue
+    missing = [
+        entry
+        for entry in dict.fromkeys(recorded)
+        if isinstance(entry, str) and os.path.isabs(entry) and entry not in sys.path
+    ]
+    saved = list(sys.path)
+    sys.path[:0] = missing
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
 
 
 def collect(sweep: str | None = None, store: str | None = None) -> list[Any]:
@@ -108,11 +188,14 @@ def collect(sweep: str | None = None, store: str | None = None) -> list[Any]:
 
     Refreshes the store first, like `python -m tsq collect`.
     """
-    return [item.job_return() for item in _finished_of(sweep, store)]
+    found, done = _finished_of(sweep, store)
+    with jobs_import_path(SpoolDir(Path(found.spool_dir))):
+        return [item.job_return() for item in done]
 
 
 def collect_frame(sweep: str | None = None, store: str | None = None) -> Any:
     """The finished jobs as a pandas DataFrame with the columns of `collect --format csv`."""
     from tsq.tables import collect_rows, to_frame
 
-    return to_frame(*collect_rows([item.as_json() for item in _finished_of(sweep, store)]))
+    _, done = _finished_of(sweep, store)
+    return to_frame(*collect_rows([item.as_json() for item in done]))

@@ -3,12 +3,18 @@
 Two files per job: `<num>.pkl`, the Hydra `JobReturn` for `tsq.collect()`, and `<num>.json`, a
 summary that `status` and `collect --json` read without unpickling anything. The pickle is written
 first and the JSON last, so a JSON file means the result is complete.
+
+The summary holds the return value in JSON's types (see `summary_value`): numpy numbers become
+plain ones, NaN and infinities stay floats (the summary is read by Python's `json`, which writes
+and reads them as `NaN`/`Infinity`), and only a part JSON cannot hold becomes its repr. It keeps
+at most `SUMMARY_LIMIT` bytes of a value; the pickle always has all of it.
 """
 
 from __future__ import annotations
 
 import json
 import traceback
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -18,14 +24,23 @@ from tsq.safeio import read_private, write_atomic
 
 COMPLETED = "completed"
 FAILED = "failed"
+JOB_TRACEBACK = "Traceback of the job, as it ran:"
+# Bytes of encoded JSON a summary keeps of one return value: `collect --json` prints every
+# summary, and a task returning tens of MB (predictions, weights) must not make it print them.
+SUMMARY_LIMIT = 64 * 1024
 
 
 class RemoteError(Exception):
-    """Stands in for a job's exception that could not be pickled; keeps its type and text."""
+    """Stands in for a job's exception that cannot travel: it could not be pickled, or its
+    pickle cannot be loaded again (an `__init__` with other arguments than its `args`, a class
+    the reader cannot import). Keeps its type name and text, and the job's traceback as a note.
+    """
 
     def __init__(self, message: str, remote_traceback: str) -> None:
         super().__init__(message)
         self.remote_traceback = remote_traceback
+        if remote_traceback and hasattr(self, "add_note"):
+            self.add_note(f"{JOB_TRACEBACK}\n{remote_traceback}")
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (RemoteError, (self.args[0], self.remote_traceback))
@@ -39,18 +54,26 @@ class ResultUnavailable(Exception):
     """A finished job whose result cannot be handed back (lost, cancelled, corrupt file...)."""
 
 
+class ResultNotLoadable(SpecError):
+    """A result file that was read but cannot be unpickled in this process: it refers to a
+    module or class that cannot be imported here, or it was damaged after the job wrote it.
+    Unlike an unreadable or unsafe file, the job's summary still says truthfully how it ended."""
+
+
 @dataclass(frozen=True)
 class ResultSummary:
     status: str  # COMPLETED or FAILED
     exit_code: int
     error: str | None  # one line, e.g. "ValueError: lr must be positive"
     traceback: str | None
-    return_value: Any  # the value if JSON can hold it, else its repr
+    return_value: Any  # see `summary_value`
     started_at: float
     ended_at: float
     output_dir: str | None
     working_dir: str | None
     task_name: str | None
+    # True when return_value lost parts to SUMMARY_LIMIT; a default, so older summaries load.
+    return_value_truncated: bool = False
 
 
 def one_line(exc: BaseException) -> str:
@@ -58,40 +81,125 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def json_value(value: Any) -> Any:
-    """The value itself when JSON can carry it unchanged, else its repr."""
+def exit_status(exc: SystemExit) -> int:
+    """The status `sys.exit(code)` asks for, as the interpreter would exit with it: 0 for None,
+    the number (modulo 256) for an int, 1 for anything else (a message). An int that wraps to 0
+    (256) stays a failure, 1: the task asked for one."""
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return 0 if exc.code == 0 else exc.code & 0xFF or 1
+    return 1
+
+
+def _repr(value: Any) -> str:
     try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
         return repr(value)
-    return value
+    except Exception:  # a broken __repr__ must not cost the job its result
+        return f"<{type(value).__qualname__} object>"
+
+
+def _is_numpy(value: Any) -> bool:
+    """numpy scalars and arrays, told by their type's module: numpy is not a dependency."""
+    module = type(value).__module__
+    return (module == "numpy" or module.startswith("numpy.")) and hasattr(value, "tolist")
+
+
+def _plain(value: Any, open_containers: frozenset[int]) -> Any:
+    if _is_numpy(value):
+        value = value.tolist()  # Python numbers for scalars and 0-d arrays, lists for arrays
+    if value is None or isinstance(value, str | int | float):
+        return value  # subclasses (IntEnum, numpy.float64) too: JSON writes them as their base
+    if not isinstance(value, Mapping | list | tuple) or id(value) in open_containers:
+        return _repr(value)  # also what breaks a reference cycle
+    inside = open_containers | {id(value)}
+    if not isinstance(value, Mapping):
+        return [_plain(item, inside) for item in value]
+    try:
+        items = list(value.items())
+    except Exception:  # a mapping that cannot be read whole (an OmegaConf node with ??? ...)
+        return _repr(value)
+    return {_key(key): _plain(item, inside) for key, item in items}
+
+
+def _key(key: Any) -> str:
+    """JSON's object keys are strings: any other key is written as its repr (a numpy number's
+    as the plain number's, so `np.int64(3)` and `3` give the same "3")."""
+    if _is_numpy(key):
+        key = key.tolist()
+    return key if isinstance(key, str) else _repr(key)
+
+
+def _cut(size: int) -> str:
+    return f"<truncated: {size} bytes of JSON; tsq.collect() has the whole value>"
+
+
+def summary_value(value: Any) -> tuple[Any, bool]:
+    """What the summary keeps of a return value, and whether SUMMARY_LIMIT cut parts of it.
+
+    The value in JSON's types, part by part: numpy scalars and arrays become Python numbers
+    and lists; NaN and infinities stay floats; a part JSON cannot hold (an object, a set)
+    becomes its repr at that place only, so a mapping stays a mapping and `collect` keeps its
+    `return.<key>` columns. A value over the limit loses its largest top-level keys, each
+    replaced by a `<truncated: ...>` marker, until it fits; a value that is not a mapping is
+    replaced whole.
+    """
+    plain = _plain(value, frozenset())
+    size = len(json.dumps(plain))
+    if size <= SUMMARY_LIMIT:
+        return plain, False
+    if not isinstance(plain, dict):
+        return _cut(size), True
+    sizes = {key: len(json.dumps(item)) for key, item in plain.items()}
+    for key in sorted(sizes, key=sizes.__getitem__, reverse=True):
+        if size <= SUMMARY_LIMIT:
+            break
+        plain[key] = _cut(sizes[key])
+        size -= sizes[key] - len(json.dumps(plain[key]))
+    return plain, True
 
 
 def _format_tb(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
-def _pickle_job_return(job_return: Any) -> bytes:
-    """Pickle the JobReturn, replacing what cannot be pickled by a picklable stand-in.
+def _travels(exc: BaseException) -> bool:
+    """Whether `exc` survives pickling *and* unpickling: an exception whose `__init__` wants
+    other arguments than its `args` pickles fine and only fails when it is loaded."""
+    import cloudpickle
 
-    An unpicklable exception becomes a RemoteError with the same text; an unpicklable return value
+    try:
+        cloudpickle.loads(cloudpickle.dumps(exc))
+    except Exception:
+        return False
+    return True
+
+
+def _pickle_job_return(job_return: Any, tb: str | None) -> bytes:
+    """Pickle the JobReturn, replacing what cannot travel by a stand-in that can.
+
+    An exception that cannot be pickled or loaded again, or that is not an `Exception`, becomes
+    a RemoteError with the same text and the job's traceback `tb`; an unpicklable return value
     fails the job: `collect()` could not hand it back, and saying so at once beats a silent None.
     """
     import cloudpickle
     from hydra.core.utils import JobStatus
 
+    value = job_return._return_value
+    if job_return.status != JobStatus.COMPLETED:
+        # Not an Exception (SystemExit, KeyboardInterrupt): raised by `return_value` in the
+        # reader, it would end the reader's own process.
+        if not isinstance(value, Exception) or not _travels(value):
+            job_return._return_value = RemoteError(one_line(value), tb or "")
+        return cloudpickle.dumps(job_return)
     try:
         return cloudpickle.dumps(job_return)
     except Exception as e:
-        value = job_return._return_value
-        if job_return.status == JobStatus.COMPLETED:
-            job_return.status = JobStatus.FAILED
-            job_return._return_value = UnpicklableResult(
-                f"the task returned a value that cannot be pickled "
-                f"({type(value).__name__}: {one_line(e)}); return something picklable"
-            )
-        else:
-            job_return._return_value = RemoteError(one_line(value), _format_tb(value))
+        job_return.status = JobStatus.FAILED
+        job_return._return_value = UnpicklableResult(
+            f"the task returned a value that cannot be pickled "
+            f"({type(value).__name__}: {one_line(e)}); return something picklable"
+        )
         return cloudpickle.dumps(job_return)
 
 
@@ -115,10 +223,11 @@ def write_result(
     raw = job_return._return_value
     tb = _format_tb(raw) if isinstance(raw, BaseException) else None
     if tb and hasattr(raw, "add_note"):
-        raw.add_note(f"Traceback of the job, as it ran:\n{tb}")
-    payload = _pickle_job_return(job_return)
+        raw.add_note(f"{JOB_TRACEBACK}\n{tb}")
+    payload = _pickle_job_return(job_return, tb)
     value = job_return._return_value
     completed = job_return.status == JobStatus.COMPLETED
+    kept, truncated = summary_value(value) if completed else (None, False)
     summary = ResultSummary(
         status=COMPLETED if completed else FAILED,
         exit_code=0 if completed else failed_exit,
@@ -126,12 +235,13 @@ def write_result(
         if completed
         else (str(value) if isinstance(value, RemoteError) else one_line(value)),
         traceback=tb,
-        return_value=json_value(value) if completed else None,
+        return_value=kept,
         started_at=started_at,
         ended_at=ended_at,
         output_dir=output_dir,
         working_dir=job_return.working_dir,
         task_name=job_return.task_name,
+        return_value_truncated=truncated,
     )
     write_atomic(pickle_path, payload)
     write_summary(json_path, summary)
@@ -161,7 +271,9 @@ def read_summary(path: Path) -> ResultSummary | None:
 
 
 def load_job_return(path: Path) -> Any:
-    """The pickled JobReturn; SpecError with the reason when it is missing, unsafe or corrupt."""
+    """The pickled JobReturn: SpecError when the file is missing, unreadable or unsafe, its
+    subclass ResultNotLoadable when unpickling it fails (a module it needs, named in the
+    message, cannot be imported here; or the file is damaged)."""
     import cloudpickle
 
     try:
@@ -171,4 +283,4 @@ def load_job_return(path: Path) -> Any:
     try:
         return cloudpickle.loads(data)
     except Exception as e:
-        raise SpecError(f"result file {path} is corrupt ({one_line(e)})") from e
+        raise ResultNotLoadable(f"result file {path} cannot be loaded here: {one_line(e)}") from e

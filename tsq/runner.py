@@ -5,7 +5,8 @@ submit time, runs it through Hydra's own `run_job` (output dir, `.hydra/`, loggi
 and leaves the result files. It never opens the store, and imports neither SQLAlchemy nor alembic.
 
 Exit status: 0 the task returned, 1 the task raised, 2 the job could not be set up (bad spec,
-composition or logging error, ...); both failures still leave a result file saying why.
+composition or logging error, ...), n the task called `sys.exit(n)` (`sys.exit(0)` or
+`sys.exit()`: a completed job); every failure still leaves a result file saying why.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from tsq.jobspec import JobSpec, read_job
 from tsq.quickexit import exit_quickly
-from tsq.results import write_result
+from tsq.results import exit_status, write_result
 from tsq.safeio import make_private_dir, write_atomic
 from tsq.spool import SpoolDir
 
@@ -97,9 +98,13 @@ def run_one(job: JobSpec, num: int, start: _ReportStart) -> Any:
     )
 
 
-def _setup_failure(overrides: list[str] | None, exc: BaseException) -> Any:
+def _escaped(overrides: list[str] | None, exc: BaseException, exit_code: int) -> Any:
+    """The JobReturn of an exception that escaped Hydra's `run_job`: a failure, unless it is
+    the task's own `sys.exit(0)`, which ends the job as completed, returning None."""
     from hydra.core.utils import JobReturn, JobStatus
 
+    if exit_code == 0:
+        return JobReturn(overrides=overrides, status=JobStatus.COMPLETED)
     return JobReturn(overrides=overrides, status=JobStatus.FAILED, _return_value=exc)
 
 
@@ -124,9 +129,12 @@ def main(argv: list[str] | None = None) -> int:
         overrides = list(job.batch.overrides[num])
         job_return = run_one(job, num, start)
     except BaseException as e:  # anything outside the task, or SystemExit/^C from the task
-        traceback.print_exc()
         failed_exit = EXIT_SETUP_FAILED if start.output_dir is None else EXIT_TASK_FAILED
-        job_return = _setup_failure(overrides, e)
+        if isinstance(e, SystemExit) and start.output_dir is not None:
+            failed_exit = exit_status(e)  # the task's sys.exit(n): the job ends as it asked
+        if failed_exit:
+            traceback.print_exc()
+        job_return = _escaped(overrides, e, failed_exit)
     try:
         summary = write_result(
             spool.result_pickle(num, attempt),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -121,11 +122,34 @@ def _is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
 
 
+def _finite(value: Any) -> Any:
+    """`value` with every NaN, inf and -inf float as the string "NaN", "Infinity", "-Infinity"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, Mapping):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+def strict_json(value: Any, **options: Any) -> str:
+    """JSON text any strict parser (`jq`, JavaScript's JSON.parse) reads: NaN, inf and -inf,
+    which standard JSON has no numbers for, are written as the strings "NaN", "Infinity" and
+    "-Infinity" (as protobuf's JSON mapping does; `float()` reads them back). Python's own `NaN`
+    literals would make the whole output unreadable to those parsers."""
+    try:
+        return json.dumps(value, allow_nan=False, **options)
+    except ValueError:  # the rare value holding a non-finite float: pay for a second walk
+        return json.dumps(_finite(value), allow_nan=False, **options)
+
+
 def _encode(value: Any) -> Any:
-    """A cell: scalars as they are, anything else as JSON text, so every cell is one value."""
+    """A cell: scalars as they are (NaN stays a float: CSV writes `nan`, pandas reads a
+    number), anything else as strict JSON text, so every cell is one value."""
     if _is_scalar(value):
         return value
-    return json.dumps(value, ensure_ascii=False, default=repr)
+    return strict_json(value, ensure_ascii=False, default=repr)
 
 
 def _override_columns(keys: Sequence[str], reserved: set[str]) -> dict[str, str]:
@@ -247,9 +271,9 @@ def render_json(items: Sequence[Mapping[str, Any]]) -> str:
     """The `as_json()` dicts as a JSON array, nested as they are (overrides stay a list).
 
     JSON can hold the nested shape, so it gets it: flattening is only for tables and CSV. The
-    output is the one `tsq collect --json` has always printed.
+    text is strict JSON (see `strict_json`).
     """
-    return json.dumps([dict(item) for item in items], indent=1)
+    return strict_json([dict(item) for item in items], indent=1)
 
 
 def to_frame(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> Any:

@@ -1,0 +1,316 @@
+"""Results keep their shape and their truth, whatever the task returns or raises and wherever
+`collect` runs: NaN and numpy metrics, values of tens of MB, the app's own classes, exceptions
+that do not unpickle, `sys.exit`. Apps: `tests/apps/shapes.py` (with `shapes_models.py` beside
+it) and the package `tests/apps/shapes_pkg`, run with `python -m`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sweeps import Sandbox, by_num
+
+from tsq.results import SUMMARY_LIMIT, exit_status, summary_value
+from tsq.tables import collect_rows, render_csv, render_json, strict_json
+
+HUGE = 30_000_000  # as in tests/apps/shapes.py
+
+# What a user runs in Python: every collected job, its status, whether Hydra's config came
+# back, and its value or what reading it raised; and whether sys.path is as it was.
+PROBE = """
+import json, sys, tsq
+before = list(sys.path)
+jobs = []
+for r in tsq.collect():
+    job = {"status": r.status.name, "overrides": r.overrides, "cfg": r.cfg is not None}
+    try:
+        value = r.return_value
+    except BaseException as e:  # a job's SystemExit must not end the reader's process
+        job["raised"] = {"type": type(e).__name__, "text": str(e),
+                         "notes": "".join(getattr(e, "__notes__", []))}
+    else:
+        job["type"] = f"{type(value).__module__}.{type(value).__qualname__}"
+        job["repr"] = repr(value)[:200]
+        job["size"] = len(repr(value))
+    jobs.append(job)
+print(json.dumps({"jobs": jobs, "sys_path_restored": sys.path == before}))
+"""
+
+
+def _python_collect(sandbox: Sandbox, cwd: Path) -> dict[str, Any]:
+    """`tsq.collect()` in a fresh interpreter started in `cwd`, as a user's notebook would."""
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        env=sandbox.env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _strict_loads(text: str) -> Any:
+    """json.loads refusing the NaN/Infinity literals strict JSON parsers reject."""
+
+    def refuse(literal: str) -> Any:
+        raise AssertionError(f"not strict JSON: {literal}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def _collect_json(sandbox: Sandbox) -> list[dict[str, Any]]:
+    text = sandbox.tsq("collect", "--json", check=False).stdout
+    return _strict_loads(text)
+
+
+# --- what a summary keeps of a return value ---------------------------------------------------
+
+
+def test_summary_value_keeps_a_mapping_whole_around_nan_numpy_and_objects() -> None:
+    value = {
+        "loss": float("nan"),
+        "acc": np.float32(0.75),
+        "steps": np.int64(10),
+        "best": np.array(0.25),
+        "curve": np.array([1, 2]),
+        "nested": {"peak": float("inf"), "labels": {"a"}},
+        3: np.bool_(True),
+    }
+    kept, truncated = summary_value(value)
+    assert not truncated
+    assert math.isnan(kept["loss"]), "NaN stays a number"
+    assert kept["acc"] == 0.75 and type(kept["acc"]) is float
+    assert kept["steps"] == 10 and type(kept["steps"]) is int
+    assert kept["best"] == 0.25 and type(kept["best"]) is float
+    assert kept["curve"] == [1, 2]
+    assert kept["nested"] == {"peak": float("inf"), "labels": "{'a'}"}, "repr at that key only"
+    assert kept["3"] is True
+    assert json.loads(json.dumps(kept))["steps"] == 10
+
+
+def test_summary_value_falls_back_to_repr_per_part_and_survives_cycles() -> None:
+    class Model:
+        def __repr__(self) -> str:
+            return "<Model>"
+
+    loop: list[Any] = [1]
+    loop.append(loop)
+    kept, _ = summary_value({"model": Model(), "ok": 1, "loop": loop, (1, 2): "tuple key"})
+    assert kept == {"model": "<Model>", "ok": 1, "loop": [1, "[1, [...]]"], "(1, 2)": "tuple key"}
+
+
+def test_summary_value_cuts_the_largest_keys_of_a_huge_mapping() -> None:
+    value = {"loss": 0.1, "preds": list(range(100_000)), "small": "s", "also": "z" * 50_000}
+    kept, truncated = summary_value(value)
+    assert truncated
+    assert kept["loss"] == 0.1 and kept["small"] == "s" and kept["also"] == "z" * 50_000
+    assert kept["preds"].startswith("<truncated: ") and "tsq.collect()" in kept["preds"]
+    assert len(json.dumps(kept)) <= SUMMARY_LIMIT
+
+
+def test_summary_value_replaces_a_huge_non_mapping_whole() -> None:
+    kept, truncated = summary_value("y" * (SUMMARY_LIMIT + 1))
+    assert truncated and kept.startswith("<truncated: ") and len(kept) < 200
+    assert summary_value("y" * 1000) == ("y" * 1000, False)
+
+
+@pytest.mark.parametrize(
+    "code, status", [(None, 0), (0, 0), (3, 3), (255, 255), (256, 1), (-1, 255), ("bye", 1)]
+)
+def test_exit_status_is_what_sys_exit_asks_for(code: Any, status: int) -> None:
+    assert exit_status(SystemExit(code)) == status
+
+
+# --- how collect writes NaN and infinities ----------------------------------------------------
+
+
+def test_strict_json_writes_non_finite_floats_as_strings() -> None:
+    text = strict_json({"a": float("nan"), "b": [float("inf"), -math.inf], "c": 1.5})
+    assert _strict_loads(text) == {"a": "NaN", "b": ["Infinity", "-Infinity"], "c": 1.5}
+    assert float("Infinity") == math.inf, "float() reads them back"
+
+
+def test_collect_rows_keep_return_columns_and_nan_numbers() -> None:
+    items = [
+        {"num": 0, "state": "completed", "overrides": ["x=0"], "return_value": {"loss": 0.5}},
+        {
+            "num": 1,
+            "state": "completed",
+            "overrides": ["x=1"],
+            "return_value": {"loss": float("nan"), "curve": [float("-inf")]},
+        },
+    ]
+    columns, rows = collect_rows(items)
+    assert columns[3:6] == ["x", "return.loss", "return.curve"]
+    assert math.isnan(rows[1]["return.loss"])
+    assert rows[1]["return.curve"] == '["-Infinity"]', "a nested cell is strict JSON text"
+    assert render_csv(columns, rows).splitlines()[2].split(",")[3:5] == ["1", "nan"]
+    assert _strict_loads(render_json(items))[1]["return_value"]["loss"] == "NaN"
+
+
+# --- real sweeps ------------------------------------------------------------------------------
+
+
+def test_nan_and_numpy_metrics_keep_their_columns_in_every_format(sandbox: Sandbox) -> None:
+    sandbox.sweep("+kind=plain,nan_metrics", script="shapes.py")
+    assert {job["state"] for job in sandbox.wait_terminal()} == {"completed"}
+
+    rows = list(csv.DictReader(io.StringIO(sandbox.tsq("collect", "--format", "csv").stdout)))
+    keys = ("return.loss", "return.acc", "return.steps", "return.best", "return.peak")
+    assert [tuple(row[k] for k in keys) for row in rows] == [
+        ("0.5", "0.9", "10", "0.5", "1.0"),
+        ("nan", "0.75", "10", "0.25", "inf"),
+    ]
+    assert rows[1]["return.trace"] == '[1.0, "-Infinity"]'
+    assert rows[1]["return.labels"] in ("{'a', 'b'}", "{'b', 'a'}"), "a set: its repr, one key"
+
+    table = sandbox.tsq("collect").stdout.splitlines()
+    assert table[1].split()[:5] == ["num", "state", "kind", "return.loss", "return.acc"]
+    assert table[3].split()[:4] == ["1", "completed", "nan_metrics", "nan"]
+
+    jq = shutil.which("jq")
+    if jq is None:
+        pytest.skip("jq is not installed")
+    text = sandbox.tsq("collect", "--json").stdout
+    loss = subprocess.run(
+        [jq, "-c", "[.[].return_value.loss]"], input=text, capture_output=True, text=True
+    )
+    assert loss.returncode == 0, loss.stderr
+    assert json.loads(loss.stdout) == [0.5, "NaN"]
+    value = _strict_loads(text)[1]["return_value"]
+    assert (value["peak"], value["trace"], value["steps"]) == ("Infinity", [1.0, "-Infinity"], 10)
+
+    frame = subprocess.run(
+        [sys.executable, "-c", "import tsq; f = tsq.collect_frame(); "
+         "print(f['return.loss'].dtype, f['return.loss'].isna().tolist(), f['return.peak'][1])"],
+        env=sandbox.env, cwd=sandbox.root, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert frame.stdout.split() == ["float64", "[False,", "True]", "inf"]
+
+
+def test_huge_return_values_stay_out_of_summaries(sandbox: Sandbox) -> None:
+    sandbox.sweep("+kind=huge,huge_string", script="shapes.py")
+    assert {job["state"] for job in sandbox.wait_terminal()} == {"completed"}
+
+    text = sandbox.tsq("collect", "--json").stdout
+    assert len(text) < 3 * SUMMARY_LIMIT, "collect --json does not print tens of MB"
+    rows = _strict_loads(text)
+    assert [row["return_value_truncated"] for row in rows] == [True, True]
+    assert rows[0]["return_value"]["loss"] == 0.1, "the small keys stay"
+    assert rows[0]["return_value"]["blob"].startswith("<truncated: ")
+    assert rows[1]["return_value"].startswith("<truncated: ")
+    jobs_dir = next((sandbox.root / "multirun").glob("*/.tsq/*/jobs"))
+    assert all(path.stat().st_size < 2 * SUMMARY_LIMIT for path in jobs_dir.glob("?.json"))
+
+    rows = list(csv.DictReader(io.StringIO(sandbox.tsq("collect", "--format", "csv").stdout)))
+    cell = json.loads(rows[0]["return_value"])  # a mapping and a string: one column
+    assert cell["loss"] == 0.1 and cell["blob"].startswith("<truncated: ")
+    assert rows[1]["return_value"].startswith("<truncated: ")
+
+    got = _python_collect(sandbox, sandbox.root)["jobs"]
+    assert got[0]["size"] > HUGE and got[1]["size"] == HUGE + 2, "tsq.collect() has it whole"
+
+
+def test_exceptions_that_do_not_unpickle_are_reported_as_raised(sandbox: Sandbox) -> None:
+    sandbox.sweep("+kind=two_arg_error,module_error", script="shapes.py")
+    jobs = by_num(sandbox.wait_terminal())
+    assert [jobs[n]["state"] for n in (0, 1)] == ["failed", "failed"]
+    (sandbox.app_dir / "shapes_models.py").unlink()  # the reader cannot import ModelError
+
+    rows = _collect_json(sandbox)
+    assert [row["error"] for row in rows] == ["TwoArgError: bad input", "ModelError: diverged"]
+
+    got = _python_collect(sandbox, sandbox.root)["jobs"]
+    assert [job["status"] for job in got] == ["FAILED", "FAILED"]
+    assert [job["raised"]["type"] for job in got] == ["RemoteError", "RemoteError"]
+    assert [job["raised"]["text"] for job in got] == [
+        "TwoArgError: bad input",
+        "ModelError: diverged",
+    ]
+    for job in got:
+        assert "shapes.py" in job["raised"]["notes"], "the job's traceback"
+        assert "corrupt" not in json.dumps(job)
+    assert got[0]["cfg"], "stored as a RemoteError by the job: the whole JobReturn loads"
+    assert "shapes_models" in got[1]["raised"]["notes"], "says why the original did not load"
+
+
+def test_results_of_the_apps_own_classes_load_from_any_directory(sandbox: Sandbox) -> None:
+    sandbox.sweep("+kind=dataclass", script="shapes.py")
+    assert sandbox.wait_terminal()[0]["state"] == "completed"
+    elsewhere = sandbox.root / "notebooks"
+    elsewhere.mkdir()
+
+    got = _python_collect(sandbox, elsewhere)
+    assert got["jobs"][0]["status"] == "COMPLETED"
+    assert got["jobs"][0]["type"] == "shapes_models.Scores"
+    assert got["jobs"][0]["repr"] == "Scores(loss=0.5, acc=0.9)"
+    assert got["sys_path_restored"]
+
+    (sandbox.app_dir / "shapes_models.py").unlink()
+    got = _python_collect(sandbox, elsewhere)["jobs"][0]
+    assert got["status"] == "COMPLETED", "where collect runs does not fail a completed job"
+    assert got["raised"]["type"] == "ResultUnavailable"
+    assert "No module named 'shapes_models'" in got["raised"]["text"]
+    row = _collect_json(sandbox)[0]
+    assert (row["state"], row["return_value"]) == ("completed", "Scores(loss=0.5, acc=0.9)")
+    assert sandbox.status()[0]["state"] == "completed"
+
+
+def test_a_package_app_run_with_python_m_collects_from_any_directory(sandbox: Sandbox) -> None:
+    sandbox.run(
+        [
+            sys.executable,
+            "-m",
+            "shapes_pkg.app",
+            "-m",
+            "hydra/launcher=ts",
+            f"hydra.sweep.dir={sandbox.root}/multirun/pkg",
+            "+seed=1,2",
+        ]
+    )
+    assert {job["state"] for job in sandbox.wait_terminal()} == {"completed"}
+    got = _python_collect(sandbox, sandbox.root)
+    assert [(job["status"], job["type"]) for job in got["jobs"]] == [
+        ("COMPLETED", "shapes_pkg.metrics.Metrics")
+    ] * 2
+    assert got["jobs"][1]["repr"] == "Metrics(seed=2, loss=0.5)"
+    assert got["sys_path_restored"]
+
+
+def test_sys_exit_ends_the_job_with_the_code_it_asks_for(sandbox: Sandbox) -> None:
+    sandbox.sweep("+kind=exit0,exit_none,exit3,exit_message", script="shapes.py")
+    jobs = by_num(sandbox.wait_terminal())
+    assert [(jobs[n]["state"], jobs[n]["exit_code"]) for n in range(4)] == [
+        ("completed", 0),
+        ("completed", 0),
+        ("failed", 3),
+        ("failed", 1),
+    ]
+    rows = _collect_json(sandbox)
+    assert [(row["error"], row["exit_code"]) for row in rows] == [
+        (None, 0),
+        (None, 0),
+        ("SystemExit: 3", 3),
+        ("SystemExit: stopped early", 1),
+    ]
+    elevels = {}
+    for line in sandbox.tsp("-l").stdout.splitlines()[1:]:
+        fields = line.split()
+        elevels[int(fields[0])] = int(fields[3])
+    assert [elevels[jobs[n]["ts_id"]] for n in range(4)] == [0, 0, 3, 1], "ts agrees"
+    got = _python_collect(sandbox, sandbox.root)["jobs"]
+    assert [job["status"] for job in got] == ["COMPLETED", "COMPLETED", "FAILED", "FAILED"]
+    assert got[0]["repr"] == "None"
+    assert (got[2]["raised"]["type"], got[2]["raised"]["text"]) == ("RemoteError", "SystemExit: 3")
