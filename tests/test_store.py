@@ -501,7 +501,10 @@ def test_a_v1_store_upgrades_in_place_and_loses_nothing(tmp_path: Path) -> None:
     added = [row[width:] for row in after]
     # attempt (0002); version, intent, lease, server_id (0003)
     assert added == [(1, 0, None, None, None)] * 4, "each v1 job is its own, unclaimed attempt"
-    assert sqlite_rows(path, "SELECT * FROM sweeps") == sweep_before
+    sweeps = sqlite_rows(path, "SELECT * FROM sweeps")
+    assert [row[: len(sweep_before[0])] for row in sweeps] == sweep_before
+    # project, snapshot, git_commit, git_branch, git_dirty (0004): a v1 sweep's code is unknown
+    assert [row[len(sweep_before[0]) :] for row in sweeps] == [(None,) * 5]
     jobs = store.jobs(["v1sweep00001"])
     assert [(j.num, j.state, j.overrides, j.attempt) for j in jobs] == [
         (0, "completed", ["lr=0.1"], 1), (1, "failed", ["lr=0.2"], 1),
@@ -585,3 +588,24 @@ def test_claims_go_to_one_command_and_end_with_it(store: Store) -> None:
     assert (a.state, a.started_at, a.ended_at) == ("cancelled", 2.0, 5.0)
     assert (a.reason, a.lease) == ("cancelled", None)
     assert (b.state, b.intent, b.lease) == ("queued", None, None)
+
+
+def test_downgrades_since_attempts_keep_every_attempt_and_job(tmp_path: Path) -> None:
+    """Going down to 0002 (attempts, before leases and code provenance) and up again loses no
+    job and no archived attempt (a table rebuild would cascade-delete them)."""
+    path = tmp_path / "tsq.db"
+    store = Store.open(path)
+    add(store, "hist00000001", n=2)
+    job = store.jobs(["hist00000001"])[0]
+    store.apply([JobUpdate.of(job, JobState.FAILED, reason="boom")])
+    store.new_attempts(store.jobs(["hist00000001"])[:1], ["again"], "lease")
+    attempts = sqlite_rows(path, "SELECT job_id, number, state, reason FROM attempts")
+    jobs = sqlite_rows(path, "SELECT id, num, state, attempt FROM jobs ORDER BY id")
+    assert attempts == [(job.id, 1, "failed", "boom")]
+    result = alembic_cli("downgrade", "0002", store=path)
+    assert result.returncode == 0, result.stderr
+    assert sqlite_rows(path, "SELECT job_id, number, state, reason FROM attempts") == attempts
+    assert sqlite_rows(path, "SELECT id, num, state, attempt FROM jobs ORDER BY id") == jobs
+    again = Store.open(path)
+    assert [(j.num, j.attempt) for j in again.jobs(["hist00000001"])] == [(0, 2), (1, 1)]
+    assert sqlite_rows(path, "SELECT job_id, number, state, reason FROM attempts") == attempts

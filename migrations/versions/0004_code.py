@@ -26,6 +26,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("sweeps") as batch:
-        for column in ("git_dirty", "git_branch", "git_commit", "snapshot", "project"):
-            batch.drop_column(column)
+    """Plain `DROP COLUMN` (SQLite 3.35+), not a batch rebuild: rebuilding `sweeps` drops the
+    table, and with foreign keys on that deletes every job by cascade."""
+    for column in ("git_dirty", "git_branch", "git_commit", "snapshot", "project"):
+        op.execute(f"ALTER TABLE sweeps DROP COLUMN {column}")
