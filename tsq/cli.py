@@ -18,7 +18,7 @@ STATUS_WIDTH = 400  # status shows overrides and reasons whole; collect's table 
 
 EPILOG = """\
 exit status: 0 ok; 1 a collected or awaited job failed, was lost or cancelled; 2 usage or input
-error; 3 `wait --timeout` ran out.
+error; 3 `wait --timeout` ran out; 130 Ctrl-C; 141 stdout closed early (`tsq status | head`).
 the store: --store PATH, else $TSQ_STORE, else $XDG_STATE_HOME/tsq/tsq.db."""
 
 
@@ -270,6 +270,16 @@ def cmd_retry(args: argparse.Namespace) -> int:
     return 0
 
 
+def _confirm(question: str) -> bool:
+    """Ask on the terminal; end of input (Ctrl-D) is a no, as an empty answer is."""
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        print()  # end the prompt's line
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
 def cmd_forget(args: argparse.Namespace) -> int:
     store, _ = _open(args)
     sweep = store.find_sweep(args.sweep)
@@ -281,8 +291,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
             raise TsqError(f"would forget {what}: confirm with --yes")
-        answer = input(f"forget {what}? Its files stay. [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
+        if not _confirm(f"forget {what}? Its files stay."):
             print("nothing forgotten")
             return 0
     store.forget(sweep.id)
