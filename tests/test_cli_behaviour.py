@@ -8,6 +8,7 @@ import pty
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from procs import finish, popen_tsq, read_until
@@ -102,3 +103,31 @@ def test_end_of_input_at_the_forget_prompt_answers_no(sandbox: Sandbox) -> None:
         os.close(master)
     assert (proc.returncode, out.strip(), err) == (0, "nothing forgotten", "")
     assert len(sandbox.status()) == 1
+
+
+def test_counts_agree_with_their_nouns(sandbox: Sandbox) -> None:
+    blocker = sandbox.block_queue()
+    sandbox.sweep("x=1")
+    sweep = _sweep_id(sandbox)
+    assert "  1 job: 1 queued\n" in sandbox.tsq("status").stdout
+    pending = sandbox.tsq("collect", sweep).stderr
+    assert f"not finished yet: 1 of 1 job of sweep {sweep} (1 queued)" in pending
+    refused = sandbox.tsq("forget", sweep, check=False).stderr
+    assert "(app, 1 job, " in refused and "its 1 queued or running job will not stop" in refused
+    sandbox.release(blocker)
+    sandbox.wait_terminal()
+    assert f"sweep {sweep}: queued 1 job again (0)" in sandbox.tsq("retry", sweep, "0").stdout
+    sandbox.wait_terminal()
+    assert "forgot sweep" in (gone := sandbox.tsq("forget", sweep, "--yes").stdout)
+    assert ": 1 job record dropped;" in gone
+    assert sandbox.status() == []
+
+
+def test_a_store_path_that_is_a_directory_says_so(sandbox: Sandbox, tmp_path: Path) -> None:
+    directory = tmp_path / "stores"
+    directory.mkdir()
+    proc = sandbox.tsq("status", "--store", str(directory), check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"tsq: {directory} is a directory; give a file path, e.g. {directory}/tsq.db"
+    ]

@@ -12,6 +12,7 @@ from typing import Any
 
 from tsq.errors import TsqError
 from tsq.states import JobState
+from tsq.words import plural
 
 RECENT_SECONDS = 24 * 3600
 STATUS_WIDTH = 400  # status shows overrides and reasons whole; collect's table cuts values
@@ -49,8 +50,9 @@ def _counts(jobs: Sequence[Any]) -> str:
 
 def _sweep_line(sweep: Any, jobs: Sequence[Any]) -> str:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(sweep.created_at))
+    count = plural(len(jobs), "job")
     return (
-        f"sweep {sweep.id}  {sweep.task_name}  {when}  {len(jobs)} jobs: {_counts(jobs)}\n"
+        f"sweep {sweep.id}  {sweep.task_name}  {when}  {count}: {_counts(jobs)}\n"
         f"  dir: {sweep.sweep_dir}"
     )
 
@@ -180,8 +182,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
     if pending:
         left = [j for j in jobs if not j.job_state.terminal]
         print(
-            f"tsq: {pending} of {len(jobs)} jobs of sweep {sweep.id} are not finished yet "
-            f"({_counts(left)}); collect again later",
+            f"tsq: not finished yet: {pending} of {plural(len(jobs), 'job')} of sweep "
+            f"{sweep.id} ({_counts(left)}); collect again later",
             file=sys.stderr,
         )
     return 1 if any(item.error for item in done) else 0
@@ -266,7 +268,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
     store_opt = f" --store {store.path}" if args.store else ""
     renewed = retry(store, sweep, chosen, f"python -m tsq status {sweep.id}{store_opt}")
     nums = " ".join(str(job.num) for job in renewed)
-    print(f"sweep {sweep.id}: queued {len(renewed)} jobs again ({nums})")
+    print(f"sweep {sweep.id}: queued {plural(len(renewed), 'job')} again ({nums})")
     return 0
 
 
@@ -285,9 +287,9 @@ def cmd_forget(args: argparse.Namespace) -> int:
     sweep = store.find_sweep(args.sweep)
     jobs = store.jobs([sweep.id])
     active = [j for j in jobs if not j.job_state.terminal]
-    what = f"sweep {sweep.id} ({sweep.task_name}, {len(jobs)} jobs, {sweep.sweep_dir})"
+    what = f"sweep {sweep.id} ({sweep.task_name}, {plural(len(jobs), 'job')}, {sweep.sweep_dir})"
     if active:
-        what += f"; {len(active)} of its jobs are still queued or running and will not stop"
+        what += f"; its {plural(len(active), 'queued or running job')} will not stop"
     if not args.yes:
         if not sys.stdin.isatty():
             raise TsqError(f"would forget {what}: confirm with --yes")
@@ -295,7 +297,8 @@ def cmd_forget(args: argparse.Namespace) -> int:
             print("nothing forgotten")
             return 0
     store.forget(sweep.id)
-    print(f"forgot sweep {sweep.id}: {len(jobs)} job records dropped; its files are untouched")
+    records = plural(len(jobs), "job record")
+    print(f"forgot sweep {sweep.id}: {records} dropped; its files are untouched")
     return 0
 
 
