@@ -3,10 +3,12 @@ sweep dirs with `=` in their name, counts in messages, a store path that is a di
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -103,6 +105,31 @@ def test_end_of_input_at_the_forget_prompt_answers_no(sandbox: Sandbox) -> None:
         os.close(master)
     assert (proc.returncode, out.strip(), err) == (0, "nothing forgotten", "")
     assert len(sandbox.status()) == 1
+
+
+def test_a_sweep_dir_with_equals_signs_is_a_sweep_everywhere(sandbox: Sandbox) -> None:
+    sandbox.sweep("x=9")  # another sweep: naming the dir must select the right one
+    other = _sweep_id(sandbox)
+    sweep_dir = sandbox.root / "multirun" / "lr=0.1,seed=1"
+    app = [sys.executable, "app.py", "-m", "hydra/launcher=ts"]
+    sandbox.run([*app, f'hydra.sweep.dir="{sweep_dir}"', "x=1,2"])
+    sandbox.wait_terminal()
+    ref = str(sweep_dir)
+    sweep = json.loads(sandbox.tsq("collect", ref, "--json").stdout)[0]["sweep"]
+    jobs = sandbox.status(ref)
+    assert [(j["sweep"], j["num"]) for j in jobs] == [(sweep, 0), (sweep, 1)]
+    assert [j["num"] for j in sandbox.status(ref, "x=2")] == [1], "and filters still filter"
+    here = subprocess.run(
+        [sys.executable, "-m", "tsq", "status", "--json", sweep_dir.name],
+        cwd=sweep_dir.parent, env=sandbox.env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert {j["sweep"] for j in json.loads(here.stdout)} == {sweep}, "a directory's bare name"
+    assert sandbox.tsq("wait", ref).returncode == 0
+    assert "job 0 running with x=1" in sandbox.tsq("logs", f"{ref}:0").stdout
+    assert f"sweep {sweep}: queued 1 job again (0)" in sandbox.tsq("retry", ref, "0").stdout
+    assert sandbox.tsq("cancel", ref).returncode == 0
+    assert f"forgot sweep {sweep}" in sandbox.tsq("forget", ref, "--yes").stdout
+    assert {j["sweep"] for j in sandbox.status()} == {other}, "the other sweep stays"
 
 
 def test_counts_agree_with_their_nouns(sandbox: Sandbox) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -91,14 +92,21 @@ def _open(args: argparse.Namespace) -> tuple[Any, set[str]]:
     return store, report.changed_sweeps
 
 
+def _is_sweep_ref(word: str) -> bool:
+    """A word with `=` is an override filter, unless it names a directory or holds a path
+    separator: sweep dirs may contain `=` (e.g. named after overrides, `.../lr=0.1,seed=1`)."""
+    return "=" not in word or os.sep in word or os.path.isdir(word)
+
+
 def _sweep_and_filters(words: Sequence[str]) -> tuple[str | None, list[tuple[str, str]]]:
-    """`status [SWEEP] [KEY=VALUE ...]`: words with `=` are override filters."""
+    """`status [SWEEP] [KEY=VALUE ...]`: the sweep ref, and the override filters."""
     from tsq.tables import parse_override_filter
 
-    refs = [w for w in words if "=" not in w]
+    refs = [w for w in words if _is_sweep_ref(w)]
     if len(refs) > 1:
         raise TsqError(f"one sweep at a time, got {len(refs)}: {' '.join(refs)}")
-    return (refs[0] if refs else None), [parse_override_filter(w) for w in words if "=" in w]
+    filters = [parse_override_filter(w) for w in words if not _is_sweep_ref(w)]
+    return (refs[0] if refs else None), filters
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -349,7 +357,8 @@ def parser() -> argparse.ArgumentParser:
         nargs="*",
         metavar="SWEEP|KEY=VALUE",
         help=f"{SWEEP_HELP} (default: unfinished sweeps and those of the last 24 hours); "
-        "KEY=VALUE shows only the jobs with that override (e.g. lr=0.1)",
+        "KEY=VALUE shows only the jobs with that override (e.g. lr=0.1); a word that names a "
+        "directory or holds a / is the sweep dir, even with = in it",
     )
     status.add_argument(
         "--state", metavar="STATE[,STATE]", help="only jobs in these states, e.g. failed,lost"
