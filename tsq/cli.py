@@ -225,19 +225,10 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
     store, _ = _open(args)
     sweep, job = _job(store, args.job)
-    files = logs.output_files(sweep, job)
-    if not args.follow:
-        logs.show(files, sys.stdout)
-        return 0
-    from tsq.status import refresh
-
-    def ended() -> bool:
-        refresh(store, sweep.id)
-        return next(j for j in store.jobs([sweep.id]) if j.num == job.num).job_state.terminal
-
-    what, path = files[0]
-    print(f"==> {what}: {path} <==", flush=True)
-    logs.follow(path, ended, sys.stdout)
+    if args.follow:
+        logs.follow(store, sweep, job, sys.stdout, sys.stderr)
+    else:
+        logs.show(sweep, job, sys.stdout)
     return 0
 
 
@@ -395,13 +386,17 @@ def parser() -> argparse.ArgumentParser:
 
     logs = _command(
         commands, "logs", cmd_logs, "show a job's output",
-        "Print a job's output (what ts captured of its stdout and stderr) and its Hydra job "
-        "log; also for failed jobs, and after ts has forgotten the job.",
+        "Print a job's output (what ts captured of its stdout and stderr), its Hydra job log "
+        "and, if it failed, its traceback; also for jobs that failed before their task "
+        "started, and after ts has forgotten the job.",
         "python -m tsq logs 3f9a:2 -f",
     )  # fmt: skip
     logs.add_argument("job", help="SWEEP:NUM, NUM being the Hydra job number")
     logs.add_argument(
-        "-f", "--follow", action="store_true", help="follow a running job's output until it ends"
+        "-f",
+        "--follow",
+        action="store_true",
+        help="follow the job's output until it ends (a queued job: wait for it to start)",
     )
 
     cancel = _command(
