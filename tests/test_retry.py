@@ -54,7 +54,7 @@ def test_retry_selects_by_state_or_number_and_refuses_active_jobs(sandbox: Sandb
     missing = sandbox.tsq("retry", sweep, "9", check=False)
     assert missing.returncode == 2 and "has no job 9" in missing.stderr
     again = sandbox.tsq("retry", sweep, "2")
-    assert "queued 1 jobs again (2)" in again.stdout
+    assert "queued 1 job again (2)" in again.stdout
     jobs = by_num(sandbox.status())
     assert (jobs[2]["state"], jobs[2]["attempt"]) == ("queued", 2)
     sandbox.release(blocker)

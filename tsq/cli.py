@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -12,13 +13,14 @@ from typing import Any
 
 from tsq.errors import TsqError
 from tsq.states import JobState
+from tsq.words import plural
 
 RECENT_SECONDS = 24 * 3600
 STATUS_WIDTH = 400  # status shows overrides and reasons whole; collect's table cuts values
 
 EPILOG = """\
 exit status: 0 ok; 1 a collected or awaited job failed, was lost or cancelled; 2 usage or input
-error; 3 `wait --timeout` ran out.
+error; 3 `wait --timeout` ran out; 130 Ctrl-C; 141 stdout closed early (`tsq status | head`).
 the store: --store PATH, else $TSQ_STORE, else $XDG_STATE_HOME/tsq/tsq.db."""
 
 
@@ -58,8 +60,9 @@ def _counts(jobs: Sequence[Any]) -> str:
 
 def _sweep_line(sweep: Any, jobs: Sequence[Any]) -> str:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(sweep.created_at))
+    count = plural(len(jobs), "job")
     return (
-        f"sweep {sweep.id}  {sweep.task_name}  {when}  {len(jobs)} jobs: {_counts(jobs)}\n"
+        f"sweep {sweep.id}  {sweep.task_name}  {when}  {count}: {_counts(jobs)}\n"
         f"  dir: {sweep.sweep_dir}"
     )
 
@@ -98,14 +101,21 @@ def _open(args: argparse.Namespace) -> tuple[Any, set[str]]:
     return store, report.changed_sweeps
 
 
+def _is_sweep_ref(word: str) -> bool:
+    """A word with `=` is an override filter, unless it names a directory or holds a path
+    separator: sweep dirs may contain `=` (e.g. named after overrides, `.../lr=0.1,seed=1`)."""
+    return "=" not in word or os.sep in word or os.path.isdir(word)
+
+
 def _sweep_and_filters(words: Sequence[str]) -> tuple[str | None, list[tuple[str, str]]]:
-    """`status [SWEEP] [KEY=VALUE ...]`: words with `=` are override filters."""
+    """`status [SWEEP] [KEY=VALUE ...]`: the sweep ref, and the override filters."""
     from tsq.tables import parse_override_filter
 
-    refs = [w for w in words if "=" not in w]
+    refs = [w for w in words if _is_sweep_ref(w)]
     if len(refs) > 1:
         raise TsqError(f"one sweep at a time, got {len(refs)}: {' '.join(refs)}")
-    return (refs[0] if refs else None), [parse_override_filter(w) for w in words if "=" in w]
+    filters = [parse_override_filter(w) for w in words if not _is_sweep_ref(w)]
+    return (refs[0] if refs else None), filters
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -189,8 +199,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
     if pending:
         left = [j for j in jobs if not j.job_state.terminal]
         print(
-            f"tsq: {pending} of {len(jobs)} jobs of sweep {sweep.id} are not finished yet "
-            f"({_counts(left)}); collect again later",
+            f"tsq: not finished yet: {pending} of {plural(len(jobs), 'job')} of sweep "
+            f"{sweep.id} ({_counts(left)}); collect again later",
             file=sys.stderr,
         )
     return 1 if any(item.error for item in done) else 0
@@ -224,19 +234,10 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
     store, _ = _open(args)
     sweep, job = _job(store, args.job)
-    files = logs.output_files(sweep, job)
-    if not args.follow:
-        logs.show(files, sys.stdout)
-        return 0
-    from tsq.status import refresh
-
-    def ended() -> bool:
-        refresh(store, sweep.id)
-        return next(j for j in store.jobs([sweep.id]) if j.num == job.num).job_state.terminal
-
-    what, path = files[0]
-    print(f"==> {what}: {path} <==", flush=True)
-    logs.follow(path, ended, sys.stdout)
+    if args.follow:
+        logs.follow(store, sweep, job, sys.stdout, sys.stderr)
+    else:
+        logs.show(sweep, job, sys.stdout)
     return 0
 
 
@@ -272,8 +273,18 @@ def cmd_retry(args: argparse.Namespace) -> int:
     store_opt = f" --store {store.path}" if args.store else ""
     renewed = retry(store, sweep, chosen, f"python -m tsq status {sweep.id}{store_opt}")
     nums = " ".join(str(job.num) for job in renewed)
-    print(f"sweep {sweep.id}: queued {len(renewed)} jobs again ({nums})")
+    print(f"sweep {sweep.id}: queued {plural(len(renewed), 'job')} again ({nums})")
     return 0
+
+
+def _confirm(question: str) -> bool:
+    """Ask on the terminal; end of input (Ctrl-D) is a no, as an empty answer is."""
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        print()  # end the prompt's line
+        return False
+    return answer.strip().lower() in ("y", "yes")
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
@@ -281,18 +292,18 @@ def cmd_forget(args: argparse.Namespace) -> int:
     sweep = store.find_sweep(args.sweep)
     jobs = store.jobs([sweep.id])
     active = [j for j in jobs if not j.job_state.terminal]
-    what = f"sweep {sweep.id} ({sweep.task_name}, {len(jobs)} jobs, {sweep.sweep_dir})"
+    what = f"sweep {sweep.id} ({sweep.task_name}, {plural(len(jobs), 'job')}, {sweep.sweep_dir})"
     if active:
-        what += f"; {len(active)} of its jobs are still queued or running and will not stop"
+        what += f"; its {plural(len(active), 'queued or running job')} will not stop"
     if not args.yes:
         if not sys.stdin.isatty():
             raise TsqError(f"would forget {what}: confirm with --yes")
-        answer = input(f"forget {what}? Its files stay. [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
+        if not _confirm(f"forget {what}? Its files stay."):
             print("nothing forgotten")
             return 0
     store.forget(sweep.id)
-    print(f"forgot sweep {sweep.id}: {len(jobs)} job records dropped; its files are untouched")
+    records = plural(len(jobs), "job record")
+    print(f"forgot sweep {sweep.id}: {records} dropped; its files are untouched")
     return 0
 
 
@@ -343,7 +354,8 @@ def parser() -> argparse.ArgumentParser:
         nargs="*",
         metavar="SWEEP|KEY=VALUE",
         help=f"{SWEEP_HELP} (default: unfinished sweeps and those of the last 24 hours); "
-        "KEY=VALUE shows only the jobs with that override (e.g. lr=0.1)",
+        "KEY=VALUE shows only the jobs with that override (e.g. lr=0.1); a word that names a "
+        "directory or holds a / is the sweep dir, even with = in it",
     )
     status.add_argument(
         "--state", metavar="STATE[,STATE]", help="only jobs in these states, e.g. failed,lost"
@@ -380,13 +392,17 @@ def parser() -> argparse.ArgumentParser:
 
     logs = _command(
         commands, "logs", cmd_logs, "show a job's output",
-        "Print a job's output (what ts captured of its stdout and stderr) and its Hydra job "
-        "log; also for failed jobs, and after ts has forgotten the job.",
+        "Print a job's output (what ts captured of its stdout and stderr), its Hydra job log "
+        "and, if it failed, its traceback; also for jobs that failed before their task "
+        "started, and after ts has forgotten the job.",
         "python -m tsq logs 3f9a:2 -f",
     )  # fmt: skip
     logs.add_argument("job", help="SWEEP:NUM, NUM being the Hydra job number")
     logs.add_argument(
-        "-f", "--follow", action="store_true", help="follow a running job's output until it ends"
+        "-f",
+        "--follow",
+        action="store_true",
+        help="follow the job's output until it ends (a queued job: wait for it to start)",
     )
 
     cancel = _command(

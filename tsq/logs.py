@@ -1,7 +1,9 @@
 """`tsq logs`: a job's output, also after ts has forgotten the job.
 
-The job's runner records where its output goes when it starts (`<num>.started.json` in the
-sweep's spool dir): the file ts captures its stdout and stderr in, and Hydra's job log.
+The job's runner records where its output goes as soon as it runs (`<num>.started.json` in the
+sweep's spool dir): the file ts captures its stdout and stderr in, then, once Hydra's job starts,
+its job log. A failed task's traceback is in neither (Hydra's `run_job` catches the exception):
+it comes from the job's result summary.
 """
 
 from __future__ import annotations
@@ -12,22 +14,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from tsq.errors import TsqError
+from tsq.errors import SpecError, TsqError
+from tsq.results import FAILED, read_summary
 from tsq.spool import SpoolDir
-from tsq.store import Job, Sweep
+from tsq.status import refresh
+from tsq.store import Job, Store, Sweep
+from tsq.wait import FIRST_DELAY, next_delay
 
 FOLLOW_POLL = 0.5
 
 
 def output_files(sweep: Sweep, job: Job) -> list[tuple[str, Path]]:
-    """(what, path) of the job's output files, in the order to show them."""
+    """(what, path) of the job's output files, in the order to show them; none before it runs."""
     started = SpoolDir(Path(sweep.spool_dir)).started(job.num, job.attempt)
     try:
         marker = json.loads(started.read_text())
     except FileNotFoundError:
-        raise TsqError(
-            f"job {sweep.id}:{job.num} has not started yet ({job.state}); no output so far"
-        ) from None
+        return []
     except (OSError, ValueError) as e:
         raise TsqError(f"cannot read {started}: {e}") from None
     files = [
@@ -37,17 +40,103 @@ def output_files(sweep: Sweep, job: Job) -> list[tuple[str, Path]]:
     return [(what, Path(path)) for what, path in files if path]
 
 
-def show(files: list[tuple[str, Path]], out: TextIO) -> None:
+def failure(sweep: Sweep, job: Job) -> tuple[Path, str] | None:
+    """(result file, traceback) of a failed job; its one-line error when it has no traceback,
+    or why the file cannot be read. None while the job has no result, or when it completed."""
+    path = SpoolDir(Path(sweep.spool_dir)).result_json(job.num, job.attempt)
+    try:
+        summary = read_summary(path)
+    except SpecError as e:
+        return path, f"({e})\n"
+    if summary is None or summary.status != FAILED:
+        return None
+    return path, summary.traceback or f"{summary.error}\n"
+
+
+def _no_output(sweep: Sweep, job: Job) -> str:
+    ref = f"{sweep.id}:{job.num}"
+    if not job.job_state.terminal:
+        return f"job {ref} has not started yet ({job.state}); no output so far"
+    why = f"{job.state}: {job.reason}" if job.reason else job.state
+    return f"job {ref} recorded no output: it ended ({why}) before its runner started"
+
+
+def _section(out: TextIO, what: str, path: Path, text: str) -> None:
+    out.write(f"==> {what}: {path} <==\n{text}")
+    out.flush()
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError as e:
+        return f"(cannot read it: {e.strerror})\n"
+
+
+def _show_failure(sweep: Sweep, job: Job, out: TextIO) -> bool:
+    """Print the traceback of the job's failure; False when there is none to print."""
+    failed = failure(sweep, job)
+    if failed is not None:
+        _section(out, "traceback (from the job's result)", *failed)
+    return failed is not None
+
+
+def show(sweep: Sweep, job: Job, out: TextIO) -> None:
+    """The job's output files, then the traceback of its failure, if it failed."""
+    files = output_files(sweep, job)
     for what, path in files:
-        out.write(f"==> {what}: {path} <==\n")
-        try:
-            out.write(path.read_text(errors="replace"))
-        except OSError as e:
-            out.write(f"(cannot read it: {e.strerror})\n")
-        out.flush()
+        _section(out, what, path, _read(path))
+    if not _show_failure(sweep, job, out) and not files:
+        raise TsqError(_no_output(sweep, job))
 
 
-def follow(path: Path, ended: Callable[[], bool], out: TextIO) -> None:
+def _current(store: Store, sweep: Sweep, num: int) -> Job:
+    """The job's record as it is now; a one-line error if the sweep was forgotten meanwhile."""
+    found = [j for j in store.jobs([sweep.id]) if j.num == num]
+    if not found:
+        raise TsqError(f"sweep {sweep.id} was forgotten (tsq forget) while following job {num}")
+    return found[0]
+
+
+def _has_begun(sweep: Sweep, job: Job) -> bool:
+    return job.job_state.terminal or bool(output_files(sweep, job))
+
+
+def _await_start(store: Store, sweep: Sweep, job: Job, err: TextIO) -> Job:
+    """Block until the job has recorded its output files or ended; polls the refresh as
+    `tsq wait` does, with the same back-off, so a long queue costs next to no CPU."""
+    if _has_begun(sweep, job):
+        return job
+    err.write(f"tsq: job {sweep.id}:{job.num} is {job.state}; waiting for it to start\n")
+    err.flush()
+    delay = FIRST_DELAY
+    while not _has_begun(sweep, job):
+        time.sleep(delay)
+        delay = next_delay(delay, bool(refresh(store, sweep.id).changed))
+        job = _current(store, sweep, job.num)
+    return job
+
+
+def follow(store: Store, sweep: Sweep, job: Job, out: TextIO, err: TextIO) -> None:
+    """`logs -f`: wait for a queued job to start, print its output as it grows until the job
+    ends, then the traceback of its failure, if it failed."""
+    job = _await_start(store, sweep, job, err)
+    files = output_files(sweep, job)
+    if not files:
+        show(sweep, job, out)  # ended before it ran: its error, or one line saying so
+        return
+    what, path = files[0]
+    out.write(f"==> {what}: {path} <==\n")
+
+    def ended() -> bool:
+        refresh(store, sweep.id)
+        return _current(store, sweep, job.num).job_state.terminal
+
+    tail(path, ended, out)
+    _show_failure(sweep, job, out)
+
+
+def tail(path: Path, ended: Callable[[], bool], out: TextIO) -> None:
     """Print what is appended to `path` until `ended()` says the job is over, then the rest."""
     with open(path, errors="replace") as f:
         while True:

@@ -31,28 +31,36 @@ EXIT_NO_RESULT = 3
 
 
 class _ReportStart:
-    """Wraps Hydra's callbacks to leave a `started` file once the output dir is known, so status
-    can show where a running job writes. It exists before the spec is read (the runner needs its
-    `output_dir` whatever happens); `wrap` gives it the callbacks the spec carries."""
+    """Keeps the job's `started` file. It is written as soon as the job process runs (pid, start
+    time, the file ts captures its output in), so `status` and `tsq logs` find a job that fails
+    before its task starts (an app that no longer imports, a bad logging config); Hydra's
+    `on_job_start` rewrites it with the output dir and job log. It exists before the spec is read
+    (the runner needs its `output_dir` whatever happens); `wrap` gives it the callbacks the spec
+    carries."""
 
     def __init__(self, path: Path, started_at: float) -> None:
         self._inner: Any = None
         self._path = path
-        self._started_at = started_at
+        self._marker: dict[str, Any] = {
+            "pid": os.getpid(),
+            "started_at": started_at,
+            "stdout": _stdout_file(),
+        }
         self.output_dir: str | None = None
+        self._write()
+
+    def _write(self) -> None:
+        write_atomic(self._path, json.dumps(self._marker).encode())
 
     def on_job_start(self, config: Any, **kwargs: Any) -> None:
         from omegaconf import OmegaConf
 
         self.output_dir = str(config.hydra.runtime.output_dir)
-        marker = {
-            "pid": os.getpid(),
-            "started_at": self._started_at,
-            "output_dir": self.output_dir,
-            "stdout": _stdout_file(),
-            "log_file": OmegaConf.select(config, "hydra.job_logging.handlers.file.filename"),
-        }
-        write_atomic(self._path, json.dumps(marker).encode())
+        self._marker["output_dir"] = self.output_dir
+        self._marker["log_file"] = OmegaConf.select(
+            config, "hydra.job_logging.handlers.file.filename"
+        )
+        self._write()
         self._inner.on_job_start(config=config, **kwargs)
 
     def __getattr__(self, name: str) -> Any:

@@ -318,6 +318,8 @@ class Store:
     @classmethod
     def open(cls, location: str | os.PathLike[str] | None = None) -> Store:
         path = store_path(location)
+        if path.is_dir():  # sqlite would only say "unable to open database file"
+            raise StoreError(f"{path} is a directory; give a file path, e.g. {path / 'tsq.db'}")
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as e:

@@ -29,6 +29,11 @@ def counts(jobs: Sequence[Job]) -> str:
     return ", ".join(f"{by_state[s]} {s}" for s in ORDER if by_state[s])
 
 
+def next_delay(delay: float, changed: bool) -> float:
+    """The pause before the next round: short again after a change, longer while none comes."""
+    return FIRST_DELAY if changed else min(delay * BACKOFF, MAX_DELAY)
+
+
 class Progress:
     """Counts by state on stderr: a bar redrawn in place on a terminal, a line per change
     otherwise (logs stay readable)."""
@@ -110,7 +115,7 @@ def wait_for_jobs(
                 raise WaitTimedOut(
                     f"sweep {sweep_id} not finished after {timeout:g} s ({counts(ordered)})"
                 )
-            delay = FIRST_DELAY if report.changed else min(delay * BACKOFF, MAX_DELAY)
+            delay = next_delay(delay, bool(report.changed))
             if deadline is not None:
                 delay = max(0.0, min(delay, deadline - time.monotonic()))
             time.sleep(delay)
