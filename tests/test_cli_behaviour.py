@@ -112,13 +112,14 @@ def test_a_sweep_dir_with_equals_signs_is_a_sweep_everywhere(sandbox: Sandbox) -
     other = _sweep_id(sandbox)
     sweep_dir = sandbox.root / "multirun" / "lr=0.1,seed=1"
     app = [sys.executable, "app.py", "-m", "hydra/launcher=ts"]
-    sandbox.run([*app, f'hydra.sweep.dir="{sweep_dir}"', "x=1,2"])
+    sandbox.run([*app, f'hydra.sweep.dir="{sweep_dir}"', "x=1,2", "message=/data/a"])
     sandbox.wait_terminal()
     ref = str(sweep_dir)
     sweep = json.loads(sandbox.tsq("collect", ref, "--json").stdout)[0]["sweep"]
     jobs = sandbox.status(ref)
     assert [(j["sweep"], j["num"]) for j in jobs] == [(sweep, 0), (sweep, 1)]
     assert [j["num"] for j in sandbox.status(ref, "x=2")] == [1], "and filters still filter"
+    assert len(sandbox.status(ref, "message=/data/a")) == 2, "a filter's value may be a path"
     here = subprocess.run(
         [sys.executable, "-m", "tsq", "status", "--json", sweep_dir.name],
         cwd=sweep_dir.parent, env=sandbox.env, capture_output=True, text=True, check=True,

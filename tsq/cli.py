@@ -103,8 +103,10 @@ def _open(args: argparse.Namespace) -> tuple[Any, set[str]]:
 
 def _is_sweep_ref(word: str) -> bool:
     """A word with `=` is an override filter, unless it names a directory or holds a path
-    separator: sweep dirs may contain `=` (e.g. named after overrides, `.../lr=0.1,seed=1`)."""
-    return "=" not in word or os.sep in word or os.path.isdir(word)
+    separator before its first `=`: sweep dirs may contain `=` (e.g. named after overrides,
+    `.../lr=0.1,seed=1`), and a filter's value may be a path (`data=/mnt/x`)."""
+    key = word.split("=", 1)[0]
+    return "=" not in word or os.sep in key or os.path.isdir(word)
 
 
 def _sweep_and_filters(words: Sequence[str]) -> tuple[str | None, list[tuple[str, str]]]:
