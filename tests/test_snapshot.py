@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from sweeps import ReadOnly
+from sweeps import ReadOnly, Sandbox
 
 from tsq.snapshot import Limits, SnapshotError, project_of, read_provenance, remove_unused, take
 
@@ -178,3 +178,139 @@ def test_a_read_only_store_is_one_clear_error(
         take(repo / "train.py", None, store, LIMITS)
     assert "cannot write the code snapshot in" in str(refused.value)
     assert "Read-only file system" in str(refused.value)
+
+
+# --- end to end: sweeps queued behind a blocker, edited before their jobs start ---------------
+
+APP = """\
+import sys
+
+import hydra
+
+import helper
+from lib import util
+
+sys.setrecursionlimit(4321)  # module level: must take effect in the job too
+
+
+@hydra.main(version_base="1.3", config_path=None)
+def main(cfg):
+    return {"helper": helper.VALUE, "util": util.VALUE, "limit": sys.getrecursionlimit()}
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+PKG_APP = """\
+import hydra
+
+from pkg import metrics
+
+
+@hydra.main(version_base="1.3", config_path=None)
+def main(cfg):
+    return metrics.NAME
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A user's git project: an app, a sibling module, a package in a subfolder, a package app
+    run with `python -m`, an ignored data dir; committed, then edited without committing."""
+    root = tmp_path / "project"
+    (root / "lib").mkdir(parents=True)
+    (root / "pkg").mkdir()
+    (root / "data").mkdir()
+    (root / "app.py").write_text(APP)
+    (root / "helper.py").write_text('VALUE = "committed"\n')
+    (root / "lib" / "__init__.py").write_text("")
+    (root / "lib" / "util.py").write_text('VALUE = "lib as launched"\n')
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "app.py").write_text(PKG_APP)
+    (root / "pkg" / "metrics.py").write_text('NAME = "metrics as launched"\n')
+    (root / "data" / "table.csv").write_text("a,b\n")
+    (root / ".gitignore").write_text("data/\nmultirun/\n")
+    git(root, "init", "-q", "-b", "exp")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "first")
+    (root / "helper.py").write_text('VALUE = "as launched"\n')  # uncommitted
+    return root
+
+
+def _launch(sandbox: Sandbox, project: Path, argv: list[str], *overrides: str) -> str:
+    subprocess.run([sys.executable, *argv, "-m", "hydra/launcher=ts", *overrides],
+                   cwd=project, env=sandbox.env, check=True, capture_output=True)  # fmt: skip
+    return sandbox.status()[-1]["sweep"]
+
+
+def _collected(sandbox: Sandbox, sweep: str) -> list:
+    return [r["return_value"] for r in json.loads(sandbox.tsq("collect", sweep, "--json").stdout)]
+
+
+def test_a_sweep_queued_before_an_edit_runs_the_code_it_was_launched_with(
+    sandbox: Sandbox, project: Path
+) -> None:
+    blocker = sandbox.block_queue()
+    sweep = _launch(sandbox, project, ["app.py"], "+x=1,2")
+    (project / "helper.py").write_text('VALUE = "edited after launch"\n')
+    (project / "lib" / "util.py").write_text('VALUE = "lib edited"\n')
+    sandbox.release(blocker)
+    sandbox.wait_terminal()
+    assert (
+        _collected(sandbox, sweep)
+        == [{"helper": "as launched", "util": "lib as launched", "limit": 4321}] * 2
+    ), "the launched code, and the script's top level ran in the job"
+    job = sandbox.status(sweep)[0]
+    assert (job["git_commit"], job["git_dirty"]) == (git(project, "rev-parse", "HEAD"), True)
+    line = sandbox.tsq("status", sweep).stdout.splitlines()[2]
+    assert line.strip().startswith(f"code: git {job['git_commit'][:12]} (exp, uncommitted")
+    assert json.loads(sandbox.tsq("collect", sweep, "--json").stdout)[0]["git_dirty"] is True
+
+    retried = sandbox.tsq("retry", sweep, "0").stdout
+    assert "with the code as launched" in retried
+    sandbox.wait_terminal()
+    assert _collected(sandbox, sweep)[0]["helper"] == "as launched", "a retry too"
+
+
+def test_a_package_run_with_python_m_runs_its_launched_modules(
+    sandbox: Sandbox, project: Path
+) -> None:
+    blocker = sandbox.block_queue()
+    sweep = _launch(sandbox, project, ["-m", "pkg.app"], "+x=1")
+    (project / "pkg" / "metrics.py").write_text('NAME = "edited"\n')
+    sandbox.release(blocker)
+    sandbox.wait_terminal()
+    assert _collected(sandbox, sweep) == ["metrics as launched"]
+
+
+def test_without_a_snapshot_a_job_runs_the_code_on_disk(sandbox: Sandbox, project: Path) -> None:
+    blocker = sandbox.block_queue()
+    sweep = _launch(sandbox, project, ["app.py"], "+x=1", "hydra.launcher.snapshot=false")
+    (project / "helper.py").write_text('VALUE = "edited after launch"\n')
+    sandbox.release(blocker)
+    sandbox.wait_terminal()
+    assert _collected(sandbox, sweep)[0]["helper"] == "edited after launch"
+    job = sandbox.status(sweep)[0]
+    assert job["git_commit"] == git(project, "rev-parse", "HEAD"), "provenance all the same"
+
+
+def test_a_project_over_the_limit_is_refused_before_anything_is_queued(
+    sandbox: Sandbox, project: Path
+) -> None:
+    (project / "model.ckpt").write_bytes(b"\0" * 3_000_000)  # left out: over the per-file rule
+    (project / "vendored.py").write_text("#" * 1_500_000)
+    proc = subprocess.run(
+        [sys.executable, "app.py", "-m", "hydra/launcher=ts", "+x=1",
+         "hydra.launcher.snapshot_max_mb=1"],
+        cwd=project, env=sandbox.env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    line = next(line for line in proc.stderr.splitlines() if "tsq:" in line)
+    assert "vendored.py (1.5 MB)" in line and "model.ckpt" not in line
+    assert "hydra.launcher.snapshot_max_mb" in line
+    assert sandbox.tsp("-l").stdout.splitlines()[1:] == [] and sandbox.status() == []
