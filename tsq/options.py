@@ -32,7 +32,7 @@ class LaunchOptions:
     socket: str | None = None
     # `auto` finds `tsp` (Debian) or `ts`; or a name or path.
     binary: str = "auto"
-    # ts slots each job takes (`ts -N`).
+    # ts slots each job takes (`ts -N`); more than the ts server has is refused.
     slots: int = 1
     # GPUs each job takes (`ts -G`, GPU fork of task-spooler only).
     gpus: int = 0
