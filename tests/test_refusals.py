@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -103,3 +105,77 @@ def test_a_refused_retry_records_no_attempt(sandbox: Sandbox) -> None:
     sandbox.tsq("retry", job["sweep"], check=False)
     (after,) = sandbox.status()
     assert (after["attempt"], after["state"]) == (1, "failed")
+
+
+# --- one sweep dir, one sweep ---
+
+
+def test_a_second_sweep_into_a_used_sweep_dir_is_refused(sandbox: Sandbox) -> None:
+    shared = sandbox.root / "multirun" / "same-second"
+    sandbox.sweep("x=1,2", f"hydra.sweep.dir={shared}")
+    (first,) = sweep_ids(sandbox)
+    multirun_yaml = (shared / "multirun.yaml").read_text()
+    labels = ts_labels(sandbox)
+    proc = sandbox.sweep("x=3", f"hydra.sweep.dir={shared}", check=False)
+    refusal(proc, str(shared), f"tsq sweep {first}", "hydra.sweep.dir=", "%f")
+    assert sweep_ids(sandbox) == [first], "nothing recorded"
+    assert ts_labels(sandbox) == labels, "nothing queued"
+    assert (shared / "multirun.yaml").read_text() == multirun_yaml, "the first sweep's file"
+    jobs = sandbox.wait_terminal()
+    assert [(j["overrides"], j["state"]) for j in jobs] == [
+        (["x=1"], "completed"),
+        (["x=2"], "completed"),
+    ]
+    assert sorted(p.name for p in (shared / ".tsq").iterdir()) == [first]
+
+
+def test_two_sweeps_launched_at_once_into_one_dir_one_is_refused(sandbox: Sandbox) -> None:
+    shared = sandbox.root / "multirun" / "same-second"
+    blocker = sandbox.block_queue()
+    argv = [sys.executable, "app.py", "-m", "hydra/launcher=ts", f"hydra.sweep.dir={shared}"]
+    procs = [
+        subprocess.Popen(
+            [*argv, f"x={x}"],
+            cwd=sandbox.app_dir,
+            env=sandbox.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for x in (1, 2)
+    ]
+    outcomes = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=120)
+        outcomes.append(subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr))
+    assert sorted(proc.returncode for proc in outcomes) == [0, 1], outcomes
+    (winner,) = sweep_ids(sandbox)
+    (refused,) = [proc for proc in outcomes if proc.returncode != 0]
+    refusal(refused, f"tsq sweep {winner}")
+    assert ts_labels(sandbox) == [f"app/{winner}/0", "blocker"]
+    sandbox.release(blocker)
+    (job,) = [j for j in sandbox.wait_terminal() if j["sweep"] == winner]
+    assert job["state"] == "completed"
+
+
+def test_a_launch_that_fails_gives_its_sweep_dir_back(sandbox: Sandbox) -> None:
+    """The sweeper refuses a job it cannot compose after the launcher claimed the dir; the
+    corrected relaunch into the same dir must not be refused for it."""
+    shared = sandbox.root / "multirun" / "fixed-name"
+    bad = sandbox.sweep("db=sqlite,no_such_db", f"hydra.sweep.dir={shared}", check=False)
+    assert bad.returncode == 1 and "no_such_db" in bad.stderr
+    assert sweep_ids(sandbox) == [] and ts_labels(sandbox) == []
+    assert not (shared / ".tsq").exists()
+    sandbox.sweep("db=sqlite", f"hydra.sweep.dir={shared}")
+    assert [j["state"] for j in sandbox.wait_terminal()] == ["completed"]
+
+
+def test_a_sweep_dir_holding_another_launchers_run_is_used(sandbox: Sandbox) -> None:
+    """Like Hydra's own launchers, tsq writes into a sweep dir that holds no tsq sweep."""
+    shared = sandbox.root / "multirun" / "reused"
+    sandbox.run([sys.executable, "app.py", "-m", f"hydra.sweep.dir={shared}", "x=1"])
+    assert (shared / "0" / ".hydra").is_dir()
+    sandbox.sweep("x=2", f"hydra.sweep.dir={shared}")
+    (job,) = sandbox.wait_terminal()
+    assert job["state"] == "completed" and Path(job["output_dir"]) == shared / "0"
