@@ -158,23 +158,49 @@ class SweepLauncher:
         atexit.register(self._release_if_unrecorded)
 
     def _dependency(self, depends_on: str | None) -> tuple[int | None, Sweep | None]:
-        """`depends_on`: a ts job id on this launcher's socket, or a sweep in the store."""
+        """`depends_on`: `ts:ID`, a ts job on this launcher's socket, or `sweep:REF`, a sweep in
+        the store (id, unique id prefix or sweep dir).
+
+        The plain forms stay for what cannot be misread: a number is a ts job id, anything
+        else a sweep. Sweep ids are hex, so a number may also be the start of one: that is
+        refused, whatever the queue and store hold today, rather than guessed.
+        """
         if depends_on is None:
             return None, None
-        if depends_on.isdigit():
-            if not self.spooler.alive() or int(depends_on) not in {
-                row.id for row in self.spooler.list()
-            }:
-                raise TsqError(
-                    f"depends_on={depends_on}: task-spooler on {self.spooler.socket} has no job "
-                    f"{depends_on}"
-                )
-            return int(depends_on), None
+        if depends_on.startswith("ts:"):
+            return self._after_ts_job(depends_on, depends_on.removeprefix("ts:")), None
+        if depends_on.startswith("sweep:"):
+            return None, self._after_sweep(depends_on.removeprefix("sweep:"))
+        if not depends_on.isdigit():
+            return None, self._after_sweep(depends_on)
+        sweeps = [sweep.id for sweep in self.store.sweeps() if sweep.id.startswith(depends_on)]
+        if sweeps:
+            shown = ", ".join(sweeps[:2]) + (", ..." if len(sweeps) > 2 else "")
+            raise TsqError(
+                f"depends_on={depends_on} is ambiguous: ts job {depends_on}, or the start of "
+                f"sweep {shown}; write depends_on=ts:{depends_on} or "
+                f"depends_on=sweep:{depends_on}"
+            )
+        return self._after_ts_job(depends_on, depends_on), None
+
+    def _after_ts_job(self, depends_on: str, ts_id: str) -> int:
+        """The ts job `ts_id`, which must be in this launcher's queue: ts would skip a job that
+        depends on an id it does not know."""
+        if not (ts_id.isascii() and ts_id.isdigit()):
+            raise TsqError(f"depends_on={depends_on}: {ts_id!r} is not a ts job id (a number)")
+        if not self.spooler.alive() or int(ts_id) not in {row.id for row in self.spooler.list()}:
+            raise TsqError(
+                f"depends_on={depends_on}: task-spooler on {self.spooler.socket} has no job {ts_id}"
+            )
+        return int(ts_id)
+
+    def _after_sweep(self, ref: str) -> Sweep:
+        """The sweep `ref` names, refreshed so the barrier watches only its unfinished jobs."""
         from tsq.status import refresh
 
-        sweep = self.store.find_sweep(depends_on)
+        sweep = self.store.find_sweep(ref)
         refresh(self.store, sweep.id)
-        return None, sweep
+        return sweep
 
     def _queue_barrier(self, sweep: Sweep) -> int | None:
         """Queue the job that ends once `depends_on`'s sweep has; None if it already has."""

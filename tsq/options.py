@@ -38,7 +38,8 @@ class LaunchOptions:
     gpus: int = 0
     # Extra environment variables for the jobs (on top of the launching shell's).
     env: dict[str, str] = field(default_factory=dict)
-    # Start the jobs after a ts job (its id) or after every job of a sweep (id, prefix or dir).
+    # Start the jobs after a ts job (`ts:12`) or after every job of a sweep (`sweep:3f9a`: id,
+    # prefix or dir). Plain `12` / `3f9a` too, but a number that starts a sweep id is refused.
     depends_on: str | None = None
 
     @property
