@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+import time
+
 from sweeps import Sandbox, by_num
+
+from tsq.store import Store, Sweep
 
 
 def test_a_sweep_waits_for_every_job_of_the_sweep_it_depends_on(sandbox: Sandbox) -> None:
+    blocker = sandbox.block_queue()  # so the first sweep cannot end before the second launches
     sandbox.sweep("x=1", "sleep=2")
     first = sandbox.status()[0]["sweep"]
-    sandbox.sweep("x=2,3", f"hydra.launcher.depends_on={first[:6]}")
+    sandbox.sweep("x=2,3", f"hydra.launcher.depends_on=sweep:{first[:6]}")
     listing = sandbox.tsp("-l").stdout
     assert f"/after-{first}]" in listing, "the barrier job, labelled for what it waits for"
+    sandbox.release(blocker)
     jobs = sandbox.wait_terminal()
     before = next(j for j in jobs if j["sweep"] == first)
     after = [j for j in jobs if j["sweep"] != first]
@@ -24,20 +33,75 @@ def test_a_sweep_after_a_ts_job_runs_when_it_ends_well_and_is_skipped_otherwise(
     sandbox: Sandbox,
 ) -> None:
     good = int(sandbox.tsp("-L", "prep", "sleep", "1").stdout)
-    sandbox.sweep("x=1", f"hydra.launcher.depends_on={good}")
+    sandbox.sweep("x=1", f"hydra.launcher.depends_on=ts:{good}")
     assert f"[{good}]&& " in sandbox.tsp("-l").stdout
     done = sandbox.wait_terminal()
     assert done[0]["state"] == "completed"
     bad = int(sandbox.tsp("-L", "broken prep", "false").stdout)
-    sandbox.sweep("x=2", f"hydra.launcher.depends_on={bad}")
+    sandbox.sweep("x=2", f"hydra.launcher.depends_on=ts:{bad}")
     jobs = by_num([j for j in sandbox.wait_terminal() if j["sweep"] != done[0]["sweep"]])
     assert jobs[0]["state"] == "cancelled"
     assert "skipped by ts" in jobs[0]["reason"]
 
 
 def test_an_unknown_dependency_is_refused_before_anything_is_queued(sandbox: Sandbox) -> None:
-    for value, message in (("77", "has no job 77"), ("nosuchsweep", "no sweep matches")):
+    for value, message in (
+        ("77", "has no job 77"),
+        ("nosuchsweep", "no sweep matches"),
+        ("ts:77", "has no job 77"),
+        ("ts:3f9a", "'3f9a' is not a ts job id"),
+        ("sweep:77", "no sweep matches '77'"),
+    ):
         proc = sandbox.sweep("x=1", f"hydra.launcher.depends_on={value}", check=False)
         assert proc.returncode == 1 and "Traceback" not in proc.stderr
         assert message in proc.stderr, proc.stderr
     assert sandbox.tsp("-l").stdout.splitlines()[1:] == []
+
+
+def test_a_number_that_also_starts_a_sweep_id_is_refused_as_ambiguous(sandbox: Sandbox) -> None:
+    """Sweep ids are hex: `depends_on=12` could be ts job 12 or sweep 12ab...; the explicit
+    forms `ts:12` and `sweep:12` say which."""
+    store = Store.open(sandbox.store)
+    store.add_sweep(recorded_sweep("120000abcdef", sandbox), [])
+    ts_job = int(sandbox.tsp("-L", "prep", "true").stdout)
+    assert ts_job < 10, "a ts id that cannot also be the start of sweep 120000abcdef"
+    queued = ts_ids(sandbox)
+    proc = sandbox.sweep("x=1", "hydra.launcher.depends_on=12", check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    (line,) = [line for line in proc.stderr.splitlines() if line.startswith("tsq: ")]
+    for reading in ("ts job 12", "sweep 120000abcdef", "depends_on=ts:12", "depends_on=sweep:12"):
+        assert reading in line, line
+    assert [sweep.id for sweep in store.sweeps()] == ["120000abcdef"], "nothing recorded"
+    assert ts_ids(sandbox) == queued, "nothing queued"
+
+    sandbox.sweep("x=2", "hydra.launcher.depends_on=sweep:12")
+    sandbox.sweep("x=3", f"hydra.launcher.depends_on={ts_job}")
+    assert f"[{ts_job}]&& " in sandbox.tsp("-l").stdout
+    jobs = sandbox.wait_terminal()
+    assert sorted((j["overrides"], j["state"]) for j in jobs) == [
+        (["x=2"], "completed"),
+        (["x=3"], "completed"),
+    ]
+
+
+def ts_ids(sandbox: Sandbox) -> list[str]:
+    return sorted(row.split()[0] for row in sandbox.tsp("-l").stdout.splitlines()[1:])
+
+
+def recorded_sweep(sweep_id: str, sandbox: Sandbox) -> Sweep:
+    """A finished sweep as the store records it, with the id the test needs."""
+    sweep_dir = sandbox.root / "multirun" / "recorded"
+    return Sweep(
+        id=sweep_id,
+        created_at=time.time(),
+        task_name="app",
+        app="app.py",
+        cwd=str(sandbox.app_dir),
+        sweep_dir=str(sweep_dir),
+        spool_dir=str(sweep_dir / ".tsq" / sweep_id),
+        ts_binary=shutil.which("tsp") or "ts",
+        ts_socket=sandbox.socket,
+        launcher_pid=os.getpid(),
+        hostname=socket.gethostname(),
+        njobs=0,
+    )

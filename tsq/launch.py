@@ -9,15 +9,18 @@ ts ids (see `tsq.submit` for what an interruption part-way leaves).
 
 from __future__ import annotations
 
+import atexit
+import errno
 import json
 import logging
 import os
 import secrets
+import shutil
 import socket as socketlib
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +88,51 @@ def check_sweeper(config: Any, wait: bool) -> None:
         )
 
 
+def claim_sweep_dir(sweep_dir: Path, sweep_id: str) -> SpoolDir:
+    """Create the sweep's spool dir, refusing a sweep dir that another tsq sweep has used.
+
+    Two sweeps in one dir overwrite each other's multirun.yaml, job output dirs and `.hydra/`
+    files, and Hydra's default `multirun/${now:%Y-%m-%d}/${now:%H-%M-%S}` gives one dir to
+    sweeps launched in the same second, which fire-and-forget makes likely. tsq refuses rather
+    than picking another dir: the sweep dir is the user's (set in their config or command
+    line, read by their scripts), and a launcher that moved it would make every one of those
+    wrong without a word.
+
+    The claim is atomic, so two launchers racing for one dir cannot both pass: the spool dir
+    is built under a name of its own, then renamed to `<sweep dir>/.tsq`, which rename(2)
+    refuses once `.tsq` exists with anything in it. A sweep dir without `.tsq` (new, or
+    holding a run of another launcher) is used, as Hydra's own launchers would.
+    """
+    spool = SpoolDir.for_sweep(sweep_dir, sweep_id)
+    claims = spool.root.parent
+    building = sweep_dir / f".tsq.{sweep_id}"
+    make_private_dir(building)
+    make_private_dir(building / sweep_id)
+    try:
+        os.rename(building, claims)
+    except OSError as e:
+        shutil.rmtree(building)
+        if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+            raise
+        others: list[str] = []
+        with suppress(OSError):  # that claim may be given back meanwhile
+            others = sorted(os.listdir(claims))
+        raise TsqError(
+            f"the sweep dir {sweep_dir} is already used by tsq sweep "
+            f"{', '.join(others) or '(being released)'} ({claims}); give this sweep a dir of its "
+            "own, e.g. 'hydra.sweep.dir=multirun/${now:%Y-%m-%d}/${now:%H-%M-%S-%f}'"
+        ) from None
+    return spool
+
+
+def release_sweep_dir(spool: SpoolDir) -> None:
+    """Undo `claim_sweep_dir` for a sweep that was never recorded. `.tsq` goes only while it is
+    empty: a launcher that claimed it in the meantime keeps its claim."""
+    shutil.rmtree(spool.root, ignore_errors=True)
+    with suppress(OSError):
+        spool.root.parent.rmdir()
+
+
 class SweepLauncher:
     """One per Hydra launcher instance; a sweep may arrive in several `launch()` batches."""
 
@@ -102,34 +150,72 @@ class SweepLauncher:
         self.store = Store.open(options.store)
         self.after_ts_job, self.after_sweep = self._dependency(options.depends_on)
         self.sweep: Sweep | None = None
-        self.spool: SpoolDir | None = None
-        self.lease: Lease | None = None
         self.state: Any = None
+        # Last, once every other check has passed, and in setup: Hydra's sweeper writes the
+        # sweep dir's multirun.yaml after setup and before the first launch().
+        self.sweep_id = secrets.token_hex(6)
+        self.sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
+        try:
+            self.spool = claim_sweep_dir(self.sweep_dir, self.sweep_id)
+            # Held for the launcher's life: the jobs of each batch name it until they are queued.
+            self.lease = Lease.acquire(self.spool.root)
+        except OSError as e:
+            raise TsqError(
+                f"cannot create the sweep's files in {self.sweep_dir}: {e.strerror or e}; "
+                "nothing was queued"
+            ) from None
+        atexit.register(self._release_if_unrecorded)
 
     def _dependency(self, depends_on: str | None) -> tuple[int | None, Sweep | None]:
-        """`depends_on`: a ts job id on this launcher's socket, or a sweep in the store."""
+        """`depends_on`: `ts:ID`, a ts job on this launcher's socket, or `sweep:REF`, a sweep in
+        the store (id, unique id prefix or sweep dir).
+
+        The plain forms stay for what cannot be misread: a number is a ts job id, anything
+        else a sweep. Sweep ids are hex, so a number may also be the start of one: that is
+        refused, whatever the queue and store hold today, rather than guessed.
+        """
         if depends_on is None:
             return None, None
-        if depends_on.isdigit():
-            if not self.spooler.alive() or int(depends_on) not in {
-                row.id for row in self.spooler.list()
-            }:
-                raise TsqError(
-                    f"depends_on={depends_on}: task-spooler on {self.spooler.socket} has no job "
-                    f"{depends_on}"
-                )
-            return int(depends_on), None
+        if depends_on.startswith("ts:"):
+            return self._after_ts_job(depends_on, depends_on.removeprefix("ts:")), None
+        if depends_on.startswith("sweep:"):
+            return None, self._after_sweep(depends_on.removeprefix("sweep:"))
+        if not depends_on.isdigit():
+            return None, self._after_sweep(depends_on)
+        sweeps = [sweep.id for sweep in self.store.sweeps() if sweep.id.startswith(depends_on)]
+        if sweeps:
+            shown = ", ".join(sweeps[:2]) + (", ..." if len(sweeps) > 2 else "")
+            raise TsqError(
+                f"depends_on={depends_on} is ambiguous: ts job {depends_on}, or the start of "
+                f"sweep {shown}; write depends_on=ts:{depends_on} or "
+                f"depends_on=sweep:{depends_on}"
+            )
+        return self._after_ts_job(depends_on, depends_on), None
+
+    def _after_ts_job(self, depends_on: str, ts_id: str) -> int:
+        """The ts job `ts_id`, which must be in this launcher's queue: ts would skip a job that
+        depends on an id it does not know."""
+        if not (ts_id.isascii() and ts_id.isdigit()):
+            raise TsqError(f"depends_on={depends_on}: {ts_id!r} is not a ts job id (a number)")
+        if not self.spooler.alive() or int(ts_id) not in {row.id for row in self.spooler.list()}:
+            raise TsqError(
+                f"depends_on={depends_on}: task-spooler on {self.spooler.socket} has no job {ts_id}"
+            )
+        return int(ts_id)
+
+    def _after_sweep(self, ref: str) -> Sweep:
+        """The sweep `ref` names, refreshed so the barrier watches only its unfinished jobs."""
         from tsq.status import refresh
 
-        sweep = self.store.find_sweep(depends_on)
+        sweep = self.store.find_sweep(ref)
         refresh(self.store, sweep.id)
-        return None, sweep
+        return sweep
 
     def _queue_barrier(self, sweep: Sweep) -> int | None:
         """Queue the job that ends once `depends_on`'s sweep has; None if it already has."""
         from tsq.barrier import watch_list
 
-        assert self.after_sweep is not None and self.spool is not None
+        assert self.after_sweep is not None
         watch = watch_list(self.store, self.after_sweep)
         if watch is None:
             return None
@@ -140,28 +226,24 @@ class SweepLauncher:
             f"{sweep_label(sweep.task_name, sweep.id)}/after-{self.after_sweep.id}",
         )
 
+    def _release_if_unrecorded(self) -> None:
+        """At exit: give the sweep dir back if this launch ended before its sweep was recorded
+        (a bad override refused by the sweeper, a task that cannot be pickled, Ctrl-C...).
+        Nothing refers to such a sweep, and its claim would refuse the corrected relaunch."""
+        if self.sweep is None:
+            release_sweep_dir(self.spool)
+
     def _start_sweep(self) -> Sweep:
         from hydra.core.singleton import Singleton
 
-        sweep_id = secrets.token_hex(6)
-        sweep_dir = Path(str(self.config.hydra.sweep.dir)).resolve()
-        self.spool = SpoolDir.for_sweep(sweep_dir, sweep_id)
-        try:
-            make_private_dir(self.spool.root)
-            # Held for the launcher's life: the jobs of each batch name it until they are queued.
-            self.lease = Lease.acquire(self.spool.root)
-        except OSError as e:
-            raise TsqError(
-                f"cannot create {self.spool.root}: {e.strerror or e}; nothing was queued"
-            ) from None
         self.state = Singleton.get_state()
         return Sweep(
-            id=sweep_id,
+            id=self.sweep_id,
             created_at=time.time(),
             task_name=str(self.config.hydra.job.name),
             app=sys.argv[0],
             cwd=os.getcwd(),
-            sweep_dir=str(sweep_dir),
+            sweep_dir=str(self.sweep_dir),
             spool_dir=str(self.spool.root),
             ts_binary=self.spooler.binary,
             ts_socket=self.spooler.socket,
@@ -175,7 +257,7 @@ class SweepLauncher:
     ) -> list[JobReturn]:
         first = self.sweep is None
         sweep = self._start_sweep() if first else self.sweep
-        assert sweep is not None and self.spool is not None and self.lease is not None
+        assert sweep is not None
         nums = range(initial_job_idx, initial_job_idx + len(job_overrides))
         overrides = {num: list(ov) for num, ov in zip(nums, job_overrides, strict=True)}
         spec_path = self.spool.spec(initial_job_idx)

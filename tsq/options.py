@@ -44,13 +44,14 @@ class LaunchOptions:
     socket: str | None = None
     # `auto` finds `tsp` (Debian) or `ts`; or a name or path.
     binary: str = "auto"
-    # ts slots each job takes (`ts -N`).
+    # ts slots each job takes (`ts -N`); more than the ts server has is refused.
     slots: int = 1
     # GPUs each job takes (`ts -G`, GPU fork of task-spooler only).
     gpus: int = 0
     # Extra environment variables for the jobs (on top of the launching shell's).
     env: dict[str, str] = field(default_factory=dict)
-    # Start the jobs after a ts job (its id) or after every job of a sweep (id, prefix or dir).
+    # Start the jobs after a ts job (`ts:12`) or after every job of a sweep (`sweep:3f9a`: id,
+    # prefix or dir). Plain `12` / `3f9a` too, but a number that starts a sweep id is refused.
     depends_on: str | None = None
 
     @property

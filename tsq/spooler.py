@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from tsq.errors import SpoolerError
-from tsq.tslist import TsInfo, TsJob, parse_info, parse_list, parse_version
+from tsq.tslist import TsInfo, TsJob, parse_info, parse_list, parse_slots, parse_version
 
 # -V never talks to a server; the others may wait behind a busy one.
 _VERSION_TIMEOUT = 5.0
@@ -103,7 +103,7 @@ class Spooler:
             raise ValueError("cannot submit an empty command")
         if "]" in label or "\n" in label or "\r" in label:
             raise ValueError(f"a ts label cannot contain ']' or newlines: {label!r}")
-        self.check_resources(slots=slots, gpus=gpus)
+        self._check_request(slots=slots, gpus=gpus)
         options = ["-L", label]
         if slots > 1:
             options += ["-N", str(slots)]
@@ -120,7 +120,38 @@ class Spooler:
         return int(printed)
 
     def check_resources(self, *, slots: int, gpus: int) -> None:
-        """Refuse what this ts cannot honour, so a launcher can say so before queueing anything."""
+        """Refuse what this ts cannot honour, so a launcher (or `tsq retry`) can say so before
+        queueing anything.
+
+        Beyond `_check_request`, the server must have the slots: ts never starts a job that
+        needs more slots than its server has, it keeps it queued forever. Asking the server
+        starts one when none runs, which is fine here, since the caller is about to queue:
+        the count is then that new server's (TS_SLOTS, else 1), as the jobs would find it.
+        One slot is always there, so the common case costs no ts call.
+        """
+        self._check_request(slots=slots, gpus=gpus)
+        if slots == 1:
+            return
+        available = self.slots()
+        if slots > available:
+            raise SpoolerError(
+                f"slots={slots} but the task-spooler server on {self.socket} has {available}, "
+                f"so ts would never start these jobs; give it more with "
+                f"`TS_SOCKET={self.socket} {self.binary} -S {slots}` (or set TS_SLOTS={slots} "
+                "before the server starts)"
+            )
+
+    def slots(self) -> int:
+        """`ts -S`: how many slots the server has; starts a server when none runs."""
+        printed = self._checked(["-S"]).stdout
+        count = parse_slots(printed)
+        if count is None:
+            raise SpoolerError(f"`{self.binary} -S` printed no slot count: {_one_line(printed)!r}")
+        return count
+
+    def _check_request(self, *, slots: int, gpus: int) -> None:
+        """What no ts server can honour, or this ts binary cannot: checked without a ts call,
+        so `submit` checks it for every job."""
         if slots < 1 or gpus < 0:
             raise SpoolerError(f"slots must be >= 1 and gpus >= 0, got slots={slots} gpus={gpus}")
         if gpus and self.variant != "gpu-task-spooler":

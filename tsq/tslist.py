@@ -214,6 +214,13 @@ def _info_state(tail: list[str], *, ended: bool) -> str | None:
     return "queued" if gpus is None or gpus["n"] == "0" else None
 
 
+def parse_slots(text: str) -> int | None:
+    """Parse `ts -S` without a number: the server's slot count, alone on a line ("%i\\n" in
+    Debian 1.0.1 and the GPU fork alike). None when the text is anything else."""
+    stripped = text.strip()
+    return int(stripped) if stripped.isascii() and stripped.isdigit() else None
+
+
 _VERSION = re.compile(r"^Task Spooler v?(?P<version>\S+) - ", re.MULTILINE)
 
 
