@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sweeps import Sandbox
 
 from tsq.tslist import parse_slots
@@ -96,10 +95,6 @@ def test_retry_refuses_slots_the_server_no_longer_has(sandbox: Sandbox) -> None:
     assert ts_labels(sandbox) == labels, "nothing queued"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tsq/retry.py records the new attempts before it calls check_resources",
-)
 def test_a_refused_retry_records_no_attempt(sandbox: Sandbox) -> None:
     job = failed_two_slot_job_on_a_one_slot_server(sandbox)
     sandbox.tsq("retry", job["sweep"], check=False)
