@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from tsq.compose import record_composes
 from tsq.errors import SpecError
-from tsq.jobspec import BatchSpec, pickled, read_header, read_job, write_spec
+from tsq.jobspec import BatchSpec, CodeSpec, pickled, read_header, read_job, write_spec
 from tsq.safeio import write_atomic
 
 
@@ -31,7 +31,7 @@ def _batch(**overrides: list[str]) -> BatchSpec:
 def _spec(tmp_path: Path, configs: dict[int, bytes]) -> Path:
     path = tmp_path / "spec-0.pkl"
     batch = _batch(**{str(num): [f"x={num}"] for num in configs})
-    write_spec(path, {"slots": 2}, batch, configs)
+    write_spec(path, {"slots": 2}, batch, configs, CodeSpec.as_launched())
     return path
 
 
@@ -93,7 +93,7 @@ def test_configs_are_those_composed_at_submit_time(tmp_path: Path) -> None:
 
     def taken(overrides: list[str]) -> object:
         path = tmp_path / "spec.pkl"
-        write_spec(path, {}, _batch(), {0: recorder.take(overrides)})
+        write_spec(path, {}, _batch(), {0: recorder.take(overrides)}, CodeSpec.as_launched())
         return read_job(path, 0).config
 
     first = taken(["x=1"])

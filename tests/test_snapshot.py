@@ -13,9 +13,20 @@ from pathlib import Path
 import pytest
 from sweeps import ReadOnly, Sandbox
 
-from tsq.snapshot import Limits, SnapshotError, project_of, read_provenance, remove_unused, take
+from tsq.snapshot import (
+    Limits,
+    SnapshotError,
+    collect_garbage,
+    project_of,
+    release,
+)
+from tsq.snapshot import take as take_for
 
 LIMITS = Limits(max_file_bytes=100_000, max_total_bytes=1_000_000)
+
+
+def take(main_file: Path, module: str | None, store: Path, limits: Limits, sweep: str = "s1"):
+    return take_for(main_file, module, store, limits, sweep=sweep, owner="/the/store.db")
 
 
 def git(repo: Path, *args: str) -> str:
@@ -59,21 +70,25 @@ def test_a_git_project_is_copied_with_uncommitted_edits_and_provenance(
     p = snap.provenance
     assert (p.git_commit, p.git_branch, p.git_dirty) == (git(repo, "rev-parse", "HEAD"), "main",
                                                          True)  # fmt: skip
-    assert read_provenance(snap.code) == p
+    assert json.loads((snap.code.parent / "provenance.json").read_text())["git_dirty"] is True
     patch = (snap.code.parent / "uncommitted.patch").read_text()
     assert "-SIZE = 1" in patch and "+SIZE = 2" in patch
-    assert p.describe().startswith(f"code: git {p.git_commit[:12]} (main, uncommitted changes)")
+    assert p.describe().startswith(f"git {p.git_commit[:12]} (main, uncommitted changes) in ")
     assert snap.remap(str(repo / "pkg")) == str(snap.code / "pkg")
     assert snap.remap("/usr/lib/python3") == "/usr/lib/python3"
 
 
 def test_snapshots_are_shared_and_only_new_content_is_stored(repo: Path, tmp_path: Path) -> None:
     store = tmp_path / "store"
+
+    def objects() -> list[Path]:
+        return sorted(p for p in (store / "objects").rglob("*") if p.is_file())
+
     first = take(repo / "train.py", None, store, LIMITS)
-    objects = sorted((store / "objects").rglob("*"))
+    stored = objects()
     again = take(repo / "train.py", None, store, LIMITS)
     assert again.id == first.id and again.code == first.code, "an unchanged project: one copy"
-    assert sorted((store / "objects").rglob("*")) == objects
+    assert objects() == stored
     (repo / "pkg" / "model.py").write_text("SIZE = 3\n")
     edited = take(repo / "train.py", None, store, LIMITS)
     assert edited.id != first.id
@@ -81,8 +96,18 @@ def test_snapshots_are_shared_and_only_new_content_is_stored(repo: Path, tmp_pat
     assert (edited.code / "pkg" / "model.py").read_text() == "SIZE = 3\n"
     same = (first.code / "train.py").stat(), (edited.code / "train.py").stat()
     assert same[0].st_ino == same[1].st_ino, "an unchanged file is stored once"
-    assert remove_unused(store, [edited.code]) == (1, 1), "the old snapshot and its model.py"
+    assert len(objects()) == len(stored) + 1
+
+    take(repo / "train.py", None, store, LIMITS, sweep="s2")  # a second sweep uses it
+    assert not release(edited.code, "s1") and edited.code.exists(), "s2 still uses it"
+    assert release(first.code, "s1"), "no sweep uses the first one any more"
     assert not first.code.exists() and (edited.code / "pkg" / "model.py").exists()
+    assert len(objects()) == len(stored), "the old model.py went with it, nothing else"
+    assert collect_garbage(store, "/the/store.db", {"s1", "s2"}) == (0, 0)
+    assert collect_garbage(store, "/other/store.db", set()) == (0, 0), "not its sweeps"
+    size = sum(p.stat().st_size for p in objects())
+    assert collect_garbage(store, "/the/store.db", set()) == (1, size)
+    assert objects() == [] and not edited.code.exists()
 
 
 def test_large_files_are_left_out_and_a_large_project_is_refused(
@@ -126,7 +151,7 @@ def test_outside_git_the_import_directory_is_copied(tmp_path: Path) -> None:
 def test_without_git_installed_the_directory_rule_applies(repo: Path, tmp_path: Path) -> None:
     probe = (
         "import json, sys\nfrom pathlib import Path\nfrom tsq.snapshot import Limits, take\n"
-        "s = take(Path(sys.argv[1]), None, Path(sys.argv[2]), Limits(10**6, 10**7))\n"
+        "s = take(Path(sys.argv[1]), None, Path(sys.argv[2]), Limits(10**6, 10**7), 's', 'o')\n"
         "print(json.dumps([s.provenance.note, sorted(p.name for p in s.code.rglob('*.py'))]))"
     )
     env = {**os.environ, "PATH": str(tmp_path / "no-bin")}
@@ -155,7 +180,8 @@ def test_an_unreadable_file_is_one_clear_error(repo: Path) -> None:
         probe = (
             "import sys\nfrom pathlib import Path\nfrom tsq.snapshot import Limits, take\n"
             "from tsq.errors import TsqError\n"
-            "try:\n    take(Path(sys.argv[1]), None, Path(sys.argv[2]), Limits(10**6, 10**7))\n"
+            "try:\n    take(Path(sys.argv[1]), None, Path(sys.argv[2]), Limits(10**6, 10**7),"
+            " 's', 'o')\n"
             "except TsqError as e:\n    print(e)\n"
         )
         out = subprocess.run(

@@ -9,6 +9,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from tsq.errors import TsqError
@@ -61,10 +62,15 @@ def _counts(jobs: Sequence[Any]) -> str:
 def _sweep_line(sweep: Any, jobs: Sequence[Any]) -> str:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(sweep.created_at))
     count = plural(len(jobs), "job")
-    return (
-        f"sweep {sweep.id}  {sweep.task_name}  {when}  {count}: {_counts(jobs)}\n"
-        f"  dir: {sweep.sweep_dir}"
-    )
+    line = f"sweep {sweep.id}  {sweep.task_name}  {when}  {count}: {_counts(jobs)}\n"
+    line += f"  dir: {sweep.sweep_dir}"
+    if sweep.project is not None:  # sweeps launched before tsq recorded their code have none
+        from tsq.snapshot import Provenance
+
+        code = Provenance(sweep.project, sweep.git_commit, sweep.git_branch, sweep.git_dirty)
+        copy = f"snapshot {sweep.snapshot}" if sweep.snapshot else "not snapshotted"
+        line += f"\n  code: {code.describe()}; {copy}"
+    return line
 
 
 def job_json(sweep: Any, job: Any, now: float) -> dict[str, Any]:
@@ -86,6 +92,8 @@ def job_json(sweep: Any, job: Any, now: float) -> dict[str, Any]:
         "duration": None if job.started_at is None or end is None else end - job.started_at,
         "task_name": sweep.task_name,
         "attempt": job.attempt,
+        "git_commit": sweep.git_commit,
+        "git_dirty": sweep.git_dirty,
     }
 
 
@@ -305,7 +313,28 @@ def cmd_forget(args: argparse.Namespace) -> int:
             return 0
     store.forget(sweep.id)
     records = plural(len(jobs), "job record")
-    print(f"forgot sweep {sweep.id}: {records} dropped; its files are untouched")
+    said = f"forgot sweep {sweep.id}: {records} dropped; its files are untouched"
+    if sweep.snapshot:
+        from tsq.snapshot import release
+
+        if release(Path(sweep.snapshot), sweep.id):
+            said += f"; its code snapshot {Path(sweep.snapshot).parent} is removed"
+    print(said)
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from tsq.snapshot import collect_garbage, snapshot_store
+
+    store, _ = _open(args)
+    sweeps = store.sweeps()
+    places = {Path(s.snapshot).parent.parent for s in sweeps if s.snapshot}
+    places.add(snapshot_store(None, store.path))
+    removed, freed = 0, 0
+    for place in sorted(places):
+        count, size = collect_garbage(place, str(store.path), {s.id for s in sweeps})
+        removed, freed = removed + count, freed + size
+    print(f"removed {plural(removed, 'code snapshot')} no sweep uses ({freed / 1e6:.1f} MB freed)")
     return 0
 
 
@@ -436,6 +465,13 @@ def parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     forget.add_argument("sweep", help=SWEEP_HELP)
     forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    _command(
+        commands, "gc", cmd_gc, "remove code snapshots no sweep uses",
+        "Remove the code snapshots that no sweep of this store uses any more (`forget` removes "
+        "a sweep's own when no other sweep shares it), and the file copies only they held.",
+        "python -m tsq gc",
+    )  # fmt: skip
     return top
 
 

@@ -69,10 +69,19 @@ class Finished:
             "error": self.error,
             "exit_code": self.job.exit_code,
             "output_dir": self.job.output_dir,
+            "git_commit": self.sweep.git_commit,
+            "git_dirty": self.sweep.git_dirty,
         }
 
     def job_return(self) -> Any:
-        """The JobReturn the job wrote, or a FAILED one explaining why there is none."""
+        """The JobReturn the job wrote, or a FAILED one explaining why there is none; either
+        carries the code it ran as `git_commit` and `git_dirty` (None outside git)."""
+        result = self._job_return()
+        result.git_commit = self.sweep.git_commit
+        result.git_dirty = self.sweep.git_dirty
+        return result
+
+    def _job_return(self) -> Any:
         from hydra.core.utils import JobReturn, JobStatus
 
         reason = self.error

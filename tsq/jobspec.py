@@ -37,12 +37,31 @@ class BatchSpec:
     overrides: dict[int, list[str]]  # job num -> overrides
 
 
+@dataclass(frozen=True)
+class CodeSpec:
+    """Where a job imports the app from: the launch's `sys.path` and main file, remapped into
+    the code snapshot when there is one (`tsq.snapshot`), and whether the job runs the main
+    file's top level before its task (`tsq.toplevel`)."""
+
+    sys_path: list[str]
+    main_file: str | None
+    top_level: bool = False
+    snapshot: str | None = None
+
+    @classmethod
+    def as_launched(cls) -> CodeSpec:
+        """The launching process's own paths, as they are (no snapshot)."""
+        main = getattr(sys.modules.get("__main__"), "__file__", None)
+        return cls(sys_path=list(sys.path), main_file=main)
+
+
 @dataclass
 class JobSpec:
     """One job's share of a batch spec."""
 
     batch: BatchSpec
     config: Any  # its composed DictConfig
+    code: CodeSpec
 
 
 def pickled(obj: Any, what: str) -> bytes:
@@ -58,7 +77,11 @@ def pickled(obj: Any, what: str) -> bytes:
 
 
 def write_spec(
-    path: Path, ts_options: dict[str, Any], batch: BatchSpec, configs: Mapping[int, bytes]
+    path: Path,
+    ts_options: dict[str, Any],
+    batch: BatchSpec,
+    configs: Mapping[int, bytes],
+    code: CodeSpec,
 ) -> None:
     """Write the spec file; `configs` are the jobs' pickled configs, by job num."""
     payload = pickled(batch, "the task function or a registered resolver")
@@ -69,8 +92,10 @@ def write_spec(
         position += len(blob)
     header = {
         "format": FORMAT,
-        "sys_path": sys.path,
-        "main_file": getattr(sys.modules.get("__main__"), "__file__", None),
+        "sys_path": code.sys_path,
+        "main_file": code.main_file,
+        "top_level": code.top_level,
+        "snapshot": code.snapshot,
         "ts": ts_options,
         "payload": len(payload),
         "configs": offsets,
@@ -138,8 +163,14 @@ def read_job(path: Path, num: int) -> JobSpec:
     batch = cloudpickle.loads(payload)
     if not isinstance(batch, BatchSpec):
         raise SpecError(f"{path} is not a tsq job spec")
-    job = JobSpec(batch, cloudpickle.loads(config))
-    name_dynamic_code(header.get("main_file"))
+    code = CodeSpec(
+        sys_path=header["sys_path"],
+        main_file=header.get("main_file"),
+        top_level=bool(header.get("top_level")),
+        snapshot=header.get("snapshot"),
+    )
+    job = JobSpec(batch, cloudpickle.loads(config), code)
+    name_dynamic_code(code.main_file)
     return job
 
 

@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +30,26 @@ from hydra.errors import CompactHydraException
 
 from tsq.compose import record_composes
 from tsq.errors import TsqError
-from tsq.jobspec import BatchSpec, write_spec
+from tsq.jobspec import BatchSpec, CodeSpec, write_spec
 from tsq.lease import Lease
 from tsq.options import LaunchOptions
 from tsq.safeio import make_private_dir, write_atomic
+from tsq.snapshot import (
+    Limits,
+    Provenance,
+    Snapshot,
+    project_of,
+    provenance_of,
+    snapshot_store,
+    take,
+)
 from tsq.spool import SpoolDir
 from tsq.spooler import Spooler
 from tsq.states import JobState
 from tsq.store import INTENT_SUBMIT, Job, Store, Sweep
 from tsq.submit import make_label, submit_jobs, sweep_label
+from tsq.toplevel import calls_task_unguarded
+from tsq.words import plural
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +162,9 @@ class SweepLauncher:
         self.after_ts_job, self.after_sweep = self._dependency(options.depends_on)
         self.sweep: Sweep | None = None
         self.state: Any = None
+        self.code = CodeSpec.as_launched()
+        self.snapshot: Snapshot | None = None
+        self.provenance: Provenance | None = None
         # Last, once every other check has passed, and in setup: Hydra's sweeper writes the
         # sweep dir's multirun.yaml after setup and before the first launch().
         self.sweep_id = secrets.token_hex(6)
@@ -233,10 +247,43 @@ class SweepLauncher:
         if self.sweep is None:
             release_sweep_dir(self.spool)
 
+    def _take_code(self) -> None:
+        """Snapshot the app's project (or only record where its code comes from), once per
+        sweep, before anything is recorded: a refusal leaves nothing behind."""
+        main = sys.modules.get("__main__")
+        main_file = getattr(main, "__file__", None)
+        spec = getattr(main, "__spec__", None)
+        task = getattr(self.task_function, "__name__", "")
+        top_level = main_file is not None and not calls_task_unguarded(Path(main_file), task)
+        if main_file is None:  # an interactive or embedded launch: nothing to snapshot
+            self.code = CodeSpec.as_launched()
+            return
+        module = getattr(spec, "name", None)
+        if not self.options.snapshot:
+            project, in_git = project_of(Path(main_file), module)
+            self.provenance = provenance_of(project, in_git)
+            self.code = replace(CodeSpec.as_launched(), top_level=top_level)
+            return
+        self.snapshot = take(
+            Path(main_file),
+            module,
+            snapshot_store(self.options.snapshot_dir, self.store.path),
+            Limits(
+                max_file_bytes=int(self.options.snapshot_max_file_mb * 1e6),
+                max_total_bytes=int(self.options.snapshot_max_mb * 1e6),
+            ),
+            sweep=self.sweep_id,
+            owner=str(self.store.path),
+        )
+        self.provenance = self.snapshot.provenance
+        self.code = self.snapshot.code_spec(main_file, top_level)
+
     def _start_sweep(self) -> Sweep:
         from hydra.core.singleton import Singleton
 
+        self._take_code()
         self.state = Singleton.get_state()
+        provenance = self.provenance
         return Sweep(
             id=self.sweep_id,
             created_at=time.time(),
@@ -250,6 +297,11 @@ class SweepLauncher:
             launcher_pid=os.getpid(),
             hostname=socketlib.gethostname(),
             njobs=0,
+            project=provenance.project if provenance else None,
+            snapshot=str(self.snapshot.code) if self.snapshot else None,
+            git_commit=provenance.git_commit if provenance else None,
+            git_branch=provenance.git_branch if provenance else None,
+            git_dirty=provenance.git_dirty if provenance else None,
         )
 
     def launch(
@@ -274,6 +326,7 @@ class SweepLauncher:
                 overrides=overrides,
             ),
             configs,
+            self.code,
         )
         now = time.time()
         jobs = [
@@ -342,6 +395,24 @@ class SweepLauncher:
         store = f" --store {self.store.path}" if self.options.store else ""
         return f"python -m tsq {verb} {sweep_id}{store}"
 
+    def _code_line(self) -> str:
+        if self.provenance is None:
+            return ""
+        line = f"\tcode      : {self.provenance.describe()}\n"
+        if self.snapshot is None:
+            return (
+                f"{line}\t            not snapshotted (snapshot=false): jobs import it from disk\n"
+            )
+        snap = self.snapshot
+        line += f"\t            snapshot {snap.code} ({plural(snap.files, 'file')})\n"
+        if snap.left_out:
+            biggest = ", ".join(path for path, _ in snap.left_out[:3])
+            line += (
+                f"\t            {plural(len(snap.left_out), 'large file')} left out "
+                f"(over {self.options.snapshot_max_file_mb:g} MB: {biggest})\n"
+            )
+        return line
+
     def _report(self, sweep: Sweep, count: int) -> None:
         jobs = f"{count} job" if count == 1 else f"{count} jobs"
         log.info(
@@ -349,6 +420,7 @@ class SweepLauncher:
             f"\tsweep dir : {sweep.sweep_dir}\n"
             f"\tts socket : {sweep.ts_socket}\n"
             f"\tstore     : {self.store.path}\n"
+            f"{self._code_line()}"
             f"\tfollow    : {self._command('status', sweep.id)}\n"
             f"\tresults   : {self._command('collect', sweep.id)}"
         )

@@ -53,6 +53,14 @@ class LaunchOptions:
     # Start the jobs after a ts job (`ts:12`) or after every job of a sweep (`sweep:3f9a`: id,
     # prefix or dir). Plain `12` / `3f9a` too, but a number that starts a sweep id is refused.
     depends_on: str | None = None
+    # Jobs import the app's code as it was at launch, from a snapshot of its project.
+    snapshot: bool = True
+    # Where snapshots live; default: $TSQ_SNAPSHOTS, else `snapshots/` beside a SQLite store.
+    snapshot_dir: str | None = None
+    # A project larger than this (MB, files over snapshot_max_file_mb not counted) is refused.
+    snapshot_max_mb: float = 100.0
+    # Files larger than this (MB: data, checkpoints) are left out of the snapshot.
+    snapshot_max_file_mb: float = 2.0
 
     @property
     def ts(self) -> TsOptions:

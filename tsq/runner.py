@@ -24,6 +24,7 @@ from tsq.quickexit import exit_quickly
 from tsq.results import exit_status, write_result
 from tsq.safeio import make_private_dir, write_atomic
 from tsq.spool import SpoolDir
+from tsq.toplevel import run_top_level
 
 EXIT_TASK_FAILED = 1
 EXIT_SETUP_FAILED = 2
@@ -91,6 +92,10 @@ def run_one(job: JobSpec, num: int, start: _ReportStart) -> Any:
     from hydra.types import HydraContext
     from omegaconf import open_dict, read_write
 
+    if job.code.top_level and job.code.main_file:
+        # First: the script's own set-up (resolvers, ConfigStore entries) is then replaced
+        # by Hydra's state as it was at launch.
+        run_top_level(job.code.main_file)
     Singleton.set_state(job.batch.singleton_state)
     setup_globals()
     cfg = job.config

@@ -17,7 +17,10 @@ biggest files. Installed packages (site-packages) are not copied.
 
 Layout of the store (`root`): `objects/<2 hex>/<sha256>[x]` holds each file's content once (`x`:
 executable); `<snapshot id>/code/` is a snapshot, its files hard links to the objects, with
-`provenance.json` (and `uncommitted.patch` when the git tree was dirty) beside it. The snapshot id
+`provenance.json` (and `uncommitted.patch` when the git tree was dirty) beside it, and `refs/`,
+one file per sweep that uses it: `tsq forget` drops a sweep's and removes the snapshot once none
+is left, `tsq gc` also those of sweeps their store no longer has. Launches hold the store's
+`.lock` shared while they take and refer to a snapshot, removals hold it alone. The snapshot id
 is the hash of the file list and contents (and the git commit), so launching ten sweeps of an
 unchanged project makes one snapshot, and a file already stored is never copied again. A cache
 of (size, mtime, inode) -> hash per project lets a launch of an unchanged project hash nothing.
@@ -25,24 +28,30 @@ of (size, mtime, inode) -> hash per project lets a launch of an unchanged projec
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tsq.errors import TsqError
+from tsq.jobspec import CodeSpec
 from tsq.safeio import write_atomic
 
 CODE = "code"
 OBJECTS = "objects"
 PROVENANCE = "provenance.json"
 PATCH = "uncommitted.patch"
+REFS = "refs"  # one file per sweep that uses the snapshot, naming the tsq store it is in
+LOCK = ".lock"
 _CHUNK = 1 << 20
 _GIT_TIMEOUT = 60.0
 
@@ -64,10 +73,10 @@ class Provenance:
     def describe(self) -> str:
         """One line for `tsq status`."""
         if self.git_commit is None:
-            return f"code: {self.project} ({self.note or 'no git'})"
+            return f"{self.project} ({self.note or 'not a git commit'})"
         branch = self.git_branch or "detached HEAD"
         dirty = ", uncommitted changes" if self.git_dirty else ""
-        return f"code: git {self.git_commit[:12]} ({branch}{dirty}) in {self.project}"
+        return f"git {self.git_commit[:12]} ({branch}{dirty}) in {self.project}"
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,34 @@ class Snapshot:
         except (ValueError, OSError):
             return path
         return str(self.code / relative)
+
+    def code_spec(self, main_file: str, top_level: bool) -> CodeSpec:
+        """What a job imports from: the launch's `sys.path` with the project's entries pointed
+        at the snapshot, led by the directories the app's own modules were imported from (an
+        editable install of the user's package puts it on no `sys.path` entry of its own)."""
+        roots = [self.remap(str(root)) for root in _import_roots(self.project)]
+        paths = [self.remap(entry) for entry in sys.path]
+        return CodeSpec(
+            sys_path=list(dict.fromkeys([*roots, *paths])),
+            main_file=self.remap(main_file),
+            top_level=top_level,
+            snapshot=str(self.code),
+        )
+
+
+def _import_roots(project: Path) -> list[Path]:
+    """The directories inside `project` that the modules imported so far were found under."""
+    roots: dict[Path, None] = {}
+    for name, module in list(sys.modules.items()):
+        location = getattr(module, "__file__", None)
+        if not location or name in ("__main__", "__mp_main__"):
+            continue
+        path = Path(location)
+        depth = name.count(".") + (1 if path.name == "__init__.py" else 0)
+        root = path.parents[depth] if depth < len(path.parents) else None
+        if root is not None and root.is_relative_to(project):
+            roots[root] = None
+    return list(roots)
 
 
 @dataclass(frozen=True)
@@ -116,10 +153,13 @@ def project_of(main_file: Path, module: str | None) -> tuple[Path, bool]:
     return project, False
 
 
-def take(main_file: Path, module: str | None, store: Path, limits: Limits) -> Snapshot:
-    """Snapshot the project holding `main_file` into `store`; reuses what is stored already."""
+def take(
+    main_file: Path, module: str | None, store: Path, limits: Limits, sweep: str, owner: str
+) -> Snapshot:
+    """Snapshot the project holding `main_file` into `store` for `sweep` (of the tsq store
+    `owner`), reusing what is stored already; the snapshot records that the sweep uses it."""
     project, in_git = project_of(main_file, module)
-    provenance = _provenance(project, in_git)
+    provenance = provenance_of(project, in_git)
     files = _list_git(project) if in_git else _list_dir(project)
     stats = _stat_all(project, files)
     left_out = tuple(sorted(((p, s.st_size) for p, s in stats if s.st_size > limits.max_file_bytes),
@@ -136,13 +176,15 @@ def take(main_file: Path, module: str | None, store: Path, limits: Limits) -> Sn
             "hydra.launcher.snapshot=false"
         )
     try:
-        store.mkdir(mode=0o700, parents=True, exist_ok=True)
-        hashes = _hashes(project, store, kept)
-        manifest = sorted((path, hashes[path]) for path, _ in kept)
-        ident = _ident(manifest, provenance)
-        snapshot = store / ident
-        if not snapshot.is_dir():
-            _build(project, store, snapshot, manifest, provenance, in_git)
+        with _lock(store, fcntl.LOCK_SH):
+            hashes = _hashes(project, store, kept)
+            manifest = sorted((path, hashes[path]) for path, _ in kept)
+            ident = _ident(manifest, provenance)
+            snapshot = store / ident
+            if not snapshot.is_dir():
+                _build(project, store, snapshot, manifest, provenance, in_git)
+            (snapshot / REFS).mkdir(mode=0o700, exist_ok=True)
+            write_atomic(snapshot / REFS / sweep, owner.encode())
     except OSError as e:
         where = e.filename or store
         raise SnapshotError(
@@ -161,45 +203,101 @@ def take(main_file: Path, module: str | None, store: Path, limits: Limits) -> Sn
     )
 
 
-def default_store() -> Path:
-    """$TSQ_SNAPSHOTS, else `snapshots/` in the per-user state dir, beside the default store."""
-    configured = os.environ.get("TSQ_SNAPSHOTS")
-    if configured:
-        return Path(configured).expanduser().resolve()
+def snapshot_store(configured: str | None, store_file: Path | None) -> Path:
+    """Where a launch keeps its snapshots: `hydra.launcher.snapshot_dir`, else $TSQ_SNAPSHOTS,
+    else `snapshots/` beside the store's file (the per-user store's: in the XDG state dir), so
+    each store's `tsq gc` sees the snapshots its sweeps use."""
+    chosen = configured or os.environ.get("TSQ_SNAPSHOTS")
+    if chosen:
+        return Path(chosen).expanduser().resolve()
+    if store_file is not None:
+        return store_file.parent / "snapshots"
     state_home = os.environ.get("XDG_STATE_HOME", "")
     if not os.path.isabs(state_home):
         state_home = os.path.join(os.path.expanduser("~"), ".local", "state")
     return Path(state_home, "tsq", "snapshots")
 
 
-def read_provenance(snapshot_code: Path) -> Provenance | None:
-    """The provenance stored beside a snapshot's code; None if it cannot be read."""
+def release(code: Path, sweep_id: str) -> bool:
+    """Drop `sweep_id`'s reference to the snapshot whose code dir is `code`; remove the snapshot
+    (and the objects only it used) once no sweep refers to it. True if it was removed."""
+    snapshot = code.parent
+    store = snapshot.parent
+    if not snapshot.is_dir():
+        return False
+    with _lock(store, fcntl.LOCK_EX):
+        (snapshot / REFS / sweep_id).unlink(missing_ok=True)
+        if _refs(snapshot):
+            return False
+        shutil.rmtree(snapshot, ignore_errors=True)
+        _remove_orphan_objects(store)
+    return True
+
+
+def collect_garbage(store: Path, owner: str, sweeps: set[str]) -> tuple[int, int]:
+    """Remove the snapshots of `store` that no sweep uses: references that `owner` (a tsq
+    store) made for sweeps it no longer has are dropped first. Returns (snapshots removed,
+    bytes freed)."""
+    removed, freed = 0, 0
+    if not store.is_dir():
+        return 0, 0
+    with _lock(store, fcntl.LOCK_EX):
+        before = _size(store / OBJECTS)
+        for snapshot in store.iterdir():
+            if not (snapshot / CODE).is_dir():
+                continue
+            for ref in _refs(snapshot):
+                if ref.name not in sweeps and _read(ref) == owner:
+                    ref.unlink(missing_ok=True)
+            if not _refs(snapshot):
+                shutil.rmtree(snapshot, ignore_errors=True)
+                removed += 1
+        _remove_orphan_objects(store)
+        freed = before - _size(store / OBJECTS)
+    return removed, freed
+
+
+@contextmanager
+def _lock(store: Path, mode: int) -> Iterator[None]:
+    """Launches share the store (LOCK_SH) while they take or reuse a snapshot and refer to it;
+    removing snapshots takes it alone (LOCK_EX), so nothing is removed under a launch."""
+    store.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(store / LOCK, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
     try:
-        return Provenance(**json.loads((snapshot_code.parent / PROVENANCE).read_text()))
-    except (OSError, ValueError, TypeError):
+        fcntl.flock(fd, mode)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _refs(snapshot: Path) -> list[Path]:
+    try:
+        return list((snapshot / REFS).iterdir())
+    except FileNotFoundError:
+        return []
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
         return None
 
 
-def remove_unused(store: Path, used: Iterable[str]) -> tuple[int, int]:
-    """Remove the snapshots of `store` whose code dir is not in `used`, then the objects no
-    remaining snapshot links to; returns (snapshots, objects) removed."""
-    keep = {str(Path(path).resolve()) for path in used}
-    removed = 0
-    for entry in store.iterdir() if store.is_dir() else ():
-        if entry.name == OBJECTS or entry.name.startswith(".") or not entry.is_dir():
-            continue
-        if str((entry / CODE).resolve()) not in keep:
-            shutil.rmtree(entry, ignore_errors=True)
-            removed += 1
-    objects = 0
+def _remove_orphan_objects(store: Path) -> None:
+    """Objects that no snapshot links to any more (their only link is the store's own)."""
     for obj in (store / OBJECTS).glob("*/*"):
-        try:
-            if obj.stat().st_nlink == 1:  # no snapshot links to it any more
+        with suppress(OSError):
+            if obj.stat().st_nlink == 1:
                 obj.unlink()
-                objects += 1
-        except OSError:
-            continue
-    return removed, objects
+
+
+def _size(directory: Path) -> int:
+    total = 0
+    for path in directory.glob("*/*"):
+        with suppress(OSError):
+            total += path.stat().st_size
+    return total
 
 
 # --- git -----------------------------------------------------------------------------------
@@ -228,7 +326,8 @@ def _git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     return result
 
 
-def _provenance(project: Path, in_git: bool) -> Provenance:
+def provenance_of(project: Path, in_git: bool) -> Provenance:
+    """The git state of `project` (a few git calls): what the sweep records."""
     if not in_git:
         has_git = shutil.which("git") is not None
         note = "not a git repository" if has_git else "git is not installed"
