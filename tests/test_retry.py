@@ -18,7 +18,7 @@ def test_retry_failed_jobs_as_new_attempts(sandbox: Sandbox) -> None:
     assert [first[n]["state"] for n in range(4)] == ["completed", "failed"] * 2
     sweep = first[0]["sweep"]
     proc = sandbox.tsq("retry", sweep[:4], "--failed")
-    assert proc.stdout.strip() == f"sweep {sweep}: queued 2 jobs again (1 3)"
+    assert proc.stdout.startswith(f"sweep {sweep}: queued 2 jobs again (1 3) with the code as")
     listing = sandbox.tsp("-l").stdout
     assert f"[app/{sweep}/1#2]" in listing and f"[app/{sweep}/3#2]" in listing
     jobs = by_num(sandbox.wait_terminal())

@@ -283,7 +283,10 @@ def cmd_retry(args: argparse.Namespace) -> int:
     store_opt = f" --store {store.path}" if args.store else ""
     renewed = retry(store, sweep, chosen, f"python -m tsq status {sweep.id}{store_opt}")
     nums = " ".join(str(job.num) for job in renewed)
-    print(f"sweep {sweep.id}: queued {plural(len(renewed), 'job')} again ({nums})")
+    said = f"sweep {sweep.id}: queued {plural(len(renewed), 'job')} again ({nums})"
+    if sweep.snapshot:
+        said += f" with the code as launched (snapshot {Path(sweep.snapshot).parent.name})"
+    print(said)
     return 0
 
 
