@@ -26,7 +26,7 @@ from tsq.status import runner_alive
 from tsq.store import Job
 
 POLLER = Path(__file__).parent / "poller.py"
-N = 40
+N = 30
 
 
 class Pollers:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hydra.core.plugins import Plugins
@@ -56,13 +55,4 @@ class TestTsLauncherBatched(BatchedSweeperTestSuite):
     ("task_launcher_cfg", "extra_flags"), [({}, ["-m", "hydra/launcher=ts", *WAIT])]
 )
 class TestTsLauncherIntegration(IntegrationTestSuite):
-    @pytest.mark.xfail(
-        strict=True,
-        raises=subprocess.CalledProcessError,
-        reason="it launches a second sweep into the first one's sweep dir, which tsq refuses on "
-        "purpose (README: One sweep per sweep dir)",
-    )
-    def test_to_absolute_path_multirun(
-        self, tmpdir: Path, task_launcher_cfg: Any, extra_flags: list[str]
-    ) -> None:
-        super().test_to_absolute_path_multirun(tmpdir, task_launcher_cfg, extra_flags)
+    pass

@@ -107,6 +107,7 @@ def test_a_refused_retry_records_no_attempt(sandbox: Sandbox) -> None:
 
 def test_a_second_sweep_into_a_used_sweep_dir_is_refused(sandbox: Sandbox) -> None:
     shared = sandbox.root / "multirun" / "same-second"
+    blocker = sandbox.block_queue()  # the first sweep's jobs stay queued: it is in use
     sandbox.sweep("x=1,2", f"hydra.sweep.dir={shared}")
     (first,) = sweep_ids(sandbox)
     multirun_yaml = (shared / "multirun.yaml").read_text()
@@ -116,12 +117,28 @@ def test_a_second_sweep_into_a_used_sweep_dir_is_refused(sandbox: Sandbox) -> No
     assert sweep_ids(sandbox) == [first], "nothing recorded"
     assert ts_labels(sandbox) == labels, "nothing queued"
     assert (shared / "multirun.yaml").read_text() == multirun_yaml, "the first sweep's file"
+    sandbox.release(blocker)
     jobs = sandbox.wait_terminal()
     assert [(j["overrides"], j["state"]) for j in jobs] == [
         (["x=1"], "completed"),
         (["x=2"], "completed"),
     ]
-    assert sorted(p.name for p in (shared / ".tsq").iterdir()) == [first]
+    assert sorted(p.name for p in (shared / ".tsq").iterdir() if p.is_dir()) == [first]
+
+
+def test_a_sweep_dir_whose_sweeps_have_ended_is_used_again(sandbox: Sandbox) -> None:
+    """As with Hydra's own launchers, running a sweep into a fixed dir once more works once
+    the earlier one has ended (it overwrites that sweep's job dirs, as they would)."""
+    fixed = sandbox.root / "multirun" / "fixed"
+    sandbox.sweep("x=1", f"hydra.sweep.dir={fixed}")
+    (first,) = sweep_ids(sandbox)
+    sandbox.wait_terminal()
+    sandbox.sweep("x=2", f"hydra.sweep.dir={fixed}")
+    second = [s for s in sweep_ids(sandbox) if s != first]
+    assert len(second) == 1
+    jobs = {j["sweep"]: j for j in sandbox.wait_terminal()}
+    assert jobs[second[0]]["state"] == "completed"
+    assert jobs[first]["state"] == "completed", "the first one's record is untouched"
 
 
 def test_two_sweeps_launched_at_once_into_one_dir_one_is_refused(sandbox: Sandbox) -> None:
@@ -161,7 +178,7 @@ def test_a_launch_that_fails_gives_its_sweep_dir_back(sandbox: Sandbox) -> None:
     bad = sandbox.sweep("db=sqlite,no_such_db", f"hydra.sweep.dir={shared}", check=False)
     assert bad.returncode == 1 and "no_such_db" in bad.stderr
     assert sweep_ids(sandbox) == [] and ts_labels(sandbox) == []
-    assert not (shared / ".tsq").exists()
+    assert not any(p.is_dir() for p in (shared / ".tsq").iterdir()), "its spool dir is gone"
     sandbox.sweep("db=sqlite", f"hydra.sweep.dir={shared}")
     assert [j["state"] for j in sandbox.wait_terminal()] == ["completed"]
 

@@ -340,3 +340,26 @@ def test_a_project_over_the_limit_is_refused_before_anything_is_queued(
     assert "vendored.py (1.5 MB)" in line and "model.ckpt" not in line
     assert "hydra.launcher.snapshot_max_mb" in line
     assert sandbox.tsp("-l").stdout.splitlines()[1:] == [] and sandbox.status() == []
+
+
+def test_hydra_outputs_and_tsqs_own_files_are_not_code(tmp_path: Path) -> None:
+    """An app run from its own directory: Hydra writes outputs/ and multirun/ there, and a
+    user may keep the store there too; none of it is snapshotted (it changes as jobs run)."""
+    root = tmp_path / "app"
+    run = root / "outputs" / "2026-11-28" / "16-40-00"
+    sweep = root / "multirun" / "2026-11-28" / "16-41-00"
+    for directory in (run / ".hydra", sweep / "0", sweep / ".tsq" / "abc", root / "store"):
+        directory.mkdir(parents=True)
+    (root / "app.py").write_text("")
+    (run / "app.log").write_text("log")
+    (sweep / "multirun.yaml").write_text("")
+    (sweep / "0" / "model.pt").write_text("w")
+    (root / "store" / "tsq.db").write_text("db")
+    (root / "store" / "tsq.db-wal").write_text("wal")
+    snap = take_for(root / "app.py", None, root / "store" / "snapshots", LIMITS, sweep="s",
+                    owner="o", exclude=[root / "store" / "tsq.db", root / "store" / "tsq.db-wal",
+                                        root / "store" / "snapshots"])  # fmt: skip
+    assert files_in(snap.code) == {"app.py"}
+    again = take_for(root / "app.py", None, root / "store" / "snapshots", LIMITS, sweep="s2",
+                     owner="o", exclude=[root / "store"])  # fmt: skip
+    assert again.id == snap.id, "the snapshots themselves are not snapshotted"

@@ -10,7 +10,7 @@ ts ids (see `tsq.submit` for what an interruption part-way leaves).
 from __future__ import annotations
 
 import atexit
-import errno
+import fcntl
 import json
 import logging
 import os
@@ -20,7 +20,7 @@ import socket as socketlib
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from hydra.errors import CompactHydraException
 from tsq.compose import record_composes
 from tsq.errors import TsqError
 from tsq.jobspec import BatchSpec, CodeSpec, write_spec
-from tsq.lease import Lease
+from tsq.lease import LEASES, Lease, held
 from tsq.options import LaunchOptions
 from tsq.safeio import make_private_dir, write_atomic
 from tsq.snapshot import (
@@ -46,7 +46,7 @@ from tsq.snapshot import (
 from tsq.spool import SpoolDir
 from tsq.spooler import Spooler
 from tsq.states import JobState
-from tsq.store import INTENT_SUBMIT, Job, Store, Sweep
+from tsq.store import INTENT_SUBMIT, STORE_FILES, Job, Store, Sweep
 from tsq.submit import make_label, submit_jobs, sweep_label
 from tsq.toplevel import calls_task_unguarded
 from tsq.words import plural
@@ -99,49 +99,58 @@ def check_sweeper(config: Any, wait: bool) -> None:
         )
 
 
-def claim_sweep_dir(sweep_dir: Path, sweep_id: str) -> SpoolDir:
-    """Create the sweep's spool dir, refusing a sweep dir that another tsq sweep has used.
+def claim_sweep_dir(sweep_dir: Path, sweep_id: str, store: Store) -> tuple[SpoolDir, Lease]:
+    """Create the sweep's spool dir and the launcher's lease in it, refusing a sweep dir that
+    another tsq sweep is using.
 
-    Two sweeps in one dir overwrite each other's multirun.yaml, job output dirs and `.hydra/`
-    files, and Hydra's default `multirun/${now:%Y-%m-%d}/${now:%H-%M-%S}` gives one dir to
-    sweeps launched in the same second, which fire-and-forget makes likely. tsq refuses rather
-    than picking another dir: the sweep dir is the user's (set in their config or command
-    line, read by their scripts), and a launcher that moved it would make every one of those
-    wrong without a word.
+    Two sweeps writing into one dir at once overwrite each other's multirun.yaml, job output
+    dirs and `.hydra/` files, and Hydra's default `multirun/${now:%Y-%m-%d}/${now:%H-%M-%S}`
+    gives one dir to sweeps launched in the same second, which fire-and-forget makes likely.
+    tsq refuses rather than picking another dir: the sweep dir is the user's (set in their
+    config or command line, read by their scripts), and a launcher that moved it would make
+    every one of those wrong without a word. A dir whose earlier tsq sweeps have all ended is
+    used again, as Hydra's own launchers do when a sweep is run into a fixed dir once more.
 
-    The claim is atomic, so two launchers racing for one dir cannot both pass: the spool dir
-    is built under a name of its own, then renamed to `<sweep dir>/.tsq`, which rename(2)
-    refuses once `.tsq` exists with anything in it. A sweep dir without `.tsq` (new, or
-    holding a run of another launcher) is used, as Hydra's own launchers would.
+    A sweep is in use while a command holds a lease in its spool dir (its launcher is still
+    queueing it) or the store has jobs of it queued or running. The check and the new lease
+    are made under an exclusive lock on `<sweep dir>/.tsq/.claim`, so of two launchers racing
+    for one dir the second sees the first's lease.
     """
-    spool = SpoolDir.for_sweep(sweep_dir, sweep_id)
-    claims = spool.root.parent
-    building = sweep_dir / f".tsq.{sweep_id}"
-    make_private_dir(building)
-    make_private_dir(building / sweep_id)
+    claims = sweep_dir / ".tsq"
+    make_private_dir(claims)
+    fd = os.open(claims / ".claim", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
     try:
-        os.rename(building, claims)
-    except OSError as e:
-        shutil.rmtree(building)
-        if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-            raise
-        others: list[str] = []
-        with suppress(OSError):  # that claim may be given back meanwhile
-            others = sorted(os.listdir(claims))
-        raise TsqError(
-            f"the sweep dir {sweep_dir} is already used by tsq sweep "
-            f"{', '.join(others) or '(being released)'} ({claims}); give this sweep a dir of its "
-            "own, e.g. 'hydra.sweep.dir=multirun/${now:%Y-%m-%d}/${now:%H-%M-%S-%f}'"
-        ) from None
-    return spool
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        for other in sorted(claims.iterdir()):
+            if other.is_dir() and not other.name.startswith(".") and _in_use(other, store):
+                raise TsqError(
+                    f"the sweep dir {sweep_dir} is in use by tsq sweep {other.name}, which is "
+                    "being launched or has jobs queued or running; wait for it to end, or give "
+                    "this sweep a dir of its own, e.g. "
+                    "'hydra.sweep.dir=multirun/${now:%Y-%m-%d}/${now:%H-%M-%S-%f}'"
+                )
+        spool = SpoolDir(claims / sweep_id)
+        make_private_dir(spool.root)
+        return spool, Lease.acquire(spool.root)
+    finally:
+        os.close(fd)
+
+
+def _in_use(spool_root: Path, store: Store) -> bool:
+    """Whether the sweep of this spool dir is being launched, retried or cancelled (a lease in
+    it is held), or the store holds jobs of it that have not ended."""
+    leases = spool_root / LEASES
+    if leases.is_dir() and any(held(spool_root, f.stem) for f in leases.glob("*.lock")):
+        return True
+    from tsq.status import refresh
+
+    refresh(store, spool_root.name)  # a sweep that ended since the last refresh is free
+    return bool(store.active_jobs(spool_root.name))
 
 
 def release_sweep_dir(spool: SpoolDir) -> None:
-    """Undo `claim_sweep_dir` for a sweep that was never recorded. `.tsq` goes only while it is
-    empty: a launcher that claimed it in the meantime keeps its claim."""
+    """Undo `claim_sweep_dir` for a sweep that was never recorded."""
     shutil.rmtree(spool.root, ignore_errors=True)
-    with suppress(OSError):
-        spool.root.parent.rmdir()
 
 
 class SweepLauncher:
@@ -170,9 +179,9 @@ class SweepLauncher:
         self.sweep_id = secrets.token_hex(6)
         self.sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
         try:
-            self.spool = claim_sweep_dir(self.sweep_dir, self.sweep_id)
-            # Held for the launcher's life: the jobs of each batch name it until they are queued.
-            self.lease = Lease.acquire(self.spool.root)
+            # The lease is held for the launcher's life: the jobs of each batch name it until
+            # they are queued, and it marks the sweep dir as in use.
+            self.spool, self.lease = claim_sweep_dir(self.sweep_dir, self.sweep_id, self.store)
         except OSError as e:
             raise TsqError(
                 f"cannot create the sweep's files in {self.sweep_dir}: {e.strerror or e}; "
@@ -264,16 +273,20 @@ class SweepLauncher:
             self.provenance = provenance_of(project, in_git)
             self.code = replace(CodeSpec.as_launched(), top_level=top_level)
             return
+        store = self.store.path
+        snapshots = snapshot_store(self.options.snapshot_dir, store)
         self.snapshot = take(
             Path(main_file),
             module,
-            snapshot_store(self.options.snapshot_dir, self.store.path),
+            snapshots,
             Limits(
                 max_file_bytes=int(self.options.snapshot_max_file_mb * 1e6),
                 max_total_bytes=int(self.options.snapshot_max_mb * 1e6),
             ),
             sweep=self.sweep_id,
-            owner=str(self.store.path),
+            owner=str(store),
+            # tsq's own files, should the project hold them (a store in the app's directory)
+            exclude=[snapshots, *(store.with_name(store.name + end) for end in STORE_FILES)],
         )
         self.provenance = self.snapshot.provenance
         self.code = self.snapshot.code_spec(main_file, top_level)

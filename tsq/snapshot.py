@@ -37,9 +37,10 @@ import stat
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from tsq.errors import TsqError
@@ -154,13 +155,26 @@ def project_of(main_file: Path, module: str | None) -> tuple[Path, bool]:
 
 
 def take(
-    main_file: Path, module: str | None, store: Path, limits: Limits, sweep: str, owner: str
+    main_file: Path,
+    module: str | None,
+    store: Path,
+    limits: Limits,
+    sweep: str,
+    owner: str,
+    exclude: Sequence[Path] = (),
 ) -> Snapshot:
     """Snapshot the project holding `main_file` into `store` for `sweep` (of the tsq store
-    `owner`), reusing what is stored already; the snapshot records that the sweep uses it."""
+    `owner`), reusing what is stored already; the snapshot records that the sweep uses it.
+
+    Left out besides the rules above: the paths in `exclude` (tsq's own files: the store, the
+    snapshots, the sweep dir, which a project may hold) and Hydra's output dirs (a dir holding
+    `.hydra/`, `multirun.yaml` or `.tsq/`): outputs are not code, and change while jobs run.
+    """
     project, in_git = project_of(main_file, module)
     provenance = provenance_of(project, in_git)
-    files = _list_git(project) if in_git else _list_dir(project)
+    listed = _list_git(project) if in_git else _list_dir(project)
+    skipped = [Path(os.path.abspath(path)) for path in exclude]
+    files = [path for path in listed if not _left_out(project, path, skipped)]
     stats = _stat_all(project, files)
     left_out = tuple(sorted(((p, s.st_size) for p, s in stats if s.st_size > limits.max_file_bytes),
                             key=lambda item: -item[1]))  # fmt: skip
@@ -346,6 +360,19 @@ def _list_git(project: Path) -> list[str]:
     listed = _git(project, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
     assert listed is not None
     return sorted(set(name for name in listed.stdout.split("\0") if name))
+
+
+def _left_out(project: Path, path: str, exclude: list[Path]) -> bool:
+    full = project / path
+    if any(full == other or full.is_relative_to(other) for other in exclude):
+        return True
+    return any(_is_output_dir(parent) for parent in full.parents if parent.is_relative_to(project))
+
+
+@lru_cache(maxsize=4096)
+def _is_output_dir(directory: Path) -> bool:
+    """A Hydra run or sweep dir, or one tsq keeps a sweep's files in."""
+    return any((directory / marker).exists() for marker in (".hydra", "multirun.yaml", ".tsq"))
 
 
 def _list_dir(project: Path) -> list[str]:

@@ -57,6 +57,8 @@ from tsq.states import ACTIVE, JobState, can_renew, can_transition, sources_of
 HEAD_REVISION = "0004"
 
 BUSY_TIMEOUT_S = 30.0
+# The files of a SQLite store at PATH are PATH + each of these.
+STORE_FILES = ("", "-wal", "-shm", "-journal", ".lock")
 
 _ACTIVE_VALUES = sorted(s.value for s in ACTIVE)
 
@@ -466,26 +468,18 @@ class Store:
         attempt records where it went."""
         if not submitted:
             return
-        table = Job.__table__
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("job"), table.c.lease == lease)
-            .values(
-                ts_id=bindparam("new_ts_id"),
-                submitted_at=bindparam("new_submitted_at"),
-                server_id=server_id,
-                intent=None,
-                lease=None,
-                version=table.c.version + 1,
-                updated_at=_now(),
-            )
+        self._end_claims(
+            lease,
+            {
+                "ts_id": bindparam("new_ts_id"),
+                "submitted_at": bindparam("new_submitted_at"),
+                "server_id": server_id,
+            },
+            [
+                {"job": job_id, "new_ts_id": ts_id, "new_submitted_at": at}
+                for job_id, (ts_id, at) in submitted.items()
+            ],
         )
-        rows = [
-            {"job": job_id, "new_ts_id": ts_id, "new_submitted_at": at}
-            for job_id, (ts_id, at) in submitted.items()
-        ]
-        with self.session() as session:
-            session.connection().execute(statement, rows)
 
     def claim(self, jobs: Sequence[Job], intent: str, lease: str) -> list[Job]:
         """Mark active jobs as being worked on by the holder of `lease`; returns those claimed.
@@ -530,28 +524,39 @@ class Store:
             return 0
         table = Job.__table__
         sources = sorted(s.value for s in sources_of(JobState.CANCELLED) if not s.terminal)
+        return self._end_claims(
+            lease,
+            {
+                "state": JobState.CANCELLED.value,
+                "reason": reason,
+                "started_at": func.coalesce(table.c.started_at, bindparam("new_started_at")),
+                "ended_at": bindparam("new_ended_at"),
+            },
+            [
+                {"job": job_id, "new_started_at": started, "new_ended_at": ended}
+                for job_id, (started, ended) in stopped.items()
+            ],
+            or_(*(table.c.state == source for source in sources)),
+        )
+
+    def _end_claims(
+        self, lease: str, values: dict[str, Any], rows: list[dict[str, Any]], *where: Any
+    ) -> int:
+        """One executemany over jobs (`job` in each row) that the holder of `lease` claimed:
+        set `values`, end the claim and count the write. Conditional on the claim, so only
+        the command that holds a job writes what it did to it."""
+        table = Job.__table__
         statement = (
             update(table)
-            .where(
-                table.c.id == bindparam("job"),
-                table.c.lease == lease,
-                or_(*(table.c.state == source for source in sources)),
-            )
+            .where(table.c.id == bindparam("job"), table.c.lease == lease, *where)
             .values(
-                state=JobState.CANCELLED.value,
-                reason=reason,
-                started_at=func.coalesce(table.c.started_at, bindparam("new_started_at")),
-                ended_at=bindparam("new_ended_at"),
+                **values,
                 intent=None,
                 lease=None,
                 version=table.c.version + 1,
                 updated_at=_now(),
             )
         )
-        rows = [
-            {"job": job_id, "new_started_at": started, "new_ended_at": ended}
-            for job_id, (started, ended) in stopped.items()
-        ]
         with self.session() as session:
             return int(session.connection().execute(statement, rows).rowcount)
 

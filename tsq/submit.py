@@ -19,6 +19,7 @@ from tsq.options import TsOptions
 from tsq.spooler import Spooler, server_id
 from tsq.states import JobState
 from tsq.store import Job, JobUpdate, Store, Sweep
+from tsq.words import plural
 
 
 def sweep_label(task_name: str, sweep_id: str) -> str:
@@ -94,8 +95,9 @@ def _record(
     try:
         store.set_submitted(lease.token, submitted, server_id(spooler.socket))
     except StoreError as e:
+        queued = plural(len(submitted), "job")
         raise TsqError(
-            f"{_count(len(submitted))} of sweep {sweep.id} are queued in task-spooler and will "
+            f"{queued} of sweep {sweep.id} are queued in task-spooler and will "
             f"run, but the store could not record their ts ids ({e}). Do not launch them again: "
             f"once the store works, {follow} finds them by their labels"
         ) from None
@@ -129,12 +131,9 @@ def _abandon(
         ]
     )
     in_flight = f"; job {unsent[0].num} was being queued" if unsent else ""
+    total = plural(len(jobs), "job")
     return (
-        f"{why}: {len(submitted)} of {_count(len(jobs))} of sweep {sweep.id} were queued in ts "
+        f"{why}: {len(submitted)} of {total} of sweep {sweep.id} were queued in ts "
         f"and are recorded, {len(never)} never were and are marked lost{in_flight}. "
         f"See: {follow}"
     )
-
-
-def _count(n: int) -> str:
-    return f"{n} job" if n == 1 else f"{n} jobs"
