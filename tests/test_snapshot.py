@@ -76,6 +76,8 @@ def test_a_git_project_is_copied_with_uncommitted_edits_and_provenance(
     assert p.describe().startswith(f"git {p.git_commit[:12]} (main, uncommitted changes) in ")
     assert snap.remap(str(repo / "pkg")) == str(snap.code / "pkg")
     assert snap.remap("/usr/lib/python3") == "/usr/lib/python3"
+    ignored = str(repo / "data" / "big.bin")
+    assert snap.remap(ignored) == ignored, "not in the snapshot: imported from where it is"
 
 
 def test_snapshots_are_shared_and_only_new_content_is_stored(repo: Path, tmp_path: Path) -> None:

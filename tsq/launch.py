@@ -263,10 +263,12 @@ class SweepLauncher:
         main_file = getattr(main, "__file__", None)
         spec = getattr(main, "__spec__", None)
         task = getattr(self.task_function, "__name__", "")
-        top_level = main_file is not None and not calls_task_unguarded(Path(main_file), task)
-        if main_file is None:  # an interactive or embedded launch: nothing to snapshot
+        if main_file is None or getattr(self.task_function, "__module__", None) != "__main__":
+            # Launched from a notebook, a test harness or Hydra's compose API: the running
+            # script is not the app, and there is no app script to snapshot or run.
             self.code = CodeSpec.as_launched()
             return
+        top_level = not calls_task_unguarded(Path(main_file), task)
         module = getattr(spec, "name", None)
         if not self.options.snapshot:
             project, in_git = project_of(Path(main_file), module)

@@ -93,12 +93,13 @@ class Snapshot:
     left_out: tuple[tuple[str, int], ...]  # (path, size) of files over the per-file limit
 
     def remap(self, path: str) -> str:
-        """`path` inside the project, as the snapshot's copy; any other path unchanged."""
+        """`path` inside the project, as the snapshot's copy; any other path, and one the
+        snapshot left out (ignored, too large), unchanged."""
         try:
-            relative = Path(path).resolve().relative_to(self.project)
+            copy = self.code / Path(path).resolve().relative_to(self.project)
         except (ValueError, OSError):
             return path
-        return str(self.code / relative)
+        return str(copy) if copy.exists() else path
 
     def code_spec(self, main_file: str, top_level: bool) -> CodeSpec:
         """What a job imports from: the launch's `sys.path` with the project's entries pointed
