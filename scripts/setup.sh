@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what tsq needs on a Debian machine, idempotently: task-spooler (apt-get, when neither
-# `tsp` nor a task-spooler `ts` is on PATH) and a virtualenv in .venv with tsq and its test tools.
+# `tsp` nor a task-spooler `ts` is on PATH), git, and a virtualenv in .venv with tsq and its test
+# tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,12 +10,17 @@ have_task_spooler() {
     command -v ts >/dev/null 2>&1 && ts -V 2>&1 | grep -q "Task Spooler"
 }
 
-if ! have_task_spooler; then
-    echo "setup: installing task-spooler with apt-get" >&2
+# git: tsq records the commit a sweep ran (it works without, saying so); the tests need it.
+missing=""
+have_task_spooler || missing="task-spooler"
+command -v git >/dev/null 2>&1 || missing="$missing git"
+if [ -n "$missing" ]; then
+    echo "setup: installing $missing with apt-get" >&2
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq task-spooler >/dev/null
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 
 PYTHON=${PYTHON:-python3}

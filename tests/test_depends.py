@@ -75,7 +75,8 @@ def test_a_number_that_also_starts_a_sweep_id_is_refused_as_ambiguous(sandbox: S
     assert ts_ids(sandbox) == queued, "nothing queued"
 
     sandbox.sweep("x=2", "hydra.launcher.depends_on=sweep:12")
-    sandbox.sweep("x=3", f"hydra.launcher.depends_on={ts_job}")
+    # Explicit: the sweep just launched has a random id, which may start with this digit.
+    sandbox.sweep("x=3", f"hydra.launcher.depends_on=ts:{ts_job}")
     assert f"[{ts_job}]&& " in sandbox.tsp("-l").stdout
     jobs = sandbox.wait_terminal()
     assert sorted((j["overrides"], j["state"]) for j in jobs) == [

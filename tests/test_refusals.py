@@ -123,7 +123,7 @@ def test_a_second_sweep_into_a_used_sweep_dir_is_refused(sandbox: Sandbox) -> No
         (["x=1"], "completed"),
         (["x=2"], "completed"),
     ]
-    assert sorted(p.name for p in (shared / ".tsq").iterdir() if p.is_dir()) == [first]
+    assert sorted(p.name for p in (shared / ".tsq").iterdir()) == [first]
 
 
 def test_a_sweep_dir_whose_sweeps_have_ended_is_used_again(sandbox: Sandbox) -> None:
@@ -178,7 +178,7 @@ def test_a_launch_that_fails_gives_its_sweep_dir_back(sandbox: Sandbox) -> None:
     bad = sandbox.sweep("db=sqlite,no_such_db", f"hydra.sweep.dir={shared}", check=False)
     assert bad.returncode == 1 and "no_such_db" in bad.stderr
     assert sweep_ids(sandbox) == [] and ts_labels(sandbox) == []
-    assert not any(p.is_dir() for p in (shared / ".tsq").iterdir()), "its spool dir is gone"
+    assert list((shared / ".tsq").iterdir()) == [], "its spool dir is gone"
     sandbox.sweep("db=sqlite", f"hydra.sweep.dir={shared}")
     assert [j["state"] for j in sandbox.wait_terminal()] == ["completed"]
 

@@ -224,7 +224,10 @@ def test_huge_return_values_stay_out_of_summaries(sandbox: Sandbox) -> None:
 
 
 def test_exceptions_that_do_not_unpickle_are_reported_as_raised(sandbox: Sandbox) -> None:
-    sandbox.sweep("+kind=two_arg_error,module_error", script="shapes.py")
+    # Without a code snapshot, deleting the module makes the exception's class unimportable.
+    sandbox.sweep(
+        "+kind=two_arg_error,module_error", "hydra.launcher.snapshot=false", script="shapes.py"
+    )
     jobs = by_num(sandbox.wait_terminal())
     assert [jobs[n]["state"] for n in (0, 1)] == ["failed", "failed"]
     (sandbox.app_dir / "shapes_models.py").unlink()  # the reader cannot import ModelError
@@ -247,7 +250,8 @@ def test_exceptions_that_do_not_unpickle_are_reported_as_raised(sandbox: Sandbox
 
 
 def test_results_of_the_apps_own_classes_load_from_any_directory(sandbox: Sandbox) -> None:
-    sandbox.sweep("+kind=dataclass", script="shapes.py")
+    # Without a code snapshot, so that deleting the module below makes it unimportable.
+    sandbox.sweep("+kind=dataclass", "hydra.launcher.snapshot=false", script="shapes.py")
     assert sandbox.wait_terminal()[0]["state"] == "completed"
     elsewhere = sandbox.root / "notebooks"
     elsewhere.mkdir()
@@ -314,3 +318,15 @@ def test_sys_exit_ends_the_job_with_the_code_it_asks_for(sandbox: Sandbox) -> No
     assert [job["status"] for job in got] == ["COMPLETED", "COMPLETED", "FAILED", "FAILED"]
     assert got[0]["repr"] == "None"
     assert (got[2]["raised"]["type"], got[2]["raised"]["text"]) == ("RemoteError", "SystemExit: 3")
+
+
+def test_results_load_from_the_code_snapshot_after_the_app_changed(sandbox: Sandbox) -> None:
+    """With a snapshot (the default), the app's own classes load from the code the job ran,
+    even once the module was deleted from the project."""
+    sandbox.sweep("+kind=dataclass", script="shapes.py")
+    assert sandbox.wait_terminal()[0]["state"] == "completed"
+    (sandbox.app_dir / "shapes_models.py").unlink()
+    elsewhere = sandbox.root / "notebooks"
+    elsewhere.mkdir()
+    got = _python_collect(sandbox, elsewhere)["jobs"][0]
+    assert (got["status"], got["repr"]) == ("COMPLETED", "Scores(loss=0.5, acc=0.9)")

@@ -113,16 +113,16 @@ def claim_sweep_dir(sweep_dir: Path, sweep_id: str, store: Store) -> tuple[Spool
 
     A sweep is in use while a command holds a lease in its spool dir (its launcher is still
     queueing it) or the store has jobs of it queued or running. The check and the new lease
-    are made under an exclusive lock on `<sweep dir>/.tsq/.claim`, so of two launchers racing
-    for one dir the second sees the first's lease.
+    are made under an exclusive lock on the `<sweep dir>/.tsq` directory itself, so of two
+    launchers racing for one dir the second sees the first's lease.
     """
     claims = sweep_dir / ".tsq"
     make_private_dir(claims)
-    fd = os.open(claims / ".claim", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    fd = os.open(claims, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         for other in sorted(claims.iterdir()):
-            if other.is_dir() and not other.name.startswith(".") and _in_use(other, store):
+            if other.is_dir() and _in_use(other, store):
                 raise TsqError(
                     f"the sweep dir {sweep_dir} is in use by tsq sweep {other.name}, which is "
                     "being launched or has jobs queued or running; wait for it to end, or give "
