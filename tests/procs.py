@@ -26,7 +26,7 @@ def popen_tsq(sandbox: Sandbox, *args: str, **kwargs: Any) -> subprocess.Popen[b
     )
 
 
-def read_until(stream: IO[bytes] | None, text: str, timeout: float = 60) -> str:
+def read_until(stream: IO[bytes] | None, text: str, timeout: float = 180) -> str:
     """What `stream` gave until `text` appeared in it: the condition a test waits for before it
     acts, instead of a sleep. Fails if the stream ends or `timeout` s pass first."""
     assert stream is not None

@@ -98,7 +98,7 @@ class Sandbox:
     def status(self, *args: str) -> list[dict[str, Any]]:
         return json.loads(self.tsq("status", "--all", "--json", *args).stdout)
 
-    def wait_terminal(self, timeout: float = 90) -> list[dict[str, Any]]:
+    def wait_terminal(self, timeout: float = 240) -> list[dict[str, Any]]:
         """Poll `tsq status` until every job is terminal. Each poll is a whole interpreter, so
         polls back off (0.3 s to 2 s): on 2 cores, polling flat out slows the jobs it waits for."""
         deadline = time.monotonic() + timeout
@@ -127,7 +127,7 @@ class Sandbox:
         """Queue a job that holds the only slot, so the sweep's jobs stay queued."""
         return int(self.tsp("-N", str(SLOTS), "-L", "blocker", "sleep", "600").stdout)
 
-    def started(self, num: int = 0, timeout: float = 30) -> dict[str, Any]:
+    def started(self, num: int = 0, timeout: float = 120) -> dict[str, Any]:
         """Wait for job `num` (of any sweep in the sandbox) to start; its runner's marker."""
         deadline = time.monotonic() + timeout
         while not (

@@ -112,7 +112,18 @@ def _assert_truth(sandbox: Sandbox, jobs: list[dict[str, Any]]) -> None:
             assert rows.get(job["label"]) is None, f"lost, but ts holds it: {job}"
 
 
-def _wait_for(condition: Any, what: str, timeout: float = 60) -> None:
+def _settled(sandbox: Sandbox, sweep: str, attempt: int) -> tuple[dict[str, str], list[dict]]:
+    """ts's rows of the sweep's attempt and the records after a refresh, read until ts's list
+    is the same before and after the refresh: a ts client a killed command started may still
+    be finishing its request."""
+    while True:
+        before = _ts_rows(sandbox, sweep, attempt)
+        jobs = sandbox.status()
+        if _ts_rows(sandbox, sweep, attempt) == before:
+            return before, jobs
+
+
+def _wait_for(condition: Any, what: str, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
@@ -196,8 +207,7 @@ def test_cancel_killed_half_way_leaves_no_lost_job(sandbox: Sandbox) -> None:
     _wait_for(lambda: len(_ts_rows(sandbox, sweep)) <= N // 2, "cancel to remove half the jobs")
     cancel.kill()
     cancel.wait()
-    in_ts = _ts_rows(sandbox, sweep)
-    jobs = sandbox.status()
+    in_ts, jobs = _settled(sandbox, sweep, 1)
     states = {j["label"]: j["state"] for j in jobs}
     assert all(states[label] == "queued" for label in in_ts), "not reached: still queued"
     assert all(state == "cancelled" for label, state in states.items() if label not in in_ts), (
@@ -219,9 +229,8 @@ def test_retry_killed_half_way_leaves_only_true_records(sandbox: Sandbox) -> Non
     _wait_for(lambda: len(_ts_rows(sandbox, sweep, 2)) >= N // 4, "retry to queue some jobs")
     retry.kill()
     retry.wait()
-    in_ts = _ts_rows(sandbox, sweep, 2)
+    in_ts, jobs = _settled(sandbox, sweep, 2)
     assert 0 < len(in_ts) < N
-    jobs = sandbox.status()
     for job in jobs:
         if job["label"] in in_ts:
             assert job["state"] == "queued" and job["ts_id"] is not None, job

@@ -55,7 +55,7 @@ def test_a_dead_server_loses_queued_jobs_but_running_ones_finish(
     assert jobs[0]["state"] == "running", "its process still runs: not lost"
     assert [jobs[n]["state"] for n in (1, 2)] == ["lost", "lost"]
     assert all("is gone" in jobs[n]["reason"] for n in (1, 2))
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while (job := sandbox.status()[0])["state"] == "running":
         assert time.monotonic() < deadline
         time.sleep(0.2)
@@ -77,7 +77,7 @@ def test_sigint_while_queueing_300_jobs_leaves_every_record_truthful(sandbox: Sa
         cwd=sandbox.app_dir, env=sandbox.env, stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240
     while len(sandbox.tsp("-l").stdout.splitlines()) < 40:
         assert time.monotonic() < deadline and launcher.poll() is None
         time.sleep(0.02)

@@ -23,6 +23,7 @@ from tsq.errors import SpoolerError
 from tsq.lease import Lease, held
 from tsq.status import CANCELLED_REASON, listing, observe, spooler_for
 from tsq.store import INTENT_CANCEL, Job, Store, Sweep
+from tsq.submit import lease_part
 
 CLAIM_ROUNDS = 5  # a job whose row a refresh changed meanwhile is read again and claimed again
 
@@ -90,7 +91,7 @@ def _claim(
             if job.job_state.terminal:
                 report.ended.append(job.num)
                 wanted.discard(job.id)
-            elif job.lease is not None and held(spool_root, job.lease):
+            elif job.lease is not None and held(spool_root, job.lease, lease_part(job)):
                 report.notes.append(
                     f"job {job.num} is being queued by another tsq command; cancel it again "
                     "once that has finished"

@@ -48,11 +48,31 @@ class Lease:
         os.write(fd, json.dumps({"pid": os.getpid(), "argv": sys.argv}).encode())
         return cls(token, path, fd)
 
+    def hold_for(self, part: str) -> int:
+        """Lock a file of this lease for one part of the work (a job being queued) and return
+        its descriptor, to give to the child process doing that part (`pass_fds`).
+
+        A ts client queueing a job may outlive this process (killed meanwhile) and still queue
+        the job; given this file, it keeps the job claimed until it ends. It must be a file of
+        its own: a ts client lives on until its job ends, and would otherwise keep every other
+        job of the lease claimed as long."""
+        fd = os.open(_path(self.path.parents[1], f"{self.token}.{part}"),
+                     os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)  # fmt: skip
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+
+    def settle(self, parts: list[str]) -> None:
+        """The work of these parts is recorded: their files are no longer needed."""
+        for part in parts:
+            _path(self.path.parents[1], f"{self.token}.{part}").unlink(missing_ok=True)
+
     def release(self) -> None:
-        """Remove the file, then unlock: a prober sees a missing file or a free lock, both
+        """Remove the files, then unlock: a prober sees a missing file or a free lock, both
         meaning the holder is done."""
         if self._fd is None:
             return
+        for part in self.path.parent.glob(f"{self.token}.*.lock"):
+            part.unlink(missing_ok=True)
         self.path.unlink(missing_ok=True)
         os.close(self._fd)
         self._fd = None
@@ -64,8 +84,11 @@ class Lease:
         self.release()
 
 
-def held(spool_root: Path, token: str) -> bool:
-    """Whether the lease `token` of this spool dir is held by a live process (this one too)."""
+def held(spool_root: Path, token: str, part: str | None = None) -> bool:
+    """Whether the lease `token` of this spool dir is held by a live process (this one too),
+    or, for `part`, by the child process it gave that part to (`Lease.hold_for`)."""
+    if part is not None and held(spool_root, f"{token}.{part}"):
+        return True
     try:
         fd = os.open(_path(spool_root, token), os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:

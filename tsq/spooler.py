@@ -89,9 +89,13 @@ class Spooler:
         after: int | None = None,
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> int:
         """Queue `argv` and return its ts id; with `after`, it starts once that ts job has
         ended (`-D`: Debian's ts runs it only if that job ended well, and skips it otherwise).
+
+        `pass_fds` go to the ts client: the caller's lease (`tsq.lease`), so that a client still
+        queueing the job when the caller is killed keeps the job claimed until it is done.
 
         ts runs the job with execvp (no shell) in the environment and working directory of
         this ts client, so `env` (default: ours) plus TS_SOCKET is exactly what the job sees,
@@ -112,7 +116,7 @@ class Spooler:
         if after is not None:
             options += ["-D", str(after)]
         args = [*options, "--", *argv]
-        printed = self._checked(args, env=env, cwd=cwd).stdout.strip()
+        printed = self._checked(args, env=env, cwd=cwd, pass_fds=pass_fds).stdout.strip()
         if not (printed.isascii() and printed.isdigit()):
             raise SpoolerError(
                 f"`{_describe(self.binary, args)}` printed no job id: {_one_line(printed)!r}"
@@ -191,9 +195,14 @@ class Spooler:
             raise SpoolerError(f"task-spooler server on {self.socket} is not running")
 
     def _checked(
-        self, args: list[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None
+        self,
+        args: list[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> subprocess.CompletedProcess[str]:
-        result = _run(self.binary, self.socket, args, env=env, cwd=cwd)
+        result = _run(self.binary, self.socket, args, env=env, cwd=cwd, pass_fds=pass_fds)
         if result.returncode != 0:
             message = _one_line(result.stderr) or _one_line(result.stdout) or "no message"
             raise SpoolerError(
@@ -225,6 +234,7 @@ def _run(
     *,
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
+    pass_fds: Sequence[int] = (),
     timeout: float = _TIMEOUT,
 ) -> subprocess.CompletedProcess[str]:
     child_env = dict(os.environ if env is None else env)
@@ -234,6 +244,7 @@ def _run(
             [binary, *args],
             env=child_env,
             cwd=cwd,
+            pass_fds=tuple(pass_fds),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             encoding="utf-8",

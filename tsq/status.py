@@ -26,6 +26,7 @@ from tsq.spool import SpoolDir
 from tsq.spooler import Spooler, server_id
 from tsq.states import JobState
 from tsq.store import INTENT_CANCEL, UPDATE_FIELDS, Job, JobUpdate, Store, Sweep
+from tsq.submit import lease_part
 from tsq.tslist import TsInfo, TsJob, exit_code_from_elevel
 
 
@@ -284,7 +285,8 @@ def observe(job: Job, sweep: Sweep, queue: Listing) -> Observation:
         started=started,
         runner_alive=bool(started) and local and runner_alive(started, spool, job),
         # Another host's lease cannot be probed from here: never take it for dead.
-        lease_held=job.lease is not None and (not local or held(spool.root, job.lease)),
+        lease_held=job.lease is not None
+        and (not local or held(spool.root, job.lease, lease_part(job))),
         server_id=queue.server_id,
     )
 

@@ -8,6 +8,7 @@ unique label even if recording the ids fails), and marks the rest `lost`, saying
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -32,6 +33,11 @@ def make_label(task_name: str, sweep_id: str, num: int, attempt: int = 1) -> str
     """A job's ts label; ts ids restart at 0 with a new server, labels don't."""
     suffix = f"#{attempt}" if attempt > 1 else ""
     return f"{sweep_label(task_name, sweep_id)}/{num}{suffix}"
+
+
+def lease_part(job: Job) -> str:
+    """The part of a lease that one job attempt being queued holds (`Lease.hold_for`)."""
+    return f"{job.num}-{job.attempt}"
 
 
 def runner_argv(spec: Path, num: int, attempt: int = 1) -> list[str]:
@@ -61,15 +67,22 @@ def submit_jobs(
     cwd = options.cwd or sweep.cwd
     try:
         for job in jobs:
-            ts_id = spooler.submit(
-                runner_argv(spec, job.num, job.attempt),
-                job.label,
-                slots=options.slots,
-                gpus=options.gpus,
-                after=after,
-                env=env,
-                cwd=cwd,
-            )
+            # A ts client still queueing the job when this process is killed keeps it
+            # claimed until it is done: a refresh meanwhile never calls it "never queued".
+            claim = lease.hold_for(lease_part(job))
+            try:
+                ts_id = spooler.submit(
+                    runner_argv(spec, job.num, job.attempt),
+                    job.label,
+                    slots=options.slots,
+                    gpus=options.gpus,
+                    after=after,
+                    env=env,
+                    cwd=cwd,
+                    pass_fds=(claim,),
+                )
+            finally:
+                os.close(claim)
             submitted[job.id] = (ts_id, time.time())
     except (Exception, KeyboardInterrupt) as cause:
         message = _abandon(store, spooler, sweep, jobs, submitted, lease, cause, follow)
@@ -77,6 +90,7 @@ def submit_jobs(
             raise TsqError(message) from cause
         raise
     _record(store, spooler, sweep, jobs, submitted, lease, follow)
+    lease.settle([lease_part(job) for job in jobs])
     ids = {job.id: job.num for job in jobs}
     return {ids[job_id]: ts_id for job_id, (ts_id, _) in submitted.items()}
 
