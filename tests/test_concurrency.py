@@ -366,3 +366,39 @@ def test_followers_of_a_forgotten_sweep_stop_with_one_line(sandbox: Sandbox) -> 
         assert f"sweep {seen[name]} was forgotten" in err, (name, err)
     assert seen["wait"] == sweep
     sandbox.release(blocker)
+
+
+def test_a_job_still_being_queued_by_a_killed_retry_is_not_called_lost(
+    sandbox: Sandbox,
+) -> None:
+    """`retry` is SIGKILLed while its ts client is queueing a job (a ts wrapper holds that
+    client until the test lets it go); the client goes on and queues the job. Meanwhile a
+    refresh must not record it as never queued: it runs, and ends completed."""
+    fifo, block = sandbox.root / "hold", sandbox.root / "block-next"
+    os.mkfifo(fifo)
+    wrapper = sandbox.root / "tsp-held"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'case "$*" in *" -- "*) if [ -e {block} ]; then rm {block}; cat {fifo} >/dev/null; fi;;'
+        " esac\n"
+        f'exec {shutil.which("tsp")} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    sweep = _launch(sandbox, "flaky.py", "+x=range(0,3)", f"+flags={sandbox.root}/flags",
+                    f"hydra.launcher.binary={wrapper}")  # fmt: skip
+    assert {j["state"] for j in sandbox.wait_terminal()} == {"failed"}
+    block.touch()
+    retry = subprocess.Popen([sys.executable, "-m", "tsq", "retry", sweep], env=sandbox.env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    _wait_for(lambda: not block.exists(), "retry's ts client to be held")
+    retry.kill()
+    retry.wait()
+    jobs = by_num(sandbox.status())
+    assert (jobs[0]["state"], jobs[0]["attempt"]) == ("queued", 2), "its client still runs"
+    assert [jobs[n]["state"] for n in (1, 2)] == ["lost", "lost"], "never queued: true"
+    with open(fifo, "w"):  # let the held client go: it queues the job
+        pass
+    _wait_for(lambda: f"{sweep}/0#2" in "".join(_ts_rows(sandbox, sweep, 2)), "job 0 in ts")
+    jobs = by_num(sandbox.wait_terminal())
+    assert (jobs[0]["state"], jobs[0]["attempt"]) == ("completed", 2)
+    assert jobs[0]["ts_id"] is not None
