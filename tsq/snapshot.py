@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -40,7 +41,6 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from tsq.errors import TsqError
@@ -174,8 +174,7 @@ def take(
     project, in_git = project_of(main_file, module)
     provenance = provenance_of(project, in_git)
     listed = _list_git(project) if in_git else _list_dir(project)
-    skipped = [Path(os.path.abspath(path)) for path in exclude]
-    files = [path for path in listed if not _left_out(project, path, skipped)]
+    files = _without_outputs(project, listed, exclude)
     stats = _stat_all(project, files)
     left_out = tuple(sorted(((p, s.st_size) for p, s in stats if s.st_size > limits.max_file_bytes),
                             key=lambda item: -item[1]))  # fmt: skip
@@ -363,17 +362,35 @@ def _list_git(project: Path) -> list[str]:
     return sorted(set(name for name in listed.stdout.split("\0") if name))
 
 
-def _left_out(project: Path, path: str, exclude: list[Path]) -> bool:
-    full = project / path
-    if any(full == other or full.is_relative_to(other) for other in exclude):
-        return True
-    return any(_is_output_dir(parent) for parent in full.parents if parent.is_relative_to(project))
+def _without_outputs(project: Path, listed: list[str], exclude: Sequence[Path]) -> list[str]:
+    """`listed` (paths relative to `project`) without those under an excluded path or under a
+    Hydra output dir. Plain string work: a project has thousands of files."""
+    base = os.fspath(project)
+    prefixes = []
+    for path in exclude:
+        relative = os.path.relpath(os.path.abspath(path), base)
+        if not relative.startswith(".."):
+            prefixes.append(relative)
+    verdicts: dict[str, bool] = {}
 
+    def is_output(directory: str) -> bool:
+        if directory not in verdicts:
+            full = os.path.join(base, directory)
+            verdicts[directory] = any(
+                os.path.exists(os.path.join(full, marker))
+                for marker in (".hydra", "multirun.yaml", ".tsq")
+            )
+        return verdicts[directory]
 
-@lru_cache(maxsize=4096)
-def _is_output_dir(directory: Path) -> bool:
-    """A Hydra run or sweep dir, or one tsq keeps a sweep's files in."""
-    return any((directory / marker).exists() for marker in (".hydra", "multirun.yaml", ".tsq"))
+    kept = []
+    for path in listed:
+        if any(path == prefix or path.startswith(prefix + "/") for prefix in prefixes):
+            continue
+        parts = path.split("/")[:-1]
+        if any(is_output("/".join(parts[: depth + 1])) for depth in range(len(parts))):
+            continue
+        kept.append(path)
+    return kept
 
 
 def _list_dir(project: Path) -> list[str]:
@@ -395,9 +412,10 @@ def _stat_all(project: Path, files: list[str]) -> list[tuple[str, os.stat_result
     """Regular files only (git lists submodules and links too); a file git lists but that was
     deleted since is not part of the tree on disk."""
     stats = []
+    base = os.fspath(project)
     for path in files:
         try:
-            st = os.stat(project / path)
+            st = os.stat(os.path.join(base, path))
         except FileNotFoundError:
             continue
         except OSError as e:
@@ -422,8 +440,8 @@ def _key(st: os.stat_result) -> str:
 
 
 def _hashes(project: Path, store: Path, kept: list[tuple[str, os.stat_result]]) -> dict[str, str]:
-    """path -> object name, hashing only files whose (size, mtime, inode) changed since the
-    last snapshot of this project."""
+    """path -> object name. A file whose (size, mtime, inode) changed since the last snapshot
+    of this project is read once: hashed and stored as it is copied in."""
     cache_path = store / f".stat-{hashlib.sha256(str(project).encode()).hexdigest()[:16]}.json"
     try:
         cache: dict[str, list[str]] = json.loads(cache_path.read_text())
@@ -431,13 +449,14 @@ def _hashes(project: Path, store: Path, kept: list[tuple[str, os.stat_result]]) 
         cache = {}
     hashes: dict[str, str] = {}
     fresh: dict[str, list[str]] = {}
+    base = os.fspath(project)
     for path, st in kept:
         key = _key(st)
         known = cache.get(path)
         if known is not None and known[0] == key:
             digest = known[1]
         else:
-            digest = _hash(project / path) + ("x" if st.st_mode & 0o111 else "")
+            digest = _ingest(store, os.path.join(base, path), st.st_mode & 0o111 != 0)
         hashes[path] = digest
         fresh[path] = [key, digest]
     if fresh != cache:
@@ -445,15 +464,42 @@ def _hashes(project: Path, store: Path, kept: list[tuple[str, os.stat_result]]) 
     return hashes
 
 
-def _hash(path: Path) -> str:
+def _ingest(store: Path, source: str, executable: bool, expected: str | None = None) -> str:
+    """Copy `source` into the object store, hashing what is copied, and return its object
+    name: an object holds exactly the bytes its name says, whatever the source did meanwhile.
+    With `expected`, a source that no longer has that content is refused."""
+    objects = os.path.join(store, OBJECTS)
+    tmp = os.path.join(objects, f".tmp-{os.getpid()}-{next(_COUNTER)}")
     digest = hashlib.sha256()
+    os.makedirs(objects, mode=0o700, exist_ok=True)
     try:
-        with open(path, "rb") as f:
+        with open(source, "rb") as f, open(tmp, "wb") as out:
             while chunk := f.read(_CHUNK):
                 digest.update(chunk)
+                out.write(chunk)
     except OSError as e:
-        raise SnapshotError(_unreadable(path, e)) from None
-    return digest.hexdigest()
+        with suppress(OSError):
+            os.unlink(tmp)
+        if e.filename == source:
+            raise SnapshotError(_unreadable(Path(source), e)) from None
+        raise
+    name = digest.hexdigest() + ("x" if executable else "")
+    try:
+        if expected is not None and name != expected:
+            raise SnapshotError(f"{source} changed while it was snapshotted; launch again")
+        directory = os.path.join(objects, name[:2])
+        final = os.path.join(directory, name)
+        if not os.path.exists(final):  # stored already (another project, or a lost cache)
+            os.chmod(tmp, 0o555 if executable else 0o444)
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            os.replace(tmp, final)
+    finally:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)
+    return name
+
+
+_COUNTER = itertools.count()
 
 
 def _ident(manifest: list[tuple[str, str]], provenance: Provenance) -> str:
@@ -469,17 +515,27 @@ def _build(
     provenance: Provenance,
     in_git: bool,
 ) -> None:
-    """Store the objects that are new, link them into a temporary tree, then rename it into
-    place: a snapshot dir that exists is complete, whoever built it."""
+    """Link the objects into a temporary tree, then rename it into place: a snapshot dir that
+    exists is complete, whoever built it. An object removed since the stat cache named it
+    (`tsq gc`) is copied in again, if the file still holds the same bytes."""
     building = Path(tempfile.mkdtemp(dir=store, prefix=".building-"))
+    code = os.path.join(building, CODE)
+    objects = os.path.join(store, OBJECTS)
+    made: set[str] = set()
     try:
         for path, name in manifest:
-            obj = store / OBJECTS / name[:2] / name
-            if not obj.exists():
-                _store_object(project / path, obj, executable=name.endswith("x"))
-            target = building / CODE / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.link(obj, target)
+            obj = os.path.join(objects, name[:2], name)
+            target = os.path.join(code, path)
+            parent = os.path.dirname(target)
+            if parent not in made:
+                os.makedirs(parent, exist_ok=True)
+                made.add(parent)
+            try:
+                os.link(obj, target)
+            except FileNotFoundError:
+                source = os.path.join(project, path)
+                _ingest(store, source, name.endswith("x"), expected=name)
+                os.link(obj, target)
         (building / PROVENANCE).write_text(json.dumps(asdict(provenance)))
         if in_git and provenance.git_dirty and provenance.git_commit:
             patch = _git(project, "diff", "--binary", "HEAD")
@@ -494,32 +550,6 @@ def _build(
     finally:
         if building.exists():
             shutil.rmtree(building, ignore_errors=True)
-
-
-def _store_object(source: Path, obj: Path, *, executable: bool) -> None:
-    """Copy `source` in as `obj`, checking that what was copied is what was hashed: an object
-    is shared by every snapshot with that content, so it must never hold anything else."""
-    obj.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=obj.parent, prefix=".tmp-")
-    digest = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with open(source, "rb") as f:
-                    while chunk := f.read(_CHUNK):
-                        digest.update(chunk)
-                        out.write(chunk)
-            except OSError as e:
-                if e.filename is None or Path(e.filename) == source:
-                    raise SnapshotError(_unreadable(source, e)) from None
-                raise
-        if digest.hexdigest() != obj.name.removesuffix("x"):
-            raise SnapshotError(f"{source} changed while it was snapshotted; launch again")
-        os.chmod(tmp, 0o555 if executable else 0o444)
-        os.replace(tmp, obj)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _mb(size: int) -> str:
