@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -165,35 +164,27 @@ def test_without_git_installed_the_directory_rule_applies(repo: Path, tmp_path: 
     assert names == ["__init__.py", "model.py", "train.py"]
 
 
-def test_an_unreadable_file_is_one_clear_error(repo: Path) -> None:
-    """Run as an unprivileged user (root reads everything) on a copy it owns but one file."""
+def test_an_unreadable_file_is_one_clear_error(repo: Path, tmp_path: Path) -> None:
+    """Root reads every file; so the probe runs as root without the capabilities that let it
+    (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), on a file another user owns, mode 0600."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root and setpriv to run as another user")
-    home = Path(tempfile.mkdtemp(prefix="tsq-nobody-", dir="/tmp"))  # pytest's tmp is 0700
-    try:
-        project = home / "proj"
-        shutil.copytree(repo, project)
-        secret = project / "pkg" / "secret.py"
-        secret.write_text("KEY = 1\n")
-        for path in [home, *home.rglob("*")]:
-            shutil.chown(path, "nobody")
-        shutil.chown(secret, "root")
-        secret.chmod(0o600)
-        probe = (
-            "import sys\nfrom pathlib import Path\nfrom tsq.snapshot import Limits, take\n"
-            "from tsq.errors import TsqError\n"
-            "try:\n    take(Path(sys.argv[1]), None, Path(sys.argv[2]), Limits(10**6, 10**7),"
-            " 's', 'o')\n"
-            "except TsqError as e:\n    print(e)\n"
-        )
-        out = subprocess.run(
-            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable,
-             "-c", probe, str(project / "train.py"), str(home / "store")],
-            capture_output=True, text=True, check=True,
-            env={**os.environ, "HOME": str(home), "GIT_CONFIG_GLOBAL": "/dev/null"},
-        ).stdout  # fmt: skip
-    finally:
-        shutil.rmtree(home)
+        pytest.skip("needs root and setpriv to drop the right to read every file")
+    secret = repo / "pkg" / "secret.py"
+    secret.write_text("KEY = 1\n")
+    shutil.chown(secret, "nobody")
+    secret.chmod(0o600)
+    probe = (
+        "import sys\nfrom pathlib import Path\nfrom tsq.snapshot import Limits, take\n"
+        "from tsq.errors import TsqError\n"
+        "try:\n    take(Path(sys.argv[1]), None, Path(sys.argv[2]), Limits(10**6, 10**7),"
+        " 's', 'o')\n"
+        "except TsqError as e:\n    print(e)\n"
+    )
+    out = subprocess.run(
+        ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--", sys.executable,
+         "-c", probe, str(repo / "train.py"), str(tmp_path / "store")],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
     assert out.startswith(f"cannot snapshot {secret}: Permission denied"), out
     assert "snapshot=false" in out
 
