@@ -69,12 +69,13 @@ def main() -> None:
 
         take = interleaved({
             "floor": lambda: wall(python, env),
+            "python": lambda: wall([sys.executable, "-c", "import os, sys"], env),
             "files": files_floor,
             "cold": cold,
             "warm": lambda: wall([*python, str(store), "take"], env),
         }, runs)  # fmt: skip
         cold_s, warm_s = take["cold"] - take["floor"], take["warm"] - take["floor"]
-        files_s = take["files"] - take["floor"]
+        files_s = take["files"] - take["python"]
         print(
             f"take(), {FILES} files / {FILES * SIZE / 1e6:.0f} MB: cold {cold_s:.3f} s "
             f"(target <= 0.5 s; writing {FILES} files of that size on this disk takes "

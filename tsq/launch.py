@@ -260,9 +260,13 @@ class SweepLauncher:
         """Snapshot the app's project (or only record where its code comes from), once per
         sweep, before anything is recorded: a refusal leaves nothing behind."""
         main = sys.modules.get("__main__")
-        main_file = getattr(main, "__file__", None)
         spec = getattr(main, "__spec__", None)
         task = getattr(self.task_function, "__name__", "")
+        # The task's own file, not whatever runs as __main__ (cProfile, pdb, debugpy...).
+        code = getattr(self.task_function, "__code__", None)
+        main_file = code.co_filename if code and os.path.isfile(code.co_filename) else None
+        if main_file != getattr(main, "__file__", None):
+            spec = None  # `python -m pkg.app` under a wrapper: the module name is the wrapper's
         if main_file is None or getattr(self.task_function, "__module__", None) != "__main__":
             # Launched from a notebook, a test harness or Hydra's compose API: the running
             # script is not the app, and there is no app script to snapshot or run.

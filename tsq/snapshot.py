@@ -116,17 +116,20 @@ class Snapshot:
 
 
 def _import_roots(project: Path) -> list[Path]:
-    """The directories inside `project` that the modules imported so far were found under."""
+    """The directories inside `project` that the modules imported so far were found under.
+    A prefix test first: of the thousand-odd modules loaded, a handful live in the project."""
+    inside = os.fspath(project) + os.sep
     roots: dict[Path, None] = {}
     for name, module in list(sys.modules.items()):
         location = getattr(module, "__file__", None)
-        if not location or name in ("__main__", "__mp_main__"):
+        if not isinstance(location, str) or not location.startswith(inside):
+            continue
+        if name in ("__main__", "__mp_main__"):
             continue
         path = Path(location)
         depth = name.count(".") + (1 if path.name == "__init__.py" else 0)
-        root = path.parents[depth] if depth < len(path.parents) else None
-        if root is not None and root.is_relative_to(project):
-            roots[root] = None
+        if depth < len(path.parents) and path.parents[depth].is_relative_to(project):
+            roots[path.parents[depth]] = None
     return list(roots)
 
 
