@@ -43,7 +43,7 @@ def test_a_dead_server_loses_queued_jobs_but_running_ones_finish(
     sandbox: Sandbox, how: str
 ) -> None:
     sandbox.tsp("-S", "1")
-    sandbox.sweep("x=1,2,3", "sleep=2")
+    sandbox.sweep("x=1,2,3", "sleep=8")  # long enough to be seen running on a loaded machine
     sandbox.started(0)
     if how == "-K":
         sandbox.tsp("-K")

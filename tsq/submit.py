@@ -85,11 +85,12 @@ def submit_jobs(
                 os.close(claim)
             submitted[job.id] = (ts_id, time.time())
     except (Exception, KeyboardInterrupt) as cause:
-        message = _abandon(store, spooler, sweep, jobs, submitted, lease, cause, follow)
+        _record(store, spooler, sweep, submitted, lease, follow)
+        message = _abandon(store, sweep, jobs, submitted, cause, follow)
         if isinstance(cause, (TsqError, KeyboardInterrupt)):
             raise TsqError(message) from cause
         raise
-    _record(store, spooler, sweep, jobs, submitted, lease, follow)
+    _record(store, spooler, sweep, submitted, lease, follow)
     lease.settle([lease_part(job) for job in jobs])
     ids = {job.id: job.num for job in jobs}
     return {ids[job_id]: ts_id for job_id, (ts_id, _) in submitted.items()}
@@ -99,7 +100,6 @@ def _record(
     store: Store,
     spooler: Spooler,
     sweep: Sweep,
-    jobs: list[Job],
     submitted: dict[int, tuple[int, float]],
     lease: Lease,
     follow: str,
@@ -119,21 +119,19 @@ def _record(
 
 def _abandon(
     store: Store,
-    spooler: Spooler,
     sweep: Sweep,
     jobs: list[Job],
     submitted: dict[int, tuple[int, float]],
-    lease: Lease,
     cause: BaseException,
     follow: str,
 ) -> str:
-    """Leave a truthful record when queueing stops part-way, and say what it is.
+    """Mark the jobs never sent to ts lost once queueing stopped part-way (the ones queued are
+    recorded), and say what the records are.
 
     The job being queued when it stopped may or may not have reached ts: it keeps its claim
-    until this process ends, then the next refresh finds it in ts by its label, or marks it
+    while its ts client lives, then the next refresh finds it in ts by its label, or marks it
     lost.
     """
-    _record(store, spooler, sweep, jobs, submitted, lease, follow)
     why = "interrupted" if isinstance(cause, KeyboardInterrupt) else str(cause)
     ids = {job_id for job_id in submitted}
     unsent = [job for job in jobs if job.id not in ids]
