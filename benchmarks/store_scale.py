@@ -25,7 +25,6 @@ from omegaconf import OmegaConf
 
 from tsq.results import write_result
 from tsq.safeio import make_private_dir
-from tsq.spool import SpoolDir
 from tsq.store import Job, Store, Sweep
 
 DAY = 24 * 3600
@@ -64,7 +63,7 @@ def finished_sweep(path: Path, work: Path, socket_path: str, state: str, pickles
     sweep = sweep_of("new000000001", work, socket_path, 1000, 60)
     store.add_sweep(sweep, jobs_of(sweep.id, 1000, state))
     store.close()
-    spool = SpoolDir(Path(sweep.spool_dir))
+    spool = sweep.spool
     make_private_dir(spool.jobs)
     for n in range(1000):
         ret = JobReturn(overrides=[f"x={n}"], cfg=OmegaConf.create({"x": n}), task_name="bench",

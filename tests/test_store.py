@@ -233,7 +233,7 @@ def test_add_sweep_and_read_back(store: Store) -> None:
     ]
     job = loaded[1]
     assert job.overrides == ["lr=1", "model=a b"]
-    assert job.job_state is JobState.QUEUED
+    assert job.state is JobState.QUEUED
     assert job.ts_id is None and job.updated_at > 0
     assert job.sweep.spool_dir == "/nowhere/.tsq"  # loaded although the session is gone
     assert store.jobs([]) == []
@@ -302,10 +302,10 @@ def test_apply_follows_the_transition_table(store: Store) -> None:
     )
 
     a, b = store.jobs(["aaaa00000000"])
-    assert a.job_state is JobState.COMPLETED
+    assert a.state is JobState.COMPLETED
     assert (a.ts_id, a.started_at, a.ended_at, a.exit_code) == (3, 10.0, 20.0, 0)
     assert a.output_dir == "/out/0" and a.reason is None
-    assert b.job_state is JobState.FAILED and (b.reason, b.exit_code) == ("exit 3", 3)
+    assert b.state is JobState.FAILED and (b.reason, b.exit_code) == ("exit 3", 3)
     assert b.updated_at >= a.updated_at > 0
 
 

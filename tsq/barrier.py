@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tsq.errors import SpoolerError
-from tsq.spool import SpoolDir
 from tsq.spooler import Spooler
 
 if TYPE_CHECKING:  # the barrier itself runs without the store (and without SQLAlchemy)
@@ -31,8 +30,8 @@ def watch_list(store: Store, sweep: Sweep) -> dict[str, Any] | None:
     """What a barrier must watch for `sweep`: its jobs that have not ended (None: none left).
 
     Called by the launcher, which refreshes the store first."""
-    spool = SpoolDir(Path(sweep.spool_dir))
-    active = [job for job in store.jobs([sweep.id]) if not job.job_state.terminal]
+    spool = sweep.spool
+    active = [job for job in store.jobs([sweep.id]) if not job.state.terminal]
     if not active:
         return None
     return {

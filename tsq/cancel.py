@@ -17,7 +17,6 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from tsq.errors import SpoolerError
 from tsq.lease import Lease, held
@@ -64,13 +63,13 @@ def cancel(store: Store, jobs: Sequence[Job]) -> Cancelled:
     report = Cancelled()
     by_sweep: dict[str, list[Job]] = defaultdict(list)
     for job in jobs:
-        if job.job_state.terminal:
+        if job.state.terminal:
             report.ended.append(job.num)
         else:
             by_sweep[job.sweep_id].append(job)
     for group in by_sweep.values():
         sweep = group[0].sweep
-        with Lease.acquire(Path(sweep.spool_dir)) as lease:
+        with Lease.acquire(sweep.spool.root) as lease:
             try:
                 _cancel_sweep(store, sweep, group, lease, report)
             finally:
@@ -82,13 +81,13 @@ def _claim(
     store: Store, sweep: Sweep, jobs: list[Job], lease: Lease, report: Cancelled
 ) -> list[Job]:
     """Claim the jobs no live command holds, reading again those a refresh wrote meanwhile."""
-    spool_root = Path(sweep.spool_dir)
+    spool_root = sweep.spool.root
     claimed: list[Job] = []
     wanted = {job.id for job in jobs}
     for _ in range(CLAIM_ROUNDS):
         free = []
         for job in jobs:
-            if job.job_state.terminal:
+            if job.state.terminal:
                 report.ended.append(job.num)
                 wanted.discard(job.id)
             elif job.lease is not None and held(spool_root, job.lease, lease_part(job)):

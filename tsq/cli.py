@@ -30,7 +30,7 @@ def _end(job: Any, now: float) -> float | None:
     (a lost job): its duration is unknown, not growing."""
     if job.ended_at is not None:
         return float(job.ended_at)
-    return None if job.job_state.terminal else now
+    return None if job.state.terminal else now
 
 
 def _duration(job: Any, now: float) -> str:
@@ -150,7 +150,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         return [
             j
             for j in jobs
-            if (states is None or j.job_state in states) and matches(j.overrides, filters)
+            if (states is None or j.state in states) and matches(j.overrides, filters)
         ]
 
     now = time.time()
@@ -207,7 +207,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
         print(f"sweep {sweep.id}  {sweep.task_name}  {sweep.sweep_dir}")
         print(render_table([c for c in columns if c != "sweep"], rows))
     if pending:
-        left = [j for j in jobs if not j.job_state.terminal]
+        left = [j for j in jobs if not j.state.terminal]
         print(
             f"tsq: not finished yet: {pending} of {plural(len(jobs), 'job')} of sweep "
             f"{sweep.id} ({_counts(left)}); collect again later",
@@ -236,7 +236,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
     nums = [job.num for job in store.jobs([sweep.id])]
     progress = Progress(f"tsq: sweep {sweep.id}")
     jobs = wait_for_jobs(store, sweep.id, nums, progress, timeout=args.timeout)
-    return 0 if all(job.state == "completed" for job in jobs) else 1
+    return 0 if all(job.state is JobState.COMPLETED for job in jobs) else 1
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
@@ -304,7 +304,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     store, _ = _open(args)
     sweep = store.find_sweep(args.sweep)
     jobs = store.jobs([sweep.id])
-    active = [j for j in jobs if not j.job_state.terminal]
+    active = [j for j in jobs if not j.state.terminal]
     what = f"sweep {sweep.id} ({sweep.task_name}, {plural(len(jobs), 'job')}, {sweep.sweep_dir})"
     if active:
         what += f"; its {plural(len(active), 'queued or running job')} will not stop"

@@ -18,7 +18,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from tsq.errors import SpecError
@@ -48,11 +47,11 @@ class Finished:
 
     @property
     def spool(self) -> SpoolDir:
-        return SpoolDir(Path(self.sweep.spool_dir))
+        return self.sweep.spool
 
     @property
     def error(self) -> str | None:
-        if self.job.job_state == JobState.COMPLETED:
+        if self.job.state == JobState.COMPLETED:
             return self.problem
         if self.summary is not None and self.summary.error:
             return self.summary.error
@@ -134,13 +133,13 @@ class Finished:
 
 def finished(sweep: Sweep, jobs: list[Job]) -> tuple[list[Finished], int]:
     """The sweep's terminal jobs in job order, and how many are not finished yet."""
-    spool = SpoolDir(Path(sweep.spool_dir))
+    spool = sweep.spool
     done: list[Finished] = []
     for job in jobs:
-        if not job.job_state.terminal:
+        if not job.state.terminal:
             continue
         summary, problem = None, None
-        if job.job_state in (JobState.COMPLETED, JobState.FAILED):
+        if job.state in (JobState.COMPLETED, JobState.FAILED):
             path = spool.result_json(job.num, job.attempt)
             try:
                 summary = read_summary(path)
@@ -198,7 +197,7 @@ def collect(sweep: str | None = None, store: str | None = None) -> list[Any]:
     Refreshes the store first, like `python -m tsq collect`.
     """
     found, done = _finished_of(sweep, store)
-    with jobs_import_path(SpoolDir(Path(found.spool_dir))):
+    with jobs_import_path(found.spool):
         return [item.job_return() for item in done]
 
 

@@ -353,7 +353,7 @@ class SweepLauncher:
                 num=num,
                 overrides=ov,
                 label=make_label(sweep.task_name, sweep.id, num),
-                state=JobState.QUEUED.value,
+                state=JobState.QUEUED,
                 updated_at=now,
                 version=0,
                 intent=INTENT_SUBMIT,

@@ -16,7 +16,6 @@ from typing import TextIO
 
 from tsq.errors import SpecError, TsqError
 from tsq.results import FAILED, read_summary
-from tsq.spool import SpoolDir
 from tsq.status import refresh
 from tsq.store import Job, Store, Sweep
 from tsq.wait import FIRST_DELAY, next_delay
@@ -26,7 +25,7 @@ FOLLOW_POLL = 0.5
 
 def output_files(sweep: Sweep, job: Job) -> list[tuple[str, Path]]:
     """(what, path) of the job's output files, in the order to show them; none before it runs."""
-    started = SpoolDir(Path(sweep.spool_dir)).started(job.num, job.attempt)
+    started = sweep.spool.started(job.num, job.attempt)
     try:
         marker = json.loads(started.read_text())
     except FileNotFoundError:
@@ -43,7 +42,7 @@ def output_files(sweep: Sweep, job: Job) -> list[tuple[str, Path]]:
 def failure(sweep: Sweep, job: Job) -> tuple[Path, str] | None:
     """(result file, traceback) of a failed job; its one-line error when it has no traceback,
     or why the file cannot be read. None while the job has no result, or when it completed."""
-    path = SpoolDir(Path(sweep.spool_dir)).result_json(job.num, job.attempt)
+    path = sweep.spool.result_json(job.num, job.attempt)
     try:
         summary = read_summary(path)
     except SpecError as e:
@@ -55,7 +54,7 @@ def failure(sweep: Sweep, job: Job) -> tuple[Path, str] | None:
 
 def _no_output(sweep: Sweep, job: Job) -> str:
     ref = f"{sweep.id}:{job.num}"
-    if not job.job_state.terminal:
+    if not job.state.terminal:
         return f"job {ref} has not started yet ({job.state}); no output so far"
     why = f"{job.state}: {job.reason}" if job.reason else job.state
     return f"job {ref} recorded no output: it ended ({why}) before its runner started"
@@ -99,7 +98,7 @@ def _current(store: Store, sweep: Sweep, num: int) -> Job:
 
 
 def _has_begun(sweep: Sweep, job: Job) -> bool:
-    return job.job_state.terminal or bool(output_files(sweep, job))
+    return job.state.terminal or bool(output_files(sweep, job))
 
 
 def _await_start(store: Store, sweep: Sweep, job: Job, err: TextIO) -> Job:
@@ -130,7 +129,7 @@ def follow(store: Store, sweep: Sweep, job: Job, out: TextIO, err: TextIO) -> No
 
     def ended() -> bool:
         refresh(store, sweep.id)
-        return _current(store, sweep, job.num).job_state.terminal
+        return _current(store, sweep, job.num).state.terminal
 
     tail(path, ended, out)
     _show_failure(sweep, job, out)

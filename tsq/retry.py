@@ -17,7 +17,6 @@ from tsq.errors import TsqError
 from tsq.jobspec import read_header
 from tsq.lease import Lease
 from tsq.options import TsOptions
-from tsq.spool import SpoolDir
 from tsq.spooler import Spooler
 from tsq.states import JobState
 from tsq.store import Job, Store, Sweep
@@ -34,21 +33,21 @@ def select(jobs: Sequence[Job], states: frozenset[JobState], nums: Sequence[int]
         missing = [n for n in nums if n not in by_num]
         if missing:
             raise TsqError(f"the sweep has no job {', '.join(map(str, missing))}")
-        active = [n for n in nums if not by_num[n].job_state.terminal]
+        active = [n for n in nums if not by_num[n].state.terminal]
         if active:
             raise TsqError(
                 f"job {', '.join(map(str, active))} has not ended yet; cancel it first to retry"
             )
         return [by_num[n] for n in nums]
     wanted = states or DEFAULT_STATES
-    return [job for job in jobs if job.job_state in wanted]
+    return [job for job in jobs if job.state in wanted]
 
 
 def retry(store: Store, sweep: Sweep, jobs: Sequence[Job], follow: str) -> list[Job]:
     """Queue `jobs` again; returns them as their new attempts (queued in ts).
 
     A job another retry renewed first (its row changed since it was read) is left out."""
-    spool = SpoolDir(Path(sweep.spool_dir))
+    spool = sweep.spool
     try:
         specs = {job.num: spool.spec_of(job.num) for job in jobs}
     except FileNotFoundError as e:

@@ -15,6 +15,11 @@ class SpoolDir:
     root: Path
 
     @classmethod
+    def at(cls, root: str) -> SpoolDir:
+        """The spool dir recorded for a sweep (`Sweep.spool`)."""
+        return cls(Path(root))
+
+    @classmethod
     def for_sweep(cls, sweep_dir: Path, sweep_id: str) -> SpoolDir:
         return cls(sweep_dir / ".tsq" / sweep_id)
 

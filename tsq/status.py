@@ -107,12 +107,12 @@ def decide(job: Job, obs: Observation) -> JobUpdate | None:
     row = obs.ts_row
     if row is not None and row.id != job.ts_id:
         update = replace(
-            update or JobUpdate.of(job, job.job_state),
+            update or JobUpdate.of(job, job.state),
             ts_id=row.id,
             server_id=job.server_id or obs.server_id,
         )
     if job.lease is not None and not obs.lease_held:
-        update = replace(update or JobUpdate.of(job, job.job_state), release=True)
+        update = replace(update or JobUpdate.of(job, job.state), release=True)
     return update
 
 
@@ -262,7 +262,7 @@ def match_row(job: Job, queue: Listing) -> TsJob | None:
 
 
 def observe(job: Job, sweep: Sweep, queue: Listing) -> Observation:
-    spool = SpoolDir(Path(sweep.spool_dir))
+    spool = sweep.spool
     row = match_row(job, queue)
     result: ResultSummary | None = None
     problem: str | None = None
@@ -332,7 +332,7 @@ def refresh(store: Store, sweep_id: str | None = None) -> Refresh:
 
 def _changes(job: Job, update: JobUpdate) -> bool:
     return (
-        update.state.value != job.state
+        update.state != job.state
         or update.release
         or any(
             getattr(update, name) is not None and getattr(job, name) != getattr(update, name)

@@ -51,7 +51,7 @@ class Progress:
             return
         self.last = text
         if self.tty:
-            done = sum(1 for job in jobs if job.job_state.terminal)
+            done = sum(1 for job in jobs if job.state.terminal)
             filled = self.width * done // max(len(jobs), 1)
             bar = "#" * filled + "-" * (self.width - filled)
             self.stream.write(f"\r\x1b[K{self.label} [{bar}] {done}/{len(jobs)}  {text}")
@@ -109,7 +109,7 @@ def wait_for_jobs(
                 )
             ordered = [jobs[num] for num in nums]
             progress.show(ordered)
-            if all(job.job_state.terminal for job in ordered):
+            if all(job.state.terminal for job in ordered):
                 return ordered
             if deadline is not None and time.monotonic() >= deadline:
                 raise WaitTimedOut(

@@ -1,0 +1,34 @@
+"""The store: what was launched, where, and how far each job got.
+
+`models` are the tables, `engine` opens a store and keeps its schema at head, `queries` reads and
+writes it. Callers import from here.
+"""
+
+from tsq.store.engine import (
+    HEAD_REVISION,
+    STORE_FILES,
+    default_location,
+    make_engine,
+    migrations_dir,
+    store_path,
+)
+from tsq.store.models import INTENT_CANCEL, INTENT_SUBMIT, Attempt, Base, Job, Sweep
+from tsq.store.queries import UPDATE_FIELDS, JobUpdate, Store
+
+__all__ = [
+    "HEAD_REVISION",
+    "INTENT_CANCEL",
+    "INTENT_SUBMIT",
+    "STORE_FILES",
+    "UPDATE_FIELDS",
+    "Attempt",
+    "Base",
+    "Job",
+    "JobUpdate",
+    "Store",
+    "Sweep",
+    "default_location",
+    "make_engine",
+    "migrations_dir",
+    "store_path",
+]

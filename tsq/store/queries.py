@@ -1,0 +1,395 @@
+"""The store's reads and writes: what was launched, where, and how far each job got.
+
+Every write of a job's state goes through `Store.apply` (or one of the claim and settle writes
+beside it): checked against the transition table in `tsq.states` and conditional on the row
+version it was decided from, so concurrent commands never overwrite each other's truth.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, exc, func, or_, select, update
+from sqlalchemy.orm import Session, contains_eager, sessionmaker
+
+from tsq.errors import SweepNotFound
+from tsq.states import ACTIVE, JobState, can_renew, can_transition, sources_of
+from tsq.store.engine import describe_error, open_engine
+from tsq.store.models import ATTEMPT_FIELDS, INTENT_SUBMIT, Attempt, Job, Sweep, now
+
+_ACTIVE = sorted(ACTIVE)
+
+
+@dataclass(frozen=True)
+class JobUpdate:
+    """A state change for one job, decided from the row as it was at `version` in state `seen`.
+
+    Fields left None keep what the store already has; `release` clears the job's intent and
+    lease (its holder is gone). Build one with `JobUpdate.of(job, state, ...)`.
+    """
+
+    job_id: int
+    version: int
+    seen: JobState
+    state: JobState
+    reason: str | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    output_dir: str | None = None
+    ts_id: int | None = None
+    server_id: str | None = None
+    release: bool = False
+
+    @classmethod
+    def of(cls, job: Job, state: JobState, **fields: Any) -> JobUpdate:
+        return cls(job.id, job.version, job.state, state, **fields)
+
+
+_UPDATE_BOOKKEEPING = ("job_id", "version", "seen", "state", "release")
+# The columns an update may set besides the state.
+UPDATE_FIELDS = tuple(f.name for f in fields(JobUpdate) if f.name not in _UPDATE_BOOKKEEPING)
+
+
+class Store:
+    """One store file; open it with `Store.open`, which also brings its schema up to date."""
+
+    def __init__(self, path: Path, engine: Engine) -> None:
+        self.path = path
+        self.url = engine.url.render_as_string(hide_password=False)
+        self._engine = engine
+        self._writer = sessionmaker(engine, expire_on_commit=False)
+        self._reader = sessionmaker(
+            engine.execution_options(tsq_readonly=True), expire_on_commit=False
+        )
+
+    @classmethod
+    def open(cls, location: str | os.PathLike[str] | None = None) -> Store:
+        """The store at `location` (default: `default_location()`), its schema brought up to
+        date."""
+        return cls(*open_engine(location))
+
+    def close(self) -> None:
+        """Close the store's connections (a long-lived process may want them gone)."""
+        self._engine.dispose()
+
+    # -- sessions -------------------------------------------------------------------------------
+
+    @contextmanager
+    def session(self, *, write: bool = True) -> Iterator[Session]:
+        """A transaction: committed if the block succeeds, rolled back if it raises.
+
+        Read-only callers pass ``write=False`` so they do not queue behind (or block) writers.
+        Objects stay usable after the block (no expiry on commit), but lazy relationships do not
+        load once the session is closed.
+        """
+        factory = self._writer if write else self._reader
+        try:
+            with factory.begin() as session:
+                yield session
+        except exc.OperationalError as e:
+            raise describe_error(self.path, e) from None
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def add_sweep(self, sweep: Sweep, jobs: list[Job]) -> None:
+        """Record a sweep and all its jobs together: a store never shows half a sweep."""
+        sweep.jobs = list(jobs)
+        with self.session() as session:
+            session.add(sweep)
+
+    def add_jobs(self, sweep_id: str, jobs: list[Job]) -> None:
+        """Record another batch of a sweep's jobs: some sweepers call the launcher repeatedly."""
+        with self.session() as session:
+            for job in jobs:
+                job.sweep_id = sweep_id
+            session.add_all(jobs)
+            session.execute(
+                update(Sweep).where(Sweep.id == sweep_id).values(njobs=Sweep.njobs + len(jobs))
+            )
+
+    def set_submitted(
+        self, lease: str, submitted: dict[int, tuple[int, float]], server_id: str | None
+    ) -> None:
+        """Record the ts ids that jobs (by job id) got when the holder of `lease` queued them,
+        and end its claim on them. Conditional on the lease: only the command that queued an
+        attempt records where it went."""
+        if not submitted:
+            return
+        self._end_claims(
+            lease,
+            {
+                "ts_id": bindparam("new_ts_id"),
+                "submitted_at": bindparam("new_submitted_at"),
+                "server_id": server_id,
+            },
+            [
+                {"job": job_id, "new_ts_id": ts_id, "new_submitted_at": at}
+                for job_id, (ts_id, at) in submitted.items()
+            ],
+        )
+
+    def claim(self, jobs: Sequence[Job], intent: str, lease: str) -> list[Job]:
+        """Mark active jobs as being worked on by the holder of `lease`; returns those claimed.
+
+        A job is claimed only if its row is still the version read (nobody wrote it since) and
+        no live command holds it: the caller leaves out jobs whose lease is held.
+        """
+        claimed: list[Job] = []
+        at = now()
+        with self.session() as session:
+            for job in jobs:
+                result = session.execute(
+                    update(Job)
+                    .where(
+                        Job.id == job.id,
+                        Job.version == job.version,
+                        Job.state.in_(_ACTIVE),
+                    )
+                    .values(intent=intent, lease=lease, version=Job.version + 1, updated_at=at)
+                )
+                if result.rowcount:  # type: ignore[attr-defined]
+                    claimed.append(job)
+        return claimed
+
+    def release(self, sweep_id: str, lease: str) -> None:
+        """End the claims of `lease` on the sweep's jobs (its holder is done with them)."""
+        with self.session() as session:
+            session.execute(
+                update(Job)
+                .where(Job.sweep_id == sweep_id, Job.lease == lease)
+                .values(intent=None, lease=None, version=Job.version + 1, updated_at=now())
+            )
+
+    def settle_cancelled(
+        self, lease: str, stopped: dict[int, tuple[float | None, float]], reason: str
+    ) -> int:
+        """Mark the jobs (job id -> (when it started if it did, when it was stopped)) that the
+        holder of `lease` took out of the queue as cancelled, unless they reached a terminal
+        state meanwhile (a result that arrived first is the truth). Returns how many were
+        marked."""
+        if not stopped:
+            return 0
+        table = Job.__table__
+        sources = sorted(s for s in sources_of(JobState.CANCELLED) if not s.terminal)
+        return self._end_claims(
+            lease,
+            {
+                "state": JobState.CANCELLED,
+                "reason": reason,
+                "started_at": func.coalesce(table.c.started_at, bindparam("new_started_at")),
+                "ended_at": bindparam("new_ended_at"),
+            },
+            [
+                {"job": job_id, "new_started_at": started, "new_ended_at": ended}
+                for job_id, (started, ended) in stopped.items()
+            ],
+            or_(*(table.c.state == source for source in sources)),
+        )
+
+    def _end_claims(
+        self, lease: str, values: dict[str, Any], rows: list[dict[str, Any]], *where: Any
+    ) -> int:
+        """One executemany over jobs (`job` in each row) that the holder of `lease` claimed:
+        set `values`, end the claim and count the write. Conditional on the claim, so only
+        the command that holds a job writes what it did to it."""
+        table = Job.__table__
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("job"), table.c.lease == lease, *where)
+            .values(
+                **values,
+                intent=None,
+                lease=None,
+                version=table.c.version + 1,
+                updated_at=now(),
+            )
+        )
+        with self.session() as session:
+            return int(session.connection().execute(statement, rows).rowcount)
+
+    def new_attempts(self, jobs: Sequence[Job], labels: Sequence[str], lease: str) -> list[Job]:
+        """Archive each job's ended attempt and make its row a new, queued one with `label`,
+        claimed by the holder of `lease` (which is about to queue it).
+
+        One transaction; a job whose row changed since it was read (another retry) or that
+        may not be renewed is left alone and not returned. Terminal attempts never change:
+        they move, as they are, to `attempts`.
+        """
+        renewed: list[Job] = []
+        at = now()
+        with self.session() as session:
+            for job, label in zip(jobs, labels, strict=True):
+                current = session.scalars(
+                    select(Job).where(Job.id == job.id, Job.version == job.version)
+                ).first()
+                if current is None or not can_renew(current.state):
+                    continue
+                archived = {name: getattr(current, name) for name in ATTEMPT_FIELDS}
+                session.add(Attempt(job_id=current.id, number=current.attempt, **archived))
+                for name in ATTEMPT_FIELDS:
+                    setattr(current, name, None)
+                current.output_dir = archived["output_dir"]
+                current.label = label
+                current.state = JobState.QUEUED
+                current.attempt += 1
+                current.version += 1
+                current.intent = INTENT_SUBMIT
+                current.lease = lease
+                current.updated_at = at
+                renewed.append(current)
+        return renewed
+
+    def forget(self, sweep_id: str) -> int:
+        """Drop a sweep and its jobs' records (never their files); returns how many jobs."""
+        with self.session() as session:
+            sweep = session.get(Sweep, sweep_id)
+            if sweep is None:
+                return 0
+            count = len(sweep.jobs)
+            session.delete(sweep)
+        return count
+
+    def apply(self, updates: Sequence[JobUpdate]) -> int:
+        """Apply state changes; returns how many jobs changed.
+
+        Each update is checked against the transition table (from the state it was decided
+        from), and its UPDATE is conditional on the row version it was decided from: a writer
+        that read the job before someone else wrote it (another refresh, a retry that made a
+        new attempt, a cancel that claimed it) changes nothing, and the next refresh decides
+        again from what is true then. Updates of the same shape (target state, fields set) run
+        as one statement over many rows: a refresh after a thousand jobs ended is one
+        executemany, not a thousand statements to build.
+        """
+        at = now()
+        Shape = tuple[JobState, tuple[str, ...], bool]
+        shapes: dict[Shape, list[dict[str, Any]]] = defaultdict(list)
+        for u in updates:
+            if not can_transition(u.seen, u.state):
+                raise ValueError(f"job {u.job_id}: no transition from {u.seen} to {u.state}")
+            values = {
+                name: value
+                for name, value in asdict(u).items()
+                if value is not None and name not in _UPDATE_BOOKKEEPING
+            }
+            shapes[(u.state, tuple(sorted(values)), u.release)].append(
+                {
+                    "job": u.job_id,
+                    "seen_version": u.version,
+                    **{f"new_{name}": value for name, value in values.items()},
+                }
+            )
+        table = Job.__table__
+        changed = 0
+        with self.session() as session:
+            for (state, names, release), rows in shapes.items():
+                held = {} if not release else {"intent": None, "lease": None}
+                statement = (
+                    update(table)
+                    .where(
+                        table.c.id == bindparam("job"),
+                        table.c.version == bindparam("seen_version"),
+                    )
+                    .values(
+                        state=state,
+                        updated_at=at,
+                        version=table.c.version + 1,
+                        **held,
+                        **{name: bindparam(f"new_{name}") for name in names},
+                    )
+                )
+                changed += session.connection().execute(statement, rows).rowcount
+        return changed
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def active_jobs(self, sweep_id: str | None = None) -> list[Job]:
+        """Queued and running jobs (of one sweep, if given) with their sweep loaded: what a
+        status refresh must check."""
+        query = (
+            select(Job)
+            .join(Job.sweep)
+            .options(contains_eager(Job.sweep))
+            .where(Job.state.in_(_ACTIVE))
+            .order_by(Sweep.created_at, Sweep.id, Job.num)
+        )
+        if sweep_id is not None:
+            query = query.where(Job.sweep_id == sweep_id)
+        with self.session(write=False) as session:
+            return list(session.scalars(query))
+
+    def jobs(self, sweep_ids: Sequence[str]) -> list[Job]:
+        """The jobs of the given sweeps, each with its sweep loaded, oldest sweep first."""
+        with self.session(write=False) as session:
+            return list(
+                session.scalars(
+                    select(Job)
+                    .join(Job.sweep)
+                    .options(contains_eager(Job.sweep))
+                    .where(Job.sweep_id.in_(list(sweep_ids)))
+                    .order_by(Sweep.created_at, Sweep.id, Job.num)
+                )
+            )
+
+    def sweeps(self, *, active_or_since: float | None = None) -> list[Sweep]:
+        """Sweeps, newest first; with `active_or_since`, only the unfinished or recent ones."""
+        query = select(Sweep).order_by(Sweep.created_at.desc(), Sweep.id)
+        if active_or_since is not None:
+            # IN over the state index reads only the active jobs; an EXISTS per sweep would
+            # read every job of history (25 ms at 100k jobs, measured; this: under 1 ms).
+            active = select(Job.sweep_id).where(Job.state.in_(_ACTIVE))
+            query = query.where(or_(Sweep.created_at >= active_or_since, Sweep.id.in_(active)))
+        with self.session(write=False) as session:
+            return list(session.scalars(query))
+
+    def find_sweep(self, ref: str | None) -> Sweep:
+        """The sweep a user means by `ref`: an id, a unique id prefix or a sweep directory.
+
+        None means the latest sweep. A directory matches on its real path, so symlinks and
+        relative paths work; if several sweeps ran into the same directory, the latest wins.
+        """
+        with self.session(write=False) as session:
+            if ref is None:
+                latest = session.scalars(
+                    select(Sweep).order_by(Sweep.created_at.desc(), Sweep.id).limit(1)
+                ).first()
+                if latest is None:
+                    raise SweepNotFound("the store has no sweeps yet")
+                return latest
+
+            exact = session.get(Sweep, ref)
+            if exact is not None:
+                return exact
+
+            is_path = os.sep in ref or ref.startswith("~") or os.path.isdir(ref)
+            if is_path:
+                wanted = os.path.realpath(os.path.expanduser(ref))
+                for sweep in session.scalars(select(Sweep).order_by(Sweep.created_at.desc())):
+                    if os.path.realpath(sweep.sweep_dir) == wanted:
+                        return sweep
+                if os.sep in ref:
+                    raise SweepNotFound(f"no sweep ran in {ref!r}")
+
+            matches = list(
+                session.scalars(
+                    select(Sweep)
+                    .where(Sweep.id.startswith(ref, autoescape=True))
+                    .order_by(Sweep.created_at.desc())
+                )
+            )
+        if not matches:
+            raise SweepNotFound(f"no sweep matches {ref!r}")
+        if len(matches) > 1:
+            shown = ", ".join(s.id for s in matches[:3]) + (", ..." if len(matches) > 3 else "")
+            raise SweepNotFound(
+                f"{ref!r} is ambiguous: matches {len(matches)} sweeps ({shown});"
+                " type more characters"
+            )
+        return matches[0]
