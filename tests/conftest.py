@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tsq.spooler import Spooler
+from tsq.backends.tsclient import Spooler
 
 pytest_plugins = ["sweeps"]
 

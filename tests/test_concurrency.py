@@ -22,6 +22,7 @@ import pytest
 from sweeps import Sandbox, by_num
 
 from tsq.spool import SpoolDir
+from tsq.started import Started
 from tsq.status import runner_alive
 from tsq.store import Job
 
@@ -268,7 +269,7 @@ def test_the_runner_check_matches_the_job_and_attempt_not_a_sibling(tmp_path: Pa
     runner = subprocess.Popen([sys.executable, "-m", "tsq.runner", str(spec), "1"],
                               stderr=subprocess.DEVNULL)  # fmt: skip
     try:
-        started = {"pid": runner.pid}
+        started = Started(pid=runner.pid, started_at=0.0)
 
         def job(num: int, attempt: int) -> Job:
             return Job(num=num, attempt=attempt)

@@ -261,7 +261,7 @@ def test_suite_imports_a_regular_install_that_matches_the_source(tmp_path: Path)
         " print(json.dumps(tsq.store.__file__))",
         tmp_path,
     )
-    assert Path(where).parent == installed
+    assert Path(where).parent.parent == installed
     with sqlite3.connect(db) as connection:
         version = connection.execute("SELECT version_num FROM alembic_version").fetchall()
     assert version == [(HEAD_REVISION,)]

@@ -12,7 +12,7 @@ from typing import Any
 
 from sweeps import Sandbox
 
-from tsq.tslist import parse_slots
+from tsq.backends.tslist import parse_slots
 
 
 def sweep_ids(sandbox: Sandbox) -> list[str]:

@@ -12,15 +12,19 @@ from pathlib import Path
 import pytest
 from sweeps import Sandbox, by_num
 
+from tsq.backends import QueueRow, RowState
+from tsq.backends.ts import SKIPPED_REASON, queue_row
+from tsq.backends.tslist import TsJob
+from tsq.labels import match
 from tsq.results import ResultSummary
-from tsq.states import TRANSITIONS, JobState, can_transition
-from tsq.status import Listing, Observation, decide, match_row
+from tsq.started import Started
+from tsq.states import JobState
+from tsq.status import Observation, QueueFacts, decide
 from tsq.store import Job
-from tsq.tslist import TsInfo, TsJob
 
 
 def job(
-    state: str = "queued",
+    state: JobState = JobState.QUEUED,
     ts_id: int | None = 4,
     *,
     intent: str | None = None,
@@ -42,18 +46,56 @@ def job(
     )
 
 
-def listed(*rows: TsJob) -> Listing:
-    return Listing(alive=True, rows={r.id: r for r in rows})
+QUEUED, RUNNING = JobState.QUEUED, JobState.RUNNING
 
 
-def row(state: str, *, id: int = 4, label: str = "app/abc/0", elevel: int | None = None) -> TsJob:
+def facts(*, alive: bool = True, server_id: str | None = None) -> QueueFacts:
+    return QueueFacts(
+        name="ts",
+        title="task-spooler",
+        where="the ts server on /s",
+        forgetting="its server restarted or pruned its finished list",
+        alive=alive,
+        server_id=server_id,
+    )
+
+
+def seen(**fields: object) -> Observation:
+    """An observation of a live queue unless said otherwise."""
+    queue = facts(
+        alive=bool(fields.pop("alive", True)),
+        server_id=fields.pop("server_id", None),  # type: ignore[arg-type]
+    )
+    return Observation(queue=queue, **fields)  # type: ignore[arg-type]
+
+
+def row(
+    state: RowState,
+    *,
+    id: int = 4,
+    label: str = "app/abc/0",
+    exit_code: int | None = None,
+    signal: int | None = None,
+    reason: str | None = None,
+) -> QueueRow:
+    return QueueRow(
+        queue_id=id,
+        label=label,
+        state=state,
+        exit_code=exit_code,
+        signal=signal,
+        reason=reason,
+    )
+
+
+def ts_row(state: str, elevel: int | None = None, real_time: float | None = None) -> TsJob:
     return TsJob(
-        id=id,
+        id=4,
         state=state,
         output=None,
         elevel=elevel,
-        real_time=None,
-        label=label,
+        real_time=real_time,
+        label="app/abc/0",
         depends=(),
         command="python -m tsq.runner spec 0",
         truncated=False,
@@ -75,23 +117,24 @@ def result(status: str = "completed", error: str | None = None) -> ResultSummary
     )
 
 
-def test_terminal_states_never_change() -> None:
-    for state in JobState:
-        for target in JobState:
-            allowed = can_transition(state, target)
-            if state.terminal:
-                assert allowed == (state == target)
-            else:
-                assert allowed == (target == state or target in TRANSITIONS[state])
-    assert can_transition(JobState.QUEUED, JobState.RUNNING)
-    assert not can_transition(JobState.RUNNING, JobState.QUEUED)
+def test_ts_rows_become_queue_rows() -> None:
+    assert queue_row(ts_row("queued")).state is RowState.QUEUED
+    assert queue_row(ts_row("allocating")).state is RowState.QUEUED, "the fork, awaiting GPUs"
+    assert queue_row(ts_row("running")).state is RowState.RUNNING
+    skipped = queue_row(ts_row("skipped"))
+    assert (skipped.state, skipped.reason) == (RowState.SKIPPED, SKIPPED_REASON)
+    ended = queue_row(ts_row("finished", elevel=-56, real_time=2.5))
+    assert (ended.state, ended.exit_code, ended.run_time) == (RowState.ENDED, 200, 2.5)
+    assert not ended.ambiguous, "a signed char: -56 is exit 200"
+    unclear = queue_row(ts_row("finished", elevel=-1))
+    assert unclear.ambiguous and unclear.exit_code is None, "-1 is 255, a signal or exec failure"
 
 
-def test_result_file_decides_over_ts() -> None:
-    update = decide(job("running"), Observation(ts_row=row("running"), result=result()))
+def test_result_file_decides_over_the_queue() -> None:
+    update = decide(job(RUNNING), seen(row=row(RowState.RUNNING), result=result()))
     assert update is not None and update.state == JobState.COMPLETED
     assert (update.exit_code, update.output_dir, update.ended_at) == (0, "/out/0", 2.0)
-    failed = decide(job(), Observation(result=result("failed", "ValueError: x")))
+    failed = decide(job(), seen(result=result("failed", "ValueError: x")))
     assert failed is not None and (failed.state, failed.reason) == (
         JobState.FAILED,
         "ValueError: x",
@@ -100,129 +143,131 @@ def test_result_file_decides_over_ts() -> None:
 
 def test_unusable_result_file_fails_the_job_with_the_reason() -> None:
     update = decide(
-        job("running"),
-        Observation(ts_row=row("finished", elevel=0), result_problem="result file x is corrupt"),
+        job(RUNNING),
+        seen(row=row(RowState.ENDED, exit_code=0), result_problem="result file x is corrupt"),
     )
     assert update is not None and update.state == JobState.FAILED
     assert update.reason == "result file x is corrupt"
 
 
-def test_ts_states_map_to_job_states() -> None:
-    assert decide(job(), Observation(ts_row=row("queued"))) is None
+def test_row_states_map_to_job_states() -> None:
+    assert decide(job(), seen(row=row(RowState.QUEUED))) is None
     running = decide(
-        job(), Observation(ts_row=row("running"), started={"started_at": 5.0, "output_dir": "/o"})
+        job(), seen(row=row(RowState.RUNNING), started=Started(1, 5.0, output_dir="/o"))
     )
     assert running is not None and running.state == JobState.RUNNING
     assert (running.started_at, running.output_dir) == (5.0, "/o")
-    skipped = decide(job(), Observation(ts_row=row("skipped")))
+    started = decide(job(), seen(row=row(RowState.QUEUED), started=Started(1, 5.0)))
+    assert started is not None and started.state == JobState.RUNNING, "it wrote `started`"
+    skipped = decide(job(), seen(row=row(RowState.SKIPPED, reason="its dependency failed")))
     assert skipped is not None and skipped.state == JobState.CANCELLED
+    assert skipped.reason == "its dependency failed"
 
 
-def test_finished_without_result_reports_exit_code_or_signal() -> None:
-    by_level = decide(job("running"), Observation(ts_row=row("finished", elevel=-56)))
-    assert by_level is not None and by_level.state == JobState.FAILED
-    assert by_level.exit_code == 200 and "exited with code 200" in (by_level.reason or "")
-    killed = decide(
-        job("running"),
-        Observation(
-            ts_row=row("finished", elevel=-1), ts_info=TsInfo(exit_code=None, signal=9, state=None)
-        ),
-    )
+def test_ended_without_result_reports_exit_code_or_signal() -> None:
+    by_code = decide(job(RUNNING), seen(row=row(RowState.ENDED, exit_code=200)))
+    assert by_code is not None and by_code.state == JobState.FAILED
+    assert by_code.exit_code == 200 and "exited with code 200" in (by_code.reason or "")
+    killed = decide(job(RUNNING), seen(row=row(RowState.ENDED, signal=9)))
     assert killed is not None and killed.signal == 9
     assert "killed by SIGKILL" in (killed.reason or "")
+    unknown = decide(job(RUNNING), seen(row=row(RowState.ENDED)))
+    assert unknown is not None and unknown.state == JobState.FAILED
+    assert unknown.reason == "ended without writing a result"
 
 
-def test_a_reused_ts_id_is_not_taken_for_the_job() -> None:
-    reused = listed(row("running", id=4, label="other/xyz/0"))
-    assert match_row(job(), reused) is None
-    update = decide(job(), Observation(ts_row=match_row(job(), reused), server_alive=True))
+def test_ended_at_is_when_it_ended_not_when_a_refresh_noticed() -> None:
+    ended = QueueRow(4, "app/abc/0", RowState.ENDED, exit_code=3, run_time=7.0)
+    update = decide(job(RUNNING), seen(row=ended, started=Started(1, 100.0, output_dir="/o")))
+    assert update is not None and (update.started_at, update.ended_at) == (100.0, 107.0)
+    assert update.output_dir == "/o"
+
+
+def test_a_reused_queue_id_is_not_taken_for_the_job() -> None:
+    other = row(RowState.RUNNING, id=4, label="other/xyz/0")
+    assert match("app/abc/0", 4, {4: other}, {"other/xyz/0": other}) is None
+    update = decide(job(), seen(row=None))
     assert update is not None and update.state == JobState.LOST
     assert "no longer lists job 4" in (update.reason or "")
-    assert match_row(job(), listed(row("queued"))) == row("queued")
+    mine = row(RowState.QUEUED, id=9)
+    assert match("app/abc/0", 4, {4: other, 9: mine}, {"app/abc/0": mine}) == mine, (
+        "found by label under another id"
+    )
+    assert match("app/abc/0", 9, {9: mine}, {}) == mine
 
 
-def test_a_job_found_by_label_gets_its_ts_id_recorded() -> None:
-    found = match_row(job(ts_id=None), listed(row("queued", id=9)))
-    assert found is not None
-    update = decide(job(ts_id=None), Observation(ts_row=found, server_id="unix:7"))
+def test_a_job_found_by_label_gets_its_queue_id_recorded() -> None:
+    update = decide(job(ts_id=None), seen(row=row(RowState.QUEUED, id=9), server_id="unix:7"))
     assert update is not None and (update.state, update.ts_id) == (JobState.QUEUED, 9)
     assert update.server_id == "unix:7", "and the server it was found in"
 
 
 def test_updates_are_decided_from_the_row_version_read() -> None:
-    update = decide(job("running"), Observation(result=result()))
+    update = decide(job(RUNNING), seen(result=result()))
     assert update is not None and (update.version, update.seen) == (3, JobState.RUNNING)
 
 
 def test_gone_server_or_dead_command_make_jobs_lost() -> None:
-    gone = decide(job(), Observation(server_alive=False, socket="/s"))
-    assert gone is not None and gone.state == JobState.LOST and "/s is gone" in (gone.reason or "")
+    gone = decide(job(), seen(alive=False))
+    assert gone is not None and gone.state == JobState.LOST
+    assert gone.reason == "the ts server on /s is gone and the job left no result"
     queueing = job(ts_id=None, intent="submit", lease="L")
-    assert decide(queueing, Observation(lease_held=True)) is None, (
+    assert decide(queueing, seen(lease_held=True)) is None, (
         "a command still queueing its jobs is left alone"
     )
-    never = decide(queueing, Observation(lease_held=False))
+    never = decide(queueing, seen(lease_held=False))
     assert never is not None and never.state == JobState.LOST and never.release
-    assert "never queued" in (never.reason or "")
-    alive = decide(
-        job("running"),
-        Observation(server_alive=False, runner_alive=True, started={"started_at": 3.0}),
-    )
+    assert "never queued in ts" in (never.reason or "")
+    alive = decide(job(RUNNING), seen(alive=False, runner_alive=True, started=Started(1, 3.0)))
     assert alive is not None and alive.state == JobState.RUNNING, (
-        "a job whose process still runs is not lost because ts forgot it"
+        "a job whose process still runs is not lost because its queue forgot it"
     )
 
 
 def test_a_live_lease_is_never_judged_from_the_queues_silence() -> None:
-    for state, ts_id in (("queued", None), ("queued", 4), ("running", 4)):
+    for state, ts_id in ((QUEUED, None), (QUEUED, 4), (RUNNING, 4)):
         for intent in ("submit", "cancel"):
             claimed = job(state, ts_id, intent=intent, lease="L", server_id="unix:1")
             for obs in (
-                Observation(lease_held=True),
-                Observation(lease_held=True, server_alive=False),
-                Observation(lease_held=True, server_id="unix:2"),
+                seen(lease_held=True),
+                seen(lease_held=True, alive=False),
+                seen(lease_held=True, server_id="unix:2"),
             ):
                 assert decide(claimed, obs) is None, (state, ts_id, intent, obs)
-    done = decide(job(intent="cancel", lease="L"), Observation(lease_held=True, result=result()))
+    done = decide(job(intent="cancel", lease="L"), seen(lease_held=True, result=result()))
     assert done is not None and done.state == JobState.COMPLETED, "a result is the truth"
     assert not done.release, "the live claim stays"
 
 
 def test_a_cancel_that_died_leaves_true_records() -> None:
-    cancelling = job("queued", intent="cancel", lease="L", server_id="unix:1")
-    removed = decide(cancelling, Observation(server_id="unix:1"))
+    cancelling = job(QUEUED, intent="cancel", lease="L", server_id="unix:1")
+    removed = decide(cancelling, seen(server_id="unix:1"))
     assert removed is not None and removed.state == JobState.CANCELLED and removed.release
-    not_reached = decide(cancelling, Observation(ts_row=row("queued")))
+    not_reached = decide(cancelling, seen(row=row(RowState.QUEUED)))
     assert not_reached is not None and not_reached.state == JobState.QUEUED
     assert not_reached.release, "its claim is cleared: the job goes on"
     killed = decide(
-        job("running", intent="cancel", lease="L"),
-        Observation(
-            ts_row=row("finished", elevel=-1), ts_info=TsInfo(exit_code=None, signal=15, state=None)
-        ),
+        job(RUNNING, intent="cancel", lease="L"), seen(row=row(RowState.ENDED, signal=15))
     )
     assert killed is not None and killed.state == JobState.CANCELLED
     crashed = decide(
-        job("running", intent="cancel", lease="L"),
-        Observation(
-            ts_row=row("finished", elevel=-1), ts_info=TsInfo(exit_code=None, signal=11, state=None)
-        ),
+        job(RUNNING, intent="cancel", lease="L"), seen(row=row(RowState.ENDED, signal=11))
     )
     assert crashed is not None and crashed.state == JobState.FAILED, "not the cancel's doing"
 
 
 def test_a_missing_job_is_lost_only_on_evidence_of_a_new_server() -> None:
-    queued = job("queued", server_id="unix:1")
-    restarted = decide(queued, Observation(server_id="unix:2", socket="/s"))
+    queued = job(QUEUED, server_id="unix:1")
+    restarted = decide(queued, seen(server_id="unix:2"))
     assert restarted is not None and restarted.state == JobState.LOST
     assert "was restarted" in (restarted.reason or "")
-    removed = decide(queued, Observation(server_id="unix:1"))
+    removed = decide(queued, seen(server_id="unix:1"))
     assert removed is not None and removed.state == JobState.CANCELLED, (
         "gone from the same server before it started: removed from the queue (ts -r)"
     )
     assert "removed from task-spooler's queue" in (removed.reason or "")
     ran = decide(
-        job("running", server_id="unix:1"), Observation(server_id="unix:1", started={"pid": 1})
+        job(RUNNING, server_id="unix:1"), seen(server_id="unix:1", started=Started(1, 1.0))
     )
     assert (
         ran is not None and ran.state == JobState.LOST and "no longer lists" in (ran.reason or "")

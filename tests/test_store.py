@@ -503,9 +503,11 @@ def test_a_v1_store_upgrades_in_place_and_loses_nothing(tmp_path: Path) -> None:
     assert added == [(1, 0, None, None, None)] * 4, "each v1 job is its own, unclaimed attempt"
     sweeps = sqlite_rows(path, "SELECT * FROM sweeps")
     assert [row[: len(sweep_before[0])] for row in sweeps] == sweep_before
-    # project, snapshot, git_commit, git_branch, git_dirty (0004): a v1 sweep's code is unknown
-    assert [row[len(sweep_before[0]) :] for row in sweeps] == [(None,) * 5]
+    # project, snapshot, git_commit, git_branch, git_dirty (0004): a v1 sweep's code is unknown;
+    # backend, backend_variant (0005): every v1 sweep went to ts, its variant unknown
+    assert [row[len(sweep_before[0]) :] for row in sweeps] == [(None,) * 5 + ("ts", None)]
     jobs = store.jobs(["v1sweep00001"])
+    assert all(isinstance(j.state, JobState) for j in jobs), "states come back typed"
     assert [(j.num, j.state, j.overrides, j.attempt) for j in jobs] == [
         (0, "completed", ["lr=0.1"], 1), (1, "failed", ["lr=0.2"], 1),
         (2, "lost", ["lr=0.3"], 1), (3, "queued", ["lr=0.4"], 1),

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tsq.tslist import TsInfo, TsJob, exit_code_from_elevel, parse_info, parse_list, parse_version
+from tsq.backends.tslist import (
+    TsInfo,
+    TsJob,
+    exit_code_from_elevel,
+    parse_info,
+    parse_list,
+    parse_version,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "tests" / "data" / "ts-samples"

@@ -1,8 +1,8 @@
-"""`depends_on: <sweep>`: a tiny ts job that ends once every job of that sweep has ended.
+"""`depends_on: <sweep>`: a tiny queued job that ends once every job of that sweep has ended.
 
 Debian's task-spooler lets a job depend on one other job only, so the launcher queues this
 barrier first and makes each of its jobs depend on it. It exits 0 when every job it watches has
-a result file, or is neither queued nor running in ts any more (failed, lost, cancelled: ended
+a result file, or is no longer queued or running in its queue (failed, lost, cancelled: ended
 all the same), so the dependent jobs start whatever became of the others. Like the job runner,
 it never opens the store.
 
@@ -17,8 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tsq.errors import SpoolerError
-from tsq.spooler import Spooler
+from tsq.backends import Queue, backend_for, from_record
 
 if TYPE_CHECKING:  # the barrier itself runs without the store (and without SQLAlchemy)
     from tsq.store import Store, Sweep
@@ -36,23 +35,39 @@ def watch_list(store: Store, sweep: Sweep) -> dict[str, Any] | None:
         return None
     return {
         "sweep": sweep.id,
-        "ts_binary": sweep.ts_binary,
-        "ts_socket": sweep.ts_socket,
+        "backend": backend_for(sweep).recorded(),
         "jobs": [
-            {"label": job.label, "result": str(spool.result_json(job.num, job.attempt))}
+            {
+                "label": job.label,
+                "queue_id": job.ts_id,
+                "result": str(spool.result_json(job.num, job.attempt)),
+            }
             for job in active
         ],
     }
 
 
-def pending(watch: dict[str, Any], rows_by_label: dict[str, str]) -> list[str]:
-    """Labels of the watched jobs that have not ended yet."""
-    return [
-        job["label"]
-        for job in watch["jobs"]
-        if not Path(job["result"]).exists()
-        and rows_by_label.get(job["label"]) in ("queued", "running", "allocating")
-    ]
+def pending(watch: dict[str, Any], queue: Queue | None) -> list[str]:
+    """Labels of the watched jobs that have not ended yet. A queue that could not be asked
+    or is gone has ended its jobs, one way or another."""
+    left = []
+    for job in watch["jobs"]:
+        if Path(job["result"]).exists() or queue is None or not queue.alive:
+            continue
+        row = queue.find(job["label"], job.get("queue_id"))
+        if row is not None and row.state.active:
+            left.append(job["label"])
+    return left
+
+
+def _recorded(watch: dict[str, Any]) -> dict[str, Any]:
+    """The watched sweep's backend; a watch list written before backends were recorded names
+    a ts binary and socket."""
+    return watch.get("backend") or {
+        "backend": "ts",
+        "ts_binary": watch["ts_binary"],
+        "ts_socket": watch["ts_socket"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,13 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m tsq.barrier WATCH.json  (queued by tsq)", file=sys.stderr)
         return 2
     watch = json.loads(Path(args[0]).read_text())
-    spooler = Spooler(binary=watch["ts_binary"], socket=watch["ts_socket"], version="")
+    backend = from_record(_recorded(watch))
     while True:
-        try:
-            rows = {row.label: row.state for row in spooler.list() if row.label}
-        except SpoolerError:
-            rows = {}  # that server is gone: its jobs have ended, one way or another
-        left = pending(watch, rows)
+        left = pending(watch, backend.look([]))
         if not left:
             print(f"tsq: every job of sweep {watch['sweep']} has ended")
             return 0

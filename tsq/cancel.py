@@ -1,7 +1,7 @@
-"""`tsq cancel`: take jobs out of task-spooler and mark them cancelled.
+"""`tsq cancel`: take jobs out of their queue and mark them cancelled.
 
-Only ts jobs whose label is the job's own are touched: a ts id alone may belong to anything
-(another sweep, a job queued by hand, a new server's job 0), and cancel must never hit those.
+Only queue rows whose label is the job's own are touched: a queue id alone may belong to anything
+(another sweep, a job queued by hand, a new ts server's job 0), and cancel must never hit those.
 
 Cancel claims the jobs (intent `cancel`, under its lease) before it touches ts, so a refresh
 running meanwhile never takes a job cancel has just removed from the queue for lost, and a
@@ -18,9 +18,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tsq.errors import SpoolerError
+from tsq.backends import RowState, backend_for
+from tsq.errors import BackendError
 from tsq.lease import Lease, held
-from tsq.status import CANCELLED_REASON, listing, observe, spooler_for
+from tsq.status import CANCELLED_REASON, observe
 from tsq.store import INTENT_CANCEL, Job, Store, Sweep
 from tsq.submit import lease_part
 
@@ -31,18 +32,21 @@ CLAIM_ROUNDS = 5  # a job whose row a refresh changed meanwhile is read again an
 class Cancelled:
     """What cancel did, by job number, for a message that says only what is true."""
 
-    removed: list[int] = field(default_factory=list)  # taken out of ts's queue
+    removed: list[int] = field(default_factory=list)  # taken out of the queue
     killed: list[int] = field(default_factory=list)  # running; sent SIGTERM
     dropped: list[int] = field(default_factory=list)  # nothing ran or would run them
     ended: list[int] = field(default_factory=list)  # had ended before cancel reached them
     notes: list[str] = field(default_factory=list)  # what could not be done, and why
+    queue: str = "the queue"  # its name, for the summary ("ts")
 
     def summary(self, sweep_id: str) -> str:
         """One line saying what was done: counts only of what really happened."""
         done = [
-            f"{_jobs(len(self.removed), 'queued ')} removed from ts" if self.removed else "",
+            f"{_jobs(len(self.removed), 'queued ')} removed from {self.queue}"
+            if self.removed
+            else "",
             f"{_jobs(len(self.killed), 'running ')} stopped (SIGTERM)" if self.killed else "",
-            f"{_jobs(len(self.dropped))} no longer in ts" if self.dropped else "",
+            f"{_jobs(len(self.dropped))} no longer in {self.queue}" if self.dropped else "",
         ]
         said = ", ".join(part for part in done if part)
         said = f"{said}; marked cancelled" if said else "nothing cancelled"
@@ -116,40 +120,42 @@ def _cancel_sweep(
     claimed = _claim(store, sweep, jobs, lease, report)
     if not claimed:
         return
-    spooler = spooler_for(sweep)
-    queue = listing(sweep, report.notes)
+    backend = backend_for(sweep)
+    report.queue = backend.name
+    queue = backend.look(report.notes)
     if queue is None:
         return
     stopped: dict[int, tuple[float | None, float]] = {}
     for job in claimed:
-        obs = observe(job, sweep, queue)
-        row = obs.ts_row
+        obs = observe(job, queue)
+        row = obs.row
+        started_at = obs.started.started_at if obs.started else None
         if (
             obs.result is not None
             or obs.result_problem is not None
-            or (row is not None and row.state in ("finished", "skipped"))
+            or (row is not None and not row.state.active)
         ):
             report.ended.append(job.num)
         elif row is not None:
             try:
-                if row.state == "queued" and spooler.remove(row.id):
+                if row.state is RowState.QUEUED and backend.remove(row.queue_id):
                     report.removed.append(job.num)
-                elif spooler.kill(row.id):
+                elif backend.kill(row.queue_id):
                     report.killed.append(job.num)
                 else:
                     report.ended.append(job.num)
                     continue
-            except SpoolerError as e:
+            except BackendError as e:
                 report.notes.append(f"job {job.num} left as it is: {e}")
                 continue
-            stopped[job.id] = (obs.started.get("started_at"), time.time())
-        elif obs.runner_alive:
-            # ts has forgotten it (its server is gone) but the job still runs: stop it.
-            os.kill(int(obs.started["pid"]), signal.SIGTERM)
+            stopped[job.id] = (started_at, time.time())
+        elif obs.runner_alive and obs.started is not None:
+            # Its queue has forgotten it (a ts server gone) but the job still runs: stop it.
+            os.kill(obs.started.pid, signal.SIGTERM)
             report.killed.append(job.num)
-            stopped[job.id] = (obs.started.get("started_at"), time.time())
+            stopped[job.id] = (started_at, time.time())
         else:
-            # Not in ts, not running, no result: nothing runs it or ever will.
+            # Not in its queue, not running, no result: nothing runs it or ever will.
             report.dropped.append(job.num)
-            stopped[job.id] = (obs.started.get("started_at"), time.time())
+            stopped[job.id] = (started_at, time.time())
     store.settle_cancelled(lease.token, stopped, CANCELLED_REASON)

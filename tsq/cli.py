@@ -7,14 +7,17 @@ import json
 import os
 import sys
 import time
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tsq.errors import TsqError
 from tsq.states import JobState
+from tsq.views import counts, follow_command, job_json, status_rows, sweep_line
 from tsq.words import plural
+
+if TYPE_CHECKING:  # the store is imported only by the commands that open it
+    from tsq.store import Job, Store, Sweep
 
 RECENT_SECONDS = 24 * 3600
 STATUS_WIDTH = 400  # status shows overrides and reasons whole; collect's table cuts values
@@ -25,79 +28,7 @@ error; 3 `wait --timeout` ran out; 130 Ctrl-C; 141 stdout closed early (`tsq sta
 the store: --store PATH, else $TSQ_STORE, else $XDG_STATE_HOME/tsq/tsq.db."""
 
 
-def _end(job: Any, now: float) -> float | None:
-    """When the job ended, or now while it runs; None for an ended job whose end is unknown
-    (a lost job): its duration is unknown, not growing."""
-    if job.ended_at is not None:
-        return float(job.ended_at)
-    return None if job.state.terminal else now
-
-
-def _duration(job: Any, now: float) -> str:
-    end = _end(job, now)
-    if job.started_at is None or end is None:
-        return ""
-    seconds = end - job.started_at
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
-
-
-def _exit(job: Any) -> str:
-    if job.signal is not None:
-        from tsq.status import signal_name
-
-        return signal_name(job.signal)
-    return "" if job.exit_code is None else str(job.exit_code)
-
-
-def _counts(jobs: Sequence[Any]) -> str:
-    counts = Counter(job.state for job in jobs)
-    order = ["completed", "failed", "running", "queued", "cancelled", "lost"]
-    return ", ".join(f"{counts[s]} {s}" for s in order if counts[s])
-
-
-def _sweep_line(sweep: Any, jobs: Sequence[Any]) -> str:
-    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(sweep.created_at))
-    count = plural(len(jobs), "job")
-    line = f"sweep {sweep.id}  {sweep.task_name}  {when}  {count}: {_counts(jobs)}\n"
-    line += f"  dir: {sweep.sweep_dir}"
-    if sweep.project is not None:  # sweeps launched before tsq recorded their code have none
-        from tsq.snapshot import Provenance
-
-        code = Provenance(sweep.project, sweep.git_commit, sweep.git_branch, sweep.git_dirty)
-        copy = f"snapshot {sweep.snapshot}" if sweep.snapshot else "not snapshotted"
-        line += f"\n  code: {code.describe()}; {copy}"
-    return line
-
-
-def job_json(sweep: Any, job: Any, now: float) -> dict[str, Any]:
-    end = _end(job, now)
-    return {
-        "sweep": sweep.id,
-        "num": job.num,
-        "state": job.state,
-        "overrides": list(job.overrides),
-        "ts_id": job.ts_id,
-        "label": job.label,
-        "exit_code": job.exit_code,
-        "signal": job.signal,
-        "reason": job.reason,
-        "output_dir": job.output_dir,
-        "submitted_at": job.submitted_at,
-        "started_at": job.started_at,
-        "ended_at": job.ended_at,
-        "duration": None if job.started_at is None or end is None else end - job.started_at,
-        "task_name": sweep.task_name,
-        "attempt": job.attempt,
-        "git_commit": sweep.git_commit,
-        "git_dirty": sweep.git_dirty,
-    }
-
-
-def _open(args: argparse.Namespace) -> tuple[Any, set[str]]:
+def _open(args: argparse.Namespace) -> tuple[Store, set[str]]:
     """The store, brought up to date; and the sweeps whose jobs that changed."""
     from tsq.status import refresh
     from tsq.store import Store
@@ -142,11 +73,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         # An old sweep whose jobs this very refresh ended (e.g. marked lost) is news: show it.
         shown = {s.id for s in sweeps}
         sweeps += [store.find_sweep(sweep_id) for sweep_id in sorted(changed - shown)]
-    jobs_by_sweep: dict[str, list[Any]] = {s.id: [] for s in sweeps}
+    jobs_by_sweep: dict[str, list[Job]] = {s.id: [] for s in sweeps}
     for job in store.jobs(list(jobs_by_sweep)):
         jobs_by_sweep[job.sweep_id].append(job)
 
-    def shown(jobs: list[Any]) -> list[Any]:
+    def shown(jobs: list[Job]) -> list[Job]:
         return [
             j
             for j in jobs
@@ -163,26 +94,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"no sweeps{hint}")
         return 0
     for sweep in sweeps:
-        print(_sweep_line(sweep, jobs_by_sweep[sweep.id]))
+        print(sweep_line(sweep, jobs_by_sweep[sweep.id]))
         jobs = shown(jobs_by_sweep[sweep.id])
         if not jobs:
             print("  (no job matches the filters)")
             continue
-        rows = [
-            {
-                "NUM": j.num,
-                "STATE": j.state,
-                "TS": j.ts_id,
-                "EXIT": _exit(j),
-                "TIME": _duration(j, now),
-                "TRY": j.attempt,
-                "OVERRIDES": " ".join(j.overrides) + (f"  ({j.reason})" if j.reason else ""),
-            }
-            for j in jobs
-        ]
-        if all(j.attempt == 1 for j in jobs):
-            for row in rows:
-                del row["TRY"]
+        rows = status_rows(jobs, now)
         table = render_table(list(rows[0]), rows, max_width=STATUS_WIDTH)
         print("\n".join(f"  {line}" for line in table.splitlines()))
     return 0
@@ -210,13 +127,13 @@ def cmd_collect(args: argparse.Namespace) -> int:
         left = [j for j in jobs if not j.state.terminal]
         print(
             f"tsq: not finished yet: {pending} of {plural(len(jobs), 'job')} of sweep "
-            f"{sweep.id} ({_counts(left)}); collect again later",
+            f"{sweep.id} ({counts(left)}); collect again later",
             file=sys.stderr,
         )
     return 1 if any(item.error for item in done) else 0
 
 
-def _job(store: Any, ref: str) -> tuple[Any, Any]:
+def _job(store: Store, ref: str) -> tuple[Sweep, Job]:
     """`SWEEP:NUM` -> (sweep, job)."""
     sweep_ref, sep, num = ref.rpartition(":")
     if not sep or not num.isdigit():
@@ -280,8 +197,8 @@ def cmd_retry(args: argparse.Namespace) -> int:
     if not chosen:
         print(f"sweep {sweep.id}: nothing to retry")
         return 0
-    store_opt = f" --store {store.path}" if args.store else ""
-    renewed = retry(store, sweep, chosen, f"python -m tsq status {sweep.id}{store_opt}")
+    follow = follow_command("status", sweep.id, str(store.path) if args.store else None)
+    renewed = retry(store, sweep, chosen, follow)
     nums = " ".join(str(job.num) for job in renewed)
     said = f"sweep {sweep.id}: queued {plural(len(renewed), 'job')} again ({nums})"
     if sweep.snapshot:
@@ -347,7 +264,12 @@ LATEST_HELP = f"{SWEEP_HELP} (default: the latest sweep)"
 
 
 def _command(
-    commands: Any, name: str, run: Any, summary: str, description: str, *examples: str
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    run: Callable[[argparse.Namespace], int],
+    summary: str,
+    description: str,
+    *examples: str,
 ) -> argparse.ArgumentParser:
     # --store is also accepted after the command; SUPPRESS keeps it from resetting one given
     # before the command.

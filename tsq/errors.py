@@ -9,8 +9,8 @@ class TsqError(Exception):
     exit_code = 2
 
 
-class SpoolerError(TsqError):
-    """task-spooler is missing, is the wrong program, or refused a request."""
+class BackendError(TsqError):
+    """A queue (task-spooler) is missing, is the wrong program, or refused a request."""
 
 
 class StoreError(TsqError):

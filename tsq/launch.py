@@ -28,11 +28,13 @@ from typing import Any
 from hydra.core.utils import JobReturn
 from hydra.errors import CompactHydraException
 
+from tsq.backends.ts import TsBackend
 from tsq.compose import record_composes
 from tsq.errors import TsqError
 from tsq.jobspec import BatchSpec, CodeSpec, write_spec
+from tsq.labels import make_label, sweep_label
 from tsq.lease import LEASES, Lease, held
-from tsq.options import LaunchOptions
+from tsq.options import LaunchOptions, TsOptions
 from tsq.safeio import make_private_dir, write_atomic
 from tsq.snapshot import (
     Limits,
@@ -44,11 +46,11 @@ from tsq.snapshot import (
     take,
 )
 from tsq.spool import SpoolDir
-from tsq.spooler import Spooler
 from tsq.states import JobState
 from tsq.store import INTENT_SUBMIT, STORE_FILES, Job, Store, Sweep
-from tsq.submit import make_label, submit_jobs, sweep_label
+from tsq.submit import submit_jobs
 from tsq.toplevel import calls_task_unguarded
+from tsq.views import follow_command
 from tsq.words import plural
 
 log = logging.getLogger(__name__)
@@ -165,8 +167,8 @@ class SweepLauncher:
         self.callbacks = hydra_context.callbacks
         self.composes = record_composes(hydra_context, config)
         self.task_function = task_function
-        self.spooler = Spooler.detect(options.binary, options.socket)
-        self.spooler.check_resources(slots=options.slots, gpus=options.gpus)
+        self.backend = TsBackend.detect(options.binary, options.socket)
+        self.backend.check_resources(options.ts)
         self.store = Store.open(options.store)
         self.after_ts_job, self.after_sweep = self._dependency(options.depends_on)
         self.sweep: Sweep | None = None
@@ -220,9 +222,9 @@ class SweepLauncher:
         depends on an id it does not know."""
         if not (ts_id.isascii() and ts_id.isdigit()):
             raise TsqError(f"depends_on={depends_on}: {ts_id!r} is not a ts job id (a number)")
-        if not self.spooler.alive() or int(ts_id) not in {row.id for row in self.spooler.list()}:
+        if not self.backend.has_job(int(ts_id)):
             raise TsqError(
-                f"depends_on={depends_on}: task-spooler on {self.spooler.socket} has no job {ts_id}"
+                f"depends_on={depends_on}: task-spooler on {self.backend.socket} has no job {ts_id}"
             )
         return int(ts_id)
 
@@ -244,9 +246,10 @@ class SweepLauncher:
             return None
         path = self.spool.root / f"after-{self.after_sweep.id}.json"
         write_atomic(path, json.dumps(watch).encode())
-        return self.spooler.submit(
+        return self.backend.submit(
             [sys.executable, "-m", "tsq.barrier", str(path)],
             f"{sweep_label(sweep.task_name, sweep.id)}/after-{self.after_sweep.id}",
+            TsOptions(),
         )
 
     def _release_if_unrecorded(self) -> None:
@@ -311,8 +314,7 @@ class SweepLauncher:
             cwd=os.getcwd(),
             sweep_dir=str(self.sweep_dir),
             spool_dir=str(self.spool.root),
-            ts_binary=self.spooler.binary,
-            ts_socket=self.spooler.socket,
+            **self.backend.recorded(),
             launcher_pid=os.getpid(),
             hostname=socketlib.gethostname(),
             njobs=0,
@@ -371,7 +373,7 @@ class SweepLauncher:
             self.store.add_jobs(sweep.id, jobs)
         submitted = submit_jobs(
             self.store,
-            self.spooler,
+            self.backend,
             sweep,
             spec_path,
             jobs,
@@ -411,8 +413,7 @@ class SweepLauncher:
         return [item.job_return() for item in done]
 
     def _command(self, verb: str, sweep_id: str) -> str:
-        store = f" --store {self.store.path}" if self.options.store else ""
-        return f"python -m tsq {verb} {sweep_id}{store}"
+        return follow_command(verb, sweep_id, str(self.store.path) if self.options.store else None)
 
     def _code_line(self) -> str:
         if self.provenance is None:
@@ -435,9 +436,9 @@ class SweepLauncher:
     def _report(self, sweep: Sweep, count: int) -> None:
         jobs = f"{count} job" if count == 1 else f"{count} jobs"
         log.info(
-            f"tsq: queued {jobs} of sweep {sweep.id} ({sweep.task_name}) in task-spooler\n"
+            f"tsq: queued {jobs} of sweep {sweep.id} ({sweep.task_name}) in {self.backend.title}\n"
             f"\tsweep dir : {sweep.sweep_dir}\n"
-            f"\tts socket : {sweep.ts_socket}\n"
+            f"\t{self.backend.describe()}\n"
             f"\tstore     : {self.store.path}\n"
             f"{self._code_line()}"
             f"\tfollow    : {self._command('status', sweep.id)}\n"

@@ -8,7 +8,6 @@ it comes from the job's result summary.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import TextIO
 
 from tsq.errors import SpecError, TsqError
 from tsq.results import FAILED, read_summary
+from tsq.started import read_started
 from tsq.status import refresh
 from tsq.store import Job, Store, Sweep
 from tsq.wait import FIRST_DELAY, next_delay
@@ -25,18 +25,8 @@ FOLLOW_POLL = 0.5
 
 def output_files(sweep: Sweep, job: Job) -> list[tuple[str, Path]]:
     """(what, path) of the job's output files, in the order to show them; none before it runs."""
-    started = sweep.spool.started(job.num, job.attempt)
-    try:
-        marker = json.loads(started.read_text())
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError) as e:
-        raise TsqError(f"cannot read {started}: {e}") from None
-    files = [
-        ("output (stdout and stderr)", marker.get("stdout")),
-        ("Hydra job log", marker.get("log_file")),
-    ]
-    return [(what, Path(path)) for what, path in files if path]
+    started = read_started(sweep.spool.started(job.num, job.attempt))
+    return [] if started is None else started.output_files()
 
 
 def failure(sweep: Sweep, job: Job) -> tuple[Path, str] | None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from tsq.errors import SpecError
 from tsq.safeio import read_private, write_atomic
+from tsq.states import JobState
 
 COMPLETED = "completed"
 FAILED = "failed"
@@ -74,6 +75,11 @@ class ResultSummary:
     task_name: str | None
     # True when return_value lost parts to SUMMARY_LIMIT; a default, so older summaries load.
     return_value_truncated: bool = False
+
+    @property
+    def state(self) -> JobState:
+        """The state the job ended in."""
+        return JobState.COMPLETED if self.status == COMPLETED else JobState.FAILED
 
 
 def one_line(exc: BaseException) -> str:

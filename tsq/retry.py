@@ -2,9 +2,9 @@
 
 Same overrides, same `hydra.job.num`, same output dir, same spec (so the same config, frozen at
 the first launch) and queued the same way: slots, GPUs, and the launch's working directory and
-environment from the spec's header, on the ts socket the sweep was launched on, whatever the
-shell that runs `tsq retry`. The attempt that ended is archived as it was; the job's row becomes
-the new attempt.
+environment from the spec's header, in the queue the sweep was launched in (its ts socket),
+whatever the shell that runs `tsq retry`. The attempt that ended is archived as it was; the job's
+row becomes the new attempt.
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+from tsq.backends import backend_for
 from tsq.errors import TsqError
 from tsq.jobspec import read_header
+from tsq.labels import make_label
 from tsq.lease import Lease
 from tsq.options import TsOptions
-from tsq.spooler import Spooler
 from tsq.states import JobState
 from tsq.store import Job, Store, Sweep
-from tsq.submit import make_label, submit_jobs
+from tsq.submit import submit_jobs
 
 DEFAULT_STATES = frozenset({JobState.FAILED, JobState.LOST, JobState.CANCELLED})
 
@@ -53,9 +54,9 @@ def retry(store: Store, sweep: Sweep, jobs: Sequence[Job], follow: str) -> list[
     except FileNotFoundError as e:
         raise TsqError(f"cannot retry: {e} (was the sweep dir moved or deleted?)") from None
     options = {spec: TsOptions(**read_header(spec).get("ts", {})) for spec in set(specs.values())}
-    spooler = Spooler.detect(sweep.ts_binary, sweep.ts_socket)
+    backend = backend_for(sweep)
     for queueing in options.values():
-        spooler.check_resources(slots=queueing.slots, gpus=queueing.gpus)
+        backend.check_resources(queueing)
     labels = [make_label(sweep.task_name, sweep.id, job.num, job.attempt + 1) for job in jobs]
     with Lease.acquire(spool.root) as lease:
         renewed = store.new_attempts(jobs, labels, lease.token)
@@ -63,5 +64,5 @@ def retry(store: Store, sweep: Sweep, jobs: Sequence[Job], follow: str) -> list[
         for job in renewed:
             by_spec[specs[job.num]].append(job)
         for spec, group in by_spec.items():
-            submit_jobs(store, spooler, sweep, spec, group, options[spec], lease, follow)
+            submit_jobs(store, backend, sweep, spec, group, options[spec], lease, follow)
     return renewed

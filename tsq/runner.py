@@ -1,4 +1,4 @@
-"""The job's entry point; ts runs `python -m tsq.runner SPEC NUM [ATTEMPT]` for every job.
+"""The job's entry point; its queue runs `python -m tsq.runner SPEC NUM [ATTEMPT]` for every job.
 
 It rebuilds the parent's Hydra state, takes the job's config as the launcher composed it at
 submit time, runs it through Hydra's own `run_job` (output dir, `.hydra/`, logging, callbacks),
@@ -11,19 +11,20 @@ composition or logging error, ...), n the task called `sys.exit(n)` (`sys.exit(0
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from tsq.jobspec import JobSpec, read_job
 from tsq.quickexit import exit_quickly
 from tsq.results import exit_status, write_result
-from tsq.safeio import make_private_dir, write_atomic
+from tsq.safeio import make_private_dir
 from tsq.spool import SpoolDir
+from tsq.started import Started
 from tsq.toplevel import run_top_level
 
 EXIT_TASK_FAILED = 1
@@ -32,36 +33,32 @@ EXIT_NO_RESULT = 3
 
 
 class _ReportStart:
-    """Keeps the job's `started` file. It is written as soon as the job process runs (pid, start
-    time, the file ts captures its output in), so `status` and `tsq logs` find a job that fails
-    before its task starts (an app that no longer imports, a bad logging config); Hydra's
-    `on_job_start` rewrites it with the output dir and job log. It exists before the spec is read
-    (the runner needs its `output_dir` whatever happens); `wrap` gives it the callbacks the spec
-    carries."""
+    """Keeps the job's `started` record (`tsq.started`). It is written as soon as the job
+    process runs (pid, start time, the file its queue captures its output in), so `status` and
+    `tsq logs` find a job that fails before its task starts (an app that no longer imports, a
+    bad logging config); Hydra's `on_job_start` rewrites it with the output dir and job log. It
+    exists before the spec is read (the runner needs its `output_dir` whatever happens); `wrap`
+    gives it the callbacks the spec carries."""
 
     def __init__(self, path: Path, started_at: float) -> None:
         self._inner: Any = None
         self._path = path
-        self._marker: dict[str, Any] = {
-            "pid": os.getpid(),
-            "started_at": started_at,
-            "stdout": _stdout_file(),
-        }
-        self.output_dir: str | None = None
-        self._write()
+        self._record = Started(pid=os.getpid(), started_at=started_at, stdout=_stdout_file())
+        self._record.write(path)
 
-    def _write(self) -> None:
-        write_atomic(self._path, json.dumps(self._marker).encode())
+    @property
+    def output_dir(self) -> str | None:
+        return self._record.output_dir
 
     def on_job_start(self, config: Any, **kwargs: Any) -> None:
         from omegaconf import OmegaConf
 
-        self.output_dir = str(config.hydra.runtime.output_dir)
-        self._marker["output_dir"] = self.output_dir
-        self._marker["log_file"] = OmegaConf.select(
-            config, "hydra.job_logging.handlers.file.filename"
+        self._record = replace(
+            self._record,
+            output_dir=str(config.hydra.runtime.output_dir),
+            log_file=OmegaConf.select(config, "hydra.job_logging.handlers.file.filename"),
         )
-        self._write()
+        self._record.write(self._path)
         self._inner.on_job_start(config=config, **kwargs)
 
     def __getattr__(self, name: str) -> Any:

@@ -1,49 +1,62 @@
-"""Bring the store up to date: one `ts -l` per socket plus the jobs' own files.
+"""Bring the store up to date: one look at each queue plus the jobs' own files.
 
 Only jobs not yet in a terminal state are looked at, so a refresh costs the same whether the store
-holds a hundred finished jobs or a million. `decide` is the whole policy, pure and tested alone;
-`refresh` gathers what it needs and writes the outcome in one transaction, through the transition
-table, so concurrent refreshes agree and terminal states never change.
+holds a hundred finished jobs or a million. `decide` is the whole policy, pure, backend-neutral and
+tested alone: it sees a queue only as `QueueRow`s and `QueueFacts` (`tsq.backends`). `refresh`
+gathers what it needs and writes the outcome in one transaction, through the transition table, so
+concurrent refreshes agree and terminal states never change.
 """
 
 from __future__ import annotations
 
-import json
 import signal as signals
 import socket as socketlib
 import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from pathlib import Path
-from typing import Any
 
-from tsq.errors import SpecError, SpoolerError
+from tsq.backends import Backend, Queue, QueueRow, RowState, backend_for
+from tsq.errors import SpecError
 from tsq.lease import held
 from tsq.results import ResultSummary, read_summary
 from tsq.spool import SpoolDir
-from tsq.spooler import Spooler, server_id
+from tsq.started import Started, read_started
 from tsq.states import JobState
-from tsq.store import INTENT_CANCEL, UPDATE_FIELDS, Job, JobUpdate, Store, Sweep
-from tsq.submit import lease_part
-from tsq.tslist import TsInfo, TsJob, exit_code_from_elevel
+from tsq.store import INTENT_CANCEL, UPDATE_FIELDS, Job, JobUpdate, Store
+from tsq.submit import lease_part, runner_argv
 
 
 @dataclass(frozen=True)
 class Observation:
-    """Everything known about one active job at one moment."""
+    """Everything known about one active job at one moment, whatever its queue."""
 
-    ts_row: TsJob | None = None  # its row in `ts -l`, only if the label matches
-    ts_info: TsInfo | None = None  # `ts -i`, asked only when the exit level is ambiguous
-    server_alive: bool = True
-    socket: str = ""
+    queue: QueueFacts
+    row: QueueRow | None = None  # its row in the queue, only if the label matches
     result: ResultSummary | None = None
     result_problem: str | None = None  # a result file exists but cannot be used
-    started: dict[str, Any] = field(default_factory=dict)  # the runner's `started` file
-    runner_alive: bool = False  # the job's own process still runs (ts may have forgotten it)
+    started: Started | None = None  # the runner's `started` record
+    runner_alive: bool = False  # the job's own process still runs (its queue may have forgotten it)
     lease_held: bool = False  # a live command (launcher, retry, cancel) is working on the job
-    server_id: str | None = None  # the identity of the ts server listening on the socket now
+
+
+@dataclass(frozen=True)
+class QueueFacts:
+    """What a refresh knows of the queue itself (`tsq.backends.Queue`), for the reasons."""
+
+    name: str
+    title: str
+    where: str
+    forgetting: str
+    alive: bool = True
+    server_id: str | None = None  # the identity of the queue instance that answered
+
+    @classmethod
+    def of(cls, queue: Queue) -> QueueFacts:
+        return cls(
+            queue.name, queue.title, queue.where, queue.forgetting, queue.alive, queue.server_id
+        )
 
 
 def signal_name(number: int) -> str:
@@ -59,7 +72,7 @@ CANCELLED_REASON = "cancelled with `tsq cancel`"
 def _from_result(job: Job, result: ResultSummary) -> JobUpdate:
     return JobUpdate.of(
         job,
-        JobState.COMPLETED if result.status == "completed" else JobState.FAILED,
+        result.state,
         reason=result.error,
         exit_code=result.exit_code,
         started_at=result.started_at,
@@ -68,145 +81,133 @@ def _from_result(job: Job, result: ResultSummary) -> JobUpdate:
     )
 
 
-def _finished_without_result(job: Job, obs: Observation) -> JobUpdate:
-    assert obs.ts_row is not None
-    info = obs.ts_info or TsInfo(exit_code=None, signal=None, state=None)
-    code = info.exit_code
-    if code is None and info.signal is None and obs.ts_row.elevel not in (None, -1):
-        code = exit_code_from_elevel(obs.ts_row.elevel)
-    if info.signal is not None:
-        why = f"killed by {signal_name(info.signal)} before it wrote a result"
-    elif code is not None:
-        why = f"exited with code {code} without writing a result"
+def _ended_without_result(job: Job, row: QueueRow, started: Started | None) -> JobUpdate:
+    if row.signal is not None:
+        why = f"killed by {signal_name(row.signal)} before it wrote a result"
+    elif row.exit_code is not None:
+        why = f"exited with code {row.exit_code} without writing a result"
     else:
         why = "ended without writing a result"
-    started_at = obs.started.get("started_at")
-    real_time = obs.ts_row.real_time
-    # When it ended, not when a refresh noticed: ts keeps the run time of finished jobs.
-    ended_at = started_at + real_time if started_at and real_time is not None else time.time()
+    started_at = started.started_at if started else None
+    # When it ended, not when a refresh noticed: queues keep the run time of ended jobs.
+    ended_at = (
+        started_at + row.run_time
+        if started_at is not None and row.run_time is not None
+        else time.time()
+    )
     return JobUpdate.of(
         job,
         JobState.FAILED,
         reason=why,
-        exit_code=code,
-        signal=info.signal,
+        exit_code=row.exit_code,
+        signal=row.signal,
         started_at=started_at,
         ended_at=ended_at,
-        output_dir=obs.started.get("output_dir"),
+        output_dir=started.output_dir if started else None,
     )
 
 
 def decide(job: Job, obs: Observation) -> JobUpdate | None:
     """The state a job should have given what was observed; None to leave it as it is.
 
-    A ts row found by label under another id (the launcher stopped before recording the id)
-    also records that id and the server it is in. A job that names a lease nobody holds any
-    more has its claim cleared, whatever else is decided.
+    A queue row found by label under another id (the launcher stopped before recording the id)
+    also records that id and the queue instance it is in. A job that names a lease nobody holds
+    any more has its claim cleared, whatever else is decided.
     """
     update = _decide(job, obs)
-    row = obs.ts_row
-    if row is not None and row.id != job.ts_id:
+    row = obs.row
+    if row is not None and row.queue_id != job.ts_id:
         update = replace(
             update or JobUpdate.of(job, job.state),
-            ts_id=row.id,
-            server_id=job.server_id or obs.server_id,
+            ts_id=row.queue_id,
+            server_id=job.server_id or obs.queue.server_id,
         )
     if job.lease is not None and not obs.lease_held:
         update = replace(update or JobUpdate.of(job, job.state), release=True)
     return update
 
 
-def _running(job: Job, obs: Observation) -> JobUpdate:
+def _running(job: Job, started: Started | None) -> JobUpdate:
     return JobUpdate.of(
         job,
         JobState.RUNNING,
-        started_at=obs.started.get("started_at"),
-        output_dir=obs.started.get("output_dir"),
+        started_at=started.started_at if started else None,
+        output_dir=started.output_dir if started else None,
     )
 
 
 def _decide(job: Job, obs: Observation) -> JobUpdate | None:
-    """The policy. `lost` needs positive evidence: the server is gone or was replaced, or the
-    job ran and ended without a result and ts forgot it. Nothing is decided from ts's silence
-    while a live command (its lease held) is queueing or cancelling the job."""
+    """The policy. `lost` needs positive evidence: the queue is gone or was replaced, or the
+    job ran and ended without a result and its queue forgot it. Nothing is decided from the
+    queue's silence while a live command (its lease held) is queueing or cancelling the job."""
     if obs.result_problem is not None:
         return JobUpdate.of(job, JobState.FAILED, reason=obs.result_problem)
     if obs.result is not None:
         return _from_result(job, obs.result)
     cancelling = job.intent == INTENT_CANCEL
-    row = obs.ts_row
+    row, queue = obs.row, obs.queue
     if row is not None:
-        if row.state == "finished":
+        if row.state is RowState.ENDED:
             if cancelling and obs.lease_held:
                 return None  # `tsq cancel` stopped it and is recording that
-            killed = obs.ts_info is not None and obs.ts_info.signal == signals.SIGTERM
-            if cancelling and killed:  # a cancel that stopped it, then died before recording
+            if cancelling and row.signal == signals.SIGTERM:
+                # a cancel that stopped it, then died before recording
                 return JobUpdate.of(job, JobState.CANCELLED, reason=CANCELLED_REASON)
-            return _finished_without_result(job, obs)
-        if row.state == "skipped":
-            return JobUpdate.of(
-                job, JobState.CANCELLED, reason="skipped by ts (a job it depended on failed)"
-            )
-        if row.state in ("running", "allocating") or obs.started:
-            return _running(job, obs)
+            return _ended_without_result(job, row, obs.started)
+        if row.state is RowState.SKIPPED:
+            return JobUpdate.of(job, JobState.CANCELLED, reason=row.reason)
+        if row.state is RowState.RUNNING or obs.started:
+            return _running(job, obs.started)
         return None
     if obs.runner_alive:
-        return _running(job, obs)
+        return _running(job, obs.started)
     if obs.lease_held:
         return None
-    if cancelling:  # a cancel took it out of ts, then died before recording that
+    if cancelling:  # a cancel took it out of its queue, then died before recording that
         return JobUpdate.of(job, JobState.CANCELLED, reason=CANCELLED_REASON)
     if job.ts_id is None:
-        why = "never queued in ts (the command queueing it stopped before it did)"
-    elif not obs.server_alive:
-        why = f"the ts server on {obs.socket} is gone and the job left no result"
-    elif job.server_id is not None and obs.server_id not in (None, job.server_id):
+        why = f"never queued in {queue.name} (the command queueing it stopped before it did)"
+    elif not queue.alive:
+        why = f"{queue.where} is gone and the job left no result"
+    elif job.server_id is not None and queue.server_id not in (None, job.server_id):
         why = (
-            f"the ts server on {obs.socket} was restarted since job {job.ts_id} was queued in "
-            f"it, and the job left no result"
+            f"{queue.where} was restarted since job {job.ts_id} was queued in it, and the job "
+            "left no result"
         )
-    elif job.server_id is not None and obs.server_id == job.server_id and not obs.started:
+    elif job.server_id is not None and queue.server_id == job.server_id and not obs.started:
         return JobUpdate.of(
             job,
             JobState.CANCELLED,
-            reason=f"removed from task-spooler's queue before it started (ts job {job.ts_id})",
+            reason=(
+                f"removed from {queue.title}'s queue before it started "
+                f"({queue.name} job {job.ts_id})"
+            ),
             ended_at=time.time(),
         )
     else:
         why = (
-            f"ts no longer lists job {job.ts_id} (its server restarted or pruned its finished "
-            f"list) and the job left no result"
+            f"{queue.name} no longer lists job {job.ts_id} ({queue.forgetting}) and the job "
+            "left no result"
         )
     return JobUpdate.of(job, JobState.LOST, reason=why)
 
 
-def runner_alive(started: dict[str, Any], spool: SpoolDir, job: Job) -> bool:
+def runner_alive(started: Started, spool: SpoolDir, job: Job) -> bool:
     """Is this job attempt's own process still running? Its whole command line must be the
-    one ts runs for it (`tsq.submit.runner_argv`): the pid alone may have been recycled, and
-    a sibling job's runner shares the spec but not the job number or attempt."""
-    pid = started.get("pid")
-    if not isinstance(pid, int):
-        return False
+    one its queue runs for it (`tsq.submit.runner_argv`): the pid alone may have been
+    recycled, and a sibling job's runner shares the spec but not the job number or attempt."""
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        cmdline = Path(f"/proc/{started.pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:
         return False
     args = cmdline.split("\0")[1:-1]  # without the interpreter and the trailing NUL
-    expected_tail = [str(job.num)] + ([str(job.attempt)] if job.attempt > 1 else [])
+    expected = runner_argv(Path("SPEC"), job.num, job.attempt)[1:]
     return (
-        len(args) >= 3
-        and args[:2] == ["-m", "tsq.runner"]
+        len(args) == len(expected)
+        and args[:2] == expected[:2]
         and Path(args[2]).parent == spool.root
-        and args[3:] == expected_tail
+        and args[3:] == expected[3:]
     )
-
-
-def _read_started(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 @dataclass
@@ -218,110 +219,65 @@ class Refresh:
     warnings: list[str] = field(default_factory=list)
 
 
-def spooler_for(sweep: Sweep) -> Spooler:
-    """The ts a sweep was queued in, as recorded (not detected again: that costs a `ts -V`)."""
-    return Spooler(binary=sweep.ts_binary, socket=sweep.ts_socket, version="")
-
-
-@dataclass(frozen=True)
-class Listing:
-    """One server's `ts -l`, asked once per refresh, with what identifies the server."""
-
-    alive: bool
-    rows: dict[int, TsJob]
-    server_id: str | None = None
-
-    @cached_property
-    def by_label(self) -> dict[str, TsJob]:
-        return {row.label: row for row in self.rows.values() if row.label is not None}
-
-
-def listing(sweep: Sweep, warnings: list[str]) -> Listing | None:
-    """The sweep's ts server as it is now; None when ts could not be asked (then nothing is
-    decided from ts's silence). The server's identity is read after its list: if the server
-    died between the probe and the list, the ts client started a new, empty one, and the jobs
-    it does not list are judged as missing from a new server, which is what happened."""
-    spooler = spooler_for(sweep)
-    if not spooler.alive():
-        return Listing(alive=False, rows={})
-    try:
-        rows = {row.id: row for row in spooler.list()}
-    except SpoolerError as e:
-        warnings.append(f"could not ask task-spooler ({e}); jobs on it left as they were")
-        return None
-    return Listing(alive=True, rows=rows, server_id=server_id(sweep.ts_socket))
-
-
-def match_row(job: Job, queue: Listing) -> TsJob | None:
-    """The job's row: ts ids restart at 0 with every new server, so an id only counts with the
-    job's unique label; a job the launcher queued without recording the id is found by label."""
-    row = queue.rows.get(job.ts_id) if job.ts_id is not None else None
-    if row is not None and row.label == job.label:
-        return row
-    return queue.by_label.get(job.label)
-
-
-def observe(job: Job, sweep: Sweep, queue: Listing) -> Observation:
-    spool = sweep.spool
-    row = match_row(job, queue)
+def observe(job: Job, queue: Queue) -> Observation:
+    """What is known of `job` now: its row in `queue`, its result and `started` files, and,
+    on the host that queued it, its process and its lease."""
+    sweep, spool = job.sweep, job.sweep.spool
+    row = queue.find(job.label, job.ts_id)
     result: ResultSummary | None = None
     problem: str | None = None
     try:
         result = read_summary(spool.result_json(job.num, job.attempt))
     except SpecError as e:
         problem = str(e)
-    started = _read_started(spool.started(job.num, job.attempt)) if result is None else {}
-    info = None
-    if row is not None and row.state == "finished" and result is None and row.elevel in (-1, None):
-        info = _ts_info(sweep, row.id)
+    started = _started(spool, job) if result is None else None
+    if row is not None and row.ambiguous and result is None:
+        row = queue.explain(row)
     local = sweep.hostname == socketlib.gethostname()
     return Observation(
-        ts_row=row,
-        ts_info=info,
-        server_alive=queue.alive,
-        socket=sweep.ts_socket,
+        queue=QueueFacts.of(queue),
+        row=row,
         result=result,
         result_problem=problem,
         started=started,
-        runner_alive=bool(started) and local and runner_alive(started, spool, job),
+        runner_alive=started is not None and local and runner_alive(started, spool, job),
         # Another host's lease cannot be probed from here: never take it for dead.
         lease_held=job.lease is not None
         and (not local or held(spool.root, job.lease, lease_part(job))),
-        server_id=queue.server_id,
     )
 
 
-def _ts_info(sweep: Sweep, ts_id: int) -> TsInfo | None:
+def _started(spool: SpoolDir, job: Job) -> Started | None:
+    """The job's `started` record; a damaged one counts as none (the result decides)."""
     try:
-        return spooler_for(sweep).info(ts_id)
-    except SpoolerError:
+        return read_started(spool.started(job.num, job.attempt))
+    except SpecError:
         return None
 
 
-def _by_server(jobs: Iterable[Job]) -> dict[tuple[str, str], list[Job]]:
-    groups: dict[tuple[str, str], list[Job]] = defaultdict(list)
+def _by_backend(jobs: Iterable[Job]) -> dict[Backend, list[Job]]:
+    groups: dict[Backend, list[Job]] = defaultdict(list)
     for job in jobs:
-        groups[(job.sweep.ts_binary, job.sweep.ts_socket)].append(job)
+        groups[backend_for(job.sweep)].append(job)
     return groups
 
 
 def refresh(store: Store, sweep_id: str | None = None) -> Refresh:
-    """Reconcile every queued or running job (of one sweep, if given). ts is asked before the
-    result files are read, so a job that ends in between is seen by its result, never mistaken
-    for lost."""
+    """Reconcile every queued or running job (of one sweep, if given). The queue is asked
+    before the result files are read, so a job that ends in between is seen by its result,
+    never mistaken for lost."""
     report = Refresh()
     updates: list[JobUpdate] = []
-    for jobs in _by_server(store.active_jobs(sweep_id)).values():
-        queue = listing(jobs[0].sweep, report.warnings)
+    for backend, jobs in _by_backend(store.active_jobs(sweep_id)).items():
+        queue = backend.look(report.warnings)
         if queue is None:
             continue
         if not queue.alive:
             report.warnings.append(
-                f"the ts server on {jobs[0].sweep.ts_socket} is not running; its jobs that "
-                f"left no result are marked lost"
+                f"{queue.where} is not running; its jobs that left no result are marked lost"
             )
         for job in jobs:
-            update = decide(job, observe(job, job.sweep, queue))
+            update = decide(job, observe(job, queue))
             if update is not None and _changes(job, update):
                 updates.append(update)
                 report.changed_sweeps.add(job.sweep_id)

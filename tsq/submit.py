@@ -1,4 +1,4 @@
-"""Queueing recorded jobs in ts: the launcher's first attempts and `tsq retry`'s later ones.
+"""Queueing recorded jobs: the launcher's first attempts and `tsq retry`'s later ones.
 
 Jobs are recorded (queued, no ts id yet) and claimed by the caller's lease before this runs, so
 no refresh judges them from ts's silence while they are being queued. An interruption or a ts
@@ -9,30 +9,18 @@ unique label even if recording the ids fails), and marks the rest `lost`, saying
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
+from tsq.backends import Backend
 from tsq.errors import StoreError, TsqError
 from tsq.lease import Lease
 from tsq.options import TsOptions
-from tsq.spooler import Spooler, server_id
 from tsq.states import JobState
 from tsq.store import Job, JobUpdate, Store, Sweep
 from tsq.words import plural
-
-
-def sweep_label(task_name: str, sweep_id: str) -> str:
-    """What every ts label of a sweep starts with: readable in `tsp -l`, unique by the id."""
-    name = re.sub(r"[^\w.-]+", "_", task_name)[:40] or "job"
-    return f"{name}/{sweep_id}"
-
-
-def make_label(task_name: str, sweep_id: str, num: int, attempt: int = 1) -> str:
-    """A job's ts label; ts ids restart at 0 with a new server, labels don't."""
-    suffix = f"#{attempt}" if attempt > 1 else ""
-    return f"{sweep_label(task_name, sweep_id)}/{num}{suffix}"
 
 
 def lease_part(job: Job) -> str:
@@ -47,7 +35,7 @@ def runner_argv(spec: Path, num: int, attempt: int = 1) -> list[str]:
 
 def submit_jobs(
     store: Store,
-    spooler: Spooler,
+    backend: Backend,
     sweep: Sweep,
     spec: Path,
     jobs: list[Job],
@@ -63,34 +51,31 @@ def submit_jobs(
     stops part-way; `after`, a ts job they must wait for (`depends_on`).
     """
     submitted: dict[int, tuple[int, float]] = {}
-    env = options.job_environment()
-    cwd = options.cwd or sweep.cwd
+    # Specs from before the launch's cwd was recorded: the sweep's, with the environment then.
+    queueing = replace(options, env=options.job_environment(), cwd=options.cwd or sweep.cwd)
     try:
         for job in jobs:
             # A ts client still queueing the job when this process is killed keeps it
             # claimed until it is done: a refresh meanwhile never calls it "never queued".
             claim = lease.hold_for(lease_part(job))
             try:
-                ts_id = spooler.submit(
+                ts_id = backend.submit(
                     runner_argv(spec, job.num, job.attempt),
                     job.label,
-                    slots=options.slots,
-                    gpus=options.gpus,
+                    queueing,
                     after=after,
-                    env=env,
-                    cwd=cwd,
                     pass_fds=(claim,),
                 )
             finally:
                 os.close(claim)
             submitted[job.id] = (ts_id, time.time())
     except (Exception, KeyboardInterrupt) as cause:
-        _record(store, spooler, sweep, submitted, lease, follow)
-        message = _abandon(store, sweep, jobs, submitted, cause, follow)
+        _record(store, backend, sweep, submitted, lease, follow)
+        message = _abandon(store, backend, sweep, jobs, submitted, cause, follow)
         if isinstance(cause, (TsqError, KeyboardInterrupt)):
             raise TsqError(message) from cause
         raise
-    _record(store, spooler, sweep, submitted, lease, follow)
+    _record(store, backend, sweep, submitted, lease, follow)
     lease.settle([lease_part(job) for job in jobs])
     ids = {job.id: job.num for job in jobs}
     return {ids[job_id]: ts_id for job_id, (ts_id, _) in submitted.items()}
@@ -98,7 +83,7 @@ def submit_jobs(
 
 def _record(
     store: Store,
-    spooler: Spooler,
+    backend: Backend,
     sweep: Sweep,
     submitted: dict[int, tuple[int, float]],
     lease: Lease,
@@ -107,11 +92,11 @@ def _record(
     """Store the ts ids. If the store fails now, the jobs are queued all the same and will run:
     say so, and how they are found again, so nobody launches them twice."""
     try:
-        store.set_submitted(lease.token, submitted, server_id(spooler.socket))
+        store.set_submitted(lease.token, submitted, backend.server_id())
     except StoreError as e:
         queued = plural(len(submitted), "job")
         raise TsqError(
-            f"{queued} of sweep {sweep.id} are queued in task-spooler and will "
+            f"{queued} of sweep {sweep.id} are queued in {backend.title} and will "
             f"run, but the store could not record their ts ids ({e}). Do not launch them again: "
             f"once the store works, {follow} finds them by their labels"
         ) from None
@@ -119,6 +104,7 @@ def _record(
 
 def _abandon(
     store: Store,
+    backend: Backend,
     sweep: Sweep,
     jobs: list[Job],
     submitted: dict[int, tuple[int, float]],
@@ -138,14 +124,19 @@ def _abandon(
     never = unsent[1:]
     store.apply(
         [
-            JobUpdate.of(job, JobState.LOST, reason=f"never submitted to ts ({why})", release=True)
+            JobUpdate.of(
+                job,
+                JobState.LOST,
+                reason=f"never submitted to {backend.name} ({why})",
+                release=True,
+            )
             for job in never
         ]
     )
     in_flight = f"; job {unsent[0].num} was being queued" if unsent else ""
     total = plural(len(jobs), "job")
     return (
-        f"{why}: {len(submitted)} of {total} of sweep {sweep.id} were queued in ts "
+        f"{why}: {len(submitted)} of {total} of sweep {sweep.id} were queued in {backend.name} "
         f"and are recorded, {len(never)} never were and are marked lost{in_flight}. "
         f"See: {follow}"
     )

@@ -10,23 +10,17 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import Counter
 from collections.abc import Sequence
 from typing import TextIO
 
 from tsq.errors import TsqError
 from tsq.status import refresh
 from tsq.store import Job, Store
+from tsq.views import counts
 
 FIRST_DELAY = 0.1
 MAX_DELAY = 2.0
 BACKOFF = 1.5
-ORDER = ("completed", "failed", "running", "queued", "cancelled", "lost")
-
-
-def counts(jobs: Sequence[Job]) -> str:
-    by_state = Counter(job.state for job in jobs)
-    return ", ".join(f"{by_state[s]} {s}" for s in ORDER if by_state[s])
 
 
 def next_delay(delay: float, changed: bool) -> float:

@@ -65,6 +65,11 @@ class Sweep(Base):
     cwd: Mapped[str]
     sweep_dir: Mapped[str]
     spool_dir: Mapped[str]
+    # The queue the jobs went to (`tsq.backends.backend_for`): its name, variant (for ts:
+    # "task-spooler" or "gpu-task-spooler"; None when not recorded), and for ts its binary
+    # and socket.
+    backend: Mapped[str] = mapped_column(default="ts", server_default="ts")
+    backend_variant: Mapped[str | None]
     ts_binary: Mapped[str]
     ts_socket: Mapped[str]
     launcher_pid: Mapped[int]

@@ -15,8 +15,8 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from tsq.errors import SpoolerError
-from tsq.tslist import TsInfo, TsJob, parse_info, parse_list, parse_slots, parse_version
+from tsq.backends.tslist import TsInfo, TsJob, parse_info, parse_list, parse_slots, parse_version
+from tsq.errors import BackendError
 
 # -V never talks to a server; the others may wait behind a busy one.
 _VERSION_TIMEOUT = 5.0
@@ -57,14 +57,14 @@ class Spooler:
         if binary == "auto":
             candidates = [found for name in _AUTO_NAMES if (found := shutil.which(name))]
             if not candidates:
-                raise SpoolerError(
+                raise BackendError(
                     "task-spooler is not installed (no `tsp` or `ts` on PATH); "
                     "install it with `apt-get install task-spooler`"
                 )
         else:
             found = shutil.which(binary)
             if found is None:
-                raise SpoolerError(
+                raise BackendError(
                     f"task-spooler binary `{binary}` was not found or is not executable; {_HINT}"
                 )
             candidates = [found]
@@ -75,7 +75,7 @@ class Spooler:
             if parsed is not None:
                 variant, version = parsed
                 return cls(executable, socket_path, version, variant)
-        raise SpoolerError(
+        raise BackendError(
             f"`{executables[0]}` is not task-spooler (moreutils ships a `ts` too); {_HINT}"
         )
 
@@ -118,7 +118,7 @@ class Spooler:
         args = [*options, "--", *argv]
         printed = self._checked(args, env=env, cwd=cwd, pass_fds=pass_fds).stdout.strip()
         if not (printed.isascii() and printed.isdigit()):
-            raise SpoolerError(
+            raise BackendError(
                 f"`{_describe(self.binary, args)}` printed no job id: {_one_line(printed)!r}"
             )
         return int(printed)
@@ -138,7 +138,7 @@ class Spooler:
             return
         available = self.slots()
         if slots > available:
-            raise SpoolerError(
+            raise BackendError(
                 f"slots={slots} but the task-spooler server on {self.socket} has {available}, "
                 f"so ts would never start these jobs; give it more with "
                 f"`TS_SOCKET={self.socket} {self.binary} -S {slots}` (or set TS_SLOTS={slots} "
@@ -150,16 +150,16 @@ class Spooler:
         printed = self._checked(["-S"]).stdout
         count = parse_slots(printed)
         if count is None:
-            raise SpoolerError(f"`{self.binary} -S` printed no slot count: {_one_line(printed)!r}")
+            raise BackendError(f"`{self.binary} -S` printed no slot count: {_one_line(printed)!r}")
         return count
 
     def _check_request(self, *, slots: int, gpus: int) -> None:
         """What no ts server can honour, or this ts binary cannot: checked without a ts call,
         so `submit` checks it for every job."""
         if slots < 1 or gpus < 0:
-            raise SpoolerError(f"slots must be >= 1 and gpus >= 0, got slots={slots} gpus={gpus}")
+            raise BackendError(f"slots must be >= 1 and gpus >= 0, got slots={slots} gpus={gpus}")
         if gpus and self.variant != "gpu-task-spooler":
-            raise SpoolerError(
+            raise BackendError(
                 f"gpus={gpus} needs the GPU fork of task-spooler (github.com/justanhduc/"
                 f"task-spooler), but `{self.binary}` is task-spooler {self.version}; "
                 "set gpus to 0 or point hydra.launcher.binary at the fork"
@@ -192,7 +192,7 @@ class Spooler:
 
     def _require_server(self) -> None:
         if not self.alive():
-            raise SpoolerError(f"task-spooler server on {self.socket} is not running")
+            raise BackendError(f"task-spooler server on {self.socket} is not running")
 
     def _checked(
         self,
@@ -205,7 +205,7 @@ class Spooler:
         result = _run(self.binary, self.socket, args, env=env, cwd=cwd, pass_fds=pass_fds)
         if result.returncode != 0:
             message = _one_line(result.stderr) or _one_line(result.stdout) or "no message"
-            raise SpoolerError(
+            raise BackendError(
                 f"`{_describe(self.binary, args)}` failed with exit code {result.returncode} "
                 f"(TS_SOCKET={self.socket}): {message}"
             )
@@ -254,20 +254,20 @@ def _run(
         )
     except FileNotFoundError:
         if cwd is not None and not os.path.isdir(cwd):
-            raise SpoolerError(
+            raise BackendError(
                 f"cannot queue in {cwd}: the directory the sweep was launched from no longer "
                 "exists (jobs run where they were launched)"
             ) from None
-        raise SpoolerError(
+        raise BackendError(
             f"task-spooler binary `{binary}` does not exist (any more); {_HINT}"
         ) from None
     except subprocess.TimeoutExpired:
-        raise SpoolerError(
+        raise BackendError(
             f"`{_describe(binary, args)}` did not finish within {timeout:g} s "
             f"(TS_SOCKET={socket_path}); is the server hung?"
         ) from None
     except OSError as exc:
-        raise SpoolerError(f"cannot run `{binary}`: {exc.strerror or exc}; {_HINT}") from None
+        raise BackendError(f"cannot run `{binary}`: {exc.strerror or exc}; {_HINT}") from None
 
 
 def _describe(binary: str, args: list[str]) -> str:

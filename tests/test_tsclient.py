@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tsq.errors import SpoolerError
-from tsq.spooler import Spooler, default_socket
-from tsq.tslist import TsInfo
+from tsq.backends.tsclient import Spooler, default_socket
+from tsq.backends.tslist import TsInfo
+from tsq.errors import BackendError
 
 
 def ts(spooler: Spooler, *args: str) -> subprocess.CompletedProcess[str]:
@@ -61,7 +61,7 @@ def test_detect_socket_resolution(
 
 
 def test_detect_missing_binary() -> None:
-    with pytest.raises(SpoolerError, match="`tsq-no-such-ts` was not found") as caught:
+    with pytest.raises(BackendError, match="`tsq-no-such-ts` was not found") as caught:
         Spooler.detect(binary="tsq-no-such-ts")
     assert "\n" not in str(caught.value)
 
@@ -72,18 +72,18 @@ def test_detect_rejects_a_program_that_is_not_task_spooler(
     fake = tmp_path / "ts"
     fake.write_text("#!/bin/sh\necho 'usage: ts [-r] [-i | -s] [-m] [format]'\n")
     fake.chmod(0o755)
-    with pytest.raises(SpoolerError, match="is not task-spooler") as caught:
+    with pytest.raises(BackendError, match="is not task-spooler") as caught:
         Spooler.detect(binary=str(fake))
     assert str(caught.value).startswith(f"`{fake}` is not task-spooler")
     assert "\n" not in str(caught.value)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(SpoolerError, match=f"`{fake}` is not task-spooler"):
+    with pytest.raises(BackendError, match=f"`{fake}` is not task-spooler"):
         Spooler.detect()
 
 
 def test_detect_auto_without_any_ts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(SpoolerError, match="task-spooler is not installed") as caught:
+    with pytest.raises(BackendError, match="task-spooler is not installed") as caught:
         Spooler.detect()
     assert "\n" not in str(caught.value)
 
@@ -168,7 +168,7 @@ def test_slots_are_passed(spooler: Spooler) -> None:
 def test_gpus_need_the_gpu_fork(spooler: Spooler) -> None:
     if spooler.variant != "task-spooler":
         pytest.skip("the GPU fork takes -G")
-    with pytest.raises(SpoolerError, match="needs the GPU fork") as caught:
+    with pytest.raises(BackendError, match="needs the GPU fork") as caught:
         spooler.submit([sys.executable, "-c", "pass"], "gpu", gpus=1)
     assert "\n" not in str(caught.value)
     assert not spooler.alive()
@@ -203,16 +203,16 @@ def test_info_tells_exit_code_and_signal(
 
 def test_info_of_an_unknown_job(spooler: Spooler) -> None:
     spooler.submit([sys.executable, "-c", "pass"], "some job")
-    with pytest.raises(SpoolerError) as caught:
+    with pytest.raises(BackendError) as caught:
         spooler.info(99)
     assert "\n" not in str(caught.value)
 
 
 def test_status_calls_never_start_a_server(spooler: Spooler) -> None:
     assert not spooler.alive()
-    with pytest.raises(SpoolerError, match=f"server on {spooler.socket} is not running"):
+    with pytest.raises(BackendError, match=f"server on {spooler.socket} is not running"):
         spooler.list()
-    with pytest.raises(SpoolerError, match="is not running"):
+    with pytest.raises(BackendError, match="is not running"):
         spooler.info(0)
     assert not os.path.exists(spooler.socket)
 
@@ -220,7 +220,7 @@ def test_status_calls_never_start_a_server(spooler: Spooler) -> None:
     assert spooler.alive()
     assert ts(spooler, "-K").returncode == 0
     wait_until(lambda: not spooler.alive())
-    with pytest.raises(SpoolerError, match="is not running"):
+    with pytest.raises(BackendError, match="is not running"):
         spooler.list()
     assert not os.path.exists(spooler.socket)
 
@@ -234,6 +234,6 @@ def test_a_stale_socket_file_is_not_alive(spooler: Spooler) -> None:
 
 def test_a_binary_removed_after_detect(ts_socket: str, tmp_path: Path) -> None:
     gone = Spooler(binary=str(tmp_path / "tsp"), socket=ts_socket, version="1.0.1")
-    with pytest.raises(SpoolerError, match="does not exist") as caught:
+    with pytest.raises(BackendError, match="does not exist") as caught:
         gone.submit([sys.executable, "-c", "pass"], "gone")
     assert "\n" not in str(caught.value)

@@ -1,0 +1,151 @@
+"""Queue backends: everything specific to one queue behind one interface.
+
+A backend queues job runners (`python -m tsq.runner SPEC NUM [ATTEMPT]`), looks at its queue once
+per refresh and turns what it prints into typed `QueueRow`s matched to jobs by label, says why an
+ended job ended, and stops jobs. Nothing outside this package parses a queue's output or runs its
+commands, and the refresh policy (`tsq.status.decide`) sees only `QueueRow`s.
+
+Adding a backend: a module here with a class that implements `Backend` (its pure parsers in a
+module of their own), and its name in `_REGISTRY`. A sweep records the backend it was queued with
+(`Sweep.backend`), and `backend_for` gives it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # the barrier and the runner import this package without the store
+    from tsq.options import TsOptions
+    from tsq.store import Sweep
+
+
+class RowState(Enum):
+    """A queue row's state, as the refresh needs it."""
+
+    QUEUED = "queued"  # waiting for its turn (or for resources)
+    RUNNING = "running"
+    ENDED = "ended"  # ran and ended: exit code or signal in the row, when known
+    SKIPPED = "skipped"  # will never run (a job it depended on failed)
+
+    @property
+    def active(self) -> bool:
+        """Still to run or running: a dependent job (`depends_on`) waits for it."""
+        return self in (RowState.QUEUED, RowState.RUNNING)
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One job attempt as its queue shows it."""
+
+    queue_id: int
+    label: str | None
+    state: RowState
+    exit_code: int | None = None
+    signal: int | None = None
+    run_time: float | None = None  # seconds, for an ended job
+    # An ended row whose listing cannot tell its exit code from a signal: `Queue.explain`.
+    ambiguous: bool = False
+    reason: str | None = None  # why a SKIPPED row will never run
+
+
+class Queue(Protocol):
+    """One look at a queue, taken once per refresh."""
+
+    name: str  # "ts": in reasons ("never queued in ts")
+    title: str  # "task-spooler": in reasons ("removed from task-spooler's queue")
+    where: str  # "the ts server on /tmp/socket": in reasons and warnings
+    forgetting: str  # when a queue forgets jobs: "its server restarted or pruned ..."
+    alive: bool  # the queue answers; False only on positive evidence that it is gone
+    server_id: str | None  # which instance of the queue answered (`Backend.server_id`)
+
+    def find(self, label: str, queue_id: int | None) -> QueueRow | None:
+        """The job attempt's row (`tsq.labels.match`); None when the queue does not list it."""
+        ...
+
+    def explain(self, row: QueueRow) -> QueueRow:
+        """An ambiguous ended row with its exit code or signal, asked of the queue; the row
+        as it is when the queue cannot tell."""
+        ...
+
+
+class Backend(Protocol):
+    """A queue that tsq can put jobs in (frozen and hashable: refreshes group jobs by it)."""
+
+    name: str
+    title: str  # "task-spooler": in messages
+
+    def recorded(self) -> dict[str, str]:
+        """What a sweep records to get this backend back (`Sweep` columns; `from_record`)."""
+        ...
+
+    def describe(self) -> str:
+        """Where the jobs went, for the launcher's summary ("ts socket : /tmp/socket")."""
+        ...
+
+    def check_resources(self, options: TsOptions) -> None:
+        """Refuse (BackendError) what this queue cannot honour, before anything is queued."""
+        ...
+
+    def submit(
+        self,
+        argv: Sequence[str],
+        label: str,
+        options: TsOptions,
+        *,
+        after: int | None = None,
+        pass_fds: Sequence[int] = (),
+    ) -> int:
+        """Queue `argv` labelled `label`; its queue id. `after`: a queue id it must wait
+        for, whatever becomes of that job; `pass_fds` stay open in the queueing process
+        (`tsq.lease.Lease.hold_for`)."""
+        ...
+
+    def server_id(self) -> str | None:
+        """The identity of the queue instance jobs go to now (None: unknown)."""
+        ...
+
+    def look(self, warnings: list[str]) -> Queue | None:
+        """The queue as it is now; None (and a warning) when it could not be asked."""
+        ...
+
+    def has_job(self, queue_id: int) -> bool:
+        """Whether the queue lists `queue_id` (`depends_on=ts:ID`)."""
+        ...
+
+    def remove(self, queue_id: int) -> bool:
+        """Take a queued job out; False when the queue refused (it started or ended)."""
+        ...
+
+    def kill(self, queue_id: int) -> bool:
+        """Stop a running job (SIGTERM); False when the queue refused (it is not running)."""
+        ...
+
+
+# name -> "module:class"; imported on demand, so a barrier or a refresh of ts sweeps never
+# imports another backend's code.
+_REGISTRY = {"ts": "tsq.backends.ts:TsBackend"}
+
+
+def backend_for(sweep: Sweep) -> Backend:
+    """The backend a recorded sweep was queued with, as recorded (not detected again)."""
+    return from_record({column.key: getattr(sweep, column.key) for column in sweep.__table__.c})
+
+
+def from_record(record: Mapping[str, Any]) -> Backend:
+    """A backend from what it `recorded()` (a sweep's columns, a barrier's watch list)."""
+    import importlib
+
+    from tsq.errors import TsqError
+
+    where = _REGISTRY.get(record["backend"])
+    if where is None:
+        raise TsqError(
+            f"jobs were queued with the {record['backend']!r} backend, which this tsq does not "
+            "know; upgrade tsq"
+        )
+    module, name = where.split(":")
+    backend: Backend = getattr(importlib.import_module(module), name).of_record(record)
+    return backend

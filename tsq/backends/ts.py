@@ -1,0 +1,167 @@
+"""task-spooler as a queue backend: Debian's `tsp`, upstream's `ts` and the GPU fork.
+
+`tsclient` runs the binary, `tslist` parses what it prints; this module turns both into the
+`Backend` and `Queue` of `tsq.backends`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from tsq.backends import QueueRow, RowState
+from tsq.backends.tsclient import Spooler, server_id
+from tsq.backends.tslist import TsJob, exit_code_from_elevel
+from tsq.errors import BackendError
+from tsq.labels import match
+
+if TYPE_CHECKING:
+    from tsq.options import TsOptions
+
+_STATES = {
+    "queued": RowState.QUEUED,
+    "allocating": RowState.QUEUED,  # the GPU fork, waiting for free GPUs
+    "running": RowState.RUNNING,
+    "finished": RowState.ENDED,
+    "skipped": RowState.SKIPPED,
+}
+SKIPPED_REASON = "skipped by ts (a job it depended on failed)"
+
+
+def queue_row(job: TsJob) -> QueueRow:
+    """A `ts -l` row as the refresh sees it. Debian's E-Level is a signed char, and -1 may be
+    exit 255, any signal or an exec failure: such a row is `ambiguous` until `ts -i` says."""
+    state = _STATES[job.state]
+    ended = state is RowState.ENDED
+    known = ended and job.elevel not in (None, -1)
+    return QueueRow(
+        queue_id=job.id,
+        label=job.label,
+        state=state,
+        exit_code=exit_code_from_elevel(job.elevel) if known and job.elevel is not None else None,
+        run_time=job.real_time,
+        ambiguous=ended and not known,
+        reason=SKIPPED_REASON if state is RowState.SKIPPED else None,
+    )
+
+
+@dataclass(frozen=True)
+class TsQueue:
+    """One `ts -l` of one server, with what identifies the server."""
+
+    client: Spooler
+    alive: bool
+    rows: Mapping[int, QueueRow]
+    server_id: str | None = None
+    name: str = "ts"
+    title: str = "task-spooler"
+    forgetting: str = "its server restarted or pruned its finished list"
+
+    @property
+    def where(self) -> str:
+        return f"the ts server on {self.client.socket}"
+
+    @cached_property
+    def by_label(self) -> dict[str, QueueRow]:
+        return {row.label: row for row in self.rows.values() if row.label is not None}
+
+    def find(self, label: str, queue_id: int | None) -> QueueRow | None:
+        return match(label, queue_id, self.rows, self.by_label)
+
+    def explain(self, row: QueueRow) -> QueueRow:
+        try:
+            info = self.client.info(row.queue_id)
+        except BackendError:
+            return row
+        if info.exit_code is None and info.signal is None:
+            return row
+        return replace(row, exit_code=info.exit_code, signal=info.signal, ambiguous=False)
+
+
+@dataclass(frozen=True)
+class TsBackend:
+    """A task-spooler server (its socket) and the binary that talks to it."""
+
+    binary: str
+    socket: str
+    variant: str = "task-spooler"
+    name: str = "ts"
+    title: str = "task-spooler"
+
+    @classmethod
+    def detect(cls, binary: str, socket: str | None) -> TsBackend:
+        """Find and verify ts (`binary`: "auto", a name or a path) for `socket` (default:
+        TS_SOCKET, else ts's own)."""
+        found = Spooler.detect(binary, socket)
+        return cls(found.binary, found.socket, found.variant)
+
+    @classmethod
+    def of_record(cls, record: Mapping[str, str | None]) -> TsBackend:
+        binary, socket = record["ts_binary"], record["ts_socket"]
+        assert binary is not None and socket is not None
+        return cls(binary, socket, record.get("backend_variant") or "task-spooler")
+
+    @cached_property
+    def client(self) -> Spooler:
+        return Spooler(self.binary, self.socket, version="", variant=self.variant)
+
+    def recorded(self) -> dict[str, str]:
+        return {
+            "backend": self.name,
+            "backend_variant": self.variant,
+            "ts_binary": self.binary,
+            "ts_socket": self.socket,
+        }
+
+    def describe(self) -> str:
+        return f"ts socket : {self.socket}"
+
+    def check_resources(self, options: TsOptions) -> None:
+        self.client.check_resources(slots=options.slots, gpus=options.gpus)
+
+    def submit(
+        self,
+        argv: Sequence[str],
+        label: str,
+        options: TsOptions,
+        *,
+        after: int | None = None,
+        pass_fds: Sequence[int] = (),
+    ) -> int:
+        return self.client.submit(
+            argv,
+            label,
+            slots=options.slots,
+            gpus=options.gpus,
+            after=after,
+            env=options.job_environment(),
+            cwd=options.cwd,
+            pass_fds=pass_fds,
+        )
+
+    def server_id(self) -> str | None:
+        return server_id(self.socket)
+
+    def look(self, warnings: list[str]) -> TsQueue | None:
+        """The server as it is now. Its identity is read after its list: if the server died
+        between the probe and the list, the ts client started a new, empty one, and the jobs
+        it does not list are judged as missing from a new server, which is what happened."""
+        if not self.client.alive():
+            return TsQueue(self.client, alive=False, rows={})
+        try:
+            rows = {row.id: queue_row(row) for row in self.client.list()}
+        except BackendError as e:
+            warnings.append(f"could not ask task-spooler ({e}); jobs on it left as they were")
+            return None
+        return TsQueue(self.client, alive=True, rows=rows, server_id=self.server_id())
+
+    def has_job(self, queue_id: int) -> bool:
+        return self.client.alive() and queue_id in {row.id for row in self.client.list()}
+
+    def remove(self, queue_id: int) -> bool:
+        return self.client.remove(queue_id)
+
+    def kill(self, queue_id: int) -> bool:
+        return self.client.kill(queue_id)

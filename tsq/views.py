@@ -1,0 +1,125 @@
+"""What the commands print about sweeps and jobs: status lines and rows, job JSON, counts, and
+the command that follows a sweep. Pure: records in, text out (`tables.py` lays the text out).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from tsq.states import JobState
+from tsq.words import plural
+
+if TYPE_CHECKING:
+    from tsq.store import Job, Sweep
+
+# The order states are counted in: how it went first, then what is still to come.
+ORDER = (
+    JobState.COMPLETED,
+    JobState.FAILED,
+    JobState.RUNNING,
+    JobState.QUEUED,
+    JobState.CANCELLED,
+    JobState.LOST,
+)
+
+
+def counts(jobs: Sequence[Job]) -> str:
+    """ "3 completed, 1 failed, 2 queued": the jobs counted by state, in `ORDER`."""
+    by_state = Counter(job.state for job in jobs)
+    return ", ".join(f"{by_state[s]} {s}" for s in ORDER if by_state[s])
+
+
+def follow_command(verb: str, sweep_id: str, store: str | None = None) -> str:
+    """The command that shows the sweep (`status`) or its results (`collect`); `store` only
+    when the user named one (else the default finds it again)."""
+    option = f" --store {store}" if store else ""
+    return f"python -m tsq {verb} {sweep_id}{option}"
+
+
+def _end(job: Job, now: float) -> float | None:
+    """When the job ended, or now while it runs; None for an ended job whose end is unknown
+    (a lost job): its duration is unknown, not growing."""
+    if job.ended_at is not None:
+        return float(job.ended_at)
+    return None if job.state.terminal else now
+
+
+def duration(job: Job, now: float) -> str:
+    end = _end(job, now)
+    if job.started_at is None or end is None:
+        return ""
+    seconds = end - job.started_at
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def exit_text(job: Job) -> str:
+    if job.signal is not None:
+        from tsq.status import signal_name
+
+        return signal_name(job.signal)
+    return "" if job.exit_code is None else str(job.exit_code)
+
+
+def sweep_line(sweep: Sweep, jobs: Sequence[Job]) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(sweep.created_at))
+    count = plural(len(jobs), "job")
+    line = f"sweep {sweep.id}  {sweep.task_name}  {when}  {count}: {counts(jobs)}\n"
+    line += f"  dir: {sweep.sweep_dir}"
+    if sweep.project is not None:  # sweeps launched before tsq recorded their code have none
+        from tsq.snapshot import Provenance
+
+        code = Provenance(sweep.project, sweep.git_commit, sweep.git_branch, sweep.git_dirty)
+        copy = f"snapshot {sweep.snapshot}" if sweep.snapshot else "not snapshotted"
+        line += f"\n  code: {code.describe()}; {copy}"
+    return line
+
+
+def job_json(sweep: Sweep, job: Job, now: float) -> dict[str, Any]:
+    end = _end(job, now)
+    return {
+        "sweep": sweep.id,
+        "num": job.num,
+        "state": job.state,
+        "overrides": list(job.overrides),
+        "ts_id": job.ts_id,
+        "label": job.label,
+        "exit_code": job.exit_code,
+        "signal": job.signal,
+        "reason": job.reason,
+        "output_dir": job.output_dir,
+        "submitted_at": job.submitted_at,
+        "started_at": job.started_at,
+        "ended_at": job.ended_at,
+        "duration": None if job.started_at is None or end is None else end - job.started_at,
+        "task_name": sweep.task_name,
+        "attempt": job.attempt,
+        "git_commit": sweep.git_commit,
+        "git_dirty": sweep.git_dirty,
+    }
+
+
+def status_rows(jobs: Sequence[Job], now: float) -> list[dict[str, Any]]:
+    """`status`'s table rows; the TRY column only when some job was retried."""
+    rows: list[dict[str, Any]] = [
+        {
+            "NUM": j.num,
+            "STATE": j.state,
+            "TS": j.ts_id,
+            "EXIT": exit_text(j),
+            "TIME": duration(j, now),
+            "TRY": j.attempt,
+            "OVERRIDES": " ".join(j.overrides) + (f"  ({j.reason})" if j.reason else ""),
+        }
+        for j in jobs
+    ]
+    if all(j.attempt == 1 for j in jobs):
+        for row in rows:
+            del row["TRY"]
+    return rows
