@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what tsq needs on a Debian machine, idempotently: task-spooler (apt-get, when neither
 # `tsp` nor a task-spooler `ts` is on PATH), git, and a virtualenv in .venv with tsq and its test
-# tools.
+# tools; and the GPU fork of task-spooler's CPU variant in .cache/ts-fork/ (scripts/build-ts-fork.sh),
+# which the tests run against as well.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,3 +33,6 @@ fi
 # setuptools would reuse build/ from an earlier install, bringing back modules deleted since.
 rm -rf build
 .venv/bin/python -m pip install -q --disable-pip-version-check '.[test]'
+
+# The fork's source is vendored (tests/data/ts-fork/); it builds in a few seconds, once.
+bash scripts/build-ts-fork.sh >/dev/null

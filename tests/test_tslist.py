@@ -1,4 +1,5 @@
-"""The parsers against real captured task-spooler output (tests/data/ts-samples, see its README)."""
+"""The parsers against real captured task-spooler output (tests/data/ts-samples and
+tests/data/ts-fork-samples, see their READMEs)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from tsq.backends.tslist import (
     exit_code_from_elevel,
     parse_info,
     parse_list,
+    parse_slots,
+    parse_tab,
     parse_version,
 )
 
@@ -22,6 +25,9 @@ SAMPLES = REPO / "tests" / "data" / "ts-samples"
 # keeps a copy so it is self-contained.
 SHARED_SAMPLES = REPO.parent / "shared" / "ts-samples"
 SAMPLE_FILES = sorted(p.relative_to(SAMPLES).as_posix() for p in SAMPLES.rglob("*.txt"))
+# Real outputs of the GPU fork's CPU build (2.0.0), captured by the capture.sh beside them.
+FORK_SAMPLES = REPO / "tests" / "data" / "ts-fork-samples"
+FORK_SAMPLE_FILES = sorted(p.name for p in FORK_SAMPLES.glob("*.txt"))
 
 
 def sample(name: str) -> str:
@@ -327,6 +333,8 @@ def test_fork_v2_listing_with_shortened_fields(name: str) -> None:
 def test_fork_machine_formats_are_not_listings() -> None:
     assert parse_list(sample("gpu-fork/02-cpu-build-M-json.txt")) == []
     assert parse_list(sample("gpu-fork/03-cpu-build-M-tab.txt")) == []
+    assert parse_list(fork_sample("A-M-tab.txt")) == []
+    assert parse_list(fork_sample("B-M-tab.txt")) == []
 
 
 def test_fork_rows_without_header() -> None:
@@ -555,3 +563,225 @@ def test_exit_code_from_elevel(elevel: int, code: int) -> None:
 )
 def test_parse_version(text: str, expected: tuple[str, str] | None) -> None:
     assert parse_version(text) == expected
+
+
+# --- GPU fork 2.0.0 CPU build, real captures (tests/data/ts-fork-samples) ---
+
+L = "my_app/d951f05712ab"
+
+
+def fork_sample(name: str) -> str:
+    return (FORK_SAMPLES / name).read_text(encoding="utf-8")
+
+
+def tab_listing(name: str) -> dict[int, TsJob]:
+    jobs = parse_tab(fork_sample(name))
+    by_id = {job.id: job for job in jobs}
+    assert len(by_id) == len(jobs), "a listing shows each id once"
+    return by_id
+
+
+# Rows each parser finds in each capture: only the listings have any.
+FORK_ROWS = {
+    "A-M-tab.txt": (11, 0),
+    "B-M-tab.txt": (22, 0),
+    "A-l.txt": (0, 11),
+    "B-l.txt": (0, 22),
+}
+
+
+@pytest.mark.parametrize("name", FORK_SAMPLE_FILES)
+def test_every_fork_sample_gives_its_rows(name: str) -> None:
+    text = fork_sample(name)
+    tab_rows, list_rows = FORK_ROWS.get(name, (0, 0))
+    assert (len(parse_tab(text)), len(parse_list(text))) == (tab_rows, list_rows)
+    for job in parse_tab(text):
+        assert job.state in {"queued", "running", "finished", "skipped"}
+        assert job.label is None or job.label.startswith(("my_app/", "a_much_longer"))
+
+
+def test_fork_tab_every_state_with_whole_labels() -> None:
+    jobs = tab_listing("B-M-tab.txt")
+    assert list(jobs) == [12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, *range(9), 10, 11]
+    assert jobs[12] == TsJob(
+        id=12,
+        state="running",
+        output=None,  # "/tmp/tsfork-cap...": shortened, no path
+        elevel=None,
+        real_time=None,
+        label=f"{L}/12",
+        depends=(),
+        command="python3 -c import time; time.sleep(300)",
+        truncated=False,
+    )
+    assert jobs[15].label == "a_much_longer_application_name/d951f05712ab/15"
+    assert (jobs[15].state, jobs[15].command) == ("queued", "echo queued")
+    assert all(jobs[i].label == f"{L}/{i}" for i in jobs if i not in (15, 20))
+    assert (jobs[20].label, jobs[20].command) == (None, "echo no-label")
+    assert (jobs[21].output, jobs[21].command) == (None, "echo not-stored")
+    assert not any(job.truncated for i, job in jobs.items() if i != 19)
+
+
+def test_fork_tab_exit_levels_are_signed_chars() -> None:
+    jobs = tab_listing("B-M-tab.txt")
+    # 0 ok, 1 os._exit(7), 2 exit 200, 3 SIGKILL, 4 false, 6/7 after others, 8 `ts -k`, 11 -D
+    ended = {i: (jobs[i].state, jobs[i].elevel) for i in (0, 1, 2, 3, 4, 6, 7, 8, 11)}
+    assert ended == {
+        0: ("finished", 0),
+        1: ("finished", 7),
+        2: ("finished", -56),
+        3: ("finished", -1),
+        4: ("finished", 1),
+        6: ("finished", 0),
+        7: ("finished", 0),
+        8: ("finished", -1),
+        11: ("finished", 0),
+    }
+    assert exit_code_from_elevel(jobs[2].elevel) == 200
+    assert all(jobs[i].real_time is not None and jobs[i].real_time >= 0 for i in ended)
+    assert jobs[0].real_time > 0.1  # a Python start-up, "0.55" + "s"
+    for i in (5, 10):  # -W after a failure, -W on a removed job
+        assert (jobs[i].state, jobs[i].elevel, jobs[i].real_time) == ("skipped", None, None)
+    assert all(jobs[i].elevel is None for i in range(12, 23))
+
+
+def test_fork_tab_dependencies() -> None:
+    jobs = tab_listing("B-M-tab.txt")
+    depends = {i: job.depends for i, job in jobs.items() if job.depends}
+    assert depends == {
+        5: (4,),  # -W 4, skipped
+        6: (4,),  # -D 4, ran
+        7: (6,),  # -d
+        10: (9,),  # -W on removed 9, skipped
+        11: (9,),  # -D on removed 9, ran
+        13: (0,),  # running, -D 0
+        14: (0,),  # running, -W 0
+        16: (12,),
+        17: (12, 13),
+        18: (17,),  # -d
+        22: (9,),
+    }
+
+
+def test_fork_tab_removed_job_is_gone() -> None:
+    before = tab_listing("A-M-tab.txt")
+    assert list(before) == [8, 10, 11, *range(8)]
+    assert before[8].state == "running"
+    assert (before[10].state, before[11].state) == ("queued", "queued")
+    assert 9 not in tab_listing("B-M-tab.txt")
+
+
+def test_fork_tab_newline_and_tab_in_the_command() -> None:
+    jobs = parse_tab(fork_sample("B-M-tab.txt"))
+    job = next(j for j in jobs if j.id == 19)
+    # argv: printf '%s|' 'two words' $'a\tb' $'c\nd'; the line ends at the newline, "d" follows
+    assert (job.label, job.command, job.truncated) == (
+        f"{L}/19",
+        "printf %s| two words a\tb c",
+        True,
+    )
+    assert [j.id for j in jobs][jobs.index(job) + 1] == 20  # "d" is no row
+
+
+def test_fork_tab_shared_sample_of_the_same_build() -> None:
+    jobs = {j.id: j for j in parse_tab(sample("gpu-fork/03-cpu-build-M-tab.txt"))}
+    assert list(jobs) == [5, 6, 7, 8, 9, 10, 0, 1, 2, 3, 4]
+    assert (jobs[5].label, jobs[5].command) == ("train", "python3 -c import time; time.sleep(30)")
+    assert (jobs[8].depends, jobs[8].label) == ((6,), "after-train")
+    assert (jobs[10].depends, jobs[10].label) == ((0, 1), None)
+    assert (jobs[4].elevel, jobs[4].command) == (-56, "sh -c exit 200")
+    assert (jobs[2].elevel, jobs[2].label) == (-1, "nightly build")
+
+
+def test_fork_tab_gpu_build_rows() -> None:
+    # Written from list.c's GPU-build formats (no GPU build here): a GPUs count before the
+    # dependencies, "%i\t%s\t%s\t%s\t%s\t%d\t%s\t[%s]\t%s" and, finished,
+    # "%i\t%s\t%s\t%i\t%.2f\t%s\t%d\t%s\t[%s]\t%s".
+    text = (
+        "5\tallocating\t(file)\t\t\t2\t[3]&& \t[a/b/5]\tpython x.py\n"
+        "6\trunning\t/tmp/ts-out.abc\t\t\t0\t\t\tpython y.py\n"
+        "3\tfinished\t/tmp/ts-out.def\t-56\t1.50\tm\t1\t\t[a/b/3]\tsh -c exit 200\n"
+    )
+    jobs = parse_tab(text)
+    assert [(j.id, j.state, j.label, j.depends, j.command) for j in jobs] == [
+        (5, "allocating", "a/b/5", (3,), "python x.py"),
+        (6, "running", None, (), "python y.py"),
+        (3, "finished", "a/b/3", (), "sh -c exit 200"),
+    ]
+    assert (jobs[1].output, jobs[2].elevel, jobs[2].real_time) == ("/tmp/ts-out.abc", -56, 90.0)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "",
+        "d",
+        "ID\tState",
+        "x\tqueued\t(file)\t\t\t\t[a]\techo",  # id not a number
+        "5\twaiting\t(file)\t\t\t\t[a]\techo",  # unknown state
+        "5\tqueued\t(file)\t\t\t\t[a]",  # a field short
+        "5\tqueued\t(file)\t1\t\t\t[a]\techo",  # E-Level on a queued row
+        "5\tfinished\t/tmp/x\t\t0.00\ts\t\t[a]\techo",  # no E-Level on a finished row
+        "5\tfinished\t/tmp/x\t0\t0.00\tweeks\t\t[a]\techo",  # unknown unit
+        "5\tqueued\t(file)\t\t\t[x]\t[a]\techo",  # not a dependency field
+        "5\tqueued\t(file)\t\t\t\t[a\tb]\techo",  # a tab in the label shifts the fields
+        '[{"ID":5,"State":"queued"}]',
+    ],
+)
+def test_fork_tab_lines_that_are_not_rows_are_skipped(line: str) -> None:
+    assert parse_tab(line) == []
+
+
+def test_fork_tab_of_other_outputs_is_empty() -> None:
+    for name in ("B-l.txt", "B-M-json.txt", "i-0.txt", "V.txt"):
+        assert parse_tab(fork_sample(name)) == [], name
+    assert parse_tab(sample("00-typical-default-tmpdir.txt")) == []
+
+
+def test_fork_l_shortens_labels_so_rows_cannot_be_matched() -> None:
+    jobs = {j.id: j for j in parse_list(fork_sample("B-l.txt"))}
+    assert jobs[12].label == "my_app/d951f057..."
+    assert jobs[15].label == "a_much_longer_a..."
+    assert jobs[12].truncated
+    assert (jobs[2].elevel, jobs[5].state, jobs[17].depends) == (-56, "skipped", (12, 13))
+
+
+def test_fork_info_of_every_state() -> None:
+    infos = {
+        int(name.split("-")[1].split(".")[0]): parse_info(fork_sample(name))
+        for name in FORK_SAMPLE_FILES
+        if re.fullmatch(r"i-\d+\.txt", name)
+    }
+    assert infos == {
+        0: TsInfo(exit_code=0, signal=None, state="finished"),
+        1: TsInfo(exit_code=7, signal=None, state="finished"),
+        2: TsInfo(exit_code=200, signal=None, state="finished"),  # "died with exit code -56"
+        3: TsInfo(exit_code=None, signal=9, state="finished"),
+        # skipped: "died with exit code -1" and no start time
+        5: TsInfo(exit_code=None, signal=None, state="skipped"),
+        6: TsInfo(exit_code=0, signal=None, state="finished"),
+        8: TsInfo(exit_code=None, signal=15, state="finished"),  # ts -k
+        10: TsInfo(exit_code=None, signal=None, state="skipped"),
+        11: TsInfo(exit_code=0, signal=None, state="finished"),
+        12: TsInfo(exit_code=None, signal=None, state="running"),
+        13: TsInfo(exit_code=None, signal=None, state="running"),
+        15: TsInfo(exit_code=None, signal=None, state="queued"),
+        16: TsInfo(exit_code=None, signal=None, state="queued"),
+        17: TsInfo(exit_code=None, signal=None, state="queued"),
+        19: TsInfo(exit_code=None, signal=None, state="queued"),  # command over two lines
+    }
+    assert fork_sample("i-5.txt").startswith("Exit status: died with exit code -1\n")
+
+
+@pytest.mark.parametrize("name", ["i-9-removed.txt", "i-99-missing.txt"])
+def test_fork_info_of_no_job(name: str) -> None:
+    assert parse_info(fork_sample(name)) == TsInfo(exit_code=None, signal=None, state=None)
+
+
+def test_fork_label_slots_and_version() -> None:
+    assert fork_sample("a-0.txt") == f"{L}/0\n"
+    assert fork_sample("a-15.txt") == "a_much_longer_application_name/d951f05712ab/15\n"
+    assert fork_sample("a-20.txt") == ""  # no label
+    assert parse_slots(fork_sample("S.txt")) == 3
+    assert parse_version(fork_sample("V.txt")) == ("gpu-task-spooler", "2.0.0")
+    assert parse_version(fork_sample("G-cpu-build.txt")) is None

@@ -1,16 +1,17 @@
 """Parsers for what task-spooler prints, kept free of I/O so every captured sample can be tested.
 
-`ts -l` has no machine format in Debian's 1.0.1 (the GPU fork's `-M json` drops labels and
-dependencies), so the human listing is the interface. Its column widths are minimums, not fixed
-positions: a long output path pushes the rest of the row right. Rows are therefore matched with
-regexes, and anything that does not look like a row (headers, blank lines, the tail of a command
-whose argument held a newline) is skipped rather than guessed at.
+`ts -l` has no machine format in Debian's 1.0.1, so the human listing is the interface there. Its
+column widths are minimums, not fixed positions: a long output path pushes the rest of the row
+right. Rows are therefore matched with regexes, and anything that does not look like a row
+(headers, blank lines, the tail of a command whose argument held a newline) is skipped rather than
+guessed at. The GPU fork 2.x shortens labels and commands in `ts -l`, so it is read through its
+`-M tab` listing instead (`parse_tab`), which keeps them whole.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 _STATES = frozenset({"queued", "running", "finished", "skipped", "allocating"})
 
@@ -45,12 +46,17 @@ class TsJob:
     id: int
     state: str  # queued, running, finished, skipped; allocating in the GPU fork
     output: str | None  # None for placeholders such as "(file)" and "stdout"
-    elevel: int | None  # as printed, a signed char (-56 is exit 200); None when blank
+    # As printed, a signed char in Debian's ts and in the GPU fork alike (both store the exit
+    # status in a `signed char`): exit 200 is -56; -1 is exit 255, a signal, or (Debian) a skip.
+    # `exit_code_from_elevel` applies to both variants; None when blank.
+    elevel: int | None
     real_time: float | None  # seconds
     label: str | None
     depends: tuple[int, ...]
     command: str  # argv joined with single spaces: quoting is lost
-    truncated: bool  # the GPU fork shortened command or label to 15 chars + "..."
+    # The command or label shown is not the whole of it: the GPU fork's `-l` shortened it to 15
+    # chars + "...", or (`-M tab`) the command held a newline and only its first line is here.
+    truncated: bool
 
 
 @dataclass(frozen=True)
@@ -157,8 +163,105 @@ def _output_path(shown: str) -> str | None:
     return shown
 
 
+def parse_tab(text: str) -> list[TsJob]:
+    """Parse the GPU fork's `ts -M tab` (2.0.0; 1.3.x has no `-M`), in the order printed: queued
+    and running jobs, then finished ones.
+
+    Why `-M tab` and not `-M json` or `-l`: `-l` shortens labels and commands to 15 chars +
+    "..." even when piped, and `-M json` has no label and no dependencies; only `-M tab` carries
+    the whole label, which is what matches a row to its job. Its price: nothing is escaped.
+
+    One line per job, fields separated by tabs (list.c, plainprint_*): ID, State, Output, E-Level,
+    time, time unit, [GPUs, GPU builds only], dependencies ("" or "[3]&& ", "[3,4]&& "), label
+    ("" or "[label]"), command (argv joined with spaces, quoting lost). E-Level, time and unit are
+    "" unless the job finished (a skipped job has none); Output is shortened to 15 chars + "..."
+    past 20 chars, so it is kept only when whole. The command comes last, so tabs in it stay in
+    it; a newline in it ends the line early: that row is marked `truncated` and the lines that
+    continue it are skipped. A row whose fields do not fit this layout (a tab in a label, a line
+    that is not a row) is skipped, never guessed at. E-Level is the same signed char as Debian's
+    (`TsJob.elevel`).
+    """
+    jobs: list[TsJob] = []
+    for raw in text.split("\n"):
+        line = raw.removesuffix("\r")
+        job = _parse_tab_row(line)
+        if job is not None:
+            jobs.append(job)
+        elif line and jobs and not _TAB_ROW_START.match(line):
+            # Every line `-M tab` prints is a row: a line that does not even start like one
+            # continues the command of the row above (an argument held a newline).
+            jobs[-1] = replace(jobs[-1], truncated=True)
+    return jobs
+
+
+_TAB_ROW_START = re.compile(r"^\d+\t[a-z]+\t")
+_TAB_DEPENDS = re.compile(r"^\[(?P<ids>[\d ,]*)\]&& $")
+_TAB_LABEL = re.compile(r"^\[(?P<label>.*)\]$")
+_TAB_ELEVEL = re.compile(r"^-?\d+$")
+_TAB_TIME = re.compile(r"^\d+\.\d+$")
+
+
+def _parse_tab_row(line: str) -> TsJob | None:
+    head = line.split("\t", 2)
+    if len(head) < 3 or not (head[0].isascii() and head[0].isdigit()) or head[1] not in _STATES:
+        return None
+    finished = head[1] == "finished"
+    # CPU build: finished rows have 9 fields, the others 8 (no E-Level/time/unit values but the
+    # same empty fields minus the unit). A GPU build adds a GPUs count before the dependencies:
+    # a number, which a dependency field never is.
+    count = 9 if finished else 8
+    gpus_at = count - 3
+    fields = line.split("\t", count - 1)
+    if len(fields) < count:
+        return None
+    if fields[gpus_at].isascii() and fields[gpus_at].isdigit():
+        fields = line.split("\t", count)
+        if len(fields) < count + 1:
+            return None
+        del fields[gpus_at]
+    output, depends_field, label_field, command = fields[2], *fields[-3:]
+    elevel: int | None = None
+    real_time: float | None = None
+    if finished:
+        elevel_field, time_field, unit = fields[3:6]
+        if not (
+            _TAB_ELEVEL.match(elevel_field)
+            and _TAB_TIME.match(time_field)
+            and unit in _UNIT_SECONDS
+        ):
+            return None
+        elevel = int(elevel_field)
+        real_time = float(time_field) * _UNIT_SECONDS[unit]
+    elif fields[3:5] != ["", ""]:
+        return None
+    depends: tuple[int, ...] = ()
+    if depends_field:
+        dep = _TAB_DEPENDS.match(depends_field)
+        if dep is None:
+            return None
+        depends = tuple(int(i) for i in re.findall(r"\d+", dep["ids"]))
+    label = None
+    if label_field:
+        lab = _TAB_LABEL.match(label_field)
+        if lab is None:
+            return None
+        label = lab["label"]
+    return TsJob(
+        id=int(head[0]),
+        state=head[1],
+        output=_output_path(output) if output else None,
+        elevel=elevel,
+        real_time=real_time,
+        label=label,
+        depends=depends,
+        command=command,
+        truncated=False,
+    )
+
+
 def exit_code_from_elevel(elevel: int) -> int:
-    """ts stores the exit status in a signed char, so exit 200 shows as -56.
+    """ts stores the exit status in a signed char, so exit 200 shows as -56; the GPU fork too
+    (2.0.0, checked: tests/data/ts-fork-samples/).
 
     -1 maps to 255, but a -1 E-Level may equally be a signal or an exec failure: ask `ts -i`.
     """
