@@ -123,7 +123,7 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
-DefMemPerCPU=256
+DefMemPerCPU=1024
 SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=1,sched_min_interval=0,batch_sched_delay=0,bf_interval=1
 DependencyParameters=kill_invalid_depend
@@ -132,12 +132,13 @@ ReturnToService=2
 MinJobAge=3600
 KillWait=5
 InactiveLimit=0
-# Memory limits enforced by polling (no cgroups here): a job over its --mem ends OUT_OF_MEMORY.
+# Memory limits enforced by polling (no cgroups here): a job over its --mem (default 1 GiB a CPU)
+# is SIGKILLed. It then ends FAILED 0:9, not OUT_OF_MEMORY (that state needs task/cgroup).
 JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=task=1
 JobAcctGatherParams=OverMemoryKill
 SlurmdParameters=config_overrides
-NodeName=localhost NodeHostname=localhost NodeAddr=127.0.0.1 CPUs=8 RealMemory=4096 State=UNKNOWN
+NodeName=localhost NodeHostname=localhost NodeAddr=127.0.0.1 CPUs=8 RealMemory=8192 State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
     if [ "$acct" = yes ]; then
