@@ -13,7 +13,7 @@ import pytest
 
 from tsq.backends.tsclient import Spooler
 
-pytest_plugins = ["sweeps"]
+pytest_plugins = ["sweeps", "slurm"]
 
 
 def _server_alive(path: str) -> bool:

@@ -1,0 +1,127 @@
+"""`slurm_cluster`: a real one-node Slurm (scripts/slurm.sh) for the tests that need one.
+
+It uses the cluster when it is up, else starts it (with accounting unless TSQ_SLURM_ACCOUNTING=0)
+under a file lock, since the two xdist workers may both get there first. It skips only when the
+cluster cannot be started (not root and no Slurm, no apt, a start that fails), saying why. Tests
+tag their jobs with `cluster.job_name(...)` (unique per worker and test) and teardown cancels
+only the jobs carrying this session's tag, never anyone else's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "scripts" / "slurm.sh"
+DIR = Path(os.environ.get("TSQ_SLURM_DIR", "/tmp/tsq-slurm"))
+CONF = DIR / "slurm.conf"
+START_TIMEOUT = 600  # an apt-get install on a busy machine, behind another worker's lock
+
+
+@dataclass
+class SlurmCluster:
+    """A running cluster: its SLURM_CONF, whether sacct works, and a tag for this session's jobs."""
+
+    conf: Path
+    accounting: bool
+    tag: str
+    env: dict[str, str] = field(repr=False)
+
+    def job_name(self, what: str) -> str:
+        """A job name no other worker or test run uses: `tsq-test-<tag>-<what>`."""
+        return f"tsq-test-{self.tag}-{what}"
+
+    def run(
+        self, *argv: str, timeout: float = 30, check: bool = True
+    ) -> subprocess.CompletedProcess:
+        """A Slurm client, bounded in time (clients retry forever when the controller is down)."""
+        return subprocess.run(
+            argv,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=check,
+        )
+
+    def poll(self, what: str, probe: Callable[[], object], timeout: float = 60) -> object:
+        """Call `probe` until it returns something truthy; fail naming `what` at the deadline."""
+        deadline = time.monotonic() + timeout
+        delay = 0.1
+        while True:
+            value = probe()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
+
+
+def _status(env: dict[str, str]) -> bool:
+    try:
+        done = subprocess.run(
+            ["bash", str(SCRIPT), "status"], env=env, capture_output=True, text=True, timeout=30
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0
+
+
+def _start(env: dict[str, str]) -> str | None:
+    """Start the cluster; None when it is up, else why it cannot be."""
+    if os.geteuid() != 0 and shutil.which("slurmctld") is None:
+        return "Slurm is not installed and installing it needs root"
+    if shutil.which("slurmctld") is None and shutil.which("apt-get") is None:
+        return "Slurm is not installed and there is no apt-get to install it"
+    argv = ["bash", str(SCRIPT), "start"]
+    if os.environ.get("TSQ_SLURM_ACCOUNTING", "1") != "0":
+        argv.append("--accounting")
+    try:
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=START_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return f"`{' '.join(argv[1:])}` took over {START_TIMEOUT} s"
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-8:])
+        return f"`{' '.join(argv[1:])}` failed ({done.returncode}):\n{tail}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
+    env = {**os.environ, "SLURM_CONF": str(CONF), "TSQ_SLURM_DIR": str(DIR)}
+    # One lock for every xdist worker: the directory pytest shares between them.
+    shared = tmp_path_factory.getbasetemp().parent
+    with FileLock(str(shared / "tsq-slurm-start.lock"), timeout=START_TIMEOUT + 60):
+        if not _status(env):
+            why = _start(env)
+            if why is not None:
+                pytest.skip(f"no Slurm cluster: {why}")
+    os.environ["SLURM_CONF"] = str(CONF)  # for code under test that runs Slurm's clients
+    config = subprocess.run(
+        ["scontrol", "show", "config"], env=env, capture_output=True, text=True, timeout=30
+    ).stdout
+    accounting = "accounting_storage/slurmdbd" in config
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    cluster = SlurmCluster(CONF, accounting, f"{worker}-{uuid.uuid4().hex[:8]}", env)
+    yield cluster
+    # Cancel only this session's jobs (by name), whatever state they were left in.
+    listing = cluster.run("squeue", "-h", "-o", "%A|%j", check=False, timeout=30).stdout
+    own = [
+        line.split("|", 1)[0]
+        for line in listing.splitlines()
+        if "|" in line and line.split("|", 1)[1].startswith(cluster.job_name(""))
+    ]
+    if own:
+        cluster.run("scancel", *own, check=False, timeout=30)
