@@ -18,7 +18,6 @@ import pytest
 
 APPS = Path(__file__).parent / "apps"
 SLOTS = 2
-TERMINAL = {"completed", "failed", "cancelled", "lost"}
 
 
 @dataclass
@@ -99,18 +98,27 @@ class Sandbox:
         return json.loads(self.tsq("status", "--all", "--json", *args).stdout)
 
     def wait_terminal(self, timeout: float = 240) -> list[dict[str, Any]]:
-        """Poll `tsq status` until every job is terminal. Each poll is a whole interpreter, so
-        polls back off (0.3 s to 2 s): on 2 cores, polling flat out slows the jobs it waits for."""
-        deadline = time.monotonic() + timeout
-        delay = 0.3
-        while True:
-            jobs = self.status()
-            if jobs and all(j["state"] in TERMINAL for j in jobs):
-                return jobs
-            if time.monotonic() > deadline:
-                raise AssertionError(f"jobs not terminal after {timeout}s: {jobs}")
-            time.sleep(delay)
-            delay = min(delay * 1.5, 2.0)
+        """Refresh until every job is terminal, then `tsq status` as a user sees it. The
+        refresh runs in this process (the same code `status` runs, without starting an
+        interpreter per poll), backing off from 0.1 s to 1 s."""
+        from tsq.status import refresh
+        from tsq.store import Store
+
+        store = Store.open(self.store)
+        try:
+            deadline = time.monotonic() + timeout
+            delay = 0.1
+            while True:
+                refresh(store)
+                jobs = store.jobs([sweep.id for sweep in store.sweeps()])
+                if jobs and all(job.state.terminal for job in jobs):
+                    return self.status()
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"jobs not terminal after {timeout}s: {jobs}")
+                time.sleep(delay)
+                delay = min(delay * 1.5, 1.0)
+        finally:
+            store.close()
 
     def tsp(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -53,9 +53,18 @@ def test_sweep_and_spool_files_are_private(sandbox: Sandbox) -> None:
     sandbox.sweep("x=1")
     sandbox.wait_terminal()
     spool = next((sandbox.root / "multirun").glob("*/.tsq/*"))
-    assert stat.S_IMODE(spool.stat().st_mode) == 0o700
-    for path in spool.rglob("*.pkl"):
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    private = [spool, spool / "jobs", spool / "spec-0.pkl", spool / "jobs" / "0.pkl"]
+    private += [spool / "jobs" / "0.json", spool / "jobs" / "0.started.json"]
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in private}
+    assert modes == {
+        spool.name: 0o700,
+        "jobs": 0o700,
+        "spec-0.pkl": 0o600,  # the job's config: may hold secrets
+        "0.pkl": 0o600,  # its return value
+        "0.json": 0o600,
+        "0.started.json": 0o600,
+    }
+    assert {p.name for p in spool.rglob("*.pkl")} == {"spec-0.pkl", "0.pkl"}, "no other pickle"
 
 
 def _nothing_recorded(sandbox: Sandbox) -> None:

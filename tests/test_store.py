@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sweeps import ReadOnly
 
@@ -435,17 +434,19 @@ def test_models_match_the_migrations(store: Store) -> None:
 
 def _hammer(path: str, worker: int, rounds: int, barrier: Any, failures: Any) -> None:
     """One process of the concurrency test: open a fresh store at the same moment as the others,
-    then write, half of it in read-then-write transactions (those fail under a deferred BEGIN)."""
+    then write through the store's own API, a third of it in a read-then-write transaction
+    (`new_attempts`: those fail under a deferred BEGIN)."""
     try:
         barrier.wait()
         store = Store.open(path)
         for i in range(rounds):
             sweep_id = uuid.uuid4().hex[:12]
             add(store, sweep_id, n=1, created_at=time.time())
-            with store.session() as session:
-                job = session.scalars(select(Job).where(Job.sweep_id == sweep_id)).one()
-                job.state = JobState.RUNNING.value
-                job.reason = f"worker {worker} round {i}"
+            [job] = store.jobs([sweep_id])
+            reason = f"worker {worker} round {i}"
+            assert store.apply([JobUpdate.of(job, JobState.FAILED, reason=reason)]) == 1
+            renewed = store.new_attempts(store.jobs([sweep_id]), [f"{sweep_id}#2"], "lease")
+            assert len(renewed) == 1, reason
     except BaseException as e:
         failures.put(f"worker {worker}: {type(e).__name__}: {e}")
         raise
@@ -473,8 +474,12 @@ def test_many_processes_share_one_store(tmp_path: Path) -> None:
 
     store = Store.open(path)
     assert len(store.sweeps()) == workers * rounds
-    assert {j.state for j in store.active_jobs()} == {"running"}
-    assert len(store.active_jobs()) == workers * rounds
+    jobs = store.active_jobs()
+    assert len(jobs) == workers * rounds
+    assert {(j.state, j.attempt) for j in jobs} == {(JobState.QUEUED, 2)}
+    archived = sqlite_rows(Path(path), "SELECT state, reason FROM attempts")
+    assert len({reason for _, reason in archived}) == workers * rounds, "every write landed"
+    assert {state for state, _ in archived} == {"failed"}
 
 
 # -- schema upgrades ------------------------------------------------------------------------------

@@ -59,12 +59,35 @@ def test_copied_samples_match_the_shared_originals() -> None:
         assert (SHARED_SAMPLES / name).read_bytes() == (SAMPLES / name).read_bytes(), name
 
 
+# A line that starts like a `ts -l` row: an id, then a state word.
+ROW_START = re.compile(r"^(\d+) +(queued|running|finished|skipped|allocating) ", re.MULTILINE)
+EXIT_LINE = re.compile(r"^Exit status: (died with exit code|killed by signal) (-?\d+)$", re.M)
+
+
 @pytest.mark.parametrize("name", SAMPLE_FILES)
-def test_every_sample_parses_without_error(name: str) -> None:
-    for job in parse_list(sample(name)):
-        assert job.state in {"queued", "running", "finished", "skipped", "allocating"}
-        assert "\r" not in job.command
-    parse_info(sample(name))
+def test_every_sample_parses_every_row(name: str) -> None:
+    """No row of any captured listing is dropped or misread: each line that starts like a row
+    comes back with its id and state, in order (samples hold no command with a newline)."""
+    text = sample(name)
+    expected = [(int(m[1]), m[2]) for m in ROW_START.finditer(text)]
+    jobs = parse_list(text)
+    assert [(job.id, job.state) for job in jobs] == expected
+    assert all("\r" not in job.command for job in jobs)
+
+
+@pytest.mark.parametrize("name", [n for n in SAMPLE_FILES if info_sections(n)])
+def test_every_info_capture_gives_its_exit_status(name: str) -> None:
+    """Each `ts -i` answer's exit status line comes back as an exit code (exit status & 0xff)
+    or a signal, except for skipped jobs, which never ran."""
+    for ts_id, text in info_sections(name).items():
+        info = parse_info(text)
+        status = EXIT_LINE.search(text)
+        if status is None or info.state == "skipped":
+            assert (info.exit_code, info.signal) == (None, None), ts_id
+        elif status[1] == "killed by signal":
+            assert (info.exit_code, info.signal) == (None, int(status[2])), ts_id
+        else:
+            assert (info.exit_code, info.signal) == (int(status[2]) & 0xFF, None), ts_id
 
 
 # --- Debian task-spooler 1.0.1 `tsp -l` ---

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import yaml
+from procs import finish, read_until
 from sweeps import Sandbox, by_num
 
 WAIT = "hydra.launcher.wait=true"
@@ -92,12 +93,17 @@ def test_a_job_lost_while_waiting_ends_the_wait_with_the_cause(sandbox: Sandbox)
 
 def test_ctrl_c_while_waiting_leaves_the_jobs_queued_and_recorded(sandbox: Sandbox) -> None:
     blocker = sandbox.block_queue()
-    launcher = _launch_waiting(sandbox, "x=1,2")
-    _wait_for(lambda: sandbox.store.exists() and len(sandbox.status()) == 2
-              and all(j["ts_id"] is not None for j in sandbox.status()))  # fmt: skip
-    time.sleep(0.5)
+    launcher = subprocess.Popen(
+        [sys.executable, "app.py", "-m", "hydra/launcher=ts", WAIT,
+         f"hydra.sweep.dir={sandbox.root}/multirun/w", "x=1,2"],
+        cwd=sandbox.app_dir, env=sandbox.env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    # Its first progress line: both jobs are queued and recorded, and it is waiting.
+    seen = read_until(launcher.stderr, ": 2 queued\n")
     launcher.send_signal(signal.SIGINT)
-    _, err = launcher.communicate(timeout=30)
+    _, rest = finish(launcher, timeout=30)
+    err = seen + rest
     assert launcher.returncode == 1
     assert "Traceback" not in err
     line = next(line for line in err.splitlines() if "stopped waiting" in line)

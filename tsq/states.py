@@ -1,9 +1,11 @@
-"""Job states and the only table of allowed transitions.
+"""Job states, the only table of allowed transitions, and the retry rule.
 
-Every writer of a job's state (the launcher, the status refresh, cancel) goes through
-`can_transition`, so a terminal state can never be overwritten, whoever races whom. The one way
-out of a terminal state is `tsq retry`, which does not change the ended attempt: it archives it
-and makes the job a new attempt (`can_renew`).
+A job is recorded `queued`; every later write of its state goes through this table: `Store.apply`
+(the refresh, the launcher's and retry's "never queued") checks `can_transition` from the state
+it decided from, and `Store.settle_cancelled` (cancel) writes only over `sources_of` its target.
+So a terminal state is never overwritten, whoever races whom. The one way out of a terminal
+state is `tsq retry` (`Store.new_attempts`, `can_renew`), which does not change the ended
+attempt: it archives it and makes the job a new attempt.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Parsers for what Slurm's clients print, and what each job state means to tsq. No I/O.
 
-Kept pure, like `tsq.tslist`, so every captured sample (tests/data/slurm-samples/) is a test.
+Kept pure, like `tsq.backends.tslist`, so every captured sample (tests/data/slurm-samples/) is a test.
 The formats are fixed here, and the backend must ask for exactly these (the parsers check the
 column count and say so rather than guess):
 
