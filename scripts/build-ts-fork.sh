@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the GPU fork of task-spooler (justanhduc, vendored in tests/data/ts-fork/) as its CPU
-# variant into .cache/ts-fork/, idempotently, and print the binary's path. Installs gcc and make
-# with apt-get only when missing. The tests run tsq against this binary as well as Debian's tsp.
+# variant into .cache/ts-fork/, idempotently, and print the binary's path (gcc and make come
+# from scripts/setup.sh, which runs this). The tests run tsq against it as well as Debian's tsp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -17,16 +17,9 @@ if [ -x "$binary" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
     exit 0
 fi
 
-missing=""
-command -v gcc >/dev/null 2>&1 || command -v cc >/dev/null 2>&1 || missing="gcc"
-command -v make >/dev/null 2>&1 || missing="$missing make"
-if [ -n "$missing" ]; then
-    echo "build-ts-fork: installing$missing with apt-get" >&2
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    # shellcheck disable=SC2086
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+if ! command -v make >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1; then
+    echo "build-ts-fork: needs a C compiler and make; bash scripts/setup.sh installs them" >&2
+    exit 1
 fi
 
 echo "build-ts-fork: building the fork's CPU variant in $cache" >&2

@@ -15,6 +15,9 @@ have_task_spooler() {
 missing=""
 have_task_spooler || missing="task-spooler"
 command -v git >/dev/null 2>&1 || missing="$missing git"
+# gcc and make: the tests build the GPU fork of task-spooler (scripts/build-ts-fork.sh).
+command -v cc >/dev/null 2>&1 || missing="$missing gcc"
+command -v make >/dev/null 2>&1 || missing="$missing make"
 if [ -n "$missing" ]; then
     echo "setup: installing $missing with apt-get" >&2
     SUDO=""

@@ -6,12 +6,16 @@ must not pay for SQLAlchemy or Hydra's sweep machinery it does not use.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for annotations only: importing them costs every job
+    import pandas
+    from hydra.core.utils import JobReturn
 
 __version__ = "0.1.0"
 
 
-def collect(sweep: str | None = None, store: str | None = None) -> list[Any]:
+def collect(sweep: str | None = None, store: str | None = None) -> list[JobReturn]:
     """The finished jobs of `sweep` (id, unique id prefix or sweep dir; default: the latest
     sweep) as Hydra `JobReturn`s in job order, after bringing the store up to date.
 
@@ -22,7 +26,7 @@ def collect(sweep: str | None = None, store: str | None = None) -> list[Any]:
     return collect_returns(sweep, store)
 
 
-def collect_frame(sweep: str | None = None, store: str | None = None) -> Any:
+def collect_frame(sweep: str | None = None, store: str | None = None) -> pandas.DataFrame:
     """Like `collect`, as a pandas DataFrame: one row per finished job, one column per override
     key and, when the jobs return mappings, one per returned key (`return.<key>`). Needs pandas
     (`pip install 'tsq[pandas]'`)."""

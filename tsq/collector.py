@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tsq.errors import SpecError
 from tsq.jobspec import read_header
@@ -34,6 +34,10 @@ from tsq.results import (
 from tsq.spool import SpoolDir
 from tsq.states import JobState
 from tsq.store import Job, Store, Sweep
+
+if TYPE_CHECKING:
+    import pandas
+    from hydra.core.utils import JobReturn
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ class Finished:
             "git_dirty": self.sweep.git_dirty,
         }
 
-    def job_return(self) -> Any:
+    def job_return(self) -> JobReturn:
         """The JobReturn the job wrote, or a FAILED one explaining why there is none; either
         carries the code it ran as `git_commit` and `git_dirty` (None outside git)."""
         result = self._job_return()
@@ -80,7 +84,7 @@ class Finished:
         result.git_dirty = self.sweep.git_dirty
         return result
 
-    def _job_return(self) -> Any:
+    def _job_return(self) -> JobReturn:
         from hydra.core.utils import JobReturn, JobStatus
 
         reason = self.error
@@ -107,7 +111,7 @@ class Finished:
             "working_dir": self.job.output_dir,
         }
 
-    def _from_summary(self, summary: ResultSummary, problem: ResultNotLoadable) -> Any:
+    def _from_summary(self, summary: ResultSummary, problem: ResultNotLoadable) -> JobReturn:
         """The JobReturn of a job whose pickle cannot be loaded here, ended as its summary says.
 
         Where `collect` runs must not rewrite how a job ended: a failed job raises its own error
@@ -191,7 +195,7 @@ def jobs_import_path(spool: SpoolDir) -> Iterator[None]:
         sys.path[:] = saved
 
 
-def collect(sweep: str | None = None, store: str | None = None) -> list[Any]:
+def collect(sweep: str | None = None, store: str | None = None) -> list[JobReturn]:
     """The finished jobs of a sweep (default: the latest) as Hydra JobReturns, in job order.
 
     Refreshes the store first, like `python -m tsq collect`.
@@ -201,7 +205,7 @@ def collect(sweep: str | None = None, store: str | None = None) -> list[Any]:
         return [item.job_return() for item in done]
 
 
-def collect_frame(sweep: str | None = None, store: str | None = None) -> Any:
+def collect_frame(sweep: str | None = None, store: str | None = None) -> pandas.DataFrame:
     """The finished jobs as a pandas DataFrame with the columns of `collect --format csv`."""
     from tsq.tables import collect_rows, to_frame
 

@@ -13,10 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tsq.errors import SpecError
 from tsq.jobspec import pickled
+
+if TYPE_CHECKING:
+    from hydra.core.config_loader import ConfigLoader
+    from hydra.types import HydraContext
+    from omegaconf import DictConfig
 
 
 class RecordingLoader:
@@ -24,7 +29,7 @@ class RecordingLoader:
     sweep configs it composes for `master` are kept, pickled (a composed config is ~170 kB of
     objects but ~12 kB pickled), until the launcher takes them."""
 
-    def __init__(self, loader: Any, master: Any) -> None:
+    def __init__(self, loader: ConfigLoader, master: DictConfig) -> None:
         self._loader = loader
         self._master = master
         self._composed: dict[tuple[str, ...], bytes] = {}
@@ -32,7 +37,9 @@ class RecordingLoader:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._loader, name)
 
-    def load_sweep_config(self, master_config: Any, sweep_overrides: list[str]) -> Any:
+    def load_sweep_config(
+        self, master_config: DictConfig, sweep_overrides: list[str]
+    ) -> DictConfig:
         config = self._loader.load_sweep_config(
             master_config=master_config, sweep_overrides=sweep_overrides
         )
@@ -53,7 +60,7 @@ class RecordingLoader:
         return pickled(config, "the job's config")
 
 
-def record_composes(hydra_context: Any, master: Any) -> RecordingLoader:
+def record_composes(hydra_context: HydraContext, master: DictConfig) -> RecordingLoader:
     """Put a recording loader in `hydra_context`, which the sweeper shares with the launcher."""
     loader = hydra_context.config_loader
     if isinstance(loader, RecordingLoader):  # an earlier launcher's, for another master

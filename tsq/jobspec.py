@@ -19,7 +19,12 @@ import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the runner imports this module: Hydra only for annotations
+    from hydra.core.callbacks import Callbacks
+    from hydra.types import TaskFunction
+    from omegaconf import DictConfig
 
 from tsq.errors import SpecError
 from tsq.safeio import check_private, write_atomic
@@ -31,9 +36,9 @@ DYNAMIC_CODE = "<dynamic-code>"
 @dataclass
 class BatchSpec:
     sweep_id: str
-    task_function: Any
-    callbacks: Any  # hydra.core.callbacks.Callbacks
-    singleton_state: Any  # hydra.core.singleton.Singleton.get_state()
+    task_function: TaskFunction
+    callbacks: Callbacks
+    singleton_state: dict[Any, Any]  # hydra.core.singleton.Singleton.get_state()
     overrides: dict[int, list[str]]  # job num -> overrides
 
 
@@ -60,7 +65,7 @@ class JobSpec:
     """One job's share of a batch spec."""
 
     batch: BatchSpec
-    config: Any  # its composed DictConfig
+    config: DictConfig  # composed at submit time
     code: CodeSpec
 
 

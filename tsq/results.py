@@ -17,11 +17,14 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tsq.errors import SpecError
 from tsq.safeio import read_private, write_atomic
 from tsq.states import JobState
+
+if TYPE_CHECKING:  # the runner imports this module: Hydra only for annotations
+    from hydra.core.utils import JobReturn
 
 COMPLETED = "completed"
 FAILED = "failed"
@@ -181,7 +184,7 @@ def _travels(exc: BaseException) -> bool:
     return True
 
 
-def _pickle_job_return(job_return: Any, tb: str | None) -> bytes:
+def _pickle_job_return(job_return: JobReturn, tb: str | None) -> bytes:
     """Pickle the JobReturn, replacing what cannot travel by a stand-in that can.
 
     An exception that cannot be pickled or loaded again, or that is not an `Exception`, becomes
@@ -212,7 +215,7 @@ def _pickle_job_return(job_return: Any, tb: str | None) -> bytes:
 def write_result(
     pickle_path: Path,
     json_path: Path,
-    job_return: Any,
+    job_return: JobReturn,
     *,
     started_at: float,
     ended_at: float,
@@ -276,7 +279,7 @@ def read_summary(path: Path) -> ResultSummary | None:
     return summary
 
 
-def load_job_return(path: Path) -> Any:
+def load_job_return(path: Path) -> JobReturn:
     """The pickled JobReturn: SpecError when the file is missing, unreadable or unsafe, its
     subclass ResultNotLoadable when unpickling it fails (a module it needs, named in the
     message, cannot be imported here; or the file is damaged)."""

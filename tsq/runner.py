@@ -17,7 +17,7 @@ import time
 import traceback
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tsq.jobspec import JobSpec, read_job
 from tsq.quickexit import exit_quickly
@@ -26,6 +26,11 @@ from tsq.safeio import make_private_dir
 from tsq.spool import SpoolDir
 from tsq.started import Started
 from tsq.toplevel import run_top_level
+
+if TYPE_CHECKING:  # imported when the job needs them, not to start the job
+    from hydra.core.callbacks import Callbacks
+    from hydra.core.utils import JobReturn
+    from omegaconf import DictConfig
 
 EXIT_TASK_FAILED = 1
 EXIT_SETUP_FAILED = 2
@@ -41,7 +46,7 @@ class _ReportStart:
     gives it the callbacks the spec carries."""
 
     def __init__(self, path: Path, started_at: float) -> None:
-        self._inner: Any = None
+        self._inner: Callbacks | None = None
         self._path = path
         self._record = Started(pid=os.getpid(), started_at=started_at, stdout=_stdout_file())
         self._record.write(path)
@@ -50,7 +55,7 @@ class _ReportStart:
     def output_dir(self) -> str | None:
         return self._record.output_dir
 
-    def on_job_start(self, config: Any, **kwargs: Any) -> None:
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         from omegaconf import OmegaConf
 
         self._record = replace(
@@ -59,12 +64,13 @@ class _ReportStart:
             log_file=OmegaConf.select(config, "hydra.job_logging.handlers.file.filename"),
         )
         self._record.write(self._path)
+        assert self._inner is not None, "wrap() gives the callbacks before the job starts"
         self._inner.on_job_start(config=config, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def wrap(self, callbacks: Any) -> _ReportStart:
+    def wrap(self, callbacks: Callbacks) -> _ReportStart:
         self._inner = callbacks
         return self
 
@@ -79,7 +85,7 @@ def _stdout_file() -> str | None:
     return target if target.startswith("/") else None
 
 
-def run_one(job: JobSpec, num: int, start: _ReportStart) -> Any:
+def run_one(job: JobSpec, num: int, start: _ReportStart) -> JobReturn:
     """What BasicLauncher does for one job once it has composed its config, in this interpreter.
 
     `run_job` reads only the callbacks from its `hydra_context`: the config loader is for
@@ -108,7 +114,7 @@ def run_one(job: JobSpec, num: int, start: _ReportStart) -> Any:
     )
 
 
-def _escaped(overrides: list[str] | None, exc: BaseException, exit_code: int) -> Any:
+def _escaped(overrides: list[str] | None, exc: BaseException, exit_code: int) -> JobReturn:
     """The JobReturn of an exception that escaped Hydra's `run_job`: a failure, unless it is
     the task's own `sys.exit(0)`, which ends the job as completed, returning None."""
     from hydra.core.utils import JobReturn, JobStatus

@@ -20,7 +20,10 @@ import io
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pandas is an optional extra
+    import pandas
 
 from tsq.errors import TsqError
 from tsq.states import JobState
@@ -276,7 +279,7 @@ def render_json(items: Sequence[Mapping[str, Any]]) -> str:
     return strict_json([dict(item) for item in items], indent=1)
 
 
-def to_frame(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> Any:
+def to_frame(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> pandas.DataFrame:
     """The rows as a pandas DataFrame with these columns in this order.
 
     Empty cells become whatever pandas makes of None in that column's dtype (NaN in numeric and,

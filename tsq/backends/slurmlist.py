@@ -1,7 +1,7 @@
 """Parsers for what Slurm's clients print, and what each job state means to tsq. No I/O.
 
-Kept pure, like `tsq.backends.tslist`, so every captured sample (tests/data/slurm-samples/) is a test.
-The formats are fixed here, and the backend must ask for exactly these (the parsers check the
+Kept pure, like `tsq.backends.tslist`, so every captured sample (tests/data/slurm-samples/) is a
+test. The formats are fixed here, and the backend must ask for exactly these (the parsers check the
 column count and say so rather than guess):
 
 - `sbatch --parsable`: ``ID`` or ``ID;CLUSTER`` (the latter with ``-M``/``--clusters``).
