@@ -13,7 +13,7 @@ import pytest
 
 from tsq.spooler import Spooler
 
-pytest_plugins = ["sweeps"]
+pytest_plugins = ["sweeps", "postgres"]
 
 
 def _server_alive(path: str) -> bool:
