@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what tsq needs on a Debian machine, idempotently: task-spooler (apt-get, when neither
-# `tsp` nor a task-spooler `ts` is on PATH), git, and a virtualenv in .venv with tsq and its test
-# tools.
+# `tsp` nor a task-spooler `ts` is on PATH), git, PostgreSQL's server (the tests start a private
+# cluster of their own: tests/postgres.py), and a virtualenv in .venv with tsq and its test tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +14,8 @@ have_task_spooler() {
 missing=""
 have_task_spooler || missing="task-spooler"
 command -v git >/dev/null 2>&1 || missing="$missing git"
+# Only the binaries: the tests never use (nor start) the system-wide cluster.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing="$missing postgresql"
 if [ -n "$missing" ]; then
     echo "setup: installing $missing with apt-get" >&2
     SUDO=""

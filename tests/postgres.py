@@ -67,7 +67,8 @@ class Database:
         return self.cluster.url(self.name, secret=True)
 
 
-def _bindir() -> Path | None:
+def bindir() -> Path | None:
+    """Where PostgreSQL's server programs are (Debian keeps them off PATH)."""
     for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
         if os.path.exists(os.path.join(candidate, "initdb")):
             return Path(candidate)
@@ -93,22 +94,24 @@ def _run(argv: list[str]) -> None:
         raise RuntimeError(f"{' '.join(argv)}: {(proc.stderr or proc.stdout).strip()[-500:]}")
 
 
-def _start(bindir: Path) -> Cluster:
+def start_cluster(programs: Path, *, durable: bool = False) -> Cluster:
+    """initdb and start a cluster in a new temp dir; `durable` keeps fsync on (benchmarks)."""
     directory = tempfile.mkdtemp(prefix="tsq-pg-", dir="/tmp")
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres")
     data = os.path.join(directory, "data")
-    _run(_as_owner([str(bindir / "initdb"), "-D", data, "-U", "postgres", "--auth-local=trust",
+    _run(_as_owner([str(programs / "initdb"), "-D", data, "-U", "postgres", "--auth-local=trust",
                     "--auth-host=trust", "-E", "UTF8", "--no-sync"]))  # fmt: skip
     hba = Path(data, "pg_hba.conf")
     # First match wins: the secret role must give its password over TCP; anyone else is trusted.
     hba.write_text(f"host all {SECRET_ROLE} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
     for _ in range(3):  # a free port may be taken by someone else before the server binds it
         port = _free_port()
-        options = (f"-c listen_addresses=127.0.0.1 -p {port} -k {directory} -c fsync=off "
-                   "-c synchronous_commit=off -c max_connections=200")  # fmt: skip
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {directory} -c max_connections=200"
+        if not durable:  # a throwaway cluster: nothing to keep across a crash
+            options += " -c fsync=off -c synchronous_commit=off"
         try:
-            _run(_as_owner([str(bindir / "pg_ctl"), "-D", data, "-w", "-t", "60", "-l",
+            _run(_as_owner([str(programs / "pg_ctl"), "-D", data, "-w", "-t", "60", "-l",
                             os.path.join(directory, "log"), "-o", options, "start"]))  # fmt: skip
         except RuntimeError:
             continue
@@ -121,10 +124,10 @@ def _start(bindir: Path) -> Cluster:
     )
 
 
-def _stop(bindir: Path, cluster: Cluster) -> None:
-    subprocess.run(_as_owner([str(bindir / "pg_ctl"), "-D", os.path.join(cluster.directory, "data"),
-                              "-m", "immediate", "-w", "stop"]),
-                   capture_output=True, timeout=60, check=False)  # fmt: skip
+def stop_cluster(programs: Path, cluster: Cluster) -> None:
+    data = os.path.join(cluster.directory, "data")
+    subprocess.run(_as_owner([str(programs / "pg_ctl"), "-D", data, "-m", "immediate", "-w",
+                              "stop"]), capture_output=True, timeout=60, check=False)  # fmt: skip
     shutil.rmtree(cluster.directory, ignore_errors=True)
 
 
@@ -135,20 +138,20 @@ def postgres(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterat
     if worker_id != "master":
         root = root.parent  # shared by every xdist worker of this session
     state, lock = root / "postgres.json", FileLock(str(root / "postgres.lock"))
-    bindir = _bindir()
+    pg_bin = bindir()
     why = None
     try:
         import psycopg  # noqa: F401
     except ImportError as e:
         why = f"psycopg is not installed ({e}): pip install '.[test]'"
-    if why is None and bindir is None:
+    if why is None and pg_bin is None:
         why = "PostgreSQL is not installed (apt-get install postgresql; scripts/setup.sh does)"
     if why is None:
         with lock:
             info: dict[str, Any] = json.loads(state.read_text()) if state.exists() else {}
             try:
                 if not info:
-                    cluster = _start(bindir)  # type: ignore[arg-type]
+                    cluster = start_cluster(pg_bin)  # type: ignore[arg-type]
                     info = {"directory": cluster.directory, "port": cluster.port, "users": 0}
                 info["users"] += 1
                 state.write_text(json.dumps(info))
@@ -164,7 +167,7 @@ def postgres(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterat
         info = json.loads(state.read_text())
         info["users"] -= 1
         if info["users"] == 0:
-            _stop(bindir, cluster)  # type: ignore[arg-type]
+            stop_cluster(pg_bin, cluster)  # type: ignore[arg-type]
             state.unlink()
         else:
             state.write_text(json.dumps(info))
