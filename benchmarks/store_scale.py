@@ -48,7 +48,7 @@ def jobs_of(sweep_id: str, njobs: int, state: str) -> list[Job]:
     ]  # fmt: skip
 
 
-def history(path: Path, work: Path, socket_path: str, jobs: int) -> None:
+def history(path: Path | str, work: Path, socket_path: str, jobs: int) -> None:
     store = Store.open(path)
     for s in range(jobs // 100):
         sweep_id = f"old{s:09d}"

@@ -2,7 +2,8 @@
 
 Two callers: `tsq.store` passes an open connection (already inside its write transaction and
 holding the migration lock) in ``config.attributes["connection"]``; a developer runs the `alembic`
-CLI from the repository root and names the store with ``-x store=PATH_OR_URL``.
+CLI from the repository root and names the store with ``-x store=PATH_OR_URL`` (a path,
+``sqlite:///PATH`` or ``postgresql://...``).
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy.engine import URL
 
-from tsq.store import Base, default_location, make_engine, store_path
+from tsq.store import Base, default_location, locate
 
 config = context.config
 target_metadata = Base.metadata
@@ -21,10 +21,11 @@ target_metadata = Base.metadata
 def _configure(**kwargs: object) -> None:
     context.configure(
         target_metadata=target_metadata,
-        # SQLite cannot ALTER most things in place; batch mode rebuilds the table instead.
+        # SQLite cannot ALTER most things in place; batch mode rebuilds the table instead
+        # (on PostgreSQL it is a plain ALTER).
         render_as_batch=True,
-        # tsq's engine emits BEGIN itself, so SQLite DDL is transactional: a migration either
-        # completes or leaves the store as it was.
+        # tsq's SQLite engine emits BEGIN itself, so DDL is transactional there as it is on
+        # PostgreSQL: a migration either completes or leaves the store as it was.
         transactional_ddl=True,
         **kwargs,
     )
@@ -36,9 +37,7 @@ def _cli_location() -> str:
 
 def run_offline() -> None:
     """`alembic upgrade --sql`: print the SQL instead of running it."""
-    _configure(
-        url=URL.create("sqlite", database=str(store_path(_cli_location()))), literal_binds=True
-    )
+    _configure(url=locate(_cli_location()).url, literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -51,13 +50,15 @@ def run_online() -> None:
             context.run_migrations()
         return
 
-    path = store_path(_cli_location())
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    engine = make_engine(path)
+    where = locate(_cli_location())
+    where.prepare()
+    engine = where.make_engine()
     try:
         with engine.connect() as cli_connection:
             _configure(connection=cli_connection)
             with context.begin_transaction():
+                # The lock tsq's own migrations take (PostgreSQL: an advisory lock).
+                where.lock_schema(cli_connection)
                 context.run_migrations()
     finally:
         engine.dispose()

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install what tsq needs on a Debian machine, idempotently: task-spooler (apt-get, when neither
-# `tsp` nor a task-spooler `ts` is on PATH), git, and a virtualenv in .venv with tsq and its test
-# tools; and the GPU fork of task-spooler's CPU variant in .cache/ts-fork/ (scripts/build-ts-fork.sh),
-# which the tests run against as well.
+# `tsp` nor a task-spooler `ts` is on PATH), git, gcc and make (the tests build the GPU fork of
+# task-spooler's CPU variant into .cache/ts-fork/: scripts/build-ts-fork.sh), PostgreSQL's server
+# (the tests start a private cluster of their own: tests/postgres.py), and a virtualenv in .venv
+# with tsq and its test tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,8 @@ command -v git >/dev/null 2>&1 || missing="$missing git"
 # gcc and make: the tests build the GPU fork of task-spooler (scripts/build-ts-fork.sh).
 command -v cc >/dev/null 2>&1 || missing="$missing gcc"
 command -v make >/dev/null 2>&1 || missing="$missing make"
+# Only the binaries: the tests never use (nor start) the system-wide cluster.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing="$missing postgresql"
 if [ -n "$missing" ]; then
     echo "setup: installing $missing with apt-get" >&2
     SUDO=""

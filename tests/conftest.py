@@ -13,7 +13,7 @@ import pytest
 
 from tsq.backends.tsclient import Spooler
 
-pytest_plugins = ["sweeps", "slurm"]
+pytest_plugins = ["sweeps", "slurm", "postgres"]
 
 
 def _server_alive(path: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from postgres import SECRET_PASSWORD, SECRET_ROLE, Cluster, Database
 
 from tsq.store import Job, Store, Sweep
 
@@ -42,8 +44,13 @@ class Cli:
     def __call__(
         self, *args: str | os.PathLike[str], env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
+        return self.run([sys.executable, "-m", "tsq", *map(os.fspath, args)], env=env)
+
+    def run(
+        self, argv: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "tsq", *map(os.fspath, args)],
+            argv,
             cwd=self.cwd,
             env=self.env(env),
             capture_output=True,
@@ -300,6 +307,72 @@ def test_empty_store(cli: Cli, tmp_path: Path) -> None:
         assert proc.stderr == ""
     proc = cli("status", "--json", "--store", path)
     assert proc.returncode == 0 and json.loads(proc.stdout) == []
+
+
+# Without these the libpq under psycopg would look for a password in the user's own files.
+NO_PASSWORD_FILES = {"PGPASSFILE": "/nonexistent", "PGSERVICEFILE": "/nonexistent"}
+
+
+def _port_nobody_listens_on() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_store_errors_are_one_line_without_the_password(
+    cli: Cli, postgres: Cluster, pg_database: Database
+) -> None:
+    secret, port, name = SECRET_PASSWORD, postgres.port, pg_database.name
+    at = f"{SECRET_ROLE}:{secret}@127.0.0.1"
+    cases = [
+        (f"postgresql://{at}:notaport/{name}", "invalid store URL 'postgresql://tsq_secret:***@"),
+        (
+            f"postgresql://{SECRET_ROLE}:wrong-{secret}@127.0.0.1:{port}/{name}",
+            f'password authentication failed for user "{SECRET_ROLE}"; give the password in '
+            "~/.pgpass, $PGPASSWORD or a service file",
+        ),
+        (f"postgresql://{SECRET_ROLE}@127.0.0.1:{port}/{name}", "no password supplied"),
+        (f"postgresql://{at}:{_port_nobody_listens_on()}/{name}", "Connection refused; Is the "),
+        (f"postgresql://{at}:{port}/nosuchdb", 'database "nosuchdb" does not exist; create it'),
+    ]
+    for url, said in cases:
+        line = one_error_line(cli("status", "--store", url, env=NO_PASSWORD_FILES))
+        assert said in line, (url, line)
+        assert secret not in line
+        if "invalid" not in said:
+            assert line.startswith(
+                f"tsq: cannot use the store postgresql://{SECRET_ROLE}@127.0.0.1"
+            )
+
+
+def test_without_psycopg_the_store_says_what_to_install(cli: Cli, pg_database: Database) -> None:
+    hide_psycopg = (
+        "import sys; sys.modules['psycopg'] = None; sys.argv[0] = 'tsq';"
+        " from tsq.__main__ import run; run()"
+    )
+    proc = cli.run(
+        [sys.executable, "-c", hide_psycopg, "status", "--store", pg_database.secret_url]
+    )
+    line = one_error_line(proc)
+    assert "needs psycopg 3" in line and line.endswith("pip install 'tsq[postgres]'")
+    assert SECRET_PASSWORD not in line
+
+
+def test_passwords_from_pgpassword_and_service_files(
+    cli: Cli, postgres: Cluster, pg_database: Database, tmp_path: Path
+) -> None:
+    """What the README recommends instead of a password in the URL."""
+    url = f"postgresql://{SECRET_ROLE}@127.0.0.1:{postgres.port}/{pg_database.name}"
+    proc = cli("status", "--store", url, env={**NO_PASSWORD_FILES, "PGPASSWORD": SECRET_PASSWORD})
+    assert proc.returncode == 0 and proc.stdout.startswith("no sweeps"), proc.stderr
+    services = tmp_path / "pg_service.conf"
+    services.write_text(
+        f"[tsq]\nhost=127.0.0.1\nport={postgres.port}\ndbname={pg_database.name}\n"
+        f"user={SECRET_ROLE}\npassword={SECRET_PASSWORD}\n"
+    )
+    env = {**NO_PASSWORD_FILES, "PGSERVICEFILE": str(services)}
+    proc = cli("status", "--store", "postgresql://?service=tsq", env=env)
+    assert proc.returncode == 0 and proc.stdout.startswith("no sweeps"), proc.stderr
 
 
 # -- usage ----------------------------------------------------------------------------------------

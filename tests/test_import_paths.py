@@ -1,21 +1,24 @@
 """Each CLI command imports only what it needs: a command that does not use the store does not
-import SQLAlchemy, and no command imports Hydra (results are read from their JSON summaries)."""
+import SQLAlchemy, no command imports Hydra (results are read from their JSON summaries), and
+only a PostgreSQL store imports psycopg."""
 
 from __future__ import annotations
 
 import sys
 
 import pytest
+from postgres import Database
 from sweeps import Sandbox
 
-STORE = {"sqlalchemy", "alembic"}
+STORE = {"sqlalchemy", "alembic", "psycopg"}
 HYDRA = {"hydra", "omegaconf", "cloudpickle", "yaml", "antlr4"}
 
 
-def _imported(sandbox: Sandbox, *args: str, returncode: int = 0) -> set[str]:
-    """Top-level packages `python -m tsq ARGS` imported, from `-X importtime`'s report."""
+def _imported(sandbox: Sandbox, *args: str, returncode: int | None = 0) -> set[str]:
+    """Top-level packages `python -m tsq ARGS` imported, from `-X importtime`'s report (any
+    exit status if `returncode` is None)."""
     proc = sandbox.run([sys.executable, "-X", "importtime", "-m", "tsq", *args], check=False)
-    assert proc.returncode == returncode, proc.stderr[-2000:]
+    assert returncode is None or proc.returncode == returncode, proc.stderr[-2000:]
     return {
         line.rsplit("|", 1)[1].strip().split(".")[0]
         for line in proc.stderr.splitlines()
@@ -52,4 +55,16 @@ def test_store_commands_do_not_import_hydra_or_alembic(sandbox: Sandbox) -> None
     ):
         imported = _imported(sandbox, *args)
         assert "sqlalchemy" in imported, args
+        assert imported & (HYDRA | {"alembic", "psycopg"}) == set(), args
+
+
+def test_a_postgresql_store_imports_psycopg_and_no_more(
+    sandbox: Sandbox, pg_database: Database
+) -> None:
+    from tsq.store import Store
+
+    Store.open(pg_database.url).close()  # created: nothing left to migrate
+    for args in (["status", "--json"], ["collect", "--json"]):
+        imported = _imported(sandbox, *args, "--store", pg_database.url, returncode=None)
+        assert {"sqlalchemy", "psycopg"} <= imported, args
         assert imported & (HYDRA | {"alembic"}) == set(), args

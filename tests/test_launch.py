@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import stat
 from pathlib import Path
 
 import pytest
+from postgres import SECRET_PASSWORD, Database
 from sweeps import Sandbox, by_num
 
 PLUGINS = Path(__file__).parent / "plugins"
@@ -155,3 +157,28 @@ def test_slots_key_reaches_ts(sandbox: Sandbox) -> None:
     ts_id = sandbox.status()[0]["ts_id"]
     assert "Slots required: 2" in sandbox.tsp("-i", str(ts_id)).stdout
     sandbox.release(blocker)
+
+
+def test_launch_status_collect_on_postgresql(sandbox: Sandbox, pg_database: Database) -> None:
+    """A real Hydra app launched with `hydra.launcher.store=postgresql://...` (password in the
+    URL), followed and collected with --store: every job recorded there, none in the SQLite
+    store of $TSQ_STORE, and the password printed nowhere."""
+    url = pg_database.secret_url
+    launched = sandbox.sweep("x=1,2,3", f"hydra.launcher.store={url}")
+    said = launched.stdout + launched.stderr
+    assert SECRET_PASSWORD not in said
+    public = url.replace(f":{SECRET_PASSWORD}@", "@")
+    assert f"store     : {public}" in said
+    assert "follow    : python -m tsq status" in said and f"--store {public}" in said
+    assert not sandbox.store.exists(), "$TSQ_STORE is not where the launcher option points"
+
+    sandbox.env["TSQ_STORE"] = url
+    jobs = sandbox.wait_terminal()
+    assert [(j["num"], j["state"]) for j in jobs] == [(0, "completed"), (1, "completed"),
+                                                        (2, "completed")]  # fmt: skip
+    collected = json.loads(sandbox.tsq("collect", "--json", "--store", url).stdout)
+    assert {row["num"]: row["overrides"] for row in collected} == {
+        n: [f"x={n + 1}"] for n in range(3)
+    }
+    assert by_num(collected)[2]["error"] is None
+    assert not sandbox.store.exists()

@@ -1,18 +1,22 @@
-"""The store against real SQLite files: schema, transitions, lookups, errors and concurrency."""
+"""The store against real SQLite files and PostgreSQL databases: schema, transitions, lookups,
+errors and concurrency. Tests that take `store` or `store_location` run on both engines."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from postgres import Database, db_rows, db_tables
 from sqlalchemy.exc import IntegrityError
 from sweeps import ReadOnly
 
@@ -26,6 +30,7 @@ from tsq.store import (
     Store,
     Sweep,
     default_location,
+    locate,
     migrations_dir,
 )
 
@@ -72,8 +77,8 @@ def add(
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store.open(tmp_path / "tsq.db")
+def store(store_location: str) -> Store:
+    return Store.open(store_location)
 
 
 def sqlite_rows(path: Path, sql: str) -> list[tuple]:
@@ -91,7 +96,7 @@ def test_open_creates_the_directory_and_migrates(tmp_path: Path) -> None:
     path = tmp_path / "state" / "tsq" / "tsq.db"
     store = Store.open(path)
     assert store.path == path
-    assert store.url == f"sqlite:///{path}"
+    assert store.display == str(path)
     assert (path.parent.stat().st_mode & 0o777) == 0o700
     assert sqlite_rows(path, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
     assert sqlite_rows(path, "PRAGMA journal_mode") == [("wal",)]
@@ -99,18 +104,19 @@ def test_open_creates_the_directory_and_migrates(tmp_path: Path) -> None:
     assert {"sweeps", "jobs", "ix_jobs_state", "ix_jobs_sweep_id"} <= tables
 
 
-def test_reopening_does_not_import_alembic(tmp_path: Path) -> None:
-    path = tmp_path / "tsq.db"
-    Store.open(path)
+def test_reopening_does_not_import_alembic(store_location: str) -> None:
+    """Nor psycopg for a SQLite store: its import is PostgreSQL's cost alone."""
+    Store.open(store_location)
     probe = (
         "import sys; from tsq.store import Store; Store.open(sys.argv[1]);"
-        " print('alembic' in sys.modules)"
+        " print('alembic' in sys.modules, 'psycopg' in sys.modules)"
     )
     out = subprocess.run(
-        [sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", probe, store_location], capture_output=True, text=True, check=True
     )
-    assert out.stdout.strip() == "False"
-    assert sqlite_rows(path, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
+    postgres = store_location.startswith("postgresql")
+    assert out.stdout.split() == ["False", str(postgres)]
+    assert db_rows(store_location, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
 
 
 def test_head_revision_is_the_newest_script() -> None:
@@ -123,10 +129,30 @@ def test_locations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert Store.open(f"sqlite:///{tmp_path}/url.db").path == tmp_path / "url.db"
     monkeypatch.chdir(tmp_path)
     assert Store.open("rel/tsq.db").path == tmp_path / "rel" / "tsq.db"
-    with pytest.raises(StoreError, match="only SQLite stores are supported"):
-        Store.open("postgresql://user@host/db")
     with pytest.raises(StoreError, match="must be a file"):
         Store.open("sqlite://")
+
+
+def test_postgresql_urls_use_psycopg_3_and_are_shown_without_password() -> None:
+    for given in (
+        "postgresql://u:pw@db.example:5433/tsq",
+        "postgresql+psycopg://u:pw@db.example:5433/tsq",
+    ):
+        where = locate(given)
+        assert where.path is None
+        assert where.url.drivername == "postgresql+psycopg", "never psycopg2 (SQLAlchemy 2.0's)"
+        assert where.url.password == "pw"
+        assert where.display == given.replace(":pw@", "@")
+    where = locate("postgresql:///tsq?service=lab&password=pw&sslmode=require")
+    assert where.display == "postgresql:///tsq?service=lab&sslmode=require"
+    for refused, said in [
+        ("postgresql+psycopg2://u:pw@h/db", "psycopg 3"),
+        ("mysql://u:pw@h/db", "unsupported store"),
+        ("postgresql://u:pw@h:port/db", "invalid store URL"),
+    ]:
+        with pytest.raises(StoreError, match=said) as info:
+            locate(refused)
+        assert "pw" not in str(info.value), refused
 
 
 def test_default_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -210,6 +236,48 @@ def test_a_store_on_a_read_only_file_system(tmp_path: Path, read_only: ReadOnly)
             second.close()
     message = str(info.value)
     assert str(path) in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "magic, fuse, said",
+    [(0x6969, None, "NFS"), (0xFF534D42, None, "CIFS"), (0x01021997, None, "9p"),
+     (0x0BD00BD0, None, "Lustre"), (0x65735546, "sshfs", "fuse.sshfs")],
+)  # fmt: skip
+def test_sqlite_on_a_network_file_system_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, magic: int, fuse: str | None, said: str
+) -> None:
+    """WAL needs shared memory that hosts do not share: refused, never a store that two
+    hosts would corrupt."""
+    from tsq.store import engine
+
+    monkeypatch.setattr(engine, "_fs_type", lambda directory: magic)
+    monkeypatch.setattr(engine, "_fuse_subtype", lambda directory: fuse)
+    path = tmp_path / "home" / "tsq.db"
+    with pytest.raises(StoreError) as info:
+        Store.open(path)
+    assert str(info.value) == (
+        f"{path} is on a network file system ({said}), where SQLite's WAL mode corrupts a store "
+        "that several hosts use: put the store on a local disk, or use a PostgreSQL store "
+        "(--store / TSQ_STORE postgresql://...)"
+    )
+    assert not path.exists()
+
+
+def test_local_file_systems_are_told_from_network_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tsq.store import engine
+
+    # statfs read through ctypes agrees with coreutils' stat.
+    stat = subprocess.run(["stat", "-f", "-c", "%t", str(tmp_path)], capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    assert engine._fs_type(str(tmp_path)) == int(stat.stdout, 16)
+    assert engine.network_file_system(str(tmp_path)) is None
+    # A local FUSE file system (rootless containers' fuse-overlayfs) keeps WAL.
+    monkeypatch.setattr(engine, "_fs_type", lambda directory: engine.FUSE_MAGIC)
+    monkeypatch.setattr(engine, "_fuse_subtype", lambda directory: "fuse-overlayfs")
+    Store.open(tmp_path / "tsq.db")
+    assert sqlite_rows(tmp_path / "tsq.db", "PRAGMA journal_mode") == [("wal",)]
 
 
 # -- writes ---------------------------------------------------------------------------------------
@@ -397,7 +465,7 @@ def test_sweeps_active_or_recent(store: Store) -> None:
 # -- migrations -----------------------------------------------------------------------------------
 
 
-def alembic_cli(*args: str, store: Path) -> subprocess.CompletedProcess[str]:
+def alembic_cli(*args: str, store: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(Path(sys.executable).parent / "alembic"), "-x", f"store={store}", *args],
         cwd=REPO,
@@ -407,15 +475,14 @@ def alembic_cli(*args: str, store: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_alembic_cli_upgrade_check_downgrade(tmp_path: Path) -> None:
-    path = tmp_path / "cli" / "tsq.db"
+def test_alembic_cli_upgrade_check_downgrade(store_location: str) -> None:
     for step in (["upgrade", "head"], ["check"], ["downgrade", "base"]):
-        result = alembic_cli(*step, store=path)
+        result = alembic_cli(*step, store=store_location)
         assert result.returncode == 0, result.stderr
-    assert sqlite_rows(path, TABLES) == [("alembic_version",)]
+    assert db_tables(store_location) == {"alembic_version"}
     # A store emptied by a downgrade is recreated on the next open.
-    add(Store.open(path), "aaaa00000000")
-    assert sqlite_rows(path, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
+    add(Store.open(store_location), "aaaa00000000")
+    assert db_rows(store_location, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
 
 
 def test_models_match_the_migrations(store: Store) -> None:
@@ -452,9 +519,11 @@ def _hammer(path: str, worker: int, rounds: int, barrier: Any, failures: Any) ->
         raise
 
 
-def test_many_processes_share_one_store(tmp_path: Path) -> None:
-    workers, rounds = 8, 25  # two writes a round: 50 writes per process
-    path = str(tmp_path / "shared" / "tsq.db")
+def test_many_processes_share_one_store(store_location: str) -> None:
+    """8 processes open a new store at once (PostgreSQL: the migration's advisory lock keeps
+    them from creating the same tables twice), then write side by side."""
+    workers, rounds = 8, 25  # three writes a round: 75 writes per process
+    path = store_location
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(workers)
     failures = ctx.Queue()
@@ -477,7 +546,7 @@ def test_many_processes_share_one_store(tmp_path: Path) -> None:
     jobs = store.active_jobs()
     assert len(jobs) == workers * rounds
     assert {(j.state, j.attempt) for j in jobs} == {(JobState.QUEUED, 2)}
-    archived = sqlite_rows(Path(path), "SELECT state, reason FROM attempts")
+    archived = db_rows(path, "SELECT state, reason FROM attempts")
     assert len({reason for _, reason in archived}) == workers * rounds, "every write landed"
     assert {state for state, _ in archived} == {"failed"}
 
@@ -488,25 +557,53 @@ def test_many_processes_share_one_store(tmp_path: Path) -> None:
 V1_STORE = Path(__file__).parent / "data" / "store-v1.db"
 
 
-def test_a_v1_store_upgrades_in_place_and_loses_nothing(tmp_path: Path) -> None:
+def v1_store(location: str) -> str:
+    """A store at the first revision (0001) at `location`, holding the data of
+    tests/data/store-v1.db: that file itself for SQLite, its rows copied into a database that
+    the alembic CLI took to 0001 for PostgreSQL."""
+    if not location.startswith("postgresql"):
+        Path(location).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(V1_STORE, location)
+        return location
+    import psycopg
+    from psycopg.types.json import Json
+
+    result = alembic_cli("upgrade", "0001", store=location)
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(V1_STORE) as source, psycopg.connect(location) as target:
+        for table in ("sweeps", "jobs"):
+            cursor = source.execute(f"SELECT * FROM {table} ORDER BY 1")
+            names = [column[0] for column in cursor.description]
+            rows = [
+                [Json(json.loads(v)) if n == "overrides" else v for n, v in zip(names, row)]  # noqa: B905
+                for row in cursor
+            ]
+            marks = ", ".join(["%s"] * len(names))
+            target.cursor().executemany(
+                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", rows
+            )
+        target.execute("SELECT setval(pg_get_serial_sequence('jobs', 'id'), max(id)) FROM jobs")
+    return location
+
+
+def test_a_v1_store_upgrades_in_place_and_loses_nothing(store_location: str) -> None:
     """tests/data/store-v1.db is a store at the first revision (0001) holding a sweep with jobs
     in four states. Opened by this tsq, it is upgraded in place with every record intact."""
-    path = tmp_path / "tsq.db"
-    shutil.copyfile(V1_STORE, path)
-    assert sqlite_rows(path, "SELECT version_num FROM alembic_version") == [("0001",)]
-    before = sqlite_rows(path, "SELECT * FROM jobs ORDER BY id")
-    sweep_before = sqlite_rows(path, "SELECT * FROM sweeps")
+    path = v1_store(store_location)
+    assert db_rows(path, "SELECT version_num FROM alembic_version") == [("0001",)]
+    before = db_rows(path, "SELECT * FROM jobs ORDER BY id")
+    sweep_before = db_rows(path, "SELECT * FROM sweeps")
 
     store = Store.open(path)
 
-    assert sqlite_rows(path, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
-    after = sqlite_rows(path, "SELECT * FROM jobs ORDER BY id")
+    assert db_rows(path, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
+    after = db_rows(path, "SELECT * FROM jobs ORDER BY id")
     width = len(before[0])
     assert [row[:width] for row in after] == before, "every v1 column kept as it was"
     added = [row[width:] for row in after]
     # attempt (0002); version, intent, lease, server_id (0003)
     assert added == [(1, 0, None, None, None)] * 4, "each v1 job is its own, unclaimed attempt"
-    sweeps = sqlite_rows(path, "SELECT * FROM sweeps")
+    sweeps = db_rows(path, "SELECT * FROM sweeps")
     assert [row[: len(sweep_before[0])] for row in sweeps] == sweep_before
     # project, snapshot, git_commit, git_branch, git_dirty (0004): a v1 sweep's code is unknown;
     # backend, backend_variant (0005): every v1 sweep went to ts, its variant unknown
@@ -521,20 +618,20 @@ def test_a_v1_store_upgrades_in_place_and_loses_nothing(tmp_path: Path) -> None:
     assert [j.num for j in store.active_jobs()] == [3]
 
 
-def test_downgrade_to_v1_and_back_keeps_the_jobs(tmp_path: Path) -> None:
+def test_downgrade_to_v1_and_back_keeps_the_jobs(store_location: str) -> None:
     """Downgrades exist: head -> 0001 drops only what 0001 cannot hold (earlier attempts);
     upgrading again gives a working store."""
-    path = tmp_path / "tsq.db"
-    shutil.copyfile(V1_STORE, path)
+    path = v1_store(store_location)
     store = Store.open(path)
     jobs = store.jobs(["v1sweep00001"])
     store.new_attempts([jobs[1]], ["train/v1sweep00001/1#2"], "lease")
-    assert sqlite_rows(path, "SELECT COUNT(*) FROM attempts") == [(1,)]
+    store.close()
+    assert db_rows(path, "SELECT COUNT(*) FROM attempts") == [(1,)]
     result = alembic_cli("downgrade", "0001", store=path)
     assert result.returncode == 0, result.stderr
-    assert sqlite_rows(path, "SELECT version_num FROM alembic_version") == [("0001",)]
-    assert "attempts" not in {row[0] for row in sqlite_rows(path, TABLES)}
-    rows = sqlite_rows(path, "SELECT num, state, label FROM jobs ORDER BY num")
+    assert db_rows(path, "SELECT version_num FROM alembic_version") == [("0001",)]
+    assert "attempts" not in db_tables(path)
+    rows = db_rows(path, "SELECT num, state, label FROM jobs ORDER BY num")
     assert rows == [
         (0, "completed", "train/v1sweep00001/0"), (1, "queued", "train/v1sweep00001/1#2"),
         (2, "lost", "train/v1sweep00001/2"), (3, "queued", "train/v1sweep00001/3"),
@@ -543,8 +640,7 @@ def test_downgrade_to_v1_and_back_keeps_the_jobs(tmp_path: Path) -> None:
     assert [j.attempt for j in again.jobs(["v1sweep00001"])] == [1, 1, 1, 1]
 
 
-def test_new_attempts_archive_the_ended_one(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "tsq.db")
+def test_new_attempts_archive_the_ended_one(store: Store, store_location: str) -> None:
     add(store, "retry0000001", n=2)
     first = store.jobs(["retry0000001"])
     store.apply([
@@ -562,11 +658,56 @@ def test_new_attempts_archive_the_ended_one(tmp_path: Path) -> None:
         None,
     )
     assert (job.intent, job.lease) == (INTENT_SUBMIT, "retry-lease"), "claimed by the retry"
-    history = sqlite_rows(
-        tmp_path / "tsq.db", "SELECT number, state, reason, exit_code, ts_id FROM attempts"
+    history = db_rows(
+        store_location, "SELECT number, state, reason, exit_code, ts_id FROM attempts"
     )
     assert history == [(1, "failed", "boom", 1, 5)]
     assert store.new_attempts([jobs[0]], ["again"], "l2") == [], "an attempt is renewed only once"
+
+
+def test_two_racing_retries_renew_a_job_once(pg_database: Database) -> None:
+    """Two retries read the same failed job and renew it at the same moment. On PostgreSQL
+    (writers run side by side) the second must wait for the first and then leave the job
+    alone; without a row lock both archived attempt 1 and one died of a UniqueViolation.
+    A third connection holds the row until both retries are waiting on it."""
+    import psycopg
+
+    first, second = Store.open(pg_database.url), Store.open(pg_database.url)
+    add(first, "race00000001", n=1)
+    job = first.jobs(["race00000001"])[0]
+    first.apply([JobUpdate.of(job, JobState.FAILED, reason="boom")])
+    failed = first.jobs(["race00000001"])[0]
+    outcome: dict[str, Any] = {}
+
+    def retry(store: Store, name: str) -> None:
+        try:
+            outcome[name] = [j.num for j in store.new_attempts([failed], [name], name)]
+        except Exception as e:
+            outcome[name] = e
+
+    with (
+        psycopg.connect(pg_database.url) as holder,
+        psycopg.connect(pg_database.url, autocommit=True) as watcher,
+    ):
+        holder.execute("SELECT id FROM jobs WHERE id = %s FOR UPDATE", (failed.id,))
+        threads = [
+            threading.Thread(target=retry, args=(store, name))
+            for store, name in ((first, "one"), (second, "two"))
+        ]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        while watcher.execute(waiting).fetchone() != (2,):  # type: ignore[arg-type]
+            assert time.monotonic() < deadline, "the retries never waited on the row"
+            time.sleep(0.02)
+        holder.commit()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert sorted(map(str, outcome.values())) == ["[0]", "[]"], outcome
+    assert db_rows(pg_database.url, "SELECT number, state FROM attempts") == [(1, "failed")]
+    job = first.jobs(["race00000001"])[0]
+    assert (job.attempt, job.state) == (2, "queued")
 
 
 def test_a_stale_refresh_never_writes_onto_a_new_attempt(store: Store) -> None:
@@ -597,22 +738,23 @@ def test_claims_go_to_one_command_and_end_with_it(store: Store) -> None:
     assert (b.state, b.intent, b.lease) == ("queued", None, None)
 
 
-def test_downgrades_since_attempts_keep_every_attempt_and_job(tmp_path: Path) -> None:
+def test_downgrades_since_attempts_keep_every_attempt_and_job(store_location: str) -> None:
     """Going down to 0002 (attempts, before leases and code provenance) and up again loses no
     job and no archived attempt (a table rebuild would cascade-delete them)."""
-    path = tmp_path / "tsq.db"
+    path = store_location
     store = Store.open(path)
     add(store, "hist00000001", n=2)
     job = store.jobs(["hist00000001"])[0]
     store.apply([JobUpdate.of(job, JobState.FAILED, reason="boom")])
     store.new_attempts(store.jobs(["hist00000001"])[:1], ["again"], "lease")
-    attempts = sqlite_rows(path, "SELECT job_id, number, state, reason FROM attempts")
-    jobs = sqlite_rows(path, "SELECT id, num, state, attempt FROM jobs ORDER BY id")
+    store.close()
+    attempts = db_rows(path, "SELECT job_id, number, state, reason FROM attempts")
+    jobs = db_rows(path, "SELECT id, num, state, attempt FROM jobs ORDER BY id")
     assert attempts == [(job.id, 1, "failed", "boom")]
     result = alembic_cli("downgrade", "0002", store=path)
     assert result.returncode == 0, result.stderr
-    assert sqlite_rows(path, "SELECT job_id, number, state, reason FROM attempts") == attempts
-    assert sqlite_rows(path, "SELECT id, num, state, attempt FROM jobs ORDER BY id") == jobs
+    assert db_rows(path, "SELECT job_id, number, state, reason FROM attempts") == attempts
+    assert db_rows(path, "SELECT id, num, state, attempt FROM jobs ORDER BY id") == jobs
     again = Store.open(path)
     assert [(j.num, j.attempt) for j in again.jobs(["hist00000001"])] == [(0, 2), (1, 1)]
-    assert sqlite_rows(path, "SELECT job_id, number, state, reason FROM attempts") == attempts
+    assert db_rows(path, "SELECT job_id, number, state, reason FROM attempts") == attempts

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from tsq.errors import TsqError
 from tsq.states import JobState
-from tsq.views import counts, follow_command, job_json, status_rows, sweep_line
+from tsq.views import counts, job_json, status_rows, sweep_line
 from tsq.words import plural
 
 if TYPE_CHECKING:  # the store is imported only by the commands that open it
@@ -197,7 +197,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
     if not chosen:
         print(f"sweep {sweep.id}: nothing to retry")
         return 0
-    follow = follow_command("status", sweep.id, str(store.path) if args.store else None)
+    follow = store.command("status", sweep.id, named=bool(args.store))
     renewed = retry(store, sweep, chosen, follow)
     nums = " ".join(str(job.num) for job in renewed)
     said = f"sweep {sweep.id}: queued {plural(len(renewed), 'job')} again ({nums})"
@@ -252,13 +252,15 @@ def cmd_gc(args: argparse.Namespace) -> int:
     places.add(snapshot_store(None, store.path))
     removed, freed = 0, 0
     for place in sorted(places):
-        count, size = collect_garbage(place, str(store.path), {s.id for s in sweeps})
+        count, size = collect_garbage(place, store.display, {s.id for s in sweeps})
         removed, freed = removed + count, freed + size
     print(f"removed {plural(removed, 'code snapshot')} no sweep uses ({freed / 1e6:.1f} MB freed)")
     return 0
 
 
-STORE_HELP = "store path or sqlite:/// URL (default: $TSQ_STORE, else the per-user store)"
+STORE_HELP = (
+    "store path, sqlite:/// or postgresql:// URL (default: $TSQ_STORE, else the per-user store)"
+)
 SWEEP_HELP = "sweep id, unique prefix of one, or sweep dir"
 LATEST_HELP = f"{SWEEP_HELP} (default: the latest sweep)"
 

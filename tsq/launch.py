@@ -50,7 +50,6 @@ from tsq.states import JobState
 from tsq.store import INTENT_SUBMIT, STORE_FILES, Job, Store, Sweep
 from tsq.submit import submit_jobs
 from tsq.toplevel import calls_task_unguarded
-from tsq.views import follow_command
 from tsq.words import plural
 
 log = logging.getLogger(__name__)
@@ -284,6 +283,8 @@ class SweepLauncher:
             return
         store = self.store.path
         snapshots = snapshot_store(self.options.snapshot_dir, store)
+        # tsq's own files, should the project hold them (a store in the app's directory)
+        own = [] if store is None else [store.with_name(store.name + end) for end in STORE_FILES]
         self.snapshot = take(
             Path(main_file),
             module,
@@ -293,9 +294,8 @@ class SweepLauncher:
                 max_total_bytes=int(self.options.snapshot_max_mb * 1e6),
             ),
             sweep=self.sweep_id,
-            owner=str(store),
-            # tsq's own files, should the project hold them (a store in the app's directory)
-            exclude=[snapshots, *(store.with_name(store.name + end) for end in STORE_FILES)],
+            owner=self.store.display,
+            exclude=[snapshots, *own],
         )
         self.provenance = self.snapshot.provenance
         self.code = self.snapshot.code_spec(main_file, top_level)
@@ -413,7 +413,7 @@ class SweepLauncher:
         return [item.job_return() for item in done]
 
     def _command(self, verb: str, sweep_id: str) -> str:
-        return follow_command(verb, sweep_id, str(self.store.path) if self.options.store else None)
+        return self.store.command(verb, sweep_id, named=bool(self.options.store))
 
     def _code_line(self) -> str:
         if self.provenance is None:
@@ -439,7 +439,7 @@ class SweepLauncher:
             f"tsq: queued {jobs} of sweep {sweep.id} ({sweep.task_name}) in {self.backend.title}\n"
             f"\tsweep dir : {sweep.sweep_dir}\n"
             f"\t{self.backend.describe()}\n"
-            f"\tstore     : {self.store.path}\n"
+            f"\tstore     : {self.store.display}\n"
             f"{self._code_line()}"
             f"\tfollow    : {self._command('status', sweep.id)}\n"
             f"\tresults   : {self._command('collect', sweep.id)}"

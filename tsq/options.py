@@ -38,7 +38,8 @@ class TsOptions:
 class LaunchOptions:
     # Block until every job has ended and return the real results (needed by adaptive sweepers).
     wait: bool = False
-    # Store URL or path; default: $TSQ_STORE, else $XDG_STATE_HOME/tsq/tsq.db.
+    # Store path, sqlite:/// or postgresql:// URL; default: $TSQ_STORE, else
+    # $XDG_STATE_HOME/tsq/tsq.db.
     store: str | None = None
     # ts socket; default: $TS_SOCKET, else task-spooler's own default.
     socket: str | None = None
@@ -55,7 +56,8 @@ class LaunchOptions:
     depends_on: str | None = None
     # Jobs import the app's code as it was at launch, from a snapshot of its project.
     snapshot: bool = True
-    # Where snapshots live; default: $TSQ_SNAPSHOTS, else `snapshots/` beside a SQLite store.
+    # Where snapshots live; default: $TSQ_SNAPSHOTS, else `snapshots/` beside a SQLite store
+    # (for a PostgreSQL store: $XDG_STATE_HOME/tsq/snapshots).
     snapshot_dir: str | None = None
     # A project larger than this (MB, files over snapshot_max_file_mb not counted) is refused.
     snapshot_max_mb: float = 100.0

@@ -1,5 +1,6 @@
-"""What the commands print about sweeps and jobs: status lines and rows, job JSON, counts, and
-the command that follows a sweep. Pure: records in, text out (`tables.py` lays the text out).
+"""What the commands print about sweeps and jobs: status lines and rows, job JSON and counts.
+
+Pure: records in, text out (`tables.py` lays the text out).
 """
 
 from __future__ import annotations
@@ -30,13 +31,6 @@ def counts(jobs: Sequence[Job]) -> str:
     """ "3 completed, 1 failed, 2 queued": the jobs counted by state, in `ORDER`."""
     by_state = Counter(job.state for job in jobs)
     return ", ".join(f"{by_state[s]} {s}" for s in ORDER if by_state[s])
-
-
-def follow_command(verb: str, sweep_id: str, store: str | None = None) -> str:
-    """The command that shows the sweep (`status`) or its results (`collect`); `store` only
-    when the user named one (else the default finds it again)."""
-    option = f" --store {store}" if store else ""
-    return f"python -m tsq {verb} {sweep_id}{option}"
 
 
 def _end(job: Job, now: float) -> float | None:

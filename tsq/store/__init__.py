@@ -7,10 +7,10 @@ writes it. Callers import from here.
 from tsq.store.engine import (
     HEAD_REVISION,
     STORE_FILES,
+    Location,
     default_location,
-    make_engine,
+    locate,
     migrations_dir,
-    store_path,
 )
 from tsq.store.models import INTENT_CANCEL, INTENT_SUBMIT, Attempt, Base, Job, Sweep
 from tsq.store.queries import UPDATE_FIELDS, JobUpdate, Store
@@ -25,10 +25,10 @@ __all__ = [
     "Base",
     "Job",
     "JobUpdate",
+    "Location",
     "Store",
     "Sweep",
     "default_location",
-    "make_engine",
+    "locate",
     "migrations_dir",
-    "store_path",
 ]

@@ -1,9 +1,17 @@
 """Opening a store: where it is, an engine fit for many processes, and its schema at head.
 
-Many processes share one store file (every launcher, every `status` refresh), so the engine is set
-up for concurrency rather than speed: WAL lets readers and the single writer proceed together, a
-long busy timeout makes writers queue instead of failing, and write transactions start with
-BEGIN IMMEDIATE so a writer takes the lock before it reads anything (see `make_engine`).
+A store is a SQLite file (the default) or a PostgreSQL database (`postgresql://...`, psycopg 3,
+imported only for such a store). What differs between the two is a `Location`: how the store is
+named and shown (never with its password), how the engine is set up, how a migration is kept to
+one process at a time, and how a database error reads.
+
+Many processes share one store (every launcher, every `status` refresh), so the engines are set
+up for concurrency rather than speed. SQLite: WAL lets readers and the single writer proceed
+together, a long busy timeout makes writers queue instead of failing, and write transactions start
+with BEGIN IMMEDIATE so a writer takes the lock before it reads anything (see `SqliteLocation`).
+PostgreSQL runs writers side by side: a write that depends on what it read locks the rows it read
+(`SELECT ... FOR UPDATE`, see `Store.new_attempts`), and a migration holds an advisory lock, which
+works across hosts where a file lock would not.
 """
 
 from __future__ import annotations
@@ -11,12 +19,14 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc, inspect
 from sqlalchemy.engine import URL, make_url
 
 from tsq.errors import StoreError
@@ -29,6 +39,41 @@ HEAD_REVISION = "0005"
 BUSY_TIMEOUT_S = 30.0
 # The files of a SQLite store at PATH are PATH + each of these.
 STORE_FILES = ("", "-wal", "-shm", "-journal", ".lock")
+# The PostgreSQL advisory lock (one bigint, per database) that a migration holds.
+MIGRATION_LOCK = 0x74737120_6D696772  # "tsq migr"
+# Seconds a PostgreSQL connection attempt may take (libpq waits for TCP's own timeout otherwise).
+CONNECT_TIMEOUT_S = 10
+# URL query keys that carry secrets (libpq's `password`, `sslpassword`).
+_SECRET_KEYS = ("password", "sslpassword")
+
+# statfs(2) f_type of file systems shared over a network (linux/magic.h, the file systems' own
+# headers). SQLite's WAL keeps its index in shared memory (the -shm file, mmap'ed), which processes
+# on different hosts do not share: two hosts writing one store there corrupt it.
+NETWORK_FILE_SYSTEMS = {
+    0x6969: "NFS",
+    0x517B: "SMB",
+    0xFF534D42: "CIFS",
+    0xFE534D42: "SMB2",
+    0x01021997: "9p",
+    0x0BD00BD0: "Lustre",
+    0x47504653: "GPFS",
+    0x00C36400: "CephFS",
+    0x5346414F: "AFS",
+    0x6B414653: "AFS",
+    0x73757245: "Coda",
+    0x564C: "NCP",
+    0x01161970: "GFS2",
+    0x7461636F: "OCFS2",
+    0x19830326: "BeeGFS",
+    0xAAD7AAEA: "PanFS",
+}
+FUSE_MAGIC = 0x65735546
+# FUSE file systems (mountinfo type `fuse.NAME`) that reach another host; other FUSE file systems
+# (fuse-overlayfs in rootless containers, encfs...) are local.
+NETWORK_FUSE = {
+    "sshfs", "glusterfs", "s3fs", "gcsfuse", "rclone", "ceph-fuse", "mfs", "juicefs",
+    "lizardfs", "cvmfs", "davfs", "goofys", "blobfuse", "blobfuse2", "sftp", "curlftpfs",
+}  # fmt: skip
 
 
 def default_location() -> str:
@@ -43,86 +88,256 @@ def default_location() -> str:
     return os.path.join(state_home, "tsq", "tsq.db")
 
 
-def store_path(location: str | os.PathLike[str] | None) -> Path:
-    """The absolute file behind a store location, so that every process names the same file."""
-    raw = default_location() if location is None else os.fspath(location)
-    if "://" in raw:
+def masked(raw: str) -> str:
+    """A store location as given, its password (if any) replaced by ***: for messages about
+    a location that could not even be parsed."""
+    raw = re.sub(r"(://[^:/@]*):.*@", r"\1:***@", raw)
+    return re.sub(rf"((?:{'|'.join(_SECRET_KEYS)})=)[^&]*", r"\1***", raw)
+
+
+class Location:
+    """Where a store is, and what its engine needs that the other engine does not."""
+
+    #: what SQLAlchemy connects to (with the password, if one was given: never print it)
+    url: URL
+    #: the store as messages and printed commands show it: a path, or a URL without password
+    display: str
+    #: the file of a SQLite store; None for a database server
+    path: Path | None = None
+
+    def prepare(self) -> None:
+        """What must hold before the engine is made (a directory, a local file system)."""
+
+    def make_engine(self) -> Engine:
+        raise NotImplementedError
+
+    @contextmanager
+    def migration_lock(self) -> Iterator[None]:
+        """Held around a migration's transaction, if the engine needs more than `lock_schema`."""
+        yield
+
+    def lock_schema(self, connection: Connection) -> None:
+        """First statement of a migration's transaction: from here to its end no other process
+        migrates the store."""
+
+    def describe(self, error: exc.DBAPIError) -> StoreError:
+        """A database error as the one line a user sees."""
+        return StoreError(f"cannot use the store {self.display}: {_reason(error)}")
+
+
+def _reason(error: exc.DBAPIError) -> str:
+    """The driver's message, on one line (libpq's span several: the failure, then a hint)."""
+    text = str(error.orig if error.orig is not None else error)
+    return "; ".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
+
+
+class SqliteLocation(Location):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.url = URL.create("sqlite", database=str(path))
+        self.display = str(path)
+
+    def prepare(self) -> None:
+        path = self.path
+        assert path is not None
+        if path.is_dir():  # sqlite would only say "unable to open database file"
+            raise StoreError(f"{path} is a directory; give a file path, e.g. {path / 'tsq.db'}")
         try:
-            url = make_url(raw)
-        except exc.ArgumentError as e:
-            raise StoreError(f"invalid store URL {raw!r}: {e}") from None
-        if url.get_backend_name() != "sqlite":
-            raise StoreError(f"only SQLite stores are supported: {raw!r}")
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(
+                f"cannot create the store directory for {path}: {e.strerror or e}"
+            ) from None
+        network = network_file_system(str(path.parent))
+        if network is not None:
+            raise StoreError(
+                f"{path} is on a network file system ({network}), where SQLite's WAL mode "
+                "corrupts a store that several hosts use: put the store on a local disk, or use "
+                "a PostgreSQL store (--store / TSQ_STORE postgresql://...)"
+            )
+
+    def make_engine(self) -> Engine:
+        """An engine whose connections survive many concurrent processes on the same file.
+
+        SQLAlchemy, not pysqlite, emits BEGIN: pysqlite's legacy mode runs SELECTs outside any
+        transaction (a read-then-write is not isolated) and autocommits DDL (a concurrent opener
+        could see half a migration). A plain deferred BEGIN is not enough either: a transaction
+        that reads and then writes fails at once with "database is locked" if another process
+        committed in between (SQLITE_BUSY_SNAPSHOT under WAL), and the busy timeout does not
+        apply to that. With 8 processes doing read-then-write transactions, most of them failed
+        that way. So transactions are BEGIN IMMEDIATE, which waits for the write lock under the
+        busy timeout before reading, unless the connection carries the execution option
+        ``tsq_readonly=True``.
+        """
+        engine = create_engine(
+            self.url, connect_args={"timeout": BUSY_TIMEOUT_S, "isolation_level": None}
+        )
+
+        @event.listens_for(engine, "connect")
+        def _configure(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+            cursor = dbapi_connection.cursor()
+            try:
+                # busy_timeout first: switching a fresh file to WAL needs a lock others may hold.
+                cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                cursor.execute("PRAGMA foreign_keys = ON")
+                cursor.execute("PRAGMA journal_mode = WAL")
+            finally:
+                cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            readonly = connection.get_execution_options().get("tsq_readonly", False)
+            connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+        return engine
+
+    @contextmanager
+    def migration_lock(self) -> Iterator[None]:
+        from filelock import FileLock, Timeout
+
+        lock_path = f"{self.path}.lock"
+        try:
+            with FileLock(lock_path, timeout=5 * BUSY_TIMEOUT_S):
+                yield
+        except Timeout:
+            raise StoreError(
+                f"cannot migrate {self.path}: another process holds {lock_path}"
+            ) from None
+        except OSError as e:
+            raise StoreError(f"cannot lock {lock_path}: {e.strerror or e}") from None
+
+    def describe(self, error: exc.DBAPIError) -> StoreError:
+        reason = _reason(error)
+        if "file is not a database" in reason:
+            return StoreError(f"{self.path} is not a tsq store (not a SQLite database)")
+        hint = ""
+        if "unable to open" in reason or "readonly" in reason:
+            assert self.path is not None
+            hint = f"; check that {self.path.parent} is writable (or use --store / TSQ_STORE)"
+        return StoreError(f"cannot use the store {self.path}: {reason}{hint}")
+
+
+class PostgresLocation(Location):
+    def __init__(self, url: URL) -> None:
+        # SQLAlchemy 2.0 reads plain postgresql:// as psycopg2; tsq speaks psycopg 3.
+        self.url = url.set(drivername="postgresql+psycopg")
+        # (`URL.set(password=None)` would keep the password: None there means "unchanged".)
+        public = url._replace(password=None).difference_update_query(_SECRET_KEYS)
+        self.display = public.render_as_string(hide_password=False)
+
+    def make_engine(self) -> Engine:
+        query = self.url.query
+        defaults = {"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "tsq"}
+        connect_args = {k: v for k, v in defaults.items() if k not in query}
+        try:
+            return create_engine(self.url, connect_args=connect_args)
+        except ImportError as e:
+            raise StoreError(
+                f"the store {self.display} is a PostgreSQL database, which needs psycopg 3 "
+                f"({e}): pip install 'tsq[postgres]'"
+            ) from None
+
+    def lock_schema(self, connection: Connection) -> None:
+        # Released with the transaction, however it ends; without it, concurrent first opens
+        # failed creating the same tables (6 of 8 processes, measured).
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+
+    def describe(self, error: exc.DBAPIError) -> StoreError:
+        reason = _reason(error).removeprefix("connection failed: ")
+        password = self.url.password
+        if password:
+            reason = reason.replace(str(password), "***")
+        hint = ""
+        if "password" in reason:
+            hint = "; give the password in ~/.pgpass, $PGPASSWORD or a service file"
+        elif re.search(r'database ".*" does not exist', reason):
+            hint = "; create it first (createdb NAME)"
+        return StoreError(f"cannot use the store {self.display}: {reason}{hint}")
+
+
+def locate(location: str | os.PathLike[str] | None) -> Location:
+    """Where a store location (a path, `sqlite:///PATH` or `postgresql://...`; default:
+    `default_location()`) points. SQLite paths are made absolute, so that every process names
+    the same file."""
+    raw = default_location() if location is None else os.fspath(location)
+    if "://" not in raw:
+        return SqliteLocation(Path(os.path.abspath(os.path.expanduser(raw))))
+    try:
+        url = make_url(raw)
+    except (exc.ArgumentError, ValueError) as e:
+        raise StoreError(f"invalid store URL {masked(raw)!r}: {e}") from None
+    backend, driver = url.get_backend_name(), url.get_driver_name()
+    if backend == "sqlite":
         if not url.database or url.database == ":memory:":
-            raise StoreError(f"a tsq store must be a file, not {raw!r}")
-        raw = url.database
-    return Path(os.path.abspath(os.path.expanduser(raw)))
-
-
-def make_engine(path: Path) -> Engine:
-    """An engine whose connections survive many concurrent processes on the same file.
-
-    SQLAlchemy, not pysqlite, emits BEGIN: pysqlite's legacy mode runs SELECTs outside any
-    transaction (a read-then-write is not isolated) and autocommits DDL (a concurrent opener could
-    see half a migration). A plain deferred BEGIN is not enough either: a transaction that reads
-    and then writes fails at once with "database is locked" if another process committed in
-    between (SQLITE_BUSY_SNAPSHOT under WAL), and the busy timeout does not apply to that. With 8
-    processes doing read-then-write transactions, most of them failed that way. So transactions
-    are BEGIN IMMEDIATE, which waits for the write lock under the busy timeout before reading,
-    unless the connection carries the execution option ``tsq_readonly=True``.
-    """
-    engine = create_engine(
-        URL.create("sqlite", database=str(path)),
-        connect_args={"timeout": BUSY_TIMEOUT_S, "isolation_level": None},
+            raise StoreError(f"a tsq store must be a file, not {masked(raw)!r}")
+        return SqliteLocation(Path(os.path.abspath(os.path.expanduser(url.database))))
+    if backend in ("postgresql", "postgres"):
+        if "+" in url.drivername and driver != "psycopg":
+            raise StoreError(
+                f"tsq talks to PostgreSQL through psycopg 3: write {masked(raw)!r} as "
+                "postgresql://..."
+            )
+        return PostgresLocation(url)
+    raise StoreError(
+        f"unsupported store {masked(raw)!r}: give a path, sqlite:///PATH or postgresql://..."
     )
 
-    @event.listens_for(engine, "connect")
-    def _configure(dbapi_connection: sqlite3.Connection, _record: object) -> None:
-        cursor = dbapi_connection.cursor()
-        try:
-            # busy_timeout first: switching a fresh file to WAL needs a lock others may hold.
-            cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            cursor.execute("PRAGMA foreign_keys = ON")
-            cursor.execute("PRAGMA journal_mode = WAL")
-        finally:
-            cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Connection) -> None:
-        readonly = connection.get_execution_options().get("tsq_readonly", False)
-        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
-
-    return engine
+def network_file_system(directory: str) -> str | None:
+    """The name of the network file system `directory` is on; None on a local one (or where
+    this cannot be told: not Linux, statfs failed)."""
+    kind = _fs_type(directory)
+    if kind == FUSE_MAGIC:
+        subtype = _fuse_subtype(directory)
+        return f"fuse.{subtype}" if subtype in NETWORK_FUSE else None
+    return NETWORK_FILE_SYSTEMS.get(kind) if kind is not None else None
 
 
-def open_engine(location: str | os.PathLike[str] | None) -> tuple[Path, Engine]:
-    """The store's file and an engine on it, its schema brought up to date (created if new)."""
-    path = store_path(location)
-    if path.is_dir():  # sqlite would only say "unable to open database file"
-        raise StoreError(f"{path} is a directory; give a file path, e.g. {path / 'tsq.db'}")
+def _fs_type(directory: str) -> int | None:
+    """statfs(2)'s f_type (the first field of struct statfs, a C long)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    buffer = ctypes.create_string_buffer(256)  # struct statfs is 120 bytes on 64-bit Linux
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.statfs(os.fsencode(directory), buffer) != 0:
+        return None
+    return ctypes.c_long.from_buffer(buffer).value & 0xFFFFFFFF
+
+
+def _fuse_subtype(directory: str) -> str | None:
+    """NAME of the `fuse.NAME` mount holding `directory`, from /proc/self/mountinfo."""
+    real = os.path.realpath(directory)
+    best, subtype = -1, None
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as e:
-        raise StoreError(
-            f"cannot create the store directory for {path}: {e.strerror or e}"
-        ) from None
-    engine = make_engine(path)
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                before, _, after = line.partition(" - ")
+                fields = before.split()
+                if len(fields) < 5 or not after:
+                    continue
+                point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])
+                inside = real == point or real.startswith(point.rstrip("/") + "/")
+                if inside and len(point) >= best:  # the later of stacked mounts is on top
+                    best, fstype = len(point), after.split()[0]
+                    subtype = fstype.split(".", 1)[1] if fstype.startswith("fuse.") else None
+    except OSError:
+        return None
+    return subtype
+
+
+def open_engine(location: str | os.PathLike[str] | None) -> tuple[Location, Engine]:
+    """The store's location and an engine on it, its schema brought up to date (created if
+    new)."""
+    where = locate(location)
+    where.prepare()
+    engine = where.make_engine()
     try:
-        _ensure_schema(path, engine)
+        _ensure_schema(where, engine)
     except exc.DBAPIError as e:
-        raise describe_error(path, e) from None
-    return path, engine
-
-
-def describe_error(path: Path, error: exc.DBAPIError) -> StoreError:
-    """A database error as the one line a user sees."""
-    reason = str(error.orig if error.orig is not None else error).splitlines()[0]
-    if "file is not a database" in reason:
-        return StoreError(f"{path} is not a tsq store (not a SQLite database)")
-    hint = ""
-    if "unable to open" in reason or "readonly" in reason:
-        hint = f"; check that {path.parent} is writable (or use --store / TSQ_STORE)"
-    return StoreError(f"cannot use the store {path}: {reason}{hint}")
+        raise where.describe(e) from None
+    return where, engine
 
 
 def migrations_dir() -> str:
@@ -133,18 +348,13 @@ def migrations_dir() -> str:
     return next(iter(spec.submodule_search_locations))
 
 
-def _schema_revisions(path: Path, connection: Connection) -> list[str] | None:
-    """The store's alembic revisions; None for an empty file that needs creating.
+def _schema_revisions(where: Location, connection: Connection) -> list[str] | None:
+    """The store's alembic revisions; None for an empty database that needs creating.
 
-    Raises StoreError for files that are SQLite but were not made by tsq, so that tsq never
-    adds its tables to someone else's database.
+    Raises StoreError for databases that were not made by tsq, so that tsq never adds its
+    tables to someone else's database.
     """
-    tables = set(
-        connection.exec_driver_sql(
-            "SELECT name FROM sqlite_master"
-            " WHERE type = 'table' AND substr(name, 1, 7) != 'sqlite_'"
-        ).scalars()
-    )
+    tables = set(inspect(connection).get_table_names())
     revisions = []
     if "alembic_version" in tables:
         revisions = list(
@@ -154,53 +364,47 @@ def _schema_revisions(path: Path, connection: Connection) -> list[str] | None:
         return revisions
     if not revisions:
         if tables - {"alembic_version"}:
-            raise StoreError(f"{path} is not a tsq store (it holds other tables)")
+            raise StoreError(f"{where.display} is not a tsq store (it holds other tables)")
         return None
     if "sweeps" not in tables:
-        raise StoreError(f"{path} is not a tsq store (unknown alembic_version)")
+        raise StoreError(f"{where.display} is not a tsq store (unknown alembic_version)")
     return revisions
 
 
-def _schema_is_current(path: Path, engine: Engine) -> bool:
+def _schema_is_current(where: Location, engine: Engine) -> bool:
     with engine.connect().execution_options(tsq_readonly=True) as connection:
-        return _schema_revisions(path, connection) == [HEAD_REVISION]
+        return _schema_revisions(where, connection) == [HEAD_REVISION]
 
 
-def _ensure_schema(path: Path, engine: Engine) -> None:
-    if _schema_is_current(path, engine):
+def _ensure_schema(where: Location, engine: Engine) -> None:
+    if _schema_is_current(where, engine):
         return
-    from filelock import FileLock, Timeout
-
-    lock_path = f"{path}.lock"
-    try:
-        with FileLock(lock_path, timeout=5 * BUSY_TIMEOUT_S):
-            # Processes that queued on the lock behind the one that migrated stop here,
-            # before paying for the alembic import.
-            if not _schema_is_current(path, engine):
-                with _quiet("alembic"):
-                    _upgrade(path, engine)
-    except Timeout:
-        raise StoreError(f"cannot migrate {path}: another process holds {lock_path}") from None
-    except OSError as e:
-        raise StoreError(f"cannot lock {lock_path}: {e.strerror or e}") from None
+    with where.migration_lock(), _quiet("alembic"):
+        _upgrade(where, engine)
 
 
-def _upgrade(path: Path, engine: Engine) -> None:
+def _upgrade(where: Location, engine: Engine) -> None:
     """Upgrade to head in one write transaction, refusing revisions this tsq does not know."""
-    from alembic import command
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    config = Config()
-    config.set_main_option("script_location", migrations_dir())
-    known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
     with engine.begin() as connection:
-        revisions = _schema_revisions(path, connection) or []
+        where.lock_schema(connection)
+        revisions = _schema_revisions(where, connection) or []
+        if revisions == [HEAD_REVISION]:
+            # Another process migrated while this one waited for the lock: done, without
+            # paying for the alembic import.
+            return
+        from alembic import command
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        config.set_main_option("script_location", migrations_dir())
+        known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
         unknown = sorted(set(revisions) - known)
         if unknown:
             revision = ", ".join(unknown)
             raise StoreError(
-                f"{path} was written by a newer tsq (schema revision {revision}); upgrade tsq"
+                f"{where.display} was written by a newer tsq (schema revision {revision});"
+                " upgrade tsq"
             )
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

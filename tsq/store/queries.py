@@ -8,6 +8,7 @@ version it was decided from, so concurrent commands never overwrite each other's
 from __future__ import annotations
 
 import os
+import shlex
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session, contains_eager, sessionmaker
 
 from tsq.errors import SweepNotFound
 from tsq.states import ACTIVE, JobState, can_renew, can_transition, sources_of
-from tsq.store.engine import describe_error, open_engine
+from tsq.store.engine import Location, open_engine
 from tsq.store.models import ATTEMPT_FIELDS, INTENT_SUBMIT, Attempt, Job, Sweep, now
 
 _ACTIVE = sorted(ACTIVE)
@@ -59,11 +60,15 @@ UPDATE_FIELDS = tuple(f.name for f in fields(JobUpdate) if f.name not in _UPDATE
 
 
 class Store:
-    """One store file; open it with `Store.open`, which also brings its schema up to date."""
+    """One store (a SQLite file or a PostgreSQL database); open it with `Store.open`, which also
+    brings its schema up to date."""
 
-    def __init__(self, path: Path, engine: Engine) -> None:
-        self.path = path
-        self.url = engine.url.render_as_string(hide_password=False)
+    def __init__(self, location: Location, engine: Engine) -> None:
+        self.location = location
+        # The SQLite file (None for PostgreSQL), and the store as messages and printed commands
+        # name it: never with a password.
+        self.path: Path | None = location.path
+        self.display = location.display
         self._engine = engine
         self._writer = sessionmaker(engine, expire_on_commit=False)
         self._reader = sessionmaker(
@@ -75,6 +80,13 @@ class Store:
         """The store at `location` (default: `default_location()`), its schema brought up to
         date."""
         return cls(*open_engine(location))
+
+    def command(self, verb: str, sweep_id: str, *, named: bool) -> str:
+        """The tsq command a user types next, e.g. to follow a sweep; with `--store` when the
+        store was named (not found through $TSQ_STORE or the default), without its password
+        (give that in ~/.pgpass or $PGPASSWORD)."""
+        store = f" --store {shlex.quote(self.display)}" if named else ""
+        return f"python -m tsq {verb} {sweep_id}{store}"
 
     def close(self) -> None:
         """Close the store's connections (a long-lived process may want them gone)."""
@@ -94,8 +106,8 @@ class Store:
         try:
             with factory.begin() as session:
                 yield session
-        except exc.OperationalError as e:
-            raise describe_error(self.path, e) from None
+        except (exc.OperationalError, exc.InterfaceError) as e:
+            raise self.location.describe(e) from None
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -227,8 +239,14 @@ class Store:
         at = now()
         with self.session() as session:
             for job, label in zip(jobs, labels, strict=True):
+                # FOR UPDATE: on PostgreSQL a second retry of the job waits here until the first
+                # commits, then finds a newer version and leaves the job alone (without the lock
+                # both archived the same attempt number: a UniqueViolation). SQLite's BEGIN
+                # IMMEDIATE already serialises the two (and it ignores FOR UPDATE).
                 current = session.scalars(
-                    select(Job).where(Job.id == job.id, Job.version == job.version)
+                    select(Job)
+                    .where(Job.id == job.id, Job.version == job.version)
+                    .with_for_update()
                 ).first()
                 if current is None or not can_renew(current.state):
                     continue
@@ -250,7 +268,8 @@ class Store:
     def forget(self, sweep_id: str) -> int:
         """Drop a sweep and its jobs' records (never their files); returns how many jobs."""
         with self.session() as session:
-            sweep = session.get(Sweep, sweep_id)
+            # Locked: two forgets of one sweep count and delete it once.
+            sweep = session.get(Sweep, sweep_id, with_for_update=True)
             if sweep is None:
                 return 0
             count = len(sweep.jobs)
