@@ -408,7 +408,9 @@ class SlurmBackend:
                     entry.job, entry.task, entry.name, verdict, entry.state,
                     reason=entry.reason,
                 )  # fmt: skip
-        missing = {j.queue_id for j in jobs if j.queue_id is not None} - {k[0] for k in rows}
+        # Per task: an array may have some tasks running (in squeue) and others ended.
+        wanted = {(j.queue_id, j.num) for j in jobs if j.queue_id is not None}
+        missing = {job for job, _ in wanted - rows.keys()}
         if not missing:
             return rows
         ids = ",".join(map(str, sorted(missing)))
@@ -427,7 +429,7 @@ class SlurmBackend:
                     signal=acct.exit.signal if acct.exit else None,
                     run_time=_seconds(acct.start, acct.end),
                 )  # fmt: skip
-        missing -= {key[0] for key in rows}
+        missing = {job for job, _ in wanted - rows.keys()}
         if missing:  # accounting off, or sacct has not heard of them yet
             shown = self._run(["scontrol", "show", "job", "-o"], "scontrol show job")
             for record in parse_scontrol(shown.stdout):
