@@ -82,7 +82,9 @@ def _from_result(job: Job, result: ResultSummary) -> JobUpdate:
 
 
 def _ended_without_result(job: Job, row: QueueRow, started: Started | None) -> JobUpdate:
-    if row.signal is not None:
+    if row.reason is not None:  # the queue says more than an exit code (Slurm's TIMEOUT...)
+        why = f"{row.reason} before it wrote a result"
+    elif row.signal is not None:
         why = f"killed by {signal_name(row.signal)} before it wrote a result"
     elif row.exit_code is not None:
         why = f"exited with code {row.exit_code} without writing a result"
