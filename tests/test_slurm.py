@@ -150,10 +150,9 @@ def test_requeue_goes_back_to_queued_then_completes(
     """`scontrol requeue` of a running job: it shows queued again (Slurm holds it back for its
     credential lifetime, ~2 min here: the test moves its start time to now), then runs again
     and completes."""
-    launch(box, slurm_cluster, "requeue", "x=1", "sleep=5")
-    started(box, 0)
+    launch(box, slurm_cluster, "requeue", "x=1", "sleep=15")
+    started(box, 0)  # its runner runs: Slurm has it RUNNING
     array = box.status()[0]["ts_id"]
-    wait_for(box, lambda js: js[0]["state"] == "running", "running")
     slurm_cluster.run("scontrol", "requeue", f"{array}_0")
     jobs = wait_for(box, lambda js: js[0]["state"] == "queued", "queued again")
     assert "begin time" in (jobs[0]["reason"] or "")
