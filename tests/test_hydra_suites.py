@@ -56,3 +56,30 @@ class TestTsLauncherBatched(BatchedSweeperTestSuite):
 )
 class TestTsLauncherIntegration(IntegrationTestSuite):
     pass
+
+
+# The same suites on Slurm (`hydra/launcher=tsq_slurm`), against the one-node cluster.
+SLURM_WAIT = [*WAIT, "hydra.launcher.timeout_min=5"]
+
+
+@pytest.mark.usefixtures("slurm_cluster")
+@pytest.mark.parametrize(("launcher_name", "overrides"), [("tsq_slurm", SLURM_WAIT)])
+class TestTsqSlurmLauncher(LauncherTestSuite):
+    pass
+
+
+@pytest.mark.usefixtures("slurm_cluster")
+@pytest.mark.parametrize(
+    ("launcher_name", "overrides"),
+    [("tsq_slurm", [*SLURM_WAIT, "hydra.sweeper.max_batch_size=2"])],
+)
+class TestTsqSlurmLauncherBatched(BatchedSweeperTestSuite):
+    pass
+
+
+@pytest.mark.usefixtures("slurm_cluster")
+@pytest.mark.parametrize(
+    ("task_launcher_cfg", "extra_flags"), [({}, ["-m", "hydra/launcher=tsq_slurm", *SLURM_WAIT])]
+)
+class TestTsqSlurmLauncherIntegration(IntegrationTestSuite):
+    pass

@@ -404,3 +404,19 @@ def test_durations_are_when_things_happened_not_when_status_asked(sandbox: Sandb
         assert job["started_at"] is not None and job["ended_at"] <= ended + 0.5, job
         assert job["duration"] == job["ended_at"] - job["started_at"]
         assert job["duration"] < asked_at - job["started_at"] - 1, "not counted up to now"
+
+
+def test_a_requeued_row_puts_a_running_job_back_to_queued() -> None:
+    """Slurm's requeue: the row is queued again while the earlier run's `started` record is
+    still there; the job goes back to queued (and stays so), not running."""
+    again = QueueRow(4, "app/abc/0", RowState.QUEUED, reason="waiting", requeued=True)
+    back = decide(job(RUNNING), seen(row=again, started=Started(1, 5.0)))
+    assert back is not None and back.state == JobState.QUEUED and back.reason == "waiting"
+    assert decide(job(QUEUED), seen(row=again, started=Started(1, 5.0))) is None
+
+
+def test_an_ended_row_with_a_reason_says_it() -> None:
+    timeout = row(RowState.ENDED, exit_code=0, reason="hit its time limit (TIMEOUT)")
+    update = decide(job(RUNNING), seen(row=timeout))
+    assert update is not None and update.state == JobState.FAILED
+    assert update.reason == "hit its time limit (TIMEOUT) before it wrote a result"

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tsq.backends import Queue, backend_for, from_record
+from tsq.backends import JobRef, Queue, backend_for, from_record
 
 if TYPE_CHECKING:  # the barrier itself runs without the store (and without SQLAlchemy)
     from tsq.store import Store, Sweep
@@ -38,6 +38,8 @@ def watch_list(store: Store, sweep: Sweep) -> dict[str, Any] | None:
         "backend": backend_for(sweep).recorded(),
         "jobs": [
             {
+                "num": job.num,
+                "attempt": job.attempt,
                 "label": job.label,
                 "queue_id": job.ts_id,
                 "result": str(spool.result_json(job.num, job.attempt)),
@@ -54,10 +56,16 @@ def pending(watch: dict[str, Any], queue: Queue | None) -> list[str]:
     for job in watch["jobs"]:
         if Path(job["result"]).exists() or queue is None or not queue.alive:
             continue
-        row = queue.find(job["label"], job.get("queue_id"))
+        row = queue.find(_ref(job))
         if row is not None and row.state.active:
             left.append(job["label"])
     return left
+
+
+def _ref(job: dict[str, Any]) -> JobRef:
+    """A watched job; lists written before they named the job's number (ts matches by label
+    alone) get -1."""
+    return JobRef(job.get("num", -1), job.get("attempt", 1), job["label"], job.get("queue_id"))
 
 
 def _recorded(watch: dict[str, Any]) -> dict[str, Any]:
@@ -78,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     watch = json.loads(Path(args[0]).read_text())
     backend = from_record(_recorded(watch))
     while True:
-        left = pending(watch, backend.look([]))
+        left = pending(watch, backend.look([_ref(job) for job in watch["jobs"]], []))
         if not left:
             print(f"tsq: every job of sweep {watch['sweep']} has ended")
             return 0

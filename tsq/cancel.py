@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tsq.backends import RowState, backend_for
+from tsq.backends import JobRef, RowState, backend_for
 from tsq.errors import BackendError
 from tsq.lease import Lease, held
 from tsq.status import CANCELLED_REASON, observe
@@ -122,7 +122,7 @@ def _cancel_sweep(
         return
     backend = backend_for(sweep)
     report.queue = backend.name
-    queue = backend.look(report.notes)
+    queue = backend.look([JobRef.of(job) for job in claimed], report.notes)
     if queue is None:
         return
     stopped: dict[int, tuple[float | None, float]] = {}
@@ -138,9 +138,9 @@ def _cancel_sweep(
             report.ended.append(job.num)
         elif row is not None:
             try:
-                if row.state is RowState.QUEUED and backend.remove(row.queue_id):
+                if row.state is RowState.QUEUED and backend.remove(row):
                     report.removed.append(job.num)
-                elif backend.kill(row.queue_id):
+                elif backend.kill(row):
                     report.killed.append(job.num)
                 else:
                     report.ended.append(job.num)

@@ -28,13 +28,12 @@ from typing import Any
 from hydra.core.utils import JobReturn
 from hydra.errors import CompactHydraException
 
-from tsq.backends.ts import TsBackend
 from tsq.compose import record_composes
 from tsq.errors import TsqError
 from tsq.jobspec import BatchSpec, CodeSpec, write_spec
 from tsq.labels import make_label, sweep_label
 from tsq.lease import LEASES, Lease, held
-from tsq.options import LaunchOptions, TsOptions
+from tsq.options import CommonOptions, TsOptions
 from tsq.safeio import make_private_dir, write_atomic
 from tsq.snapshot import (
     Limits,
@@ -158,7 +157,7 @@ class SweepLauncher:
     """One per Hydra launcher instance; a sweep may arrive in several `launch()` batches."""
 
     def __init__(
-        self, options: LaunchOptions, *, config: Any, hydra_context: Any, task_function: Any
+        self, options: CommonOptions, *, config: Any, hydra_context: Any, task_function: Any
     ) -> None:
         check_sweeper(config, options.wait)
         self.options = options
@@ -166,10 +165,14 @@ class SweepLauncher:
         self.callbacks = hydra_context.callbacks
         self.composes = record_composes(hydra_context, config)
         self.task_function = task_function
-        self.backend = TsBackend.detect(options.binary, options.socket)
+        self.backend = options.backend()
         self.backend.check_resources(options.ts)
         self.store = Store.open(options.store)
-        self.after_ts_job, self.after_sweep = self._dependency(options.depends_on)
+        if self.backend.name == "slurm":
+            self.after, self.after_sweep = self._slurm_dependency(options.depends_on), None
+        else:
+            after_ts_job, self.after_sweep = self._dependency(options.depends_on)
+            self.after = () if after_ts_job is None else (after_ts_job,)
         self.sweep: Sweep | None = None
         self.state: Any = None
         self.code = CodeSpec.as_launched()
@@ -215,6 +218,26 @@ class SweepLauncher:
                 f"depends_on=sweep:{depends_on}"
             )
         return self._after_ts_job(depends_on, depends_on), None
+
+    def _slurm_dependency(self, depends_on: str | None) -> tuple[int, ...]:
+        """`depends_on` on Slurm: `slurm:ID` (or a plain number), a job the cluster knows, or
+        `sweep:REF`, every unfinished job of a sweep queued in this cluster; the jobs then
+        start after those end, however they end (`--dependency=afterany`)."""
+        if depends_on is None:
+            return ()
+        ref = depends_on.removeprefix("slurm:")
+        if ref.isascii() and ref.isdigit() and not depends_on.startswith("sweep:"):
+            if not self.backend.has_job(int(ref)):
+                raise TsqError(f"depends_on={depends_on}: Slurm has no job {ref}")
+            return (int(ref),)
+        sweep = self._after_sweep(depends_on.removeprefix("sweep:"))
+        if sweep.backend != "slurm":
+            raise TsqError(
+                f"depends_on={depends_on}: sweep {sweep.id} was queued in {sweep.backend}, "
+                "not Slurm; a Slurm job can only wait for Slurm jobs"
+            )
+        ids = {j.ts_id for j in self.store.jobs([sweep.id]) if not j.state.terminal}
+        return tuple(sorted(i for i in ids if i is not None))
 
     def _after_ts_job(self, depends_on: str, ts_id: str) -> int:
         """The ts job `ts_id`, which must be in this launcher's queue: ts would skip a job that
@@ -365,7 +388,8 @@ class SweepLauncher:
         ]
         if first:
             if self.after_sweep is not None:
-                self.after_ts_job = self._queue_barrier(sweep)
+                barrier = self._queue_barrier(sweep)
+                self.after = () if barrier is None else (barrier,)
             sweep.njobs = len(jobs)
             self.store.add_sweep(sweep, jobs)
             self.sweep = sweep
@@ -380,7 +404,7 @@ class SweepLauncher:
             queueing,
             self.lease,
             self._command("status", sweep.id),
-            after=self.after_ts_job,
+            after=self.after,
         )
         self._report(sweep, len(jobs))
         if self.options.wait:
@@ -406,7 +430,8 @@ class SweepLauncher:
             jobs = wait_for_jobs(self.store, sweep.id, nums, progress)
         except KeyboardInterrupt:
             raise TsqError(
-                f"stopped waiting: the jobs of sweep {sweep.id} stay queued in ts and recorded; "
+                f"stopped waiting: the jobs of sweep {sweep.id} stay queued in "
+                f"{self.backend.name} and recorded; "
                 f"follow them with: {self._command('status', sweep.id)}"
             ) from None
         done, _ = finished(sweep, jobs)

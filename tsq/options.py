@@ -1,13 +1,14 @@
-"""The launcher's options: the schema of `hydra/launcher=ts`, defined once.
+"""The launchers' options: the schemas of `hydra/launcher=ts` and `hydra/launcher=tsq_slurm`,
+defined once.
 
-The Hydra plugin subclasses `LaunchOptions` as its config node, so this module is imported by
-every Hydra app on the machine: it imports nothing but the standard library.
+The Hydra plugin subclasses `LaunchOptions` and `SlurmLaunchOptions` as its config nodes, so this
+module is imported by every Hydra app on the machine: it imports nothing but the standard library.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -23,6 +24,8 @@ class TsOptions:
     gpus: int = 0
     env: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
+    # Slurm: `SlurmLaunchOptions.slurm_options` (hydra-submitit-launcher's names); empty for ts.
+    slurm: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -35,24 +38,19 @@ class TsOptions:
 
 
 @dataclass
-class LaunchOptions:
+class CommonOptions:
+    """tsq's own options, the same for every queue."""
+
     # Block until every job has ended and return the real results (needed by adaptive sweepers).
     wait: bool = False
     # Store path, sqlite:/// or postgresql:// URL; default: $TSQ_STORE, else
     # $XDG_STATE_HOME/tsq/tsq.db.
     store: str | None = None
-    # ts socket; default: $TS_SOCKET, else task-spooler's own default.
-    socket: str | None = None
-    # `auto` finds `tsp` (Debian) or `ts`; or a name or path.
-    binary: str = "auto"
-    # ts slots each job takes (`ts -N`); more than the ts server has is refused.
-    slots: int = 1
-    # GPUs each job takes (`ts -G`, GPU fork of task-spooler only).
-    gpus: int = 0
     # Extra environment variables for the jobs (on top of the launching shell's).
     env: dict[str, str] = field(default_factory=dict)
-    # Start the jobs after a ts job (`ts:12`) or after every job of a sweep (`sweep:3f9a`: id,
-    # prefix or dir). Plain `12` / `3f9a` too, but a number that starts a sweep id is refused.
+    # ts: start the jobs after a ts job (`ts:12`) or after every job of a sweep (`sweep:3f9a`:
+    # id, prefix or dir). Plain `12` / `3f9a` too, but a number that starts a sweep id is
+    # refused. Slurm: `slurm:123` or `sweep:3f9a`, as `--dependency=afterany`.
     depends_on: str | None = None
     # Jobs import the app's code as it was at launch, from a snapshot of its project.
     snapshot: bool = True
@@ -66,13 +64,113 @@ class LaunchOptions:
 
     @property
     def ts(self) -> TsOptions:
-        """How this launch queues its jobs, with the launching process's cwd and environment."""
+        """How this launch queues its jobs (kept in the batch spec), with the launching
+        process's cwd and environment."""
+        raise NotImplementedError
+
+    def backend(self) -> Any:
+        """The queue the jobs go to (`tsq.backends.Backend`), found and checked."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, options: dict[str, Any]) -> Any:
+        """From the plugin's keyword arguments (nested config nodes arrive as DictConfig)."""
+        env = {str(k): str(v) for k, v in dict(options.get("env") or {}).items()}
+        return cls(**{**options, "env": env})
+
+
+@dataclass
+class LaunchOptions(CommonOptions):
+    """`hydra/launcher=ts`."""
+
+    # ts socket; default: $TS_SOCKET, else task-spooler's own default.
+    socket: str | None = None
+    # `auto` finds `tsp` (Debian) or `ts`; or a name or path.
+    binary: str = "auto"
+    # ts slots each job takes (`ts -N`); more than the ts server has is refused.
+    slots: int = 1
+    # GPUs each job takes (`ts -G`, GPU fork of task-spooler only).
+    gpus: int = 0
+
+    @property
+    def ts(self) -> TsOptions:
         return TsOptions(
             slots=self.slots, gpus=self.gpus, env={**os.environ, **self.env}, cwd=os.getcwd()
         )
 
-    @classmethod
-    def from_config(cls, options: dict[str, Any]) -> LaunchOptions:
-        """From the plugin's keyword arguments (nested config nodes arrive as DictConfig)."""
-        env = {str(k): str(v) for k, v in dict(options.get("env") or {}).items()}
-        return cls(**{**options, "env": env})
+    def backend(self) -> Any:
+        from tsq.backends.ts import TsBackend
+
+        return TsBackend.detect(self.binary, self.socket)
+
+
+@dataclass
+class SlurmLaunchOptions(CommonOptions):
+    """`hydra/launcher=tsq_slurm`: hydra-submitit-launcher's Slurm options, same names and
+    meanings (README "Slurm"), plus tsq's own above."""
+
+    # Where Slurm writes each job's output (`%j`: the array's job id); default: the sweep's
+    # spool dir (`<sweep dir>/.tsq/<sweep id>/slurm/`).
+    submitit_folder: str | None = None
+    timeout_min: int = 60
+    cpus_per_task: int | None = None
+    gpus_per_node: int | None = None
+    tasks_per_node: int = 1  # more than 1 is refused (multi-task jobs: not yet)
+    mem_gb: int | None = None
+    nodes: int = 1  # more than 1 is refused
+    # The Slurm job name; default: the sweep's label (`<task name>/<sweep id>`), by which tsq
+    # finds a job queued but not recorded.
+    name: str | None = None
+    stderr_to_stdout: bool = False
+    partition: str | None = None
+    qos: str | None = None
+    comment: str | None = None
+    constraint: str | None = None
+    exclude: str | None = None
+    gres: str | None = None
+    cpus_per_gpu: int | None = None
+    gpus_per_task: int | None = None
+    mem_per_gpu: str | None = None
+    mem_per_cpu: str | None = None
+    account: str | None = None
+    # Accepted for submitit configs; tsq jobs run without a job step, so nothing is signalled.
+    signal_delay_s: int = 120
+    # More than 0 is refused: tsq does not requeue timed-out jobs.
+    max_num_timeout: int = 0
+    # Any other sbatch option: {"mail_type": "END"} -> --mail-type=END.
+    additional_parameters: dict[str, Any] = field(default_factory=dict)
+    # At most this many jobs of a batch run at once (`--array=...%N`).
+    array_parallelism: int = 256
+    # Shell lines run before the job (`module load ...`).
+    setup: list[str] | None = None
+    # When set, the job runs under `srun --unbuffered <srun_args>`.
+    srun_args: list[str] | None = None
+
+    @property
+    def slurm_options(self) -> dict[str, Any]:
+        own = {f.name for f in fields(CommonOptions)}
+        return {
+            f.name: _plain(getattr(self, f.name))
+            for f in fields(SlurmLaunchOptions)
+            if f.name not in own
+        }
+
+    @property
+    def ts(self) -> TsOptions:
+        return TsOptions(env={**os.environ, **self.env}, cwd=os.getcwd(), slurm=self.slurm_options)
+
+    def backend(self) -> Any:
+        from tsq.backends.slurm import SlurmBackend
+
+        return SlurmBackend.detect()
+
+
+def _plain(value: Any) -> Any:
+    """Config values (DictConfig, ListConfig) as plain JSON-able Python."""
+    if isinstance(value, dict) or hasattr(value, "items"):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) or (
+        hasattr(value, "__iter__") and not isinstance(value, (str, bytes))
+    ):
+        return [_plain(v) for v in value]
+    return value

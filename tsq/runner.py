@@ -48,7 +48,9 @@ class _ReportStart:
     def __init__(self, path: Path, started_at: float) -> None:
         self._inner: Callbacks | None = None
         self._path = path
-        self._record = Started(pid=os.getpid(), started_at=started_at, stdout=_stdout_file())
+        self._record = Started(
+            pid=os.getpid(), started_at=started_at, stdout=_output_file(1), stderr=_error_file()
+        )
         self._record.write(path)
 
     @property
@@ -75,11 +77,18 @@ class _ReportStart:
         return self
 
 
-def _stdout_file() -> str | None:
-    """The file ts captures the job's output in (ts -l shows it only while it lists the job):
-    `tsq logs` finds it here after ts has forgotten the job."""
+def _error_file() -> str | None:
+    """Where fd 2 goes, when it is a regular file of its own (Slurm's `--error`)."""
+    path = _output_file(2)
+    return path if path is not None and os.path.isfile(path) else None
+
+
+def _output_file(fd: int) -> str | None:
+    """The file the queue captures the job's output (fd 1) or errors (fd 2) in (ts -l shows
+    it only while it lists the job; Slurm's `%A_%a` names resolved): `tsq logs` finds it here
+    after the queue has forgotten the job."""
     try:
-        target = os.readlink("/proc/self/fd/1")
+        target = os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
         return None
     return target if target.startswith("/") else None

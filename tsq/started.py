@@ -21,6 +21,7 @@ class Started:
     pid: int
     started_at: float
     stdout: str | None = None  # the file the queue captures the job's output in
+    stderr: str | None = None  # its error output, when the queue keeps it apart (Slurm)
     output_dir: str | None = None  # Hydra's job dir, once the job has one
     log_file: str | None = None  # Hydra's job log, once the job has one
 
@@ -29,7 +30,12 @@ class Started:
 
     def output_files(self) -> list[tuple[str, Path]]:
         """(what, path) of the job's output files, in the order to show them."""
-        files = [("output (stdout and stderr)", self.stdout), ("Hydra job log", self.log_file)]
+        apart = self.stderr is not None and self.stderr != self.stdout
+        files = [
+            ("output (stdout)" if apart else "output (stdout and stderr)", self.stdout),
+            ("error output (stderr)", self.stderr if apart else None),
+            ("Hydra job log", self.log_file),
+        ]
         return [(what, Path(path)) for what, path in files if path]
 
 

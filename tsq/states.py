@@ -38,8 +38,9 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.QUEUED: frozenset(
         {JobState.RUNNING, JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.LOST}
     ),
+    # RUNNING -> QUEUED: a queue that runs the job again (Slurm's requeue, preemption).
     JobState.RUNNING: frozenset(
-        {JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.LOST}
+        {JobState.QUEUED, JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.LOST}
     ),
     JobState.COMPLETED: frozenset(),
     JobState.FAILED: frozenset(),

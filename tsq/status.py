@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from tsq.backends import Backend, Queue, QueueRow, RowState, backend_for
+from tsq.backends import Backend, JobRef, Queue, QueueRow, RowState, backend_for, runner_argv
 from tsq.errors import SpecError
 from tsq.lease import held
 from tsq.results import ResultSummary, read_summary
@@ -25,7 +25,7 @@ from tsq.spool import SpoolDir
 from tsq.started import Started, read_started
 from tsq.states import JobState
 from tsq.store import INTENT_CANCEL, UPDATE_FIELDS, Job, JobUpdate, Store
-from tsq.submit import lease_part, runner_argv
+from tsq.submit import lease_part
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,9 @@ def _from_result(job: Job, result: ResultSummary) -> JobUpdate:
 
 
 def _ended_without_result(job: Job, row: QueueRow, started: Started | None) -> JobUpdate:
-    if row.signal is not None:
+    if row.reason is not None:  # the queue says more than an exit code (Slurm's TIMEOUT...)
+        why = f"{row.reason} before it wrote a result"
+    elif row.signal is not None:
         why = f"killed by {signal_name(row.signal)} before it wrote a result"
     elif row.exit_code is not None:
         why = f"exited with code {row.exit_code} without writing a result"
@@ -156,6 +158,11 @@ def _decide(job: Job, obs: Observation) -> JobUpdate | None:
             return _ended_without_result(job, row, obs.started)
         if row.state is RowState.SKIPPED:
             return JobUpdate.of(job, JobState.CANCELLED, reason=row.reason)
+        if row.state is RowState.QUEUED and row.requeued:
+            # its queue will run it again: what its earlier run left says nothing of now
+            if job.state is JobState.QUEUED:
+                return None
+            return JobUpdate.of(job, JobState.QUEUED, reason=row.reason)
         if row.state is RowState.RUNNING or obs.started:
             return _running(job, obs.started)
         return None
@@ -194,7 +201,7 @@ def _decide(job: Job, obs: Observation) -> JobUpdate | None:
 
 def runner_alive(started: Started, spool: SpoolDir, job: Job) -> bool:
     """Is this job attempt's own process still running? Its whole command line must be the
-    one its queue runs for it (`tsq.submit.runner_argv`): the pid alone may have been
+    one its queue runs for it (`tsq.backends.runner_argv`): the pid alone may have been
     recycled, and a sibling job's runner shares the spec but not the job number or attempt."""
     try:
         cmdline = Path(f"/proc/{started.pid}/cmdline").read_bytes().decode(errors="replace")
@@ -223,7 +230,7 @@ def observe(job: Job, queue: Queue) -> Observation:
     """What is known of `job` now: its row in `queue`, its result and `started` files, and,
     on the host that queued it, its process and its lease."""
     sweep, spool = job.sweep, job.sweep.spool
-    row = queue.find(job.label, job.ts_id)
+    row = queue.find(JobRef.of(job))
     result: ResultSummary | None = None
     problem: str | None = None
     try:
@@ -269,7 +276,7 @@ def refresh(store: Store, sweep_id: str | None = None) -> Refresh:
     report = Refresh()
     updates: list[JobUpdate] = []
     for backend, jobs in _by_backend(store.active_jobs(sweep_id)).items():
-        queue = backend.look(report.warnings)
+        queue = backend.look([JobRef.of(job) for job in jobs], report.warnings)
         if queue is None:
             continue
         if not queue.alive:

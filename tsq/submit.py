@@ -8,13 +8,12 @@ unique label even if recording the ids fails), and marks the rest `lost`, saying
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tsq.backends import Backend
+from tsq.backends import Backend, JobRef, runner_argv
 from tsq.errors import StoreError, TsqError
 from tsq.lease import Lease
 from tsq.options import TsOptions
@@ -22,15 +21,16 @@ from tsq.states import JobState
 from tsq.store import Job, JobUpdate, Store, Sweep
 from tsq.words import plural
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 
 def lease_part(job: Job) -> str:
     """The part of a lease that one job attempt being queued holds (`Lease.hold_for`)."""
     return f"{job.num}-{job.attempt}"
 
 
-def runner_argv(spec: Path, num: int, attempt: int = 1) -> list[str]:
-    argv = [sys.executable, "-m", "tsq.runner", str(spec), str(num)]
-    return [*argv, str(attempt)] if attempt > 1 else argv
+__all__ = ["lease_part", "runner_argv", "submit_jobs"]
 
 
 def submit_jobs(
@@ -42,33 +42,29 @@ def submit_jobs(
     options: TsOptions,
     lease: Lease,
     follow: str,
-    after: int | None = None,
+    after: Sequence[int] = (),
 ) -> dict[int, int]:
     """Queue `jobs` (all of `sweep`, launched from `spec`, claimed by `lease`); num -> ts id.
 
     Each job runs in the launch's working directory and environment (`options`), whoever
     queues it. `follow` is the command that shows the sweep, for the messages when queueing
-    stops part-way; `after`, a ts job they must wait for (`depends_on`).
+    stops part-way; `after`, queue ids they must wait for (`depends_on`).
     """
     submitted: dict[int, tuple[int, float]] = {}
     # Specs from before the launch's cwd was recorded: the sweep's, with the environment then.
     queueing = replace(options, env=options.job_environment(), cwd=options.cwd or sweep.cwd)
+    by_ref = {JobRef.of(job): job for job in jobs}
+
+    def hold(ref: JobRef) -> int:
+        # A queue client still queueing the job when this process is killed keeps it
+        # claimed until it is done: a refresh meanwhile never calls it "never queued".
+        return lease.hold_for(lease_part(by_ref[ref]))
+
     try:
-        for job in jobs:
-            # A ts client still queueing the job when this process is killed keeps it
-            # claimed until it is done: a refresh meanwhile never calls it "never queued".
-            claim = lease.hold_for(lease_part(job))
-            try:
-                ts_id = backend.submit(
-                    runner_argv(spec, job.num, job.attempt),
-                    job.label,
-                    queueing,
-                    after=after,
-                    pass_fds=(claim,),
-                )
-            finally:
-                os.close(claim)
-            submitted[job.id] = (ts_id, time.time())
+        for ref, queue_id in backend.submit_batch(
+            spec, list(by_ref), queueing, after=after, hold=hold
+        ):
+            submitted[by_ref[ref].id] = (queue_id, time.time())
     except (Exception, KeyboardInterrupt) as cause:
         _record(store, backend, sweep, submitted, lease, follow)
         message = _abandon(store, backend, sweep, jobs, submitted, cause, follow)

@@ -1,4 +1,5 @@
-"""Hydra launcher plugin `hydra/launcher=ts`: queue every job in task-spooler and return.
+"""Hydra launcher plugins `hydra/launcher=ts` and `hydra/launcher=tsq_slurm`: queue every job in
+task-spooler or Slurm and return.
 
 Hydra imports every module under `hydra_plugins` when any Hydra app starts, so this module stays
 light: the config node (the options live in `tsq.options`, which imports only the standard
@@ -18,7 +19,7 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
-from tsq.options import LaunchOptions
+from tsq.options import CommonOptions, LaunchOptions, SlurmLaunchOptions
 
 
 @dataclass
@@ -26,10 +27,20 @@ class TsLauncherConf(LaunchOptions):
     _target_: str = "hydra_plugins.hydra_ts_launcher.ts_launcher.TsLauncher"
 
 
+@dataclass
+class TsqSlurmLauncherConf(SlurmLaunchOptions):
+    _target_: str = "hydra_plugins.hydra_ts_launcher.ts_launcher.TsqSlurmLauncher"
+
+
 ConfigStore.instance().store(group="hydra/launcher", name="ts", node=TsLauncherConf, provider="tsq")
+ConfigStore.instance().store(
+    group="hydra/launcher", name="tsq_slurm", node=TsqSlurmLauncherConf, provider="tsq"
+)
 
 
 class TsLauncher(Launcher):
+    options_class: type[CommonOptions] = LaunchOptions
+
     def __init__(self, **options: Any) -> None:
         self.options = options
         self.sweep: Any = None
@@ -41,7 +52,7 @@ class TsLauncher(Launcher):
 
         with user_errors():
             self.sweep = SweepLauncher(
-                LaunchOptions.from_config(self.options),
+                self.options_class.from_config(self.options),
                 config=config,
                 hydra_context=hydra_context,
                 task_function=task_function,
@@ -54,3 +65,7 @@ class TsLauncher(Launcher):
 
         with user_errors():
             return self.sweep.launch(job_overrides, initial_job_idx)
+
+
+class TsqSlurmLauncher(TsLauncher):
+    options_class = SlurmLaunchOptions

@@ -12,9 +12,11 @@ module of their own), and its name in `_REGISTRY`. A sweep records the backend i
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # the barrier and the runner import this package without the store
@@ -48,7 +50,34 @@ class QueueRow:
     run_time: float | None = None  # seconds, for an ended job
     # An ended row whose listing cannot tell its exit code from a signal: `Queue.explain`.
     ambiguous: bool = False
-    reason: str | None = None  # why a SKIPPED row will never run
+    task: int | None = None  # the array task (Slurm), with `queue_id` the array's id
+    reason: str | None = None  # why a SKIPPED row will never run, or what a queued one awaits
+    # A QUEUED row of a job its queue will run again (Slurm's requeue): the `started` record
+    # of its earlier run does not mean it runs now.
+    requeued: bool = False
+
+
+def runner_argv(spec: Path, num: int | str, attempt: int = 1) -> list[str]:
+    """The job runner's command line, as every backend queues it (`num` may be a shell
+    variable for a queue that runs it through a shell, e.g. Slurm's array task id)."""
+    argv = [sys.executable, "-m", "tsq.runner", str(spec), str(num)]
+    return [*argv, str(attempt)] if attempt > 1 else argv
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """One job attempt as a queue needs it to queue or find it: its number, attempt, label
+    (unique to the attempt) and the queue id recorded for it (None until it is recorded).
+    A `tsq.store.Job` has the same attributes (`ts_id` for `queue_id`): `JobRef.of`."""
+
+    num: int
+    attempt: int
+    label: str
+    queue_id: int | None = None
+
+    @classmethod
+    def of(cls, job: Any) -> JobRef:
+        return cls(job.num, job.attempt, job.label, job.ts_id)
 
 
 class Queue(Protocol):
@@ -61,8 +90,10 @@ class Queue(Protocol):
     alive: bool  # the queue answers; False only on positive evidence that it is gone
     server_id: str | None  # which instance of the queue answered (`Backend.server_id`)
 
-    def find(self, label: str, queue_id: int | None) -> QueueRow | None:
-        """The job attempt's row (`tsq.labels.match`); None when the queue does not list it."""
+    def find(self, job: JobRef) -> QueueRow | None:
+        """The job attempt's row; None when the queue does not list it. ts matches by label
+        (`tsq.labels.match`); Slurm's array tasks share a name, and match by array id and
+        task (the job's number)."""
         ...
 
     def explain(self, row: QueueRow) -> QueueRow:
@@ -98,35 +129,55 @@ class Backend(Protocol):
         after: int | None = None,
         pass_fds: Sequence[int] = (),
     ) -> int:
-        """Queue `argv` labelled `label`; its queue id. `after`: a queue id it must wait
-        for, whatever becomes of that job; `pass_fds` stay open in the queueing process
-        (`tsq.lease.Lease.hold_for`)."""
+        """Queue one command `argv` labelled `label` (a barrier job); its queue id. `after`:
+        a queue id it must wait for, whatever becomes of that job; `pass_fds` stay open in
+        the queueing process (`tsq.lease.Lease.hold_for`)."""
+        ...
+
+    def submit_batch(
+        self,
+        spec: Path,
+        jobs: Sequence[JobRef],
+        options: TsOptions,
+        *,
+        after: Sequence[int] = (),
+        hold: Callable[[JobRef], int],
+    ) -> Iterator[tuple[JobRef, int]]:
+        """Queue the job runners of `jobs` (all of batch spec `spec`), yielding each job with
+        its queue id as soon as it is queued, so that a failure part-way leaves those queued
+        known (ts queues one at a time; Slurm one array at a time). `after`: queue ids they
+        wait for, however those end. `hold(job)` gives a lease descriptor (`Lease.hold_for`)
+        that the queueing process must keep open while it may still queue `job`; the backend
+        closes it."""
         ...
 
     def server_id(self) -> str | None:
         """The identity of the queue instance jobs go to now (None: unknown)."""
         ...
 
-    def look(self, warnings: list[str]) -> Queue | None:
-        """The queue as it is now; None (and a warning) when it could not be asked."""
+    def look(self, jobs: Sequence[JobRef], warnings: list[str]) -> Queue | None:
+        """The queue as it is now, for finding `jobs` (a backend may ask only about those:
+        Slurm asks sacct for their ids); None (and a warning) when it could not be asked."""
         ...
 
     def has_job(self, queue_id: int) -> bool:
         """Whether the queue lists `queue_id` (`depends_on=ts:ID`)."""
         ...
 
-    def remove(self, queue_id: int) -> bool:
-        """Take a queued job out; False when the queue refused (it started or ended)."""
+    def remove(self, row: QueueRow) -> bool:
+        """Take a queued job (its row, from `Queue.find`) out; False when the queue refused
+        (it started or ended)."""
         ...
 
-    def kill(self, queue_id: int) -> bool:
-        """Stop a running job (SIGTERM); False when the queue refused (it is not running)."""
+    def kill(self, row: QueueRow) -> bool:
+        """Stop a running job (its row) with SIGTERM; False when the queue refused (it is
+        not running)."""
         ...
 
 
 # name -> "module:class"; imported on demand, so a barrier or a refresh of ts sweeps never
 # imports another backend's code.
-_REGISTRY = {"ts": "tsq.backends.ts:TsBackend"}
+_REGISTRY = {"ts": "tsq.backends.ts:TsBackend", "slurm": "tsq.backends.slurm:SlurmBackend"}
 
 
 def backend_for(sweep: Sweep) -> Backend:

@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tsq.backends import QueueRow, RowState
+from tsq.backends import JobRef, QueueRow, RowState, runner_argv
 from tsq.backends.tsclient import Spooler, server_id
 from tsq.backends.tslist import TsJob, exit_code_from_elevel
 from tsq.errors import BackendError
@@ -67,8 +69,8 @@ class TsQueue:
     def by_label(self) -> dict[str, QueueRow]:
         return {row.label: row for row in self.rows.values() if row.label is not None}
 
-    def find(self, label: str, queue_id: int | None) -> QueueRow | None:
-        return match(label, queue_id, self.rows, self.by_label)
+    def find(self, job: JobRef) -> QueueRow | None:
+        return match(job.label, job.queue_id, self.rows, self.by_label)
 
     def explain(self, row: QueueRow) -> QueueRow:
         try:
@@ -141,10 +143,36 @@ class TsBackend:
             pass_fds=pass_fds,
         )
 
+    def submit_batch(
+        self,
+        spec: Path,
+        jobs: Sequence[JobRef],
+        options: TsOptions,
+        *,
+        after: Sequence[int] = (),
+        hold: Callable[[JobRef], int],
+    ) -> Iterator[tuple[JobRef, int]]:
+        """One `ts` client per job, each holding its job's claim while it queues it."""
+        if len(after) > 1:
+            raise BackendError("task-spooler jobs can wait for one job only")
+        for job in jobs:
+            claim = hold(job)
+            try:
+                ts_id = self.submit(
+                    runner_argv(spec, job.num, job.attempt),
+                    job.label,
+                    options,
+                    after=after[0] if after else None,
+                    pass_fds=(claim,),
+                )
+            finally:
+                os.close(claim)
+            yield job, ts_id
+
     def server_id(self) -> str | None:
         return server_id(self.socket)
 
-    def look(self, warnings: list[str]) -> TsQueue | None:
+    def look(self, jobs: Sequence[JobRef], warnings: list[str]) -> TsQueue | None:
         """The server as it is now. Its identity is read after its list: if the server died
         between the probe and the list, the ts client started a new, empty one, and the jobs
         it does not list are judged as missing from a new server, which is what happened."""
@@ -160,8 +188,8 @@ class TsBackend:
     def has_job(self, queue_id: int) -> bool:
         return self.client.alive() and queue_id in {row.id for row in self.client.list()}
 
-    def remove(self, queue_id: int) -> bool:
-        return self.client.remove(queue_id)
+    def remove(self, row: QueueRow) -> bool:
+        return self.client.remove(row.queue_id)
 
-    def kill(self, queue_id: int) -> bool:
-        return self.client.kill(queue_id)
+    def kill(self, row: QueueRow) -> bool:
+        return self.client.kill(row.queue_id)

@@ -1,0 +1,179 @@
+"""`hydra/launcher=tsq_slurm` against the real one-node Slurm (the `slurm_cluster` fixture).
+
+Each test launches a real sweep of the test app into Slurm and follows it with the CLI, as a user
+would. Job names carry the session's tag, so the fixture cancels whatever a failing test leaves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from slurm import SlurmCluster
+from sweeps import Sandbox, by_num
+
+TERMINAL = {"completed", "failed", "cancelled", "lost"}
+
+
+@pytest.fixture
+def box(tmp_path: Path, slurm_cluster: SlurmCluster, ts_socket: str) -> Sandbox:
+    sandbox = Sandbox.create(tmp_path, ts_socket)
+    sandbox.env["SLURM_CONF"] = str(slurm_cluster.conf)
+    return sandbox
+
+
+def launch(box: Sandbox, cluster: SlurmCluster, what: str, *overrides: str, check: bool = True):
+    return box.run(
+        [
+            sys.executable, "app.py", "-m", "hydra/launcher=tsq_slurm",
+            f"hydra.sweep.dir={box.root}/multirun/{what}",
+            f"hydra.launcher.name={cluster.job_name(what)}",
+            *overrides,
+        ],
+        check=check,
+    )  # fmt: skip
+
+
+def wait_for(box: Sandbox, predicate, what: str, timeout: float = 120) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    delay = 0.3
+    while True:
+        jobs = box.status()
+        if jobs and predicate(jobs):
+            return jobs
+        assert time.monotonic() < deadline, f"timed out waiting for {what}: {jobs}"
+        time.sleep(delay)
+        delay = min(delay * 1.5, 2.0)
+
+
+def terminal(jobs: list[dict[str, Any]]) -> bool:
+    return all(job["state"] in TERMINAL for job in jobs)
+
+
+def started(box: Sandbox, num: int, where: str = "*", timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while not (found := list(box.root.glob(f"multirun/{where}/.tsq/*/jobs/{num}.started.json"))):
+        assert time.monotonic() < deadline, f"job {num} did not start"
+        time.sleep(0.1)
+    time.sleep(0.1)  # written atomically, but give a slow machine a moment
+    return json.loads(found[0].read_text())
+
+
+def test_launch_status_collect_with_every_kind_of_ending(
+    box: Sandbox, slurm_cluster: SlurmCluster
+) -> None:
+    """One array: a job that returns, one whose task raises, one that exits without a result
+    (exit 3), one that is SIGKILLed. Status says how each ended; collect hands back results."""
+    out = launch(box, slurm_cluster, "endings", "fail=false,true,exit")
+    assert "queued 3 jobs of sweep" in out.stdout and "in Slurm" in out.stdout
+    launch(box, slurm_cluster, "killed", "x=4", "sleep=60")
+    record = started(box, 0, where="killed")
+    assert "/slurm/" in record["stdout"] and record["stdout"].endswith("_0_log.out")
+    os.kill(record["pid"], signal.SIGKILL)
+    jobs = wait_for(box, terminal, "every job to end")
+    ending = {j["num"]: j for j in jobs if j["overrides"][0].startswith("fail=")}
+    killed = next(j for j in jobs if j["overrides"][0] == "x=4")
+    assert {n: j["state"] for n, j in ending.items()} == {
+        0: "completed", 1: "failed", 2: "failed",
+    }  # fmt: skip
+    assert len({j["ts_id"] for j in ending.values()}) == 1, "one array for the batch"
+    assert "asked to fail" in ending[1]["reason"]
+    assert ending[2]["exit_code"] == 3 and "without writing a result" in ending[2]["reason"]
+    assert killed["state"] == "failed" and killed["signal"] == 9, killed["reason"]
+    assert "killed by SIGKILL" in killed["reason"]
+    jobs = by_num(list(ending.values()))
+    collected = json.loads(box.tsq("collect", "--json", jobs[0]["sweep"], check=False).stdout)
+    assert [c["return_value"]["x"] for c in collected if c["state"] == "completed"] == [1]
+    logs = box.tsq("logs", f"{jobs[0]['sweep']}:0").stdout
+    assert "output (stdout)" in logs and "job 0 running with x=1" in logs
+
+
+def test_a_bad_option_is_one_line_and_nothing_is_recorded(
+    box: Sandbox, slurm_cluster: SlurmCluster
+) -> None:
+    bad = launch(box, slurm_cluster, "bad", "x=1,2", "hydra.launcher.partition=nope", check=False)
+    assert bad.returncode != 0
+    lines = [line for line in bad.stderr.splitlines() if line.startswith("tsq: ")]
+    assert len(lines) == 1 and "Traceback" not in bad.stderr, bad.stderr
+    assert "Slurm refuses these options" in lines[0] and "invalid partition" in lines[0]
+    assert box.status() == []
+    multi = launch(box, slurm_cluster, "multi", "x=1", "hydra.launcher.nodes=2", check=False)
+    lines = [line for line in multi.stderr.splitlines() if line.startswith("tsq: ")]
+    assert multi.returncode != 0 and len(lines) == 1 and "multi-task" in lines[0], multi.stderr
+
+
+def test_cancel_scancel_and_retry(box: Sandbox, slurm_cluster: SlurmCluster) -> None:
+    """Three jobs, one at a time (array_parallelism=1): `tsq cancel` of the running job and of
+    a pending one, a plain scancel of the third; then `tsq retry` queues a new array of the
+    chosen jobs, same numbers, and they complete."""
+    launch(
+        box, slurm_cluster, "cancel", "x=1,2,3", "sleep=120",
+        "hydra.launcher.array_parallelism=1",
+    )  # fmt: skip
+    first = started(box, 0)
+    sweep = box.status()[0]["sweep"]
+    array = box.status()[0]["ts_id"]
+    assert "marked cancelled" in box.tsq("cancel", f"{sweep}:0").stdout
+    assert "marked cancelled" in box.tsq("cancel", f"{sweep}:1").stdout
+    slurm_cluster.run("scancel", f"{array}_2")
+    jobs = by_num(wait_for(box, terminal, "the cancelled jobs"))
+    assert {n: j["state"] for n, j in jobs.items()} == {i: "cancelled" for i in range(3)}
+    assert "cancelled in Slurm" in jobs[2]["reason"]
+    assert not Path(f"/proc/{first['pid']}").exists() or _zombie(first["pid"])
+
+    box.tsq("retry", sweep, "0", "2")
+    again = by_num(box.status())
+    assert again[0]["ts_id"] == again[2]["ts_id"] != array
+    # sleep=120 stays frozen in the spec: cancel the retries too, they only prove the array
+    wait_for(box, lambda js: by_num(js)[2]["state"] in ("running", "queued"), "retry queued")
+    box.tsq("cancel", sweep)
+    jobs = by_num(wait_for(box, terminal, "the retried jobs"))
+    assert jobs[0]["state"] == jobs[2]["state"] == "cancelled"
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except OSError:
+        return True
+
+
+def test_requeue_goes_back_to_queued_then_completes(
+    box: Sandbox, slurm_cluster: SlurmCluster
+) -> None:
+    """`scontrol requeue` of a running job: it shows queued again (Slurm holds it back for its
+    credential lifetime, ~2 min here: the test moves its start time to now), then runs again
+    and completes."""
+    launch(box, slurm_cluster, "requeue", "x=1", "sleep=15")
+    started(box, 0)  # its runner runs: Slurm has it RUNNING
+    array = box.status()[0]["ts_id"]
+    slurm_cluster.run("scontrol", "requeue", f"{array}_0")
+    jobs = wait_for(box, lambda js: js[0]["state"] == "queued", "queued again")
+    assert "begin time" in (jobs[0]["reason"] or "")
+    slurm_cluster.run("scontrol", "update", f"JobId={array}_0", "StartTime=now")
+    jobs = wait_for(box, terminal, "the rerun to end")
+    assert jobs[0]["state"] == "completed"
+
+
+def test_depends_on_a_sweep_waits_for_it(box: Sandbox, slurm_cluster: SlurmCluster) -> None:
+    launch(box, slurm_cluster, "first", "x=1", "sleep=4")
+    first = box.status()[0]["sweep"]
+    launch(box, slurm_cluster, "second", "x=2", f"hydra.launcher.depends_on=sweep:{first}")
+    jobs = {j["sweep"]: j for j in wait_for(box, lambda js: len(js) == 2 and terminal(js), "both")}
+    assert {j["state"] for j in jobs.values()} == {"completed"}
+    ends = {s: j["ended_at"] for s, j in jobs.items()}
+    second = next(s for s in jobs if s != first)
+    assert jobs[second]["started_at"] >= ends[first] - 0.5
+
+
+@pytest.mark.skipif(os.environ.get("TSQ_SLURM_SLOW") != "1", reason="90 s: TSQ_SLURM_SLOW=1")
+def test_timeout(box: Sandbox, slurm_cluster: SlurmCluster) -> None:
+    launch(box, slurm_cluster, "timeout", "x=1", "sleep=300", "hydra.launcher.timeout_min=1")
+    jobs = wait_for(box, terminal, "the time limit", timeout=240)
+    assert jobs[0]["state"] == "failed" and "TIMEOUT" in jobs[0]["reason"]

@@ -1,0 +1,464 @@
+"""Slurm as a queue backend: one `sbatch --array` per batch, refreshed from squeue and sacct.
+
+Every job of a batch is one task of one array, its task id the job's number, running the same
+job runner as ts jobs (`tsq.backends.runner_argv`, with `$SLURM_ARRAY_TASK_ID` for the number).
+The store keeps the array's job id in `ts_id`; with the job's number it names the task
+(`<array id>_<num>`), so no column was added. `slurmlist` parses what the clients print; this
+module runs them, always bounded in time (Slurm's clients retry forever when the controller is
+down).
+
+A refresh costs at most three calls, whatever the number of jobs: `squeue --me` for the active
+ones, then, for recorded jobs it does not list, one `sacct -j <ids>` (accounting on) and one
+`scontrol show job` for what sacct does not know (accounting off, or not recorded yet). A job
+none of them knows is missing: `lost` once it left no result.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tsq.backends import JobRef, QueueRow, RowState, runner_argv
+from tsq.backends.slurmlist import (
+    SACCT_FIELDS,
+    SQUEUE_FORMAT,
+    Ending,
+    Phase,
+    SlurmParseError,
+    SlurmState,
+    Verdict,
+    parse_sacct,
+    parse_sbatch,
+    parse_scontrol,
+    parse_squeue,
+    sbatch_error,
+)
+from tsq.errors import BackendError
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from tsq.options import TsOptions
+
+TIMEOUT = 60.0  # seconds for one client call
+TASK = "$SLURM_ARRAY_TASK_ID"
+#: states whose QUEUED row is a job Slurm will run again after it already ran
+_AGAIN = frozenset(
+    {
+        SlurmState.REQUEUED,
+        SlurmState.REQUEUE_FED,
+        SlurmState.REQUEUE_HOLD,
+        SlurmState.SPECIAL_EXIT,
+    }
+)
+
+
+def task_ranges(nums: Sequence[int]) -> str:
+    """Job numbers as an array spec, ranges collapsed: [0, 1, 2, 5, 7, 8] -> "0-2,5,7-8"."""
+    parts: list[str] = []
+    ordered = sorted(set(nums))
+    start = prev = ordered[0]
+    for num in [*ordered[1:], None]:
+        if num is not None and num == prev + 1:
+            prev = num
+            continue
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+        if num is not None:
+            start = prev = num
+    return ",".join(parts)
+
+
+def job_name(job: JobRef) -> str:
+    """The Slurm job name of an attempt when the user sets none: its label without the job's
+    number (array tasks share one name), so a job queued but never recorded is found again."""
+    sweep_part = job.label.rsplit("/", 1)[0]
+    return f"{sweep_part}#{job.attempt}" if job.attempt > 1 else sweep_part
+
+
+# --- options -> sbatch directives ---------------------------------------------------------------
+
+#: hydra-submitit-launcher's option -> sbatch option, for the plain ones (None: not set).
+_PLAIN = {
+    "cpus_per_task": "cpus-per-task",
+    "gpus_per_node": "gpus-per-node",
+    "partition": "partition",
+    "qos": "qos",
+    "comment": "comment",
+    "constraint": "constraint",
+    "exclude": "exclude",
+    "gres": "gres",
+    "cpus_per_gpu": "cpus-per-gpu",
+    "gpus_per_task": "gpus-per-task",
+    "mem_per_gpu": "mem-per-gpu",
+    "mem_per_cpu": "mem-per-cpu",
+    "account": "account",
+}
+
+
+def refusal(slurm: Mapping[str, Any]) -> str | None:
+    """What tsq does not do among the options (one line), before Slurm is asked."""
+    for key in ("nodes", "tasks_per_node"):
+        if int(slurm.get(key) or 1) > 1:
+            return (
+                f"{key}={slurm[key]}: multi-task jobs are not supported by tsq_slurm yet "
+                "(each job runs as one task); use submitit_slurm for them"
+            )
+    if int(slurm.get("max_num_timeout") or 0) > 0:
+        return (
+            f"max_num_timeout={slurm['max_num_timeout']}: tsq does not requeue timed-out jobs "
+            "(it has no checkpointing); leave it at 0 and `tsq retry` them"
+        )
+    return None
+
+
+def directives(slurm: Mapping[str, Any], name: str, output: str, error: str | None) -> list[str]:
+    """sbatch options for hydra-submitit-launcher's Slurm options (`tsq.options`)."""
+    opts = [f"--job-name={slurm.get('name') or name}", f"--output={output}"]
+    if error is not None:
+        opts.append(f"--error={error}")
+    opts.append("--open-mode=append")  # a requeued job's earlier run stays in the file
+    if slurm.get("timeout_min") is not None:
+        opts.append(f"--time={int(slurm['timeout_min'])}")
+    if slurm.get("mem_gb") is not None:
+        opts.append(f"--mem={slurm['mem_gb']}GB")
+    for key, option in _PLAIN.items():
+        if slurm.get(key) is not None:
+            opts.append(f"--{option}={slurm[key]}")
+    for key, value in (slurm.get("additional_parameters") or {}).items():
+        opts.append(f"--{str(key).replace('_', '-')}" + ("" if value is True else f"={value}"))
+    return opts
+
+
+def batch_script(options: list[str], setup: Sequence[str], command: list[str]) -> str:
+    lines = ["#!/bin/bash", *(f"#SBATCH {shlex.quote(o)}" for o in options), *setup]
+    quoted = " ".join(TASK if arg == TASK else shlex.quote(arg) for arg in command)
+    return "\n".join([*lines, f"exec {quoted}", ""])
+
+
+# --- rows -------------------------------------------------------------------------------------
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    return (end - start).total_seconds() if start and end else None
+
+
+def queue_row(
+    job: int,
+    task: int | None,
+    name: str,
+    verdict: Verdict,
+    state: SlurmState,
+    exit_code: int | None = None,
+    signal: int | None = None,
+    run_time: float | None = None,
+    reason: str = "",
+) -> QueueRow:
+    """A Slurm job or array task as the refresh sees it. Cancelled jobs (scancel, or a
+    dependency that can never be met) will never run: SKIPPED, with Slurm's why. Ended ones
+    carry their exit code and signal, and the why when the state says more (TIMEOUT,
+    OUT_OF_MEMORY, NODE_FAIL, PREEMPTED...)."""
+    base = dict(queue_id=job, task=task, label=name)
+    if verdict.phase is Phase.QUEUED:
+        again = state in _AGAIN or reason == "BeginTime"
+        return QueueRow(**base, state=RowState.QUEUED, reason=verdict.why or None, requeued=again)
+    if verdict.phase is Phase.RUNNING:
+        return QueueRow(**base, state=RowState.RUNNING)
+    if verdict.ending is Ending.CANCELLED:
+        why = verdict.why if verdict.why != "cancelled" else "cancelled in Slurm (scancel)"
+        return QueueRow(**base, state=RowState.SKIPPED, reason=why)
+    return QueueRow(
+        **base,
+        state=RowState.ENDED,
+        exit_code=exit_code,
+        signal=signal or None,
+        run_time=run_time,
+        reason=verdict.why if state not in (SlurmState.FAILED, SlurmState.COMPLETED) else None,
+    )
+
+
+@dataclass(frozen=True)
+class SlurmQueue:
+    """One look at Slurm for some jobs: their rows by (array id, task), and by name."""
+
+    rows: Mapping[tuple[int, int | None], QueueRow]
+    cluster: str
+    alive: bool = True
+    server_id: str | None = None
+    name: str = "slurm"
+    title: str = "Slurm"
+    forgetting: str = "it is neither in sacct nor in the controller's memory (MinJobAge)"
+
+    @property
+    def where(self) -> str:
+        return f"Slurm cluster {self.cluster}"
+
+    @cached_property
+    def by_name(self) -> dict[tuple[str | None, int | None], QueueRow]:
+        return {(row.label, row.task): row for row in self.rows.values()}
+
+    def find(self, job: JobRef) -> QueueRow | None:
+        if job.queue_id is not None:
+            return self.rows.get((job.queue_id, job.num))
+        return self.by_name.get((job_name(job), job.num))
+
+    def explain(self, row: QueueRow) -> QueueRow:
+        return row
+
+
+# --- the backend --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlurmBackend:
+    """A Slurm cluster, as its clients (sbatch, squeue, sacct, scontrol, scancel) reach it:
+    through `conf` (SLURM_CONF, recorded so that any shell refreshes the same cluster)."""
+
+    cluster: str
+    conf: str = ""
+    name: str = "slurm"
+    title: str = "Slurm"
+
+    @classmethod
+    def detect(cls) -> SlurmBackend:
+        """The cluster this shell's clients talk to (refuses when they are not installed or
+        the controller does not answer)."""
+        if shutil.which("sbatch") is None:
+            raise BackendError("Slurm's sbatch is not on the PATH (install slurm-client)")
+        backend = cls(cluster="", conf=os.environ.get("SLURM_CONF", ""))
+        config = backend._run(["scontrol", "show", "config"], "scontrol show config")
+        m = re.search(r"^ClusterName\s*=\s*(\S+)", config.stdout, re.M)
+        return cls(cluster=m.group(1) if m else "", conf=backend.conf)
+
+    @classmethod
+    def of_record(cls, record: Mapping[str, str | None]) -> SlurmBackend:
+        return cls(cluster=record.get("backend_variant") or "", conf=record.get("ts_socket") or "")
+
+    def recorded(self) -> dict[str, str]:
+        return {
+            "backend": self.name,
+            "backend_variant": self.cluster,
+            "ts_binary": "sbatch",
+            "ts_socket": self.conf,
+        }
+
+    def describe(self) -> str:
+        conf = f" ({self.conf})" if self.conf else ""
+        return f"slurm     : cluster {self.cluster or '(unnamed)'}{conf}"
+
+    # -- running the clients
+
+    def _run(
+        self,
+        argv: list[str],
+        what: str,
+        *,
+        stdin: str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        pass_fds: Sequence[int] = (),
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        environ = dict(os.environ if env is None else env)
+        if self.conf:
+            environ["SLURM_CONF"] = self.conf
+        try:
+            done = subprocess.run(
+                argv,
+                input=stdin,
+                stdin=None if stdin is not None else subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                env=environ,
+                cwd=cwd,
+                pass_fds=pass_fds,
+                timeout=TIMEOUT,
+            )
+        except FileNotFoundError:
+            raise BackendError(f"{argv[0]} is not installed (Slurm's clients)") from None
+        except subprocess.TimeoutExpired:
+            raise BackendError(f"{what} did not answer in {TIMEOUT:.0f} s") from None
+        if check and done.returncode != 0:
+            message = " ".join(done.stderr.split()) or f"exit status {done.returncode}"
+            raise BackendError(f"{what} failed: {message}")
+        return done
+
+    # -- submitting
+
+    def _paths(self, spec: Path, options: TsOptions) -> tuple[str, str | None]:
+        slurm = options.slurm
+        folder = slurm.get("submitit_folder")
+        root = Path(folder.replace("%j", "%A")) if folder else spec.parent / "slurm"
+        if not folder:
+            root.mkdir(mode=0o700, exist_ok=True)
+        out = str(root / "%A_%a_log.out")
+        return out, None if slurm.get("stderr_to_stdout") else str(root / "%A_%a_log.err")
+
+    def _script(
+        self, spec: Path, attempt: int, name: str, options: TsOptions, extra: list[str]
+    ) -> str:
+        slurm = options.slurm
+        output, error = self._paths(spec, options)
+        command = runner_argv(spec, TASK, attempt)
+        if slurm.get("srun_args"):
+            command = ["srun", "--unbuffered", *map(str, slurm["srun_args"]), *command]
+        setup = [str(line) for line in slurm.get("setup") or []]
+        return batch_script([*directives(slurm, name, output, error), *extra], setup, command)
+
+    def check_resources(self, options: TsOptions) -> None:
+        """Refuse what tsq does not do, then ask `sbatch --test-only` (~40 ms) whether
+        Slurm accepts the options: its own message, in one line, before anything is queued."""
+        why = refusal(options.slurm)
+        if why is not None:
+            raise BackendError(why)
+        script = self._script(Path(os.devnull), 1, "tsq-check", options, ["--array=0"])
+        done = self._run(["sbatch", "--test-only"], "sbatch --test-only", stdin=script, check=False)
+        if done.returncode != 0:
+            raise BackendError(f"Slurm refuses these options: {sbatch_error(done.stderr)}")
+
+    def _sbatch(self, script: str, options: TsOptions, pass_fds: Sequence[int] = ()) -> int:
+        done = self._run(
+            ["sbatch", "--parsable"],
+            "sbatch",
+            stdin=script,
+            env=options.job_environment(),
+            cwd=options.cwd,
+            pass_fds=pass_fds,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise BackendError(f"Slurm refused the jobs: {sbatch_error(done.stderr)}")
+        try:
+            return parse_sbatch(done.stdout).job_id
+        except SlurmParseError as e:
+            raise BackendError(str(e)) from None
+
+    def submit(
+        self,
+        argv: Sequence[str],
+        label: str,
+        options: TsOptions,
+        *,
+        after: int | None = None,
+        pass_fds: Sequence[int] = (),
+    ) -> int:
+        extra = [f"--dependency=afterany:{after}"] if after is not None else []
+        script = batch_script([f"--job-name={label}", "--output=/dev/null", *extra], [], list(argv))
+        return self._sbatch(script, options, pass_fds)
+
+    def submit_batch(
+        self,
+        spec: Path,
+        jobs: Sequence[JobRef],
+        options: TsOptions,
+        *,
+        after: Sequence[int] = (),
+        hold: Callable[[JobRef], int],
+    ) -> Iterator[tuple[JobRef, int]]:
+        """One `sbatch --array` per attempt number among `jobs` (a launch: one; a retry of
+        jobs at different attempts: one per attempt), throttled by `array_parallelism`.
+        An array is queued whole or not at all."""
+        by_attempt: dict[int, list[JobRef]] = {}
+        for job in jobs:
+            by_attempt.setdefault(job.attempt, []).append(job)
+        for attempt, group in sorted(by_attempt.items()):
+            limit = int(options.slurm.get("array_parallelism") or 0)
+            array = task_ranges([job.num for job in group])
+            if limit > 0:
+                array += f"%{min(limit, len(group))}"
+            extra = [f"--array={array}"]
+            if after:
+                extra.append("--dependency=afterany:" + ":".join(map(str, after)))
+            script = self._script(spec, attempt, job_name(group[0]), options, extra)
+            claims = [hold(job) for job in group]
+            try:
+                array_id = self._sbatch(script, options, claims)
+            finally:
+                for claim in claims:
+                    os.close(claim)
+            for job in group:
+                yield job, array_id
+
+    def server_id(self) -> str | None:
+        return None  # a Slurm cluster keeps its job ids across controller restarts
+
+    # -- looking
+
+    def look(self, jobs: Sequence[JobRef], warnings: list[str]) -> SlurmQueue | None:
+        try:
+            return SlurmQueue(self._rows(jobs), self.cluster)
+        except (BackendError, SlurmParseError) as e:
+            warnings.append(f"could not ask Slurm ({e}); jobs on it left as they were")
+            return None
+
+    def _rows(self, jobs: Sequence[JobRef]) -> dict[tuple[int, int | None], QueueRow]:
+        listing = self._run(["squeue", "--me", "-h", "-r", "-o", SQUEUE_FORMAT], "squeue")
+        rows: dict[tuple[int, int | None], QueueRow] = {}
+        for entry in parse_squeue(listing.stdout):
+            verdict = entry.verdict()
+            if verdict is not None and entry.state is not None:
+                rows[entry.job, entry.task] = queue_row(
+                    entry.job, entry.task, entry.name, verdict, entry.state,
+                    reason=entry.reason,
+                )  # fmt: skip
+        # Per task: an array may have some tasks running (in squeue) and others ended.
+        wanted = {(j.queue_id, j.num) for j in jobs if j.queue_id is not None}
+        missing = {job for job, _ in wanted - rows.keys()}
+        if not missing:
+            return rows
+        ids = ",".join(map(str, sorted(missing)))
+        fields = ",".join(SACCT_FIELDS)
+        done = self._run(
+            ["sacct", "--parsable2", "-n", "-X", "-o", fields, "-j", ids], "sacct", check=False
+        )
+        if done.returncode == 0:
+            for acct in parse_sacct(done.stdout):
+                verdict = acct.verdict()
+                if verdict is None or acct.state is None or (acct.job, acct.task) in rows:
+                    continue
+                rows[acct.job, acct.task] = queue_row(
+                    acct.job, acct.task, acct.name, verdict, acct.state,
+                    exit_code=acct.exit.code if acct.exit else None,
+                    signal=acct.exit.signal if acct.exit else None,
+                    run_time=_seconds(acct.start, acct.end),
+                )  # fmt: skip
+        missing = {job for job, _ in wanted - rows.keys()}
+        if missing:  # accounting off, or sacct has not heard of them yet
+            shown = self._run(["scontrol", "show", "job", "-o"], "scontrol show job")
+            for record in parse_scontrol(shown.stdout):
+                verdict = record.verdict()
+                if record.job not in missing or verdict is None or record.state is None:
+                    continue
+                for task in record.tasks or (None,):
+                    rows.setdefault(
+                        (record.job, task),
+                        queue_row(
+                            record.job, task, record.name, verdict, record.state,
+                            exit_code=record.exit.code if record.exit else None,
+                            signal=record.exit.signal if record.exit else None,
+                            run_time=_seconds(record.start, record.end),
+                            reason=record.reason,
+                        ),
+                    )  # fmt: skip
+        return rows
+
+    def has_job(self, queue_id: int) -> bool:
+        done = self._run(["scontrol", "show", "job", "-o", str(queue_id)], "scontrol", check=False)
+        return done.returncode == 0 and bool(done.stdout.strip())
+
+    def _scancel(self, row: QueueRow) -> bool:
+        target = f"{row.queue_id}_{row.task}" if row.task is not None else str(row.queue_id)
+        return self._run(["scancel", target], "scancel", check=False).returncode == 0
+
+    def remove(self, row: QueueRow) -> bool:
+        return self._scancel(row)
+
+    def kill(self, row: QueueRow) -> bool:
+        return self._scancel(row)  # SIGTERM, then SIGKILL after the cluster's KillWait
