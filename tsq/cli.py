@@ -319,6 +319,29 @@ def cmd_gc(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    from tsq.ui.server import serve
+
+    if args.refresh < 0.5:
+        raise TsqError(f"--refresh {args.refresh:g}: at least 0.5 s between store refreshes")
+    return serve(args.store, args.host, args.port, args.refresh, sys.stdout)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from tsq.aggregate import parse_keys
+    from tsq.ui.page import report
+
+    by = parse_keys(args.by) if args.by else None
+    sweep_id, body = report(args.store, args.sweep, by)
+    out = Path(args.output)
+    try:
+        out.write_bytes(body)
+    except OSError as e:
+        raise TsqError(f"cannot write {out}: {e.strerror or e}") from None
+    print(f"wrote the report of sweep {sweep_id} to {out} ({len(body) / 1e6:.1f} MB)")
+    return 0
+
+
 STORE_HELP = (
     "store path, sqlite:/// or postgresql:// URL (default: $TSQ_STORE, else the per-user store)"
 )
@@ -476,6 +499,35 @@ def parser() -> argparse.ArgumentParser:
         "Remove the code snapshots that no sweep of this store uses any more (`forget` removes "
         "a sweep's own when no other sweep shares it), and the file copies only they held.",
         "python -m tsq gc",
+    )  # fmt: skip
+    ui = _command(
+        commands, "ui", cmd_ui, "serve a live page of the sweeps (needs tsq[ui])",
+        "Serve a read-only web page: the sweeps with their progress, each sweep's jobs with "
+        "their states, durations, attempts and logs, the results aggregated by group, and "
+        "plots (each metric against each swept override with its spread over seeds, parallel "
+        "coordinates, a timeline). On 127.0.0.1 by default; on another address every request "
+        "needs the access token printed on start. Refreshes the store as `status` does, at "
+        "most once every --refresh seconds whatever the number of pages open.",
+        "python -m tsq ui --port 8765",
+    )  # fmt: skip
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    ui.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: a free one)")
+    ui.add_argument(
+        "--refresh", type=float, default=2.0, metavar="S",
+        help="refresh the store at most once every S seconds (default 2)",
+    )  # fmt: skip
+
+    report = _command(
+        commands, "report", cmd_report, "write a sweep's results page as one HTML file",
+        "Write the results view of `tsq ui` for one sweep (results aggregated by group, plots, "
+        "jobs) as one self-contained HTML file, charts included, to send or archive.",
+        "python -m tsq report 3f9a -o report.html --by lr",
+    )  # fmt: skip
+    report.add_argument("sweep", nargs="?", help=LATEST_HELP)
+    report.add_argument("-o", "--output", required=True, metavar="FILE", help="the HTML file")
+    report.add_argument(
+        "--by", metavar="KEY[,KEY]",
+        help="group by these overrides (default: every swept override but seeds)",
     )  # fmt: skip
     return top
 
