@@ -11,11 +11,13 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tsq.aggregate import Aggregate, aggregate, returned_metrics
 from tsq.errors import SpecError, TsqError
 from tsq.results import ResultSummary, read_summary
+from tsq.spool import SpoolDir
 from tsq.states import JobState
 from tsq.tables import override_dict
 from tsq.views import ORDER, exit_text
@@ -38,6 +40,22 @@ def sweep_counts(store: Store) -> dict[str, dict[str, int]]:
         for sweep_id, state, n in session.execute(query):
             counts.setdefault(sweep_id, {})[str(state)] = int(n)
     return counts
+
+
+def job_rows(store: Store, sweep_id: str) -> list[Any]:
+    """The sweep's jobs in job order, as plain rows with the `Job` fields the page reads: a
+    Core query, not ORM objects (a third of the time on 10k jobs, measured)."""
+    from sqlalchemy import select
+
+    from tsq.store import Job
+
+    fields = (
+        Job.num, Job.state, Job.attempt, Job.ts_id, Job.exit_code, Job.signal, Job.reason,
+        Job.submitted_at, Job.started_at, Job.ended_at, Job.overrides, Job.output_dir,
+    )  # fmt: skip
+    with store.session(write=False) as session:
+        query = select(*fields).where(Job.sweep_id == sweep_id).order_by(Job.num)
+        return list(session.execute(query))
 
 
 def sweeps_payload(sweeps: Sequence[Sweep], counts: Mapping[str, Mapping[str, int]]) -> list[dict]:
@@ -78,14 +96,14 @@ class Results:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._read: dict[tuple[str, int, int], tuple[ResultSummary | None, str | None]] = {}
+        self._read: dict[tuple[Path, int, int], tuple[ResultSummary | None, str | None]] = {}
 
-    def summary(self, sweep: Sweep, job: Job) -> tuple[ResultSummary | None, str | None]:
-        key = (sweep.spool_dir, job.num, job.attempt)
+    def summary(self, spool: SpoolDir, job: Job) -> tuple[ResultSummary | None, str | None]:
+        key = (spool.root, job.num, job.attempt)
         with self._lock:
             if key in self._read:
                 return self._read[key]
-        path = sweep.spool.result_json(job.num, job.attempt)
+        path = spool.result_json(job.num, job.attempt)
         try:
             summary, problem = read_summary(path), None
         except SpecError as e:
@@ -100,13 +118,14 @@ class Results:
         """`Finished.as_json()` of the terminal jobs (as `tsq collect --json` gives them)."""
         from tsq.collector import Finished
 
+        spool = sweep.spool
         out = []
         for job in jobs:
             if not job.state.terminal:
                 continue
             summary, problem = None, None
             if job.state in (JobState.COMPLETED, JobState.FAILED):
-                summary, problem = self.summary(sweep, job)
+                summary, problem = self.summary(spool, job)
             out.append(Finished(sweep, job, summary, problem).as_json())
         return out
 

@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 from tsq.errors import TsqError
 from tsq.tables import strict_json
 from tsq.ui import page
-from tsq.ui.data import Results, sweep_counts, sweep_payload, sweeps_payload
+from tsq.ui.data import Results, job_rows, sweep_counts, sweep_payload, sweeps_payload
 
 if TYPE_CHECKING:
     from tsq.store import Store
@@ -98,7 +98,7 @@ class View:
             key = (sweep.id, by)
             cached = self._docs.get(key)
             if cached is None or cached[0] != fingerprint:
-                jobs = self.store.jobs([sweep.id])
+                jobs = job_rows(self.store, sweep.id)
                 doc = sweep_payload(sweep, jobs, self.results, by)
                 version = secrets.token_hex(4)
                 body = strict_json({**doc, "version": version}).encode()
@@ -224,7 +224,10 @@ def serve(
     plotly = page.plotly_js()
     store = Store.open(store_location)
     view = View(store, every)
-    view.sweeps()  # a store that cannot be read fails here, in one line, not in the page
+    listing = json.loads(view.sweeps())  # a store that cannot be read fails here, in one line
+    if listing["sweeps"]:  # read the latest sweep's results now, not on the first page view
+        latest = listing["sweeps"][0]["id"]
+        threading.Thread(target=view.sweep, args=(latest, None), daemon=True).start()
     token = None if is_loopback(host) else secrets.token_urlsafe(24)
     server = bind(host, port, make_handler(view, token, page.html(), plotly))
     shown = f"[{host}]" if ":" in host else host
