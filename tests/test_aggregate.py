@@ -129,3 +129,9 @@ def test_stats_of_edge_cases() -> None:
     assert stats_of([math.nan, math.nan])["nan"] == 2
     assert stats_of([1, 1, 1])["std"] == 0.0
     assert stats_of([1.0, math.inf])["mean"] == math.inf
+
+
+def test_only_completed_jobs_are_averaged_whatever_they_carry() -> None:
+    items = [*grid(), item(6, "0.1", 3, {"loss": 100.0}, state="lost")]
+    first = aggregate(items, ["lr"]).groups[0]
+    assert first.failed == [6] and first.stats["loss"]["mean"] == 2.0

@@ -55,10 +55,9 @@ def test_the_live_page_in_chromium(sandbox: Sandbox, browser: Browser, tmp_path:
         assert {"queued", "completed", "failed"} <= seen, "the same page followed the change"
         browser.wait_for("return document.querySelector('#sweeps tbody').innerText.includes('6/6')")
         # One point per completed job with a loss, then the mean of each lr.
+        on_lr = POINTS.replace("arguments[0]", "'lr'")
         points = browser.wait_for(
-            f"const p = (() => {{ {POINTS} }})(); return p.length === 2 && p[0] === 4 && p;".replace(
-                "arguments[0]", "'lr'"
-            ),
+            f"const p = (() => {{ {on_lr} }})(); return p.length === 2 && p[0] === 4 && p;",
             what="the loss-vs-lr plot",
         )
         assert points == [4, 2]
