@@ -3,7 +3,7 @@
 # `tsp` nor a task-spooler `ts` is on PATH), git, gcc and make (the tests build the GPU fork of
 # task-spooler's CPU variant into .cache/ts-fork/: scripts/build-ts-fork.sh), PostgreSQL's server
 # (the tests start a private cluster of their own: tests/postgres.py), and a virtualenv in .venv
-# with tsq and its test tools.
+# with tsq and its test tools; Debian's chromium and chromium-driver for the page's browser test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +21,10 @@ command -v cc >/dev/null 2>&1 || missing="$missing gcc"
 command -v make >/dev/null 2>&1 || missing="$missing make"
 # Only the binaries: the tests never use (nor start) the system-wide cluster.
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing="$missing postgresql"
+# Debian's headless browser and its WebDriver: the page of `tsq ui` is tested in a real browser
+# (tests/test_ui_browser.py); no browser is ever downloaded.
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v chromedriver >/dev/null 2>&1 || missing="$missing chromium-driver"
 if [ -n "$missing" ]; then
     echo "setup: installing $missing with apt-get" >&2
     SUDO=""

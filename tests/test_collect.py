@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import subprocess
 import sys
 import textwrap
@@ -95,3 +96,72 @@ def test_collect_csv_has_a_column_per_override_and_returned_key(sandbox: Sandbox
         env=sandbox.env, cwd=sandbox.root, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert frame.stdout.split("\n")[0] == "12 ['1', '1', '2', '2']"
+
+
+def test_collect_by_aggregates_over_seeds_counting_failures_and_nan(sandbox: Sandbox) -> None:
+    # loss = 10 * lr + seed, NaN for seed 1, and seed 3 fails: lr 0.1 -> 1, NaN, 3; lr 0.3 ->
+    # 3, NaN, 5.
+    sandbox.sweep("lr=0.1,0.3", "seed=0,1,2,3", "nan_seed=1", "fail_seed=3",
+                  script="metrics.py")  # fmt: skip
+    sandbox.wait_terminal()
+    doc = json.loads(
+        sandbox.tsq("collect", "--by", "lr", "--sort", "loss", "--json", check=False).stdout
+    )
+    assert doc["by"] == ["lr"] and doc["metrics"] == ["loss", "acc"]
+    low, high = doc["groups"]
+    assert low["by"] == {"lr": "0.1"} and low["jobs"] == 4 and low["failed_nums"] == [3]
+    assert low["metrics"]["loss"] == {
+        "n": 2, "nan": 1, "mean": 2.0, "std": math.sqrt(2), "min": 1.0, "max": 3.0
+    }  # fmt: skip
+    assert low["best"] == {"num": 0, "metric": "loss", "value": 1.0}
+    assert high["by"] == {"lr": "0.3"} and high["metrics"]["loss"]["mean"] == 4.0
+    assert high["best"]["num"] == 4
+
+    table = sandbox.tsq("collect", "--by", "lr", "--sort", "acc:max", "--top", "1", check=False)
+    assert table.returncode == 1, "failed jobs are in the sweep"
+    lines = table.stdout.splitlines()
+    assert lines[1].split()[:9] == [
+        "lr", "jobs", "failed", "loss.n", "loss.nan", "loss.mean", "loss.std", "loss.min",
+        "loss.max",
+    ]  # fmt: skip
+    assert lines[2].split()[:6] == ["0.1", "4", "1", "2", "1", "2"]
+    assert len(lines) == 4 and lines[3] == "not averaged: 1 job did not complete (3)"
+
+    rows = list(csv.DictReader(io.StringIO(
+        sandbox.tsq("collect", "--by", "lr,seed", "--format", "csv", check=False).stdout
+    )))  # fmt: skip
+    assert [(r["lr"], r["seed"], r["failed"], r["loss.mean"]) for r in rows][:4] == [
+        ("0.1", "0", "0", "1.0"), ("0.1", "1", "0", ""), ("0.1", "2", "0", "3.0"),
+        ("0.1", "3", "1", ""),
+    ]  # fmt: skip
+    frame = subprocess.run(
+        [sys.executable, "-c", "import tsq; f = tsq.collect_frame(by='lr', sort='loss'); "
+         "print(list(f['lr']), list(f['loss.mean']), list(f['failed']))"],
+        env=sandbox.env, cwd=sandbox.root, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert frame.stdout.strip() == "['0.1', '0.3'] [2.0, 4.0] [1, 1]"
+
+
+def test_collect_by_refuses_bad_input_in_one_line(sandbox: Sandbox) -> None:
+    blocker = sandbox.block_queue()
+    sandbox.sweep("lr=0.1", "seed=0,1", script="metrics.py")
+    nothing = sandbox.tsq("collect", "--by", "lr", check=False)
+    assert nothing.returncode == 2 and nothing.stdout == ""
+    assert nothing.stderr.startswith("tsq: sweep ") and nothing.stderr.endswith(
+        "has no finished job yet (2 queued): nothing to aggregate\n"
+    )
+    sandbox.release(blocker)
+    sandbox.wait_terminal()
+    for args, message in [
+        (["--by", "optim"], "tsq: unknown key 'optim' for --by; the sweep's override keys: "
+         "lr, seed\n"),
+        (["--by", "lr", "--sort", "bogus"], "tsq: unknown metric 'bogus'; the jobs returned: "
+         "loss, acc, note\n"),
+        (["--by", "lr", "--sort", "note"], "tsq: metric 'note' is not numeric (a job returned "
+         "'small-0', str); numeric metrics: loss, acc\n"),
+        (["--sort", "loss"], "tsq: --sort and --top rank groups: give --by KEY[,KEY...] too\n"),
+        (["--by", "lr", "--top", "2"], "tsq: --top N keeps the best groups: give --sort METRIC "
+         "too\n"),
+    ]:  # fmt: skip
+        proc = sandbox.tsq("collect", *args, check=False)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", message), args

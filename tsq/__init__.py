@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # for annotations only: importing them costs every job
+    from collections.abc import Sequence
+
     import pandas
     from hydra.core.utils import JobReturn
 
@@ -26,10 +28,21 @@ def collect(sweep: str | None = None, store: str | None = None) -> list[JobRetur
     return collect_returns(sweep, store)
 
 
-def collect_frame(sweep: str | None = None, store: str | None = None) -> pandas.DataFrame:
+def collect_frame(
+    sweep: str | None = None,
+    store: str | None = None,
+    by: str | Sequence[str] | None = None,
+    sort: str | None = None,
+    top: int | None = None,
+) -> pandas.DataFrame:
     """Like `collect`, as a pandas DataFrame: one row per finished job, one column per override
     key and, when the jobs return mappings, one per returned key (`return.<key>`). Needs pandas
-    (`pip install 'tsq[pandas]'`)."""
+    (`pip install 'tsq[pandas]'`).
+
+    With `by` (`"lr,model"` or a list of override keys): one row per group of jobs sharing
+    those overrides, with `jobs`, `failed` and, per numeric metric, `<metric>.n`, `.nan`,
+    `.mean`, `.std`, `.min`, `.max`, and the `best` job; `sort="loss"` (or `"acc:max"`) orders
+    the groups, `top=N` keeps the first N. As `tsq collect --by`."""
     from tsq.collector import collect_frame as frame
 
-    return frame(sweep, store)
+    return frame(sweep, store, by=by, sort=sort, top=top)

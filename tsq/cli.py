@@ -17,6 +17,7 @@ from tsq.views import counts, job_json, status_rows, sweep_line
 from tsq.words import plural
 
 if TYPE_CHECKING:  # the store is imported only by the commands that open it
+    from tsq.aggregate import SortKey
     from tsq.store import Job, Store, Sweep
 
 RECENT_SECONDS = 24 * 3600
@@ -95,6 +96,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     for sweep in sweeps:
         print(sweep_line(sweep, jobs_by_sweep[sweep.id]))
+        notifier = notify_line(sweep)
+        if notifier is not None:
+            print(f"  {notifier}")
         jobs = shown(jobs_by_sweep[sweep.id])
         if not jobs:
             print("  (no job matches the filters)")
@@ -105,17 +109,27 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def notify_line(sweep: Sweep) -> str | None:
+    """The sweep's `notify` watcher as `status` shows it; None without one."""
+    from tsq.notify import describe, read_record
+
+    return describe(read_record(sweep.spool.root), sweep.spool.root)
+
+
 def cmd_collect(args: argparse.Namespace) -> int:
     from tsq.collector import finished
     from tsq.tables import collect_rows, render_csv, render_json, render_table
 
+    grouping = _grouping(args)
     store, _ = _open(args)
     sweep = store.find_sweep(args.sweep)
     jobs = store.jobs([sweep.id])
     done, pending = finished(sweep, jobs)
     items = [item.as_json() for item in done]
     form = "json" if args.json else args.format
-    if form == "json":
+    if grouping is not None:
+        _print_aggregate(sweep, jobs, items, form, *grouping)
+    elif form == "json":
         print(render_json(items))
     elif form == "csv":
         sys.stdout.write(render_csv(*collect_rows(items)))
@@ -131,6 +145,53 @@ def cmd_collect(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if any(item.error for item in done) else 0
+
+
+def _grouping(
+    args: argparse.Namespace,
+) -> tuple[list[str], SortKey | None, int | None] | None:
+    """`--by`, `--sort`, `--top`, checked before the store is opened."""
+    from tsq.aggregate import SortKey, parse_keys
+
+    if args.by is None:
+        if args.sort is not None or args.top is not None:
+            raise TsqError("--sort and --top rank groups: give --by KEY[,KEY...] too")
+        return None
+    sort = SortKey.parse(args.sort) if args.sort is not None else None
+    if args.top is not None and sort is None:
+        raise TsqError("--top N keeps the best groups: give --sort METRIC too")
+    return parse_keys(args.by), sort, args.top
+
+
+def _print_aggregate(
+    sweep: Sweep,
+    jobs: list[Job],
+    items: list[dict[str, object]],
+    form: str,
+    by: list[str],
+    sort: SortKey | None,
+    top: int | None,
+) -> None:
+    from tsq.aggregate import aggregate, format_number
+    from tsq.tables import render_csv, render_table, strict_json
+
+    if not items:
+        raise TsqError(
+            f"sweep {sweep.id} has no finished job yet ({counts(jobs)}): nothing to aggregate"
+        )
+    result = aggregate(items, by, sort, top)
+    if form == "json":
+        print(strict_json({"sweep": sweep.id, **result.as_json()}, indent=1))
+    elif form == "csv":
+        sys.stdout.write(render_csv(result.columns(), result.rows()))
+    else:
+        rows = [{k: format_number(v) for k, v in row.items()} for row in result.rows()]
+        print(f"sweep {sweep.id}  {sweep.task_name}  {sweep.sweep_dir}")
+        print(render_table(result.columns(), rows))
+        failed = [(g, n) for g in result.groups for n in g.failed]
+        if failed:
+            nums = " ".join(str(n) for _, n in failed)
+            print(f"not averaged: {plural(len(failed), 'job')} did not complete ({nums})")
 
 
 def _job(store: Store, ref: str) -> tuple[Sweep, Job]:
@@ -258,6 +319,29 @@ def cmd_gc(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    from tsq.ui.server import serve
+
+    if args.refresh < 0.5:
+        raise TsqError(f"--refresh {args.refresh:g}: at least 0.5 s between store refreshes")
+    return serve(args.store, args.host, args.port, args.refresh, sys.stdout)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from tsq.aggregate import parse_keys
+    from tsq.ui.page import report
+
+    by = parse_keys(args.by) if args.by else None
+    sweep_id, body = report(args.store, args.sweep, by)
+    out = Path(args.output)
+    try:
+        out.write_bytes(body)
+    except OSError as e:
+        raise TsqError(f"cannot write {out}: {e.strerror or e}") from None
+    print(f"wrote the report of sweep {sweep_id} to {out} ({len(body) / 1e6:.1f} MB)")
+    return 0
+
+
 STORE_HELP = (
     "store path, sqlite:/// or postgresql:// URL (default: $TSQ_STORE, else the per-user store)"
 )
@@ -327,6 +411,7 @@ def parser() -> argparse.ArgumentParser:
         "says on stderr how many are not finished yet. In Python: tsq.collect(sweep) returns "
         "Hydra JobReturns.",
         "python -m tsq collect 3f9a --format csv > results.csv",
+        "python -m tsq collect 3f9a --by lr,model --sort loss --top 3",
     )  # fmt: skip
     collect.add_argument("sweep", nargs="?", help=LATEST_HELP)
     collect.add_argument(
@@ -337,6 +422,22 @@ def parser() -> argparse.ArgumentParser:
         "per override and, when jobs return mappings, one per returned key",
     )
     collect.add_argument("--json", action="store_true", help="same as --format json")
+    collect.add_argument(
+        "--by",
+        metavar="KEY[,KEY]",
+        help="group finished jobs by these overrides and aggregate over the others (e.g. "
+        "seed): per group and numeric metric n, NaN count, mean, std, min, max, and the best "
+        "job; failed jobs are counted, never averaged",
+    )
+    collect.add_argument(
+        "--sort",
+        metavar="METRIC[:max]",
+        help="with --by: order groups by this metric's mean, lowest first (:max highest "
+        "first); the best job of a group is the one with the lowest (highest) value",
+    )
+    collect.add_argument(
+        "--top", type=int, metavar="N", help="with --by and --sort: the first N groups only"
+    )
 
     wait = _command(
         commands, "wait", cmd_wait, "block until a sweep has ended",
@@ -398,6 +499,35 @@ def parser() -> argparse.ArgumentParser:
         "Remove the code snapshots that no sweep of this store uses any more (`forget` removes "
         "a sweep's own when no other sweep shares it), and the file copies only they held.",
         "python -m tsq gc",
+    )  # fmt: skip
+    ui = _command(
+        commands, "ui", cmd_ui, "serve a live page of the sweeps (needs tsq[ui])",
+        "Serve a read-only web page: the sweeps with their progress, each sweep's jobs with "
+        "their states, durations, attempts and logs, the results aggregated by group, and "
+        "plots (each metric against each swept override with its spread over seeds, parallel "
+        "coordinates, a timeline). On 127.0.0.1 by default; on another address every request "
+        "needs the access token printed on start. Refreshes the store as `status` does, at "
+        "most once every --refresh seconds whatever the number of pages open.",
+        "python -m tsq ui --port 8765",
+    )  # fmt: skip
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    ui.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: a free one)")
+    ui.add_argument(
+        "--refresh", type=float, default=2.0, metavar="S",
+        help="refresh the store at most once every S seconds (default 2)",
+    )  # fmt: skip
+
+    report = _command(
+        commands, "report", cmd_report, "write a sweep's results page as one HTML file",
+        "Write the results view of `tsq ui` for one sweep (results aggregated by group, plots, "
+        "jobs) as one self-contained HTML file, charts included, to send or archive.",
+        "python -m tsq report 3f9a -o report.html --by lr",
+    )  # fmt: skip
+    report.add_argument("sweep", nargs="?", help=LATEST_HELP)
+    report.add_argument("-o", "--output", required=True, metavar="FILE", help="the HTML file")
+    report.add_argument(
+        "--by", metavar="KEY[,KEY]",
+        help="group by these overrides (default: every swept override but seeds)",
     )  # fmt: skip
     return top
 

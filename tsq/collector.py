@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tsq.errors import SpecError
+from tsq.errors import SpecError, TsqError
 from tsq.jobspec import read_header
 from tsq.results import (
     FAILED,
@@ -205,9 +205,27 @@ def collect(sweep: str | None = None, store: str | None = None) -> list[JobRetur
         return [item.job_return() for item in done]
 
 
-def collect_frame(sweep: str | None = None, store: str | None = None) -> pandas.DataFrame:
-    """The finished jobs as a pandas DataFrame with the columns of `collect --format csv`."""
+def collect_frame(
+    sweep: str | None = None,
+    store: str | None = None,
+    by: str | Sequence[str] | None = None,
+    sort: str | None = None,
+    top: int | None = None,
+) -> pandas.DataFrame:
+    """The finished jobs as a pandas DataFrame with the columns of `collect --format csv`; with
+    `by`, one row per group with the columns of `collect --by ... --format csv`."""
     from tsq.tables import collect_rows, to_frame
 
-    _, done = _finished_of(sweep, store)
-    return to_frame(*collect_rows([item.as_json() for item in done]))
+    found, done = _finished_of(sweep, store)
+    items = [item.as_json() for item in done]
+    if by is None:
+        if sort is not None or top is not None:
+            raise TsqError("sort and top rank groups: give by=KEYS too")
+        return to_frame(*collect_rows(items))
+    from tsq.aggregate import SortKey, aggregate, parse_keys
+
+    keys = parse_keys(by) if isinstance(by, str) else list(by)
+    if not items:
+        raise TsqError(f"sweep {found.id} has no finished job yet: nothing to aggregate")
+    result = aggregate(items, keys, SortKey.parse(sort) if sort else None, top)
+    return to_frame(result.columns(), result.rows())

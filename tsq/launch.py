@@ -406,6 +406,8 @@ class SweepLauncher:
             self._command("status", sweep.id),
             after=self.after,
         )
+        if first and self.options.notify:
+            self._start_notifier(sweep, self.options.notify)
         self._report(sweep, len(jobs))
         if self.options.wait:
             return self._wait(sweep, [job.num for job in jobs])
@@ -436,6 +438,15 @@ class SweepLauncher:
             ) from None
         done, _ = finished(sweep, jobs)
         return [item.job_return() for item in done]
+
+    def _start_notifier(self, sweep: Sweep, command: str) -> None:
+        """`notify`: a watcher outside the queue runs `command` once the sweep has ended."""
+        from tsq import notify
+        from tsq.store.engine import default_location
+
+        where = self.options.store or default_location()
+        pid = notify.start(self.spool.root, sweep.id, command, str(where))
+        log.info(f"tsq: once every job has ended, watcher pid {pid} runs: {command}")
 
     def _command(self, verb: str, sweep_id: str) -> str:
         return self.store.command(verb, sweep_id, named=bool(self.options.store))

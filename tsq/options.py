@@ -52,6 +52,10 @@ class CommonOptions:
     # id, prefix or dir). Plain `12` / `3f9a` too, but a number that starts a sweep id is
     # refused. Slurm: `slurm:123` or `sweep:3f9a`, as `--dependency=afterany`.
     depends_on: str | None = None
+    # A shell command run once every job of the sweep has ended (however it ended), e.g.
+    # `notify-send "sweep $TSQ_SWEEP: $TSQ_COUNTS"`; its environment holds TSQ_SWEEP,
+    # TSQ_STORE, TSQ_COUNTS and TSQ_<STATE> counts. Waits outside the queue (no slot taken).
+    notify: str | None = None
     # Jobs import the app's code as it was at launch, from a snapshot of its project.
     snapshot: bool = True
     # Where snapshots live; default: $TSQ_SNAPSHOTS, else `snapshots/` beside a SQLite store
