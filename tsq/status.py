@@ -228,6 +228,10 @@ class Refresh:
     # Active jobs of other hosts, by host: judged from their files only, not in their queue.
     unchecked: dict[str, int] = field(default_factory=dict)
 
+    def messages(self) -> list[str]:
+        """The warnings, then what could not be checked from here, as lines for stderr."""
+        return self.warnings + ([unchecked_note(self.unchecked)] if self.unchecked else [])
+
 
 def observe(job: Job, queue: Queue | None) -> Observation:
     """What is known of `job` now: its row in `queue`, its result and `started` files, and,
@@ -318,9 +322,7 @@ def refresh(store: Store, sweep_id: str | None = None) -> Refresh:
                 report.changed_sweeps.add(job.sweep_id)
             if queue is None and (update is None or not update.state.terminal):
                 unchecked[job.queued_on] += 1
-    if unchecked:
-        report.unchecked = dict(unchecked)
-        report.warnings.append(unchecked_note(report.unchecked))
+    report.unchecked = dict(unchecked)
     if updates:
         report.changed = store.apply(updates)
     return report
