@@ -132,6 +132,7 @@ def test_each_host_alone_decides_that_its_jobs_are_lost(
 
     jobs = b.status()
     assert {j["sweep"]: j["state"] for j in jobs} == {on_a: "lost", on_b: "lost"}, jobs
+    assert {j["sweep"]: j["host"] for j in jobs} == {on_a: "a", on_b: "b"}
     b_reasons = {j["reason"] for j in jobs if j["sweep"] == on_b}
     assert all(f"ts server on {b.socket}" in r for r in b_reasons), b_reasons
     refused = a.tsq("retry", on_b, check=False)

@@ -100,6 +100,7 @@ def job_json(sweep: Sweep, job: Job, now: float) -> dict[str, Any]:
         "duration": None if job.started_at is None or end is None else end - job.started_at,
         "task_name": sweep.task_name,
         "attempt": job.attempt,
+        "host": job.queued_on,
         "git_commit": sweep.git_commit,
         "git_dirty": sweep.git_dirty,
     }
