@@ -13,7 +13,6 @@ Stores are built through the package's own API (no Hydra jobs run):
 from __future__ import annotations
 
 import shutil
-import socket
 import statistics
 import sys
 import time
@@ -23,6 +22,7 @@ from _common import RUNS, interleaved, run_ts, sandbox, wall
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 
+from tsq.hosts import this_host
 from tsq.results import write_result
 from tsq.safeio import make_private_dir
 from tsq.store import Job, Store, Sweep
@@ -35,7 +35,7 @@ def sweep_of(sweep_id: str, work: Path, socket_path: str, njobs: int, age: float
         id=sweep_id, created_at=time.time() - age, task_name="bench", app="bench.py",
         cwd=str(work), sweep_dir=str(work / sweep_id),
         spool_dir=str(work / sweep_id / ".tsq" / sweep_id), ts_binary=shutil.which("tsp") or "ts",
-        ts_socket=socket_path, launcher_pid=1, hostname=socket.gethostname(), njobs=njobs,
+        ts_socket=socket_path, launcher_pid=1, hostname=this_host(), njobs=njobs,
     )  # fmt: skip
 
 

@@ -217,3 +217,8 @@ def db_rows(location: str, sql: str) -> list[tuple[Any, ...]]:
 def db_tables(location: str) -> set[str]:
     with _connect(location) as connection:
         return set(inspect(connection).get_table_names())
+
+
+def db_columns(location: str, table: str) -> set[str]:
+    with _connect(location) as connection:
+        return {column["name"] for column in inspect(connection).get_columns(table)}

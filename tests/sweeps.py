@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ class Sandbox:
     socket: str
     store: Path
     env: dict[str, str] = field(default_factory=dict)
+    # Run every command through this (e.g. `nsenter` into another host's mount namespace).
+    prefix: tuple[str, ...] = ()
 
     @classmethod
     def create(cls, root: Path, socket: str) -> Sandbox:
@@ -43,6 +45,11 @@ class Sandbox:
         box.tsp("-S", str(SLOTS))
         return box
 
+    def as_host(self, name: str, *, prefix: tuple[str, ...] = ()) -> Sandbox:
+        """The same sandbox (app, store, sweep dirs) seen from host `name` (`TSQ_HOST`), its
+        commands run through `prefix`."""
+        return replace(self, env={**self.env, "TSQ_HOST": name}, prefix=prefix)
+
     @property
     def app_dir(self) -> Path:
         return self.root / "app"
@@ -56,7 +63,7 @@ class Sandbox:
         timeout: float = 120,
     ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            argv,
+            [*self.prefix, *argv],
             cwd=self.app_dir,
             env={**self.env, **(env or {})},
             capture_output=True,
@@ -104,7 +111,7 @@ class Sandbox:
         from tsq.status import refresh
         from tsq.store import Store
 
-        store = Store.open(self.store)
+        store = Store.open(self.env.get("TSQ_STORE", str(self.store)))
         try:
             deadline = time.monotonic() + timeout
             delay = 0.1
@@ -122,7 +129,7 @@ class Sandbox:
 
     def tsp(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [shutil.which("tsp") or "ts", *args],
+            [*self.prefix, shutil.which("tsp") or "ts", *args],
             env=self.env,
             capture_output=True,
             text=True,
@@ -171,13 +178,13 @@ class Sandbox:
 
     def stop_running_jobs(self) -> None:
         """`ts -K` leaves running jobs alive: stop them so no test leaks a process."""
-        if not Path(self.socket).exists():
+        if not self.prefix and not Path(self.socket).exists():
             return
         for line in self.tsp("-l").stdout.splitlines()[1:]:
             fields = line.split()
             if len(fields) > 1 and fields[1] == "running":
                 subprocess.run(
-                    [shutil.which("tsp") or "ts", "-k", fields[0]],
+                    [*self.prefix, shutil.which("tsp") or "ts", "-k", fields[0]],
                     env=self.env,
                     capture_output=True,
                     stdin=subprocess.DEVNULL,

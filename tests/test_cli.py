@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from postgres import SECRET_PASSWORD, SECRET_ROLE, Cluster, Database
 
+from tsq.hosts import this_host
 from tsq.store import Job, Store, Sweep
 
 DAY = 24 * 3600
@@ -74,7 +75,7 @@ def make_sweep(sweep_id: str, root: Path, socket: str, *, created_at: float, njo
         ts_binary=shutil.which("tsp") or "tsp",
         ts_socket=socket,
         launcher_pid=os.getpid(),
-        hostname="testhost",
+        hostname=this_host(),  # a sweep of this host: its queue is asked
         njobs=njobs,
     )
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import time
 
 from sweeps import Sandbox, by_num
 
+from tsq.hosts import this_host
 from tsq.store import Store, Sweep
 
 
@@ -103,6 +103,6 @@ def recorded_sweep(sweep_id: str, sandbox: Sandbox) -> Sweep:
         ts_binary=shutil.which("tsp") or "ts",
         ts_socket=sandbox.socket,
         launcher_pid=os.getpid(),
-        hostname=socket.gethostname(),
+        hostname=this_host(),
         njobs=0,
     )

@@ -20,7 +20,7 @@ from tsq.results import ResultSummary
 from tsq.started import Started
 from tsq.states import JobState
 from tsq.status import Observation, QueueFacts, decide
-from tsq.store import Job
+from tsq.store import INTENT_CANCEL, INTENT_SUBMIT, Job
 
 
 def job(
@@ -272,6 +272,32 @@ def test_a_missing_job_is_lost_only_on_evidence_of_a_new_server() -> None:
     assert (
         ran is not None and ran.state == JobState.LOST and "no longer lists" in (ran.reason or "")
     )
+
+
+def test_another_hosts_job_is_judged_from_its_files_only() -> None:
+    """A job queued on another host: this host cannot ask its queue (`queue` is None), so only
+    its files speak. Nothing ends it without a result: not a dead command, not a lease left
+    behind, not a cancel's intent, not a missing ts id."""
+    remote = Observation(queue=None)
+    done = decide(job(RUNNING), Observation(queue=None, result=result()))
+    assert done is not None and done.state == JobState.COMPLETED
+    failed = decide(job(), Observation(queue=None, result=result("failed", error="E: x")))
+    assert failed is not None and (failed.state, failed.reason) == (JobState.FAILED, "E: x")
+    damaged = decide(job(RUNNING), Observation(queue=None, result_problem="truncated"))
+    assert damaged is not None and damaged.state == JobState.FAILED
+    started = decide(job(), Observation(queue=None, started=Started(1, 5.0, output_dir="/o")))
+    assert started is not None and (started.state, started.started_at) == (RUNNING, 5.0)
+    for unseen in (
+        job(),
+        job(RUNNING),
+        job(ts_id=None),
+        job(intent=INTENT_CANCEL),
+        job(server_id="unix:1"),
+    ):
+        assert decide(unseen, remote) is None, unseen
+    # Its lease cannot be probed from here (`observe` says held): the claim is not cleared.
+    held = Observation(queue=None, lease_held=True)
+    assert decide(job(lease="b", intent=INTENT_SUBMIT), held) is None
 
 
 # --- against the real task-spooler ------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from postgres import Database, db_rows, db_tables
+from postgres import Database, db_columns, db_rows, db_tables
 from sqlalchemy.exc import IntegrityError
 from sweeps import ReadOnly
 
@@ -601,8 +601,8 @@ def test_a_v1_store_upgrades_in_place_and_loses_nothing(store_location: str) -> 
     width = len(before[0])
     assert [row[:width] for row in after] == before, "every v1 column kept as it was"
     added = [row[width:] for row in after]
-    # attempt (0002); version, intent, lease, server_id (0003)
-    assert added == [(1, 0, None, None, None)] * 4, "each v1 job is its own, unclaimed attempt"
+    # attempt (0002); version, intent, lease, server_id (0003); host (0006): the sweep's
+    assert added == [(1, 0, None, None, None, "host")] * 4, "each its own, unclaimed attempt"
     sweeps = db_rows(path, "SELECT * FROM sweeps")
     assert [row[: len(sweep_before[0])] for row in sweeps] == sweep_before
     # project, snapshot, git_commit, git_branch, git_dirty (0004): a v1 sweep's code is unknown;
@@ -758,3 +758,31 @@ def test_downgrades_since_attempts_keep_every_attempt_and_job(store_location: st
     again = Store.open(path)
     assert [(j.num, j.attempt) for j in again.jobs(["hist00000001"])] == [(0, 2), (1, 1)]
     assert db_rows(path, "SELECT job_id, number, state, reason FROM attempts") == attempts
+
+
+def test_hosts_are_filled_in_on_upgrade_and_dropped_on_downgrade(store_location: str) -> None:
+    """0006 records the host each attempt was queued on: attempts from before it were queued on
+    their sweep's host, jobs and archived attempts alike. Down to 0005 and up again keeps every
+    job and attempt."""
+    path = v1_store(store_location)
+    store = Store.open(path)
+    jobs = store.jobs(["v1sweep00001"])
+    store.new_attempts([jobs[1]], ["train/v1sweep00001/1#2"], "lease", host="other")
+    store.close()
+    assert db_rows(path, "SELECT number, host FROM attempts") == [(1, "host")]
+    assert db_rows(path, "SELECT num, host FROM jobs ORDER BY num") == [
+        (0, "host"), (1, "other"), (2, "host"), (3, "host"),
+    ]  # fmt: skip
+    jobs_before = db_rows(path, "SELECT id, num, state, attempt, label FROM jobs ORDER BY id")
+    result = alembic_cli("downgrade", "0005", store=path)
+    assert result.returncode == 0, result.stderr
+    assert "host" not in db_columns(path, "jobs") | db_columns(path, "attempts")
+    assert db_rows(path, "SELECT id, num, state, attempt, label FROM jobs ORDER BY id") == (
+        jobs_before
+    )
+    assert db_rows(path, "SELECT number, state FROM attempts") == [(1, "failed")]
+    again = Store.open(path)
+    assert db_rows(path, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
+    assert [j.queued_on for j in again.jobs(["v1sweep00001"])] == ["host"] * 4, (
+        "filled in again from the sweep"
+    )

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from tsq.backends import JobRef, RowState, backend_for
 from tsq.errors import BackendError
 from tsq.lease import Lease, held
-from tsq.status import CANCELLED_REASON, observe
+from tsq.status import CANCELLED_REASON, observe, refuse_elsewhere
 from tsq.store import INTENT_CANCEL, Job, Store, Sweep
 from tsq.submit import lease_part
 
@@ -66,6 +66,12 @@ def cancel(store: Store, jobs: Sequence[Job]) -> Cancelled:
     """Cancel the active ones among `jobs` (refresh the store first); terminal ones are left."""
     report = Cancelled()
     by_sweep: dict[str, list[Job]] = defaultdict(list)
+    active = [job for job in jobs if not job.state.terminal]
+    if active:  # only the host that queued a job can reach its queue (or its process)
+        one = len(jobs) == 1
+        target = f"{jobs[0].sweep_id}:{jobs[0].num}" if one else jobs[0].sweep_id
+        what = f"job {target}" if one else f"sweep {target}"
+        refuse_elsewhere(what, {job.queued_on for job in active}, f"tsq cancel {target}")
     for job in jobs:
         if job.state.terminal:
             report.ended.append(job.num)

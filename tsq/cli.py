@@ -36,7 +36,7 @@ def _open(args: argparse.Namespace) -> tuple[Store, set[str]]:
 
     store = Store.open(args.store)
     report = refresh(store)
-    for warning in report.warnings:
+    for warning in report.messages():
         print(f"tsq: {warning}", file=sys.stderr)
     return store, report.changed_sweeps
 

@@ -16,7 +16,6 @@ import logging
 import os
 import secrets
 import shutil
-import socket as socketlib
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -30,6 +29,7 @@ from hydra.errors import CompactHydraException
 
 from tsq.compose import record_composes
 from tsq.errors import TsqError
+from tsq.hosts import this_host
 from tsq.jobspec import BatchSpec, CodeSpec, write_spec
 from tsq.labels import make_label, sweep_label
 from tsq.lease import LEASES, Lease, held
@@ -339,7 +339,7 @@ class SweepLauncher:
             spool_dir=str(self.spool.root),
             **self.backend.recorded(),
             launcher_pid=os.getpid(),
-            hostname=socketlib.gethostname(),
+            hostname=this_host(),
             njobs=0,
             project=provenance.project if provenance else None,
             snapshot=str(self.snapshot.code) if self.snapshot else None,
@@ -383,6 +383,7 @@ class SweepLauncher:
                 version=0,
                 intent=INTENT_SUBMIT,
                 lease=self.lease.token,
+                host=sweep.hostname,
             )
             for num, ov in overrides.items()
         ]

@@ -16,7 +16,7 @@ from typing import TextIO
 from tsq.errors import SpecError, TsqError
 from tsq.results import FAILED, read_summary
 from tsq.started import read_started
-from tsq.status import refresh
+from tsq.status import is_local, refresh
 from tsq.store import Job, Store, Sweep
 from tsq.wait import FIRST_DELAY, next_delay
 
@@ -55,11 +55,20 @@ def _section(out: TextIO, what: str, path: Path, text: str) -> None:
     out.flush()
 
 
-def _read(path: Path) -> str:
+def _elsewhere(job: Job) -> str:
+    """Why a file of another host's job may not be readable here ("" for this host's jobs):
+    files outside the shared sweep dir, such as ts's output in that host's /tmp, are on its
+    own disk."""
+    if is_local(job):
+        return ""
+    return f"; the job ran on host {job.queued_on}: `tsq logs {job.sweep_id}:{job.num}` there"
+
+
+def _read(path: Path, job: Job) -> str:
     try:
         return path.read_text(errors="replace")
     except OSError as e:
-        return f"(cannot read it: {e.strerror})\n"
+        return f"(cannot read it: {e.strerror}{_elsewhere(job)})\n"
 
 
 def _show_failure(sweep: Sweep, job: Job, out: TextIO) -> bool:
@@ -74,7 +83,7 @@ def show(sweep: Sweep, job: Job, out: TextIO) -> None:
     """The job's output files, then the traceback of its failure, if it failed."""
     files = output_files(sweep, job)
     for what, path in files:
-        _section(out, what, path, _read(path))
+        _section(out, what, path, _read(path, job))
     if not _show_failure(sweep, job, out) and not files:
         raise TsqError(_no_output(sweep, job))
 
@@ -115,6 +124,8 @@ def follow(store: Store, sweep: Sweep, job: Job, out: TextIO, err: TextIO) -> No
         show(sweep, job, out)  # ended before it ran: its error, or one line saying so
         return
     what, path = files[0]
+    if not path.is_file():
+        raise TsqError(f"cannot follow {path}: it does not exist here{_elsewhere(job)}")
     out.write(f"==> {what}: {path} <==\n")
 
     def ended() -> bool:

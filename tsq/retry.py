@@ -20,6 +20,7 @@ from tsq.labels import make_label
 from tsq.lease import Lease
 from tsq.options import TsOptions
 from tsq.states import JobState
+from tsq.status import refuse_elsewhere
 from tsq.store import Job, Store, Sweep
 from tsq.submit import submit_jobs
 
@@ -47,7 +48,9 @@ def select(jobs: Sequence[Job], states: frozenset[JobState], nums: Sequence[int]
 def retry(store: Store, sweep: Sweep, jobs: Sequence[Job], follow: str) -> list[Job]:
     """Queue `jobs` again; returns them as their new attempts (queued in ts).
 
-    A job another retry renewed first (its row changed since it was read) is left out."""
+    A job another retry renewed first (its row changed since it was read) is left out. Runs
+    only on the sweep's host: its queue is there."""
+    refuse_elsewhere(f"sweep {sweep.id}", [sweep.hostname], f"tsq retry {sweep.id}")
     spool = sweep.spool
     try:
         specs = {job.num: spool.spec_of(job.num) for job in jobs}

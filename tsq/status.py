@@ -10,15 +10,15 @@ concurrent refreshes agree and terminal states never change.
 from __future__ import annotations
 
 import signal as signals
-import socket as socketlib
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tsq.backends import Backend, JobRef, Queue, QueueRow, RowState, backend_for, runner_argv
-from tsq.errors import SpecError
+from tsq.errors import SpecError, TsqError
+from tsq.hosts import this_host
 from tsq.lease import held
 from tsq.results import ResultSummary, read_summary
 from tsq.spool import SpoolDir
@@ -26,13 +26,17 @@ from tsq.started import Started, read_started
 from tsq.states import JobState
 from tsq.store import INTENT_CANCEL, UPDATE_FIELDS, Job, JobUpdate, Store
 from tsq.submit import lease_part
+from tsq.words import plural
 
 
 @dataclass(frozen=True)
 class Observation:
-    """Everything known about one active job at one moment, whatever its queue."""
+    """Everything known about one active job at one moment, whatever its queue.
 
-    queue: QueueFacts
+    `queue` is None for a job queued on another host: its queue cannot be asked from here, so
+    only its files (shared with that host) are seen."""
+
+    queue: QueueFacts | None
     row: QueueRow | None = None  # its row in the queue, only if the label matches
     result: ResultSummary | None = None
     result_problem: str | None = None  # a result file exists but cannot be used
@@ -118,7 +122,7 @@ def decide(job: Job, obs: Observation) -> JobUpdate | None:
     """
     update = _decide(job, obs)
     row = obs.row
-    if row is not None and row.queue_id != job.ts_id:
+    if row is not None and obs.queue is not None and row.queue_id != job.ts_id:
         update = replace(
             update or JobUpdate.of(job, job.state),
             ts_id=row.queue_id,
@@ -141,13 +145,17 @@ def _running(job: Job, started: Started | None) -> JobUpdate:
 def _decide(job: Job, obs: Observation) -> JobUpdate | None:
     """The policy. `lost` needs positive evidence: the queue is gone or was replaced, or the
     job ran and ended without a result and its queue forgot it. Nothing is decided from the
-    queue's silence while a live command (its lease held) is queueing or cancelling the job."""
+    queue's silence while a live command (its lease held) is queueing or cancelling the job.
+    Only the host that queued a job can ask its queue: any other decides from the job's files
+    alone, and never that it failed without a result, was lost or cancelled."""
     if obs.result_problem is not None:
         return JobUpdate.of(job, JobState.FAILED, reason=obs.result_problem)
     if obs.result is not None:
         return _from_result(job, obs.result)
-    cancelling = job.intent == INTENT_CANCEL
     row, queue = obs.row, obs.queue
+    if queue is None:  # another host's job: its `started` record is all there is to see
+        return _running(job, obs.started) if obs.started else None
+    cancelling = job.intent == INTENT_CANCEL
     if row is not None:
         if row.state is RowState.ENDED:
             if cancelling and obs.lease_held:
@@ -224,13 +232,21 @@ class Refresh:
     changed: int = 0
     changed_sweeps: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
+    # Active jobs of other hosts, by host: judged from their files only, not in their queue.
+    unchecked: dict[str, int] = field(default_factory=dict)
+
+    def messages(self) -> list[str]:
+        """The warnings, then what could not be checked from here, as lines for stderr."""
+        return self.warnings + ([unchecked_note(self.unchecked)] if self.unchecked else [])
 
 
-def observe(job: Job, queue: Queue) -> Observation:
+def observe(job: Job, queue: Queue | None) -> Observation:
     """What is known of `job` now: its row in `queue`, its result and `started` files, and,
-    on the host that queued it, its process and its lease."""
-    sweep, spool = job.sweep, job.sweep.spool
-    row = queue.find(JobRef.of(job))
+    on the host that queued it, its process and its lease. Pass no queue for a job queued on
+    another host (`is_local`): its files are all this host can see of it."""
+    spool = job.sweep.spool
+    local = queue is not None and is_local(job)
+    row = queue.find(JobRef.of(job)) if queue is not None and local else None
     result: ResultSummary | None = None
     problem: str | None = None
     try:
@@ -239,10 +255,9 @@ def observe(job: Job, queue: Queue) -> Observation:
         problem = str(e)
     started = _started(spool, job) if result is None else None
     if row is not None and row.ambiguous and result is None:
-        row = queue.explain(row)
-    local = sweep.hostname == socketlib.gethostname()
+        row = queue.explain(row)  # type: ignore[union-attr]
     return Observation(
-        queue=QueueFacts.of(queue),
+        queue=QueueFacts.of(queue) if queue is not None and local else None,
         row=row,
         result=result,
         result_problem=problem,
@@ -252,6 +267,23 @@ def observe(job: Job, queue: Queue) -> Observation:
         lease_held=job.lease is not None
         and (not local or held(spool.root, job.lease, lease_part(job))),
     )
+
+
+def is_local(job: Job) -> bool:
+    """Was `job` (its latest attempt) queued on this host? Only then can its queue be asked."""
+    return job.queued_on == this_host()
+
+
+def refuse_elsewhere(subject: str, hosts: Iterable[str], command: str) -> None:
+    """Refuse, in one line naming the host where it works, a command that needs the queue of
+    jobs queued on another host (`cancel`, `retry`)."""
+    elsewhere = sorted(set(hosts) - {this_host()})
+    if elsewhere:
+        where = " and ".join(elsewhere)
+        raise TsqError(
+            f"{subject} was queued on host {where}, whose queue this host ({this_host()}) "
+            f"cannot reach: run `{command}` on {where}"
+        )
 
 
 def _started(spool: SpoolDir, job: Job) -> Started | None:
@@ -272,10 +304,14 @@ def _by_backend(jobs: Iterable[Job]) -> dict[Backend, list[Job]]:
 def refresh(store: Store, sweep_id: str | None = None) -> Refresh:
     """Reconcile every queued or running job (of one sweep, if given). The queue is asked
     before the result files are read, so a job that ends in between is seen by its result,
-    never mistaken for lost."""
+    never mistaken for lost. Jobs queued on another host are judged from their files only,
+    and their queue is never asked: the same socket path here is another server."""
     report = Refresh()
     updates: list[JobUpdate] = []
-    for backend, jobs in _by_backend(store.active_jobs(sweep_id)).items():
+    active = store.active_jobs(sweep_id)
+    remote = [job for job in active if not is_local(job)]
+    groups: list[tuple[Queue | None, list[Job]]] = [(None, remote)] if remote else []
+    for backend, jobs in _by_backend(job for job in active if is_local(job)).items():
         queue = backend.look([JobRef.of(job) for job in jobs], report.warnings)
         if queue is None:
             continue
@@ -283,14 +319,30 @@ def refresh(store: Store, sweep_id: str | None = None) -> Refresh:
             report.warnings.append(
                 f"{queue.where} is not running; its jobs that left no result are marked lost"
             )
+        groups.append((queue, jobs))
+    unchecked: Counter[str] = Counter()
+    for queue, jobs in groups:
         for job in jobs:
             update = decide(job, observe(job, queue))
             if update is not None and _changes(job, update):
                 updates.append(update)
                 report.changed_sweeps.add(job.sweep_id)
+            if queue is None and (update is None or not update.state.terminal):
+                unchecked[job.queued_on] += 1
+    report.unchecked = dict(unchecked)
     if updates:
         report.changed = store.apply(updates)
     return report
+
+
+def unchecked_note(unchecked: dict[str, int]) -> str:
+    """What a refresh could not check (another host's queue), as one line for stderr."""
+    hosts = ", ".join(f"{count} on host {host}" for host, count in sorted(unchecked.items()))
+    total = plural(sum(unchecked.values()), "unfinished job")
+    return (
+        f"{total} not checked from here ({hosts}): only the host that queued a job can ask "
+        "its queue; judged from their files only (`tsq status` on that host checks them)"
+    )
 
 
 def _changes(job: Job, update: JobUpdate) -> bool:

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from tsq.hosts import this_host
 from tsq.states import JobState
 from tsq.words import plural
 
@@ -66,6 +67,11 @@ def sweep_line(sweep: Sweep, jobs: Sequence[Job]) -> str:
     count = plural(len(jobs), "job")
     line = f"sweep {sweep.id}  {sweep.task_name}  {when}  {count}: {counts(jobs)}\n"
     line += f"  dir: {sweep.sweep_dir}"
+    if sweep.hostname != this_host():
+        line += (
+            f"\n  host: {sweep.hostname} (not this host: its unfinished jobs are judged from "
+            "their files only)"
+        )
     if sweep.project is not None:  # sweeps launched before tsq recorded their code have none
         from tsq.snapshot import Provenance
 
@@ -94,6 +100,7 @@ def job_json(sweep: Sweep, job: Job, now: float) -> dict[str, Any]:
         "duration": None if job.started_at is None or end is None else end - job.started_at,
         "task_name": sweep.task_name,
         "attempt": job.attempt,
+        "host": job.queued_on,
         "git_commit": sweep.git_commit,
         "git_dirty": sweep.git_dirty,
     }

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from tsq.errors import TsqError
-from tsq.status import refresh
+from tsq.status import refresh, unchecked_note
 from tsq.store import Job, Store
 from tsq.views import counts
 
@@ -88,6 +88,7 @@ def wait_for_jobs(
     wanted = set(nums)
     delay = FIRST_DELAY
     warned: set[str] = set()
+    said_unchecked = False
     try:
         while True:
             report = refresh(store, sweep_id)
@@ -95,6 +96,9 @@ def wait_for_jobs(
                 if warning not in warned:
                     warned.add(warning)
                     progress.say(f"tsq: {warning}")
+            if report.unchecked and not said_unchecked:  # once: its counts change as jobs end
+                said_unchecked = True
+                progress.say(f"tsq: {unchecked_note(report.unchecked)}")
             jobs = {job.num: job for job in store.jobs([sweep_id]) if job.num in wanted}
             if len(jobs) < len(wanted):
                 raise SweepForgotten(

@@ -73,7 +73,7 @@ class Sweep(Base):
     ts_binary: Mapped[str]
     ts_socket: Mapped[str]
     launcher_pid: Mapped[int]
-    hostname: Mapped[str]
+    hostname: Mapped[str]  # the launch's host (`tsq.hosts.this_host`): its queue is there
     njobs: Mapped[int]
     # The code the jobs run (`tsq.snapshot`): the project dir, its snapshot's copy (None when
     # snapshots are off), and the git state it was taken of (None outside git).
@@ -113,6 +113,8 @@ class AttemptColumns:
     output_dir: Mapped[str | None]
     # The ts server instance the attempt was queued in (`Backend.server_id`).
     server_id: Mapped[str | None]
+    # The host it was queued on (`tsq.hosts.this_host`): only that host can ask its queue.
+    host: Mapped[str | None]
 
 
 class Job(AttemptColumns, Base):
@@ -142,6 +144,11 @@ class Job(AttemptColumns, Base):
     history: Mapped[list[Attempt]] = relationship(
         order_by="Attempt.number", cascade="all, delete-orphan", passive_deletes=True
     )
+
+    @property
+    def queued_on(self) -> str:
+        """The host whose queue holds this attempt: the only one that can ask it about it."""
+        return self.host or self.sweep.hostname
 
     def __repr__(self) -> str:
         return f"Job(sweep_id={self.sweep_id!r}, num={self.num}, state={self.state!r})"

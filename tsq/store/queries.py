@@ -20,6 +20,7 @@ from sqlalchemy import Engine, bindparam, exc, func, or_, select, update
 from sqlalchemy.orm import Session, contains_eager, sessionmaker
 
 from tsq.errors import SweepNotFound
+from tsq.hosts import this_host
 from tsq.states import ACTIVE, JobState, can_renew, can_transition, sources_of
 from tsq.store.engine import Location, open_engine
 from tsq.store.models import ATTEMPT_FIELDS, INTENT_SUBMIT, Attempt, Job, Sweep, now
@@ -227,9 +228,12 @@ class Store:
         with self.session() as session:
             return int(session.connection().execute(statement, rows).rowcount)
 
-    def new_attempts(self, jobs: Sequence[Job], labels: Sequence[str], lease: str) -> list[Job]:
+    def new_attempts(
+        self, jobs: Sequence[Job], labels: Sequence[str], lease: str, host: str | None = None
+    ) -> list[Job]:
         """Archive each job's ended attempt and make its row a new, queued one with `label`,
-        claimed by the holder of `lease` (which is about to queue it).
+        claimed by the holder of `lease` (which is about to queue it on `host`, default this
+        host).
 
         One transaction; a job whose row changed since it was read (another retry) or that
         may not be renewed is left alone and not returned. Terminal attempts never change:
@@ -237,6 +241,7 @@ class Store:
         """
         renewed: list[Job] = []
         at = now()
+        host = host or this_host()
         with self.session() as session:
             for job, label in zip(jobs, labels, strict=True):
                 # FOR UPDATE: on PostgreSQL a second retry of the job waits here until the first
@@ -256,6 +261,7 @@ class Store:
                     setattr(current, name, None)
                 current.output_dir = archived["output_dir"]
                 current.label = label
+                current.host = host
                 current.state = JobState.QUEUED
                 current.attempt += 1
                 current.version += 1
