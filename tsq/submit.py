@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tsq.backends import Backend, JobRef, runner_argv
+from tsq.backends import Backend, JobRef
 from tsq.errors import StoreError, TsqError
 from tsq.lease import Lease
 from tsq.options import TsOptions
@@ -28,9 +28,6 @@ if TYPE_CHECKING:
 def lease_part(job: Job) -> str:
     """The part of a lease that one job attempt being queued holds (`Lease.hold_for`)."""
     return f"{job.num}-{job.attempt}"
-
-
-__all__ = ["lease_part", "runner_argv", "submit_jobs"]
 
 
 def submit_jobs(
