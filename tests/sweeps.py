@@ -175,6 +175,10 @@ class Sandbox:
         self.tsp("-K")
         for pid in running:
             os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while Path(self.socket).exists():  # the next ts call must start a new server
+            assert time.monotonic() < deadline, "ts -K did not remove the socket"
+            time.sleep(0.05)
 
     def release(self, blocker: int) -> None:
         self.tsp("-k", str(blocker))
