@@ -18,21 +18,30 @@ import pytest
 
 APPS = Path(__file__).parent / "apps"
 SLOTS = 2
+TERMINAL = {"completed", "failed", "cancelled", "lost"}
+# A test about one task-spooler variant only (conftest.py `ts_variant`).
+debian_only = pytest.mark.parametrize("ts_variant", ["debian"])
+fork_only = pytest.mark.parametrize("ts_variant", ["fork"])
 
 
 @dataclass
 class Sandbox:
-    """A copy of the test app in a temp dir, with its own ts socket and store."""
+    """A copy of the test app in a temp dir, with its own ts socket and store, and the ts
+    variant of the test (`binary`, first on PATH: the apps' `auto` finds it too)."""
 
     root: Path
     socket: str
     store: Path
+    binary: str = "tsp"
+    variant: str = "debian"
     env: dict[str, str] = field(default_factory=dict)
     # Run every command through this (e.g. `nsenter` into another host's mount namespace).
     prefix: tuple[str, ...] = ()
 
     @classmethod
-    def create(cls, root: Path, socket: str) -> Sandbox:
+    def create(
+        cls, root: Path, socket: str, binary: str = "tsp", variant: str = "debian"
+    ) -> Sandbox:
         shutil.copytree(APPS, root / "app")
         env = dict(
             os.environ,
@@ -41,7 +50,7 @@ class Sandbox:
             HYDRA_FULL_ERROR="0",
         )
         env.pop("PYTHONPATH", None)
-        box = cls(root=root, socket=socket, store=root / "store" / "tsq.db", env=env)
+        box = cls(root, socket, root / "store" / "tsq.db", binary, variant, env)
         box.tsp("-S", str(SLOTS))
         return box
 
@@ -49,6 +58,11 @@ class Sandbox:
         """The same sandbox (app, store, sweep dirs) seen from host `name` (`TSQ_HOST`), its
         commands run through `prefix`."""
         return replace(self, env={**self.env, "TSQ_HOST": name}, prefix=prefix)
+
+    @property
+    def backend_variant(self) -> str:
+        """What tsq records for this variant (`Sweep.backend_variant`)."""
+        return "gpu-task-spooler" if self.variant == "fork" else "task-spooler"
 
     @property
     def app_dir(self) -> Path:
@@ -129,7 +143,7 @@ class Sandbox:
 
     def tsp(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [*self.prefix, shutil.which("tsp") or "ts", *args],
+            [*self.prefix, self.binary, *args],
             env=self.env,
             capture_output=True,
             text=True,
@@ -137,6 +151,11 @@ class Sandbox:
             stdin=subprocess.DEVNULL,
             timeout=30,
         )
+
+    def listing(self) -> str:
+        """The queue with whole labels and dependencies ("[label]", "[3]&& "): `-l` on Debian,
+        `-M tab` on the fork, whose `-l` shortens labels."""
+        return self.tsp(*(["-M", "tab"] if self.variant == "fork" else ["-l"])).stdout
 
     def block_queue(self) -> int:
         """Queue a job that holds the only slot, so the sweep's jobs stay queued."""
@@ -172,6 +191,10 @@ class Sandbox:
         self.tsp("-K")
         for pid in running:
             os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while Path(self.socket).exists():  # the next ts call must start a new server
+            assert time.monotonic() < deadline, "ts -K did not remove the socket"
+            time.sleep(0.05)
 
     def release(self, blocker: int) -> None:
         self.tsp("-k", str(blocker))
@@ -184,7 +207,7 @@ class Sandbox:
             fields = line.split()
             if len(fields) > 1 and fields[1] == "running":
                 subprocess.run(
-                    [*self.prefix, shutil.which("tsp") or "ts", "-k", fields[0]],
+                    [*self.prefix, self.binary, "-k", fields[0]],
                     env=self.env,
                     capture_output=True,
                     stdin=subprocess.DEVNULL,
@@ -193,8 +216,8 @@ class Sandbox:
 
 
 @pytest.fixture
-def sandbox(ts_socket: str, tmp_path: Path) -> Iterator[Sandbox]:
-    box = Sandbox.create(tmp_path, ts_socket)
+def sandbox(ts_socket: str, ts_binary: str, ts_variant: str, tmp_path: Path) -> Iterator[Sandbox]:
+    box = Sandbox.create(tmp_path, ts_socket, ts_binary, ts_variant)
     yield box
     box.stop_running_jobs()
 

@@ -1,7 +1,8 @@
 """`python -m tsq` against stores built through the package API, as a user would type it.
 
 Every job in these stores is terminal, so `status` has nothing to ask task-spooler; the sweeps
-still name a private socket (the `ts_socket` fixture), never the user's default one.
+still name a private socket (the `ts_socket` fixture), never the user's default one. So these
+tests run on Debian's ts only (`ts_variant` below), except the one that runs a real ts job.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import VARIANTS
 from postgres import SECRET_PASSWORD, SECRET_ROLE, Cluster, Database
 
 from tsq.hosts import this_host
@@ -61,7 +63,16 @@ class Cli:
         )
 
 
-def make_sweep(sweep_id: str, root: Path, socket: str, *, created_at: float, njobs: int) -> Sweep:
+def make_sweep(
+    sweep_id: str,
+    root: Path,
+    socket: str,
+    *,
+    created_at: float,
+    njobs: int,
+    binary: str | None = None,
+    variant: str = "task-spooler",
+) -> Sweep:
     sweep_dir = root / "multirun" / sweep_id
     sweep_dir.mkdir(parents=True)
     return Sweep(
@@ -72,8 +83,9 @@ def make_sweep(sweep_id: str, root: Path, socket: str, *, created_at: float, njo
         cwd=str(root),
         sweep_dir=str(sweep_dir),
         spool_dir=str(sweep_dir / ".tsq" / sweep_id),
-        ts_binary=shutil.which("tsp") or "tsp",
+        ts_binary=binary or shutil.which("tsp") or "tsp",
         ts_socket=socket,
+        backend_variant=variant,
         launcher_pid=os.getpid(),
         hostname=this_host(),  # a sweep of this host: its queue is asked
         njobs=njobs,
@@ -83,6 +95,12 @@ def make_sweep(sweep_id: str, root: Path, socket: str, *, created_at: float, njo
 def job(num: int, state: str, *overrides: str, **fields: Any) -> Job:
     fields.setdefault("label", f"train/{num}")
     return Job(num=num, overrides=list(overrides), state=state, updated_at=time.time(), **fields)
+
+
+@pytest.fixture
+def ts_variant() -> str:
+    """These tests ask no ts server for anything (but the one parametrised over both)."""
+    return "debian"
 
 
 @pytest.fixture
@@ -207,12 +225,12 @@ def test_status_lists_recent_sweeps_unless_all(cli: Cli, store: Path) -> None:
     assert {row["sweep"] for row in as_json} == {"abc456000002", "abc123000001"}
 
 
+@pytest.mark.parametrize("ts_variant", VARIANTS)
 def test_old_sweep_with_a_running_job_is_still_listed(
-    cli: Cli, store: Path, tmp_path: Path, ts_socket: str
+    cli: Cli, store: Path, tmp_path: Path, ts_socket: str, ts_binary: str, ts_variant: str
 ) -> None:
     """Unfinished sweeps stay on `status` however old: here a job that ts really runs."""
-    tsp = shutil.which("tsp")
-    assert tsp is not None
+    tsp = ts_binary
     env = cli.env()
     label = "train/old000000004/0"
     queued = subprocess.run(
@@ -222,7 +240,13 @@ def test_old_sweep_with_a_running_job_is_still_listed(
     ts_id = int(queued.stdout)
     try:
         old = make_sweep(
-            "old000000004", tmp_path, ts_socket, created_at=time.time() - 3 * DAY, njobs=1
+            "old000000004",
+            tmp_path,
+            ts_socket,
+            created_at=time.time() - 3 * DAY,
+            njobs=1,
+            binary=ts_binary,
+            variant="gpu-task-spooler" if ts_variant == "fork" else "task-spooler",
         )
         Store.open(store).add_sweep(old, [job(0, "queued", "lr=0.5", ts_id=ts_id, label=label)])
         proc = cli("status", "--store", store)

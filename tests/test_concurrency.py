@@ -382,7 +382,7 @@ def test_a_job_still_being_queued_by_a_killed_retry_is_not_called_lost(
         "#!/bin/sh\n"
         f'case "$*" in *" -- "*) if [ -e {block} ]; then rm {block}; cat {fifo} >/dev/null; fi;;'
         " esac\n"
-        f'exec {shutil.which("tsp")} "$@"\n'
+        f'exec {sandbox.binary} "$@"\n'
     )
     wrapper.chmod(0o755)
     sweep = _launch(sandbox, "flaky.py", "+x=range(0,3)", f"+flags={sandbox.root}/flags",

@@ -26,11 +26,13 @@ WAIT = ["hydra.launcher.wait=true"]
 
 @pytest.fixture(autouse=True)
 def private_queue_and_store(
-    ts_socket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ts_socket: str, ts_binary: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every suite test, in-process or in a subprocess, gets its own ts server and store."""
     monkeypatch.setenv("TSQ_STORE", str(tmp_path / "store" / "tsq.db"))
-    subprocess.run(["tsp", "-S", "2"], check=True, capture_output=True, stdin=subprocess.DEVNULL)
+    subprocess.run(
+        [ts_binary, "-S", "2"], check=True, capture_output=True, stdin=subprocess.DEVNULL
+    )
 
 
 def test_discovery() -> None:
@@ -39,23 +41,33 @@ def test_discovery() -> None:
     assert f"{TsLauncher.__module__}.{TsLauncher.__qualname__}" in found
 
 
-@pytest.mark.parametrize(("launcher_name", "overrides"), [("ts", WAIT)])
+# Fixtures, not parametrize: the suites extend `overrides` in place, and a parametrized list is
+# one object shared by every run of the test (here one per ts variant).
+@pytest.fixture
+def launcher_name() -> str:
+    return "ts"
+
+
 class TestTsLauncher(LauncherTestSuite):
-    pass
+    @pytest.fixture
+    def overrides(self) -> list[str]:
+        return [*WAIT]
 
 
-@pytest.mark.parametrize(
-    ("launcher_name", "overrides"), [("ts", [*WAIT, "hydra.sweeper.max_batch_size=2"])]
-)
 class TestTsLauncherBatched(BatchedSweeperTestSuite):
-    pass
+    @pytest.fixture
+    def overrides(self) -> list[str]:
+        return [*WAIT, "hydra.sweeper.max_batch_size=2"]
 
 
-@pytest.mark.parametrize(
-    ("task_launcher_cfg", "extra_flags"), [({}, ["-m", "hydra/launcher=ts", *WAIT])]
-)
 class TestTsLauncherIntegration(IntegrationTestSuite):
-    pass
+    @pytest.fixture
+    def task_launcher_cfg(self) -> dict[str, str]:
+        return {}
+
+    @pytest.fixture
+    def extra_flags(self) -> list[str]:
+        return ["-m", "hydra/launcher=ts", *WAIT]
 
 
 # The same suites on Slurm (`hydra/launcher=tsq_slurm`), against the one-node cluster.

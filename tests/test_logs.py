@@ -47,6 +47,21 @@ def test_logs_follow_waits_for_a_queued_job_to_start(sandbox: Sandbox) -> None:
     assert sandbox.status()[0]["state"] == "completed", "-f returns once the job has ended"
 
 
+def test_logs_show_the_job_output_and_nothing_the_queue_added(sandbox: Sandbox) -> None:
+    """The GPU fork starts the output file with the job's command line and "\\n\\0": `logs`
+    and `logs -f` show what the job printed, from its first line, on both variants."""
+    sandbox.sweep("+lines=3", script="chatty.py")
+    [job] = sandbox.wait_terminal()
+    ref = f"{job['sweep']}:0"
+    expected = "".join(f"line {i} of the chatty task's output\n" for i in range(3))
+    for args in (["logs", ref], ["logs", "-f", ref]):
+        out = sandbox.tsq(*args).stdout
+        header, _, rest = out.partition(" <==\n")
+        assert header.startswith("==> output (stdout and stderr): "), out
+        assert rest.startswith(expected), (args, rest)
+        assert "\0" not in out and "tsq.runner" not in out
+
+
 def test_logs_follow_stops_in_one_line_when_the_sweep_is_forgotten(sandbox: Sandbox) -> None:
     sandbox.sweep("x=7", "sleep=60")
     sweep = _sweep_id(sandbox)

@@ -49,7 +49,7 @@ def job(
 QUEUED, RUNNING = JobState.QUEUED, JobState.RUNNING
 
 
-def facts(*, alive: bool = True, server_id: str | None = None) -> QueueFacts:
+def facts(*, alive: bool = True, server_id: str | None = None, complete: bool = True) -> QueueFacts:
     return QueueFacts(
         name="ts",
         title="task-spooler",
@@ -57,6 +57,7 @@ def facts(*, alive: bool = True, server_id: str | None = None) -> QueueFacts:
         forgetting="its server restarted or pruned its finished list",
         alive=alive,
         server_id=server_id,
+        complete=complete,
     )
 
 
@@ -65,6 +66,7 @@ def seen(**fields: object) -> Observation:
     queue = facts(
         alive=bool(fields.pop("alive", True)),
         server_id=fields.pop("server_id", None),  # type: ignore[arg-type]
+        complete=bool(fields.pop("complete", True)),
     )
     return Observation(queue=queue, **fields)  # type: ignore[arg-type]
 
@@ -254,6 +256,17 @@ def test_a_cancel_that_died_leaves_true_records() -> None:
         job(RUNNING, intent="cancel", lease="L"), seen(row=row(RowState.ENDED, signal=11))
     )
     assert crashed is not None and crashed.state == JobState.FAILED, "not the cancel's doing"
+
+
+def test_absence_from_a_listing_with_unreadable_rows_decides_nothing() -> None:
+    """A row the listing printed but could not read may be the job's (a tab in a label shifts
+    the fork's `-M tab` fields): neither removed, nor forgotten, nor never queued."""
+    for queued in (job(QUEUED, server_id="unix:1"), job(QUEUED, ts_id=None)):
+        assert decide(queued, seen(server_id="unix:1", complete=False)) is None
+    ran = job(RUNNING, server_id="unix:1")
+    assert decide(ran, seen(server_id="unix:1", complete=False, started=Started(1, 1.0))) is None
+    gone = decide(job(QUEUED, server_id="unix:1"), seen(alive=False, complete=False))
+    assert gone is not None and gone.state == JobState.LOST, "a dead server is evidence enough"
 
 
 def test_a_missing_job_is_lost_only_on_evidence_of_a_new_server() -> None:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -89,9 +90,9 @@ def test_detect_auto_without_any_ts(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_submit_shows_label_and_command_in_list(spooler: Spooler) -> None:
-    ts_id = spooler.submit([sys.executable, "-c", "print(1)"], "tsq test label")
-    jobs = {job.id: job for job in spooler.list()}
-    assert jobs[ts_id].label == "tsq test label"
+    ts_id = spooler.submit([sys.executable, "-c", "print(1)"], "my_app/d951f05712ab/0")
+    jobs = {job.id: job for job in spooler.list().jobs}
+    assert jobs[ts_id].label == "my_app/d951f05712ab/0", "whole, also on the fork"
     assert jobs[ts_id].command == f"{sys.executable} -c print(1)"
     assert jobs[ts_id].depends == ()
     second = spooler.submit([sys.executable, "-c", "pass"], "second")
@@ -145,7 +146,7 @@ def test_job_gets_the_given_environment_and_our_socket(
 def test_argv_starting_with_a_dash_is_the_command(spooler: Spooler) -> None:
     ts_id = spooler.submit(["-V"], "dash")
     ts(spooler, "-w", str(ts_id))
-    (job,) = [job for job in spooler.list() if job.id == ts_id]
+    (job,) = [job for job in spooler.list().jobs if job.id == ts_id]
     assert (job.label, job.command) == ("dash", "-V")
     assert spooler.info(ts_id) == TsInfo(exit_code=255, signal=None, state="finished")
 
@@ -165,13 +166,34 @@ def test_slots_are_passed(spooler: Spooler) -> None:
     assert "Slots required: 2" in ts(spooler, "-i", str(ts_id)).stdout
 
 
-def test_gpus_need_the_gpu_fork(spooler: Spooler) -> None:
-    if spooler.variant != "task-spooler":
-        pytest.skip("the GPU fork takes -G")
-    with pytest.raises(BackendError, match="needs the GPU fork") as caught:
-        spooler.submit([sys.executable, "-c", "pass"], "gpu", gpus=1)
+def test_gpus_are_refused_up_front_by_a_ts_without_gpu_support(spooler: Spooler) -> None:
+    """Debian's ts has no -G at all; the fork's CPU build (the one built here) neither, and
+    says so only when asked `-G`: both are refused before anything is queued, in one line,
+    and no server is started to find out."""
+    expected = "needs the GPU fork" if spooler.variant == "task-spooler" else "CPU build"
+    assert not spooler.has_gpus()
+    with pytest.raises(BackendError, match=expected) as caught:
+        spooler.check_resources(slots=1, gpus=1)
     assert "\n" not in str(caught.value)
+    if spooler.variant == "task-spooler":
+        with pytest.raises(BackendError, match=expected):
+            spooler.submit([sys.executable, "-c", "pass"], "gpu", gpus=1)
     assert not spooler.alive()
+    spooler.check_resources(slots=1, gpus=0)
+
+
+def test_has_gpus_asks_the_option_table_of_the_binary(
+    spooler: Spooler, tmp_path: Path, ts_variant: str
+) -> None:
+    """`has_gpus` is `ts -G 1 -V` succeeding: a stand-in that takes -G (as a GPU build does,
+    by its source) is taken for one; the real CPU build is not (above)."""
+    if ts_variant == "debian":
+        pytest.skip("only the fork's variant asks the binary")
+    gpu = tmp_path / "ts"
+    gpu.write_text(f'#!/bin/sh\n[ "$*" = "-G 1 -V" ] && exec {spooler.binary} -V\nexit 255\n')
+    gpu.chmod(0o755)
+    assert replace(spooler, binary=str(gpu)).has_gpus()
+    assert not spooler.has_gpus()
 
 
 @pytest.mark.parametrize("label", ["a]b", "two\nlines", "cr\r"])
@@ -201,8 +223,23 @@ def test_info_tells_exit_code_and_signal(
     assert spooler.info(ts_id) == expected
 
 
+def test_a_listing_with_a_row_it_cannot_read_is_incomplete(spooler: Spooler) -> None:
+    """A tab in a label (queued by someone else) shifts the fork's `-M tab` fields: that row
+    is skipped, and the listing says it is not complete, so no absence is read from it."""
+    mine = spooler.submit([sys.executable, "-c", "pass"], "mine")
+    ts(spooler, "-L", "a\tb", "true")
+    listing = spooler.list()
+    assert mine in {job.id for job in listing.jobs}
+    assert listing.complete is (spooler.variant == "task-spooler")
+
+
 def test_info_of_an_unknown_job(spooler: Spooler) -> None:
+    """Debian's ts fails; the fork prints "Job 99 not finished or not running." and exits 0:
+    nothing is known of it."""
     spooler.submit([sys.executable, "-c", "pass"], "some job")
+    if spooler.variant == "gpu-task-spooler":
+        assert spooler.info(99) == TsInfo(exit_code=None, signal=None, state=None)
+        return
     with pytest.raises(BackendError) as caught:
         spooler.info(99)
     assert "\n" not in str(caught.value)

@@ -12,11 +12,13 @@ from tsq.backends.tslist import (
     TsInfo,
     TsJob,
     exit_code_from_elevel,
+    job_output,
     parse_info,
     parse_list,
     parse_slots,
     parse_tab,
     parse_version,
+    unread_tab_rows,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -808,3 +810,18 @@ def test_fork_label_slots_and_version() -> None:
     assert parse_slots(fork_sample("S.txt")) == 3
     assert parse_version(fork_sample("V.txt")) == ("gpu-task-spooler", "2.0.0")
     assert parse_version(fork_sample("G-cpu-build.txt")) is None
+
+
+def test_the_fork_output_header_is_taken_out() -> None:
+    """The fork's output file: the command line, "\\n\\0", then the job's output (real capture);
+    only the first "\\n\\0" ends the header, and a file without one is all the job's."""
+    captured = (FORK_SAMPLES / "c-env-job.txt").read_text()
+    assert job_output(captured) == "CUDA_VISIBLE_DEVICES=-1\n"
+    assert job_output("cmd a b\n\0out\n\0more\n") == "out\n\0more\n"
+    assert job_output("plain output\n") == "plain output\n"
+
+
+def test_unread_tab_rows_counts_rows_parse_tab_skips() -> None:
+    assert unread_tab_rows((FORK_SAMPLES / "B-M-tab.txt").read_text()) == 0
+    shifted = "3\tqueued\t(file)\t\t\t\t[a\tb]\ttrue\n"
+    assert parse_tab(shifted) == [] and unread_tab_rows(shifted) == 1

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from tsq.backends import backend_for
 from tsq.errors import SpecError, TsqError
 from tsq.results import FAILED, read_summary
 from tsq.started import read_started
@@ -27,6 +28,15 @@ def output_files(sweep: Sweep, job: Job) -> list[tuple[str, Path]]:
     """(what, path) of the job's output files, in the order to show them; none before it runs."""
     started = read_started(sweep.spool.started(job.num, job.attempt))
     return [] if started is None else started.output_files()
+
+
+def _own_output(sweep: Sweep, job: Job, path: Path, text: str) -> str:
+    """The job's own output in `text` read from `path`: what its queue wrote into the file it
+    captures the output in (the GPU fork's header) taken out; other files as they are."""
+    started = read_started(sweep.spool.started(job.num, job.attempt))
+    if started is None or started.stdout is None or Path(started.stdout) != path:
+        return text
+    return backend_for(sweep).job_output(text)
 
 
 def failure(sweep: Sweep, job: Job) -> tuple[Path, str] | None:
@@ -83,7 +93,7 @@ def show(sweep: Sweep, job: Job, out: TextIO) -> None:
     """The job's output files, then the traceback of its failure, if it failed."""
     files = output_files(sweep, job)
     for what, path in files:
-        _section(out, what, path, _read(path, job))
+        _section(out, what, path, _own_output(sweep, job, path, _read(path, job)))
     if not _show_failure(sweep, job, out) and not files:
         raise TsqError(_no_output(sweep, job))
 
@@ -132,15 +142,22 @@ def follow(store: Store, sweep: Sweep, job: Job, out: TextIO, err: TextIO) -> No
         refresh(store, sweep.id)
         return _current(store, sweep, job.num).state.terminal
 
-    tail(path, ended, out)
+    tail(path, ended, out, lambda text: _own_output(sweep, job, path, text))
     _show_failure(sweep, job, out)
 
 
-def tail(path: Path, ended: Callable[[], bool], out: TextIO) -> None:
-    """Print what is appended to `path` until `ended()` says the job is over, then the rest."""
+def tail(
+    path: Path,
+    ended: Callable[[], bool],
+    out: TextIO,
+    own: Callable[[str], str] = lambda text: text,
+) -> None:
+    """Print what is appended to `path` until `ended()` says the job is over, then the rest.
+    `own` takes what the queue adds out of the file's first read: the job runs (and tells
+    where its output goes) only after its queue wrote that."""
     with open(path, errors="replace") as f:
+        chunk = own(f.read())
         while True:
-            chunk = f.read()
             if chunk:
                 out.write(chunk)
                 out.flush()
@@ -149,3 +166,4 @@ def tail(path: Path, ended: Callable[[], bool], out: TextIO) -> None:
                 return
             else:
                 time.sleep(FOLLOW_POLL)
+            chunk = f.read()

@@ -55,11 +55,18 @@ class QueueFacts:
     forgetting: str
     alive: bool = True
     server_id: str | None = None  # the identity of the queue instance that answered
+    complete: bool = True  # every row the queue printed was read (`tsq.backends.Queue`)
 
     @classmethod
     def of(cls, queue: Queue) -> QueueFacts:
         return cls(
-            queue.name, queue.title, queue.where, queue.forgetting, queue.alive, queue.server_id
+            queue.name,
+            queue.title,
+            queue.where,
+            queue.forgetting,
+            queue.alive,
+            queue.server_id,
+            queue.complete,
         )
 
 
@@ -145,9 +152,15 @@ def _running(job: Job, started: Started | None) -> JobUpdate:
 def _decide(job: Job, obs: Observation) -> JobUpdate | None:
     """The policy. `lost` needs positive evidence: the queue is gone or was replaced, or the
     job ran and ended without a result and its queue forgot it. Nothing is decided from the
-    queue's silence while a live command (its lease held) is queueing or cancelling the job.
-    Only the host that queued a job can ask its queue: any other decides from the job's files
-    alone, and never that it failed without a result, was lost or cancelled."""
+    queue's silence while a live command (its lease held) is queueing or cancelling the job,
+    nor from a listing that printed rows it could not read (`QueueFacts.complete`). Only the
+    host that queued a job can ask its queue: any other decides from the job's files alone, and
+    never that it failed without a result, was lost or cancelled.
+
+    A job the queue has not listed *yet* is never taken for removed: task-spooler (both
+    variants) does not list a job whose client it holds back for want of connections, but that
+    client gets no id until the job is taken, so such a job has no recorded id, and the command
+    queueing it holds its lease (passed to the ts client) until then: it is left as it is."""
     if obs.result_problem is not None:
         return JobUpdate.of(job, JobState.FAILED, reason=obs.result_problem)
     if obs.result is not None:
@@ -180,6 +193,8 @@ def _decide(job: Job, obs: Observation) -> JobUpdate | None:
         return None
     if cancelling:  # a cancel took it out of its queue, then died before recording that
         return JobUpdate.of(job, JobState.CANCELLED, reason=CANCELLED_REASON)
+    if queue.alive and not queue.complete:
+        return None  # its row may be one the listing printed but could not read
     if job.ts_id is None:
         why = f"never queued in {queue.name} (the command queueing it stopped before it did)"
     elif not queue.alive:

@@ -89,6 +89,9 @@ class Queue(Protocol):
     forgetting: str  # when a queue forgets jobs: "its server restarted or pruned ..."
     alive: bool  # the queue answers; False only on positive evidence that it is gone
     server_id: str | None  # which instance of the queue answered (`Backend.server_id`)
+    # Every row the queue printed was read: a job missing from an incomplete listing may be
+    # in a row that could not be read, so its absence proves nothing.
+    complete: bool
 
     def find(self, job: JobRef) -> QueueRow | None:
         """The job attempt's row; None when the queue does not list it. ts matches by label
@@ -162,6 +165,11 @@ class Backend(Protocol):
 
     def has_job(self, queue_id: int) -> bool:
         """Whether the queue lists `queue_id` (`depends_on=ts:ID`)."""
+        ...
+
+    def job_output(self, text: str) -> str:
+        """The job's own output, from the text of the file the queue captured it in (without
+        what the queue adds to that file)."""
         ...
 
     def remove(self, row: QueueRow) -> bool:

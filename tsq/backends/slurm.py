@@ -195,6 +195,7 @@ class SlurmQueue:
     name: str = "slurm"
     title: str = "Slurm"
     forgetting: str = "it is neither in sacct nor in the controller's memory (MinJobAge)"
+    complete: bool = True  # squeue, sacct and scontrol print nothing this cannot read
 
     @property
     def where(self) -> str:
@@ -456,6 +457,9 @@ class SlurmBackend:
     def _scancel(self, row: QueueRow) -> bool:
         target = f"{row.queue_id}_{row.task}" if row.task is not None else str(row.queue_id)
         return self._run(["scancel", target], "scancel", check=False).returncode == 0
+
+    def job_output(self, text: str) -> str:
+        return text  # Slurm adds nothing to a job's output file
 
     def remove(self, row: QueueRow) -> bool:
         return self._scancel(row)

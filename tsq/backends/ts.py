@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tsq.backends import JobRef, QueueRow, RowState, runner_argv
-from tsq.backends.tsclient import Spooler, server_id
-from tsq.backends.tslist import TsJob, exit_code_from_elevel
+from tsq.backends.tsclient import FORK, Spooler, server_id
+from tsq.backends.tslist import TsJob, exit_code_from_elevel, job_output
 from tsq.errors import BackendError
 from tsq.labels import match
 
@@ -33,8 +33,9 @@ SKIPPED_REASON = "skipped by ts (a job it depended on failed)"
 
 
 def queue_row(job: TsJob) -> QueueRow:
-    """A `ts -l` row as the refresh sees it. Debian's E-Level is a signed char, and -1 may be
-    exit 255, any signal or an exec failure: such a row is `ambiguous` until `ts -i` says."""
+    """A `ts -l` (or the fork's `-M tab`) row as the refresh sees it. The E-Level of both
+    variants is a signed char, and -1 may be exit 255, any signal or an exec failure: such a row
+    is `ambiguous` until `ts -i` says."""
     state = _STATES[job.state]
     ended = state is RowState.ENDED
     known = ended and job.elevel not in (None, -1)
@@ -51,12 +52,13 @@ def queue_row(job: TsJob) -> QueueRow:
 
 @dataclass(frozen=True)
 class TsQueue:
-    """One `ts -l` of one server, with what identifies the server."""
+    """One listing of one server, with what identifies the server."""
 
     client: Spooler
     alive: bool
     rows: Mapping[int, QueueRow]
     server_id: str | None = None
+    complete: bool = True  # every row it printed was read (`tsclient.Listing`)
     name: str = "ts"
     title: str = "task-spooler"
     forgetting: str = "its server restarted or pruned its finished list"
@@ -84,7 +86,9 @@ class TsQueue:
 
 @dataclass(frozen=True)
 class TsBackend:
-    """A task-spooler server (its socket) and the binary that talks to it."""
+    """A task-spooler server (its socket) and the binary that talks to it. `variant` is
+    detected once, from the binary's `-V` banner, when a sweep is launched, and recorded with
+    it: a recorded sweep's backend reads its queue as that variant (`of_record`)."""
 
     binary: str
     socket: str
@@ -179,14 +183,26 @@ class TsBackend:
         if not self.client.alive():
             return TsQueue(self.client, alive=False, rows={})
         try:
-            rows = {row.id: queue_row(row) for row in self.client.list()}
+            listing = self.client.list()
         except BackendError as e:
             warnings.append(f"could not ask task-spooler ({e}); jobs on it left as they were")
             return None
-        return TsQueue(self.client, alive=True, rows=rows, server_id=self.server_id())
+        rows = {row.id: queue_row(row) for row in listing.jobs}
+        return TsQueue(
+            self.client,
+            alive=True,
+            rows=rows,
+            server_id=self.server_id(),
+            complete=listing.complete,
+        )
 
     def has_job(self, queue_id: int) -> bool:
-        return self.client.alive() and queue_id in {row.id for row in self.client.list()}
+        return self.client.alive() and any(row.id == queue_id for row in self.client.list().jobs)
+
+    def job_output(self, text: str) -> str:
+        """The job's own output, from the file ts captured it in: the GPU fork starts that
+        file with the job's command line, which is not the job's."""
+        return job_output(text) if self.variant == FORK else text
 
     def remove(self, row: QueueRow) -> bool:
         return self.client.remove(row.queue_id)

@@ -15,7 +15,16 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from tsq.backends.tslist import TsInfo, TsJob, parse_info, parse_list, parse_slots, parse_version
+from tsq.backends.tslist import (
+    TsInfo,
+    TsJob,
+    parse_info,
+    parse_list,
+    parse_slots,
+    parse_tab,
+    parse_version,
+    unread_tab_rows,
+)
 from tsq.errors import BackendError
 
 # -V never talks to a server; the others may wait behind a busy one.
@@ -24,6 +33,16 @@ _TIMEOUT = 30.0
 _PROBE_TIMEOUT = 2.0
 _AUTO_NAMES = ("tsp", "ts")  # Debian renames the binary to tsp; upstream and the GPU fork use ts
 _HINT = "install task-spooler or set hydra.launcher.binary to its path"
+FORK = "gpu-task-spooler"  # the `variant` of the GPU fork (justanhduc); "task-spooler" otherwise
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One look at a server's jobs. `complete` is False when the listing printed a row it could
+    not read: a job missing from it may be that row, so its absence proves nothing."""
+
+    jobs: list[TsJob]
+    complete: bool = True
 
 
 def default_socket() -> str:
@@ -92,7 +111,11 @@ class Spooler:
         pass_fds: Sequence[int] = (),
     ) -> int:
         """Queue `argv` and return its ts id; with `after`, it starts once that ts job has
-        ended (`-D`: Debian's ts runs it only if that job ended well, and skips it otherwise).
+        ended, with `-D` on both variants, which do not mean the same by it (measured:
+        tests/data/ts-fork-samples/README.md, tests/test_depends.py): Debian's ts runs the job
+        only if that job exited 0 and skips it otherwise; the GPU fork runs it whatever that
+        job's exit (its "only after success" is `-W`). tsq's barrier exits 0, so a sweep queued
+        after a barrier starts once the barrier ends on both.
 
         `pass_fds` go to the ts client: the caller's lease (`tsq.lease`), so that a client still
         queueing the job when the caller is killed keeps the job claimed until it is done.
@@ -134,6 +157,12 @@ class Spooler:
         One slot is always there, so the common case costs no ts call.
         """
         self._check_request(slots=slots, gpus=gpus)
+        if gpus and not self.has_gpus():
+            raise BackendError(
+                f"gpus={gpus} but `{self.binary}` is a CPU build of the GPU fork of "
+                "task-spooler (`make cpu`: it has no -G option); set gpus to 0 or point "
+                "hydra.launcher.binary at a build with GPU support"
+            )
         if slots == 1:
             return
         available = self.slots()
@@ -144,6 +173,23 @@ class Spooler:
                 f"`TS_SOCKET={self.socket} {self.binary} -S {slots}` (or set TS_SLOTS={slots} "
                 "before the server starts)"
             )
+
+    def has_gpus(self) -> bool:
+        """Whether this ts takes `-G`: the GPU fork built with GPU support.
+
+        The fork's CPU build (`make cpu`) and the GPU build print the same `-V` banner; they
+        differ in their option table (main.c: `-G` only `#ifndef CPU`). `ts -G 1 -V` asks that
+        table without a server and without queueing anything: ts parses every option before it
+        acts, so a CPU build stops at `-G` ("Wrong option G.", exit 255, measured:
+        tests/data/ts-fork-samples/G-cpu-build.txt and tests/test_tsclient.py), and a GPU build
+        takes `-G 1`, then `-V` prints the banner and exits 0 without contacting a server (from
+        the fork's source: `-V` sets no `need_server`; no GPU build was run here). Debian's
+        `tsp` answers like the CPU build.
+        """
+        if self.variant != FORK:
+            return False
+        answer = _run(self.binary, self.socket, ["-G", "1", "-V"], timeout=_VERSION_TIMEOUT)
+        return answer.returncode == 0 and parse_version(answer.stdout) is not None
 
     def slots(self) -> int:
         """`ts -S`: how many slots the server has; starts a server when none runs."""
@@ -221,10 +267,20 @@ class Spooler:
         self._require_server()
         return _run(self.binary, self.socket, ["-k", str(ts_id)]).returncode == 0
 
-    def list(self) -> list[TsJob]:
-        """One `ts -l`; refuses when the server is down, where ts would start an empty one."""
+    def list(self) -> Listing:
+        """The server's jobs: `ts -l` (Debian, upstream), `ts -M tab` (the GPU fork, whose `-l`
+        shortens labels); refuses when the server is down, where ts would start an empty one.
+
+        Neither lists a job whose client the server holds back for want of connections (over
+        TS_MAXCONN or the open-file limit, less ~10 unfinished jobs): that client has not been
+        given its id yet either (it blocks until the server takes the job; measured on the fork:
+        tests/test_faults.py), so no recorded ts id is ever missing from a listing for that.
+        """
         self._require_server()
-        return parse_list(self._checked(["-l"]).stdout)
+        if self.variant == FORK:
+            printed = self._checked(["-M", "tab"]).stdout
+            return Listing(parse_tab(printed), complete=unread_tab_rows(printed) == 0)
+        return Listing(parse_list(self._checked(["-l"]).stdout))
 
 
 def _run(

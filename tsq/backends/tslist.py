@@ -195,6 +195,25 @@ def parse_tab(text: str) -> list[TsJob]:
 
 
 _TAB_ROW_START = re.compile(r"^\d+\t[a-z]+\t")
+
+
+def unread_tab_rows(text: str) -> int:
+    """How many lines of a `ts -M tab` listing start like a row but `parse_tab` could not read
+    (a tab in a label or output path shifts the fields): the job of such a row is in the
+    queue, yet no parsed row shows it."""
+    lines = [raw.removesuffix("\r") for raw in text.split("\n")]
+    return sum(1 for line in lines if _TAB_ROW_START.match(line) and _parse_tab_row(line) is None)
+
+
+def job_output(text: str) -> str:
+    """What the GPU fork's output file holds of the job's own output: the fork writes the job's
+    command line and then "\n\0" before it runs the job (execute.c; tests/data/ts-fork-samples/
+    c-env-job.txt). An argv holds no NUL, so the first "\n\0" ends that header; a text without
+    one (an output file not written by the fork) is the job's own."""
+    header_end = text.find("\n\0")
+    return text if header_end < 0 else text[header_end + 2 :]
+
+
 _TAB_DEPENDS = re.compile(r"^\[(?P<ids>[\d ,]*)\]&& $")
 _TAB_LABEL = re.compile(r"^\[(?P<label>.*)\]$")
 _TAB_ELEVEL = re.compile(r"^-?\d+$")
