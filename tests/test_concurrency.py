@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from sweeps import Sandbox, by_num
 
+from tsq.backends.tslist import parse_list, parse_tab
 from tsq.spool import SpoolDir
 from tsq.started import Started
 from tsq.status import runner_alive
@@ -75,15 +76,20 @@ def _failed_sweep(sandbox: Sandbox) -> str:
 
 
 def _ts_rows(sandbox: Sandbox, sweep: str, attempt: int = 1) -> dict[str, str]:
-    """label -> state of this sweep's jobs (of this attempt) in ts's own list."""
+    """label -> state of this sweep's jobs (of this attempt) in ts's own list: `-l` on Debian,
+    `-M tab` on the fork (its `-l` cuts labels short)."""
+    if sandbox.variant == "fork":
+        listed = parse_tab(sandbox.tsp("-M", "tab").stdout)
+    else:
+        listed = parse_list(sandbox.tsp("-l").stdout)
     rows = {}
-    for line in sandbox.tsp("-l").stdout.splitlines()[1:]:
-        if f"/{sweep}/" not in line or "[" not in line:
+    for row in listed:
+        label = row.label or ""
+        if f"/{sweep}/" not in label:
             continue
-        label = line[line.index("[") + 1 : line.index("]")]
         _, _, tries = label.rpartition("/")[2].partition("#")
         if int(tries or 1) == attempt:
-            rows[label] = line.split()[1]
+            rows[label] = row.state
     return rows
 
 

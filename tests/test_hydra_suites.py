@@ -18,6 +18,7 @@ from hydra.test_utils.launcher_common_tests import (
     IntegrationTestSuite,
     LauncherTestSuite,
 )
+from sweeps import debian_only
 
 from hydra_plugins.hydra_ts_launcher.ts_launcher import TsLauncher
 
@@ -70,28 +71,42 @@ class TestTsLauncherIntegration(IntegrationTestSuite):
         return ["-m", "hydra/launcher=ts", *WAIT]
 
 
-# The same suites on Slurm (`hydra/launcher=tsq_slurm`), against the one-node cluster.
+# The same suites on Slurm (`hydra/launcher=tsq_slurm`), against the one-node cluster; once, not
+# per ts variant (`debian_only`: no ts is involved), and with fixtures for the same reason as above.
 SLURM_WAIT = [*WAIT, "hydra.launcher.timeout_min=5"]
 
 
+@debian_only
 @pytest.mark.usefixtures("slurm_cluster")
-@pytest.mark.parametrize(("launcher_name", "overrides"), [("tsq_slurm", SLURM_WAIT)])
 class TestTsqSlurmLauncher(LauncherTestSuite):
-    pass
+    @pytest.fixture
+    def launcher_name(self) -> str:
+        return "tsq_slurm"
+
+    @pytest.fixture
+    def overrides(self) -> list[str]:
+        return [*SLURM_WAIT]
 
 
+@debian_only
 @pytest.mark.usefixtures("slurm_cluster")
-@pytest.mark.parametrize(
-    ("launcher_name", "overrides"),
-    [("tsq_slurm", [*SLURM_WAIT, "hydra.sweeper.max_batch_size=2"])],
-)
 class TestTsqSlurmLauncherBatched(BatchedSweeperTestSuite):
-    pass
+    @pytest.fixture
+    def launcher_name(self) -> str:
+        return "tsq_slurm"
+
+    @pytest.fixture
+    def overrides(self) -> list[str]:
+        return [*SLURM_WAIT, "hydra.sweeper.max_batch_size=2"]
 
 
+@debian_only
 @pytest.mark.usefixtures("slurm_cluster")
-@pytest.mark.parametrize(
-    ("task_launcher_cfg", "extra_flags"), [({}, ["-m", "hydra/launcher=tsq_slurm", *SLURM_WAIT])]
-)
 class TestTsqSlurmLauncherIntegration(IntegrationTestSuite):
-    pass
+    @pytest.fixture
+    def task_launcher_cfg(self) -> dict[str, str]:
+        return {}
+
+    @pytest.fixture
+    def extra_flags(self) -> list[str]:
+        return ["-m", "hydra/launcher=tsq_slurm", *SLURM_WAIT]
