@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sweeps import fork_only
 
 from tsq.backends.tsclient import Spooler, default_socket
 from tsq.backends.tslist import TsInfo
@@ -182,13 +183,11 @@ def test_gpus_are_refused_up_front_by_a_ts_without_gpu_support(spooler: Spooler)
     spooler.check_resources(slots=1, gpus=0)
 
 
-def test_has_gpus_asks_the_option_table_of_the_binary(
-    spooler: Spooler, tmp_path: Path, ts_variant: str
-) -> None:
+@fork_only
+def test_has_gpus_asks_the_option_table_of_the_binary(spooler: Spooler, tmp_path: Path) -> None:
     """`has_gpus` is `ts -G 1 -V` succeeding: a stand-in that takes -G (as a GPU build does,
-    by its source) is taken for one; the real CPU build is not (above)."""
-    if ts_variant == "debian":
-        pytest.skip("only the fork's variant asks the binary")
+    by its source) is taken for one; the real CPU build is not (above). Only the fork's variant
+    asks its binary."""
     gpu = tmp_path / "ts"
     gpu.write_text(f'#!/bin/sh\n[ "$*" = "-G 1 -V" ] && exec {spooler.binary} -V\nexit 255\n')
     gpu.chmod(0o755)
