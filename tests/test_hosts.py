@@ -120,7 +120,9 @@ def test_each_host_alone_decides_that_its_jobs_are_lost(
     jobs = a.status()
     assert {j["sweep"]: j["state"] for j in jobs} == {on_a: "lost", on_b: "queued"}, jobs
     seen_from_a = a.tsq("status", "--all")
-    assert "2 unfinished jobs not checked from here (2 on host b)" in seen_from_a.stderr
+    assert "2 unfinished jobs not checked from here (2 on host b)" in seen_from_a.stderr, [
+        (j["sweep"], j["num"], j["state"], j["reason"]) for j in a.status()
+    ]
     assert "host: b (not this host" in seen_from_a.stdout
 
     for command in (["cancel", on_b], ["cancel", f"{on_b}:1"]):
