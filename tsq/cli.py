@@ -207,9 +207,10 @@ def _job(store: Store, ref: str) -> tuple[Sweep, Job]:
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
+    from tsq.store import Store
     from tsq.wait import Progress, wait_for_jobs
 
-    store, _ = _open(args)
+    store = Store.open(args.store)  # not _open: the wait loop refreshes, and says each note once
     sweep = store.find_sweep(args.sweep)
     nums = [job.num for job in store.jobs([sweep.id])]
     progress = Progress(f"tsq: sweep {sweep.id}")
