@@ -182,19 +182,26 @@ class Sandbox:
 
     def kill_server(self) -> None:
         """Kill the ts server the way a crash or a reboot would lose it: `-K` forgets every job
-        but leaves running ones alive, so those are killed too."""
+        but leaves running ones alive, so those are killed too, once the server is gone (one
+        that saw a running job end would first start the next queued one)."""
         running = [
             self.pid_of(int(line.split()[0]))
             for line in self.tsp("-l").stdout.splitlines()[1:]
             if line.split()[1:2] == ["running"]
         ]
         self.tsp("-K")
-        for pid in running:
-            os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while Path(self.socket).exists():  # the next ts call must start a new server
+        while self.has_socket():  # the server removes it as it exits
             assert time.monotonic() < deadline, "ts -K did not remove the socket"
             time.sleep(0.05)
+        for pid in running:
+            os.kill(pid, signal.SIGKILL)
+
+    def has_socket(self) -> bool:
+        """Does the ts socket exist, as this host sees it (host b has its own socket dir)?"""
+        if not self.prefix:
+            return Path(self.socket).exists()
+        return subprocess.run([*self.prefix, "test", "-e", self.socket]).returncode == 0
 
     def release(self, blocker: int) -> None:
         self.tsp("-k", str(blocker))

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +36,6 @@ def refusal(proc: subprocess.CompletedProcess[str], *fragments: str) -> str:
     return line
 
 
-def kill_server(sandbox: Sandbox) -> None:
-    sandbox.tsp("-K")
-    deadline = time.monotonic() + 10
-    while os.path.exists(sandbox.socket):
-        assert time.monotonic() < deadline, "the ts server did not go away"
-        time.sleep(0.02)
-
-
 # --- slots the ts server does not have ---
 
 
@@ -69,10 +59,10 @@ def test_a_launch_counts_the_slots_of_the_server_it_starts(sandbox: Sandbox) -> 
     """With no server running, the launch's own ts call starts one, with TS_SLOTS (else 1)
     slots: the count that decides is that server's, where the jobs would have gone."""
     sandbox.env.pop("TS_SLOTS", None)
-    kill_server(sandbox)
+    sandbox.kill_server()
     refusal(sandbox.sweep("x=1", "hydra.launcher.slots=2", check=False), "has 1")
     assert sweep_ids(sandbox) == [] and ts_labels(sandbox) == []
-    kill_server(sandbox)
+    sandbox.kill_server()
     sandbox.sweep("x=1", "hydra.launcher.slots=2", env={"TS_SLOTS": "2"})
     (job,) = sandbox.wait_terminal()
     assert job["state"] == "completed"

@@ -350,11 +350,7 @@ def _wait_ts_idle(sandbox: Sandbox, timeout: float = 60) -> None:
 
 
 def _restart_server(sandbox: Sandbox, **env: str) -> None:
-    sandbox.tsp("-K")
-    deadline = time.monotonic() + 10
-    while Path(sandbox.socket).exists():
-        assert time.monotonic() < deadline, "ts -K did not remove the socket"
-        time.sleep(0.05)
+    sandbox.kill_server()
     subprocess.run(
         ["tsp", "-S", "2"],
         env={**sandbox.env, **env},
