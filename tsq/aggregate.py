@@ -194,19 +194,23 @@ def aggregate(
     by: Sequence[str],
     sort: SortKey | None = None,
     top: int | None = None,
+    *,
+    parsed: Sequence[Mapping[str, str]] | None = None,
 ) -> Aggregate:
     """Group terminal jobs (`Finished.as_json()` dicts) by the `by` overrides and aggregate.
 
     Groups come in first-seen job order, or by the mean of `sort` (best first: lowest, or
     highest for `METRIC:max`; groups without a value last); `top` keeps the first N. Each one-line
     refusal is a `TsqError`: nothing finished, a `by` key no job sets, an unknown or non-numeric
-    sort metric, no numeric metric at all.
+    sort metric, no numeric metric at all. `parsed`: the items' overrides as `override_dict`
+    gives them, when the caller has them already (the page parses each job's once).
     """
     if not items:
         raise TsqError("no finished job to aggregate yet")
     if top is not None and top < 1:
         raise TsqError(f"--top must be at least 1, not {top}")
-    parsed = [override_dict(item.get("overrides") or ()) for item in items]
+    if parsed is None:
+        parsed = [override_dict(item.get("overrides") or ()) for item in items]
     known = list(dict.fromkeys(k for overrides in parsed for k in overrides))
     for key in by:
         if key not in known:

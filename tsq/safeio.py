@@ -36,7 +36,7 @@ def write_atomic(path: Path, *chunks: bytes) -> None:
         raise
 
 
-def check_private(path: Path, st: os.stat_result) -> None:
+def check_private(path: Path | str, st: os.stat_result) -> None:
     """Refuse files we did not write for ourselves; raised before a byte is unpickled."""
     if st.st_uid != os.getuid():
         raise SpecError(f"refusing to load {path}: it is owned by uid {st.st_uid}, not by you")
@@ -47,7 +47,16 @@ def check_private(path: Path, st: os.stat_result) -> None:
         )
 
 
-def read_private(path: Path) -> bytes:
-    with open(path, "rb") as f:
-        check_private(path, os.fstat(f.fileno()))
-        return f.read()
+def read_private(path: Path | str) -> bytes:
+    """The whole file, once `check_private` passed on the very file read. Plain `os` calls,
+    not a buffered `open()`: a first look at a 10k-job sweep reads 10k of these."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        check_private(path, st)
+        chunks = []
+        while chunk := os.read(fd, max(st.st_size + 1, 4096)):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

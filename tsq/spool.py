@@ -7,6 +7,7 @@ private (0700). Jobs never open the store; they leave files here that the status
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 
@@ -23,7 +24,7 @@ class SpoolDir:
     def for_sweep(cls, sweep_dir: Path, sweep_id: str) -> SpoolDir:
         return cls(sweep_dir / ".tsq" / sweep_id)
 
-    @property
+    @cached_property
     def jobs(self) -> Path:
         return self.root / "jobs"
 

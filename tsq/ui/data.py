@@ -137,10 +137,15 @@ def _number(value: Any) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def aggregate_or_reason(items: Sequence[Mapping[str, Any]], by: Sequence[str]) -> dict[str, Any]:
-    """The aggregate as JSON, or why there is none (nothing finished, nothing numeric)."""
+def aggregate_or_reason(
+    items: Sequence[Mapping[str, Any]],
+    by: Sequence[str],
+    parsed: Sequence[Mapping[str, str]],
+) -> dict[str, Any]:
+    """The aggregate as JSON, or why there is none (nothing finished, nothing numeric).
+    `parsed`: each item's overrides, parsed once by the caller."""
     try:
-        result: Aggregate = aggregate(items, by)
+        result: Aggregate = aggregate(items, by, parsed=parsed)
     except TsqError as e:
         return {"error": str(e), "by": list(by)}
     return {**result.as_json(), "columns": result.columns(), "rows": result.rows()}
@@ -194,5 +199,7 @@ def sweep_payload(
         },
         "metrics": metrics,
         "values": values,
-        "aggregate": aggregate_or_reason(items, by),
+        "aggregate": aggregate_or_reason(
+            items, by, [overrides[index[item["num"]]] for item in items]
+        ),
     }
