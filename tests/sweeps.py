@@ -119,11 +119,12 @@ class Sandbox:
         return json.loads(self.tsq("status", "--all", "--json", *args).stdout)
 
     def wait_terminal(self, timeout: float = 240) -> list[dict[str, Any]]:
-        """Refresh until every job is terminal, then `tsq status` as a user sees it. The
-        refresh runs in this process (the same code `status` runs, without starting an
-        interpreter per poll), backing off from 0.1 s to 1 s."""
+        """Refresh until every job is terminal; then every job as `tsq status --all --json`
+        gives it. All in this process (the code `status` runs, without starting an interpreter
+        per poll: tests of the command itself call it), backing off from 0.1 s to 1 s."""
         from tsq.status import refresh
         from tsq.store import Store
+        from tsq.views import job_json
 
         store = Store.open(self.env.get("TSQ_STORE", str(self.store)))
         try:
@@ -131,9 +132,12 @@ class Sandbox:
             delay = 0.1
             while True:
                 refresh(store)
-                jobs = store.jobs([sweep.id for sweep in store.sweeps()])
+                sweeps = store.sweeps()
+                jobs = store.jobs([sweep.id for sweep in sweeps])
                 if jobs and all(job.state.terminal for job in jobs):
-                    return self.status()
+                    now = time.time()  # `status` lists the newest sweep first
+                    rows = [job_json(s, j, now) for s in sweeps for j in jobs if j.sweep_id == s.id]
+                    return json.loads(json.dumps(rows))
                 if time.monotonic() > deadline:
                     raise AssertionError(f"jobs not terminal after {timeout}s: {jobs}")
                 time.sleep(delay)

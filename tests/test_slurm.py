@@ -16,7 +16,10 @@ from typing import Any
 
 import pytest
 from slurm import SlurmCluster
-from sweeps import Sandbox, by_num
+from sweeps import Sandbox, by_num, debian_only
+
+# Slurm is the queue here: the ts variant beside it changes nothing, so one is enough.
+pytestmark = debian_only
 
 TERMINAL = {"completed", "failed", "cancelled", "lost"}
 
