@@ -175,8 +175,13 @@ def test_depends_on_a_sweep_waits_for_it(box: Sandbox, slurm_cluster: SlurmClust
     assert jobs[second]["started_at"] >= ends[first] - 0.5
 
 
-@pytest.mark.skipif(os.environ.get("TSQ_SLURM_SLOW") != "1", reason="90 s: TSQ_SLURM_SLOW=1")
-def test_timeout(box: Sandbox, slurm_cluster: SlurmCluster) -> None:
-    launch(box, slurm_cluster, "timeout", "x=1", "sleep=300", "hydra.launcher.timeout_min=1")
+def test_the_time_limit_warns_then_stops_the_job(box: Sandbox, slurm_cluster: SlurmCluster) -> None:
+    """`signal_delay_s`: SIGUSR2 before the time limit is noted in the job's log and the job runs
+    on (SIGUSR2 would kill it by default) until Slurm stops it: failed, TIMEOUT. Slurm's
+    shortest limit is a minute, so this test takes one."""
+    launch(box, slurm_cluster, "timeout", "x=1", "sleep=300",
+           "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=50")  # fmt: skip
     jobs = wait_for(box, terminal, "the time limit", timeout=240)
-    assert jobs[0]["state"] == "failed" and "TIMEOUT" in jobs[0]["reason"]
+    assert jobs[0]["state"] == "failed" and "TIMEOUT" in jobs[0]["reason"], jobs[0]
+    logs = box.tsq("logs", f"{jobs[0]['sweep']}:0").stdout
+    assert "tsq: Slurm sent SIGUSR2: the job's time limit is signal_delay_s away" in logs, logs

@@ -137,7 +137,8 @@ class SlurmLaunchOptions(CommonOptions):
     mem_per_gpu: str | None = None
     mem_per_cpu: str | None = None
     account: str | None = None
-    # Accepted for submitit configs; tsq jobs run without a job step, so nothing is signalled.
+    # SIGUSR2 this many seconds before the time limit (`--signal=B:USR2@N`), as submitit; the
+    # job runs on unless its task handles the signal (to checkpoint). 0: no signal.
     signal_delay_s: int = 120
     # More than 0 is refused: tsq does not requeue timed-out jobs.
     max_num_timeout: int = 0

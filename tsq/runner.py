@@ -12,6 +12,7 @@ composition or logging error, ...), n the task called `sys.exit(n)` (`sys.exit(0
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 import traceback
@@ -133,6 +134,15 @@ def _escaped(overrides: list[str] | None, exc: BaseException, exit_code: int) ->
     return JobReturn(overrides=overrides, status=JobStatus.FAILED, _return_value=exc)
 
 
+def _note_time_limit(signum: int, frame: Any) -> None:
+    print(
+        "tsq: Slurm sent SIGUSR2: the job's time limit is signal_delay_s away; it runs on "
+        "(a task that handles SIGUSR2 itself can checkpoint then)",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) not in (2, 3) or not all(arg.isdigit() for arg in args[1:]):
@@ -142,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_SETUP_FAILED
     started_at = time.time()
+    if "SLURM_JOB_ID" in os.environ:
+        # Slurm's early warning (`signal_delay_s`) would kill a job that did not expect it, as
+        # SIGUSR2 does by default: noted, as submitit does for jobs that cannot checkpoint. A
+        # task that sets its own handler replaces this one.
+        signal.signal(signal.SIGUSR2, _note_time_limit)
     spec_path, num = Path(args[0]).resolve(), int(args[1])
     attempt = int(args[2]) if len(args) == 3 else 1
     spool = SpoolDir(spec_path.parent)

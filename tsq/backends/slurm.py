@@ -127,6 +127,10 @@ def directives(slurm: Mapping[str, Any], name: str, output: str, error: str | No
     opts.append("--open-mode=append")  # a requeued job's earlier run stays in the file
     if slurm.get("timeout_min") is not None:
         opts.append(f"--time={int(slurm['timeout_min'])}")
+    if slurm.get("signal_delay_s"):
+        # As submitit: SIGUSR2 that long before the time limit, to the batch shell, which is
+        # the job's runner (`exec`), or srun (which passes it on to the job's task).
+        opts.append(f"--signal=B:USR2@{int(slurm['signal_delay_s'])}")
     if slurm.get("mem_gb") is not None:
         opts.append(f"--mem={slurm['mem_gb']}GB")
     for key, option in _PLAIN.items():
