@@ -24,6 +24,21 @@ debian_only = pytest.mark.parametrize("ts_variant", ["debian"])
 fork_only = pytest.mark.parametrize("ts_variant", ["fork"])
 
 
+def notify_with(out: Path) -> str:
+    """The override that makes `tests/apps/notifier.py` the sweep's notify command: it appends
+    one JSON line to `out` per run (the TSQ_* environment, its cwd, when it ran)."""
+    return f"+hydra.launcher.notify='{sys.executable} notifier.py {out}'"
+
+
+def notified(path: Path, timeout: float = 60) -> list[dict]:
+    """The notifier's lines, once it has written one."""
+    deadline = time.monotonic() + timeout
+    while not path.exists() or not path.read_text().endswith("\n"):
+        assert time.monotonic() < deadline, "the notifier did not run"
+        time.sleep(0.1)
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
 @dataclass
 class Sandbox:
     """A copy of the test app in a temp dir, with its own ts socket and store, and the ts

@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
-from pathlib import Path
 
-from sweeps import Sandbox
-
-
-def _notified(path: Path, timeout: float = 60) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while not path.exists() or not path.read_text().endswith("\n"):
-        assert time.monotonic() < deadline, "the notifier did not run"
-        time.sleep(0.1)
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def _notify(sandbox: Sandbox, out: Path) -> str:
-    return f"+hydra.launcher.notify='{sys.executable} notifier.py {out}'"
+from sweeps import Sandbox, notified, notify_with
 
 
 def test_notify_runs_once_after_the_last_job_with_counts(sandbox: Sandbox) -> None:
     out = sandbox.root / "notified.jsonl"
     blocker = sandbox.block_queue()
-    launched = sandbox.sweep("x=1,2", "fail=false,true", "sleep=0.5", _notify(sandbox, out))
+    launched = sandbox.sweep("x=1,2", "fail=false,true", "sleep=0.5", notify_with(out))
     assert "watcher pid" in launched.stderr + launched.stdout
     queued = sandbox.tsp("-l").stdout.splitlines()[1:]
     assert len(queued) == 5, "the blocker and the 4 jobs: the notifier takes no queue slot"
@@ -34,7 +20,7 @@ def test_notify_runs_once_after_the_last_job_with_counts(sandbox: Sandbox) -> No
     assert "waits for the sweep to end" in sandbox.tsq("status").stdout
     sandbox.release(blocker)
     jobs = sandbox.wait_terminal()
-    (line,) = _notified(out)
+    (line,) = notified(out)
     sweep = jobs[0]["sweep"]
     assert line["env"] == {
         **{k: v for k, v in line["env"].items() if k not in {
@@ -47,16 +33,16 @@ def test_notify_runs_once_after_the_last_job_with_counts(sandbox: Sandbox) -> No
     assert line["at"] >= max(job["ended_at"] for job in jobs), "after the last job"
     assert line["cwd"] == str(sandbox.app_dir)
     time.sleep(2)
-    assert len(_notified(out)) == 1, "once"
+    assert len(notified(out)) == 1, "once"
     status = sandbox.tsq("status", sweep).stdout
     assert "notify: ran '" in status and "(exit 0)" in status
 
 
 def test_a_failing_notifier_is_recorded_and_shown(sandbox: Sandbox) -> None:
     out = sandbox.root / "notified.jsonl"
-    sandbox.sweep("x=1", _notify(sandbox, out), env={"NOTIFIER_EXIT": "3"})
+    sandbox.sweep("x=1", notify_with(out), env={"NOTIFIER_EXIT": "3"})
     sandbox.wait_terminal()
-    _notified(out)
+    notified(out)
     deadline = time.monotonic() + 30
     while "notify: FAILED" not in (status := sandbox.tsq("status").stdout):
         assert time.monotonic() < deadline, status
@@ -71,7 +57,7 @@ def test_a_lost_watcher_is_shown(sandbox: Sandbox) -> None:
     import signal
 
     blocker = sandbox.block_queue()
-    sandbox.sweep("x=1", _notify(sandbox, sandbox.root / "never.jsonl"))
+    sandbox.sweep("x=1", notify_with(sandbox.root / "never.jsonl"))
     (record,) = (sandbox.root / "multirun").glob("*/.tsq/*/notify.json")
     pid = json.loads(record.read_text())["pid"]
     os.kill(pid, signal.SIGKILL)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 from procs import finish, read_until
-from sweeps import Sandbox, by_num
+from sweeps import Sandbox, by_num, notified, notify_with
 
 WAIT = "hydra.launcher.wait=true"
 OPTUNA = [
@@ -27,7 +27,11 @@ OPTUNA = [
 
 
 def test_optuna_sweep_reads_every_batch_and_finds_the_optimum(sandbox: Sandbox) -> None:
-    proc = sandbox.sweep(*OPTUNA, WAIT, script="quadratic.py")
+    """Also `notify`: a sweeper's batches make one sweep, so it runs once, after the last; on a
+    host named by TSQ_HOST (not its hostname), whose launcher the watcher still sees alive."""
+    sandbox.env["TSQ_HOST"] = "named-by-tsq-host"
+    out = sandbox.root / "notified.jsonl"
+    proc = sandbox.sweep(*OPTUNA, WAIT, notify_with(out), script="quadratic.py")
     sweep_dir = next((sandbox.root / "multirun").iterdir())
     found = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
     assert found["best_params"] == {"+x": 2, "+y": -1}
@@ -36,6 +40,9 @@ def test_optuna_sweep_reads_every_batch_and_finds_the_optimum(sandbox: Sandbox) 
     assert len(jobs) == 12 and {j["state"] for j in jobs} == {"completed"}
     assert len({j["sweep"] for j in jobs}) == 1, "three batches, one sweep"
     assert proc.stderr.count("4 completed") == 3, "progress shown for each of the 3 batches"
+    (line,) = notified(out)
+    assert (line["env"]["TSQ_JOBS"], line["env"]["TSQ_COMPLETED"]) == ("12", "12")
+    assert line["at"] >= max(job["ended_at"] for job in jobs), "after the last batch's jobs"
 
 
 def test_optuna_without_wait_is_refused_before_anything_is_queued(sandbox: Sandbox) -> None:

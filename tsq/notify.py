@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tsq.hosts import this_host
 from tsq.safeio import write_atomic
 from tsq.states import JobState
 
@@ -80,7 +80,7 @@ def start(spool_root: Path, sweep_id: str, command: str, store: str) -> int:
             start_new_session=True,  # Ctrl-C or a closed terminal does not reach it
             close_fds=True,
         )
-    record.update(pid=proc.pid, host=socket.gethostname())
+    record.update(pid=proc.pid, host=this_host())
     _write(spool_root, record)
     return proc.pid
 
@@ -122,7 +122,7 @@ def describe(record: dict[str, Any] | None, spool_root: Path) -> str | None:
             f"(output: {spool_root / LOG})"
         )
     pid = record.get("pid")
-    here = record.get("host") in (None, socket.gethostname())
+    here = record.get("host") in (None, this_host())
     if pid is not None and here and not _alive(pid):
         return (
             f"notify: LOST: its watcher (pid {pid}) ended without running {command!r} "
@@ -134,7 +134,9 @@ def describe(record: dict[str, Any] | None, spool_root: Path) -> str | None:
 
 
 def _launcher_gone(sweep: Sweep) -> bool:
-    if sweep.hostname != socket.gethostname():
+    """Has the launching process ended (a sweeper may still add batches)? One on another host
+    cannot be probed from here: taken for gone."""
+    if sweep.hostname != this_host():
         return True
     return not _alive(sweep.launcher_pid)
 
