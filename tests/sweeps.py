@@ -241,9 +241,32 @@ class Sandbox:
                 )
 
 
+@pytest.fixture(scope="session")
+def store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new SQLite store, made once per test process by `Store.open` (the real migrations).
+    Each sandbox starts with a copy: the migrations cost half a second of CPU, in every test
+    whose first launch would have made its store (tests of making one are `fresh_store`)."""
+    from tsq.store import Store
+
+    path = tmp_path_factory.mktemp("store-template") / "tsq.db"
+    Store.open(path).close()
+    return path
+
+
 @pytest.fixture
-def sandbox(ts_socket: str, ts_binary: str, ts_variant: str, tmp_path: Path) -> Iterator[Sandbox]:
+def sandbox(
+    ts_socket: str,
+    ts_binary: str,
+    ts_variant: str,
+    tmp_path: Path,
+    store_template: Path,
+    request: pytest.FixtureRequest,
+) -> Iterator[Sandbox]:
+    """A sandbox whose store exists already, empty; `@pytest.mark.fresh_store`: none yet."""
     box = Sandbox.create(tmp_path, ts_socket, ts_binary, ts_variant)
+    if request.node.get_closest_marker("fresh_store") is None:
+        box.store.parent.mkdir(mode=0o700)
+        shutil.copy2(store_template, box.store)
     yield box
     box.stop_running_jobs()
 

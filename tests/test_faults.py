@@ -183,6 +183,7 @@ def test_unsafe_result_files_are_refused_not_unpickled(sandbox: Sandbox) -> None
 
 
 @debian_only  # the heaviest test of the suite (150 jobs, 9 pollers): once keeps CI in budget
+@pytest.mark.fresh_store  # the launchers and pollers also race to make the store
 def test_many_processes_at_once_never_fail_and_record_every_job_once(sandbox: Sandbox) -> None:
     """8 processes run `status` in a loop and one `collect`, while 3 sweeps of 50 jobs launch
     at the same time and run."""

@@ -26,6 +26,7 @@ def _imported(sandbox: Sandbox, *args: str, returncode: int | None = 0) -> set[s
     }
 
 
+@pytest.mark.fresh_store  # and none is made
 @pytest.mark.parametrize(
     "args, returncode",
     [(["--help"], 0), (["status", "--help"], 0), (["collect", "--help"], 0), (["bogus"], 2)],

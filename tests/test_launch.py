@@ -161,6 +161,7 @@ def test_slots_key_reaches_ts(sandbox: Sandbox) -> None:
     sandbox.release(blocker)
 
 
+@pytest.mark.fresh_store  # and none is made: the launcher option names another
 def test_launch_status_collect_on_postgresql(sandbox: Sandbox, pg_database: Database) -> None:
     """A real Hydra app launched with `hydra.launcher.store=postgresql://...` (password in the
     URL), followed and collected with --store: every job recorded there, none in the SQLite
