@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tsq.aggregate import Aggregate, aggregate, returned_metrics
@@ -96,10 +95,11 @@ class Results:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._read: dict[tuple[Path, int, int], tuple[ResultSummary | None, str | None]] = {}
+        # keyed by the spool dir as a string: hashing and comparing a Path costs ~10x more
+        self._read: dict[tuple[str, int, int], tuple[ResultSummary | None, str | None]] = {}
 
     def summary(self, spool: SpoolDir, job: Job) -> tuple[ResultSummary | None, str | None]:
-        key = (spool.root, job.num, job.attempt)
+        key = (str(spool.root), job.num, job.attempt)
         with self._lock:
             if key in self._read:
                 return self._read[key]
