@@ -93,8 +93,10 @@ def test_array_exit_codes_seen_by_squeue_scontrol_sacct(
 
 def test_scancel_of_a_running_job(slurm_cluster: SlurmCluster) -> None:
     name = slurm_cluster.job_name("scancel")
+    # `exec`: the batch shell is sleep itself. A shell waiting on sleep could end either way,
+    # by the signal or with 143 from its child, whichever scancel's SIGTERM reached first.
     out = slurm_cluster.run(
-        "sbatch", "--parsable", "-J", name, "-o", "/dev/null", "--wrap", "sleep 300"
+        "sbatch", "--parsable", "-J", name, "-o", "/dev/null", "--wrap", "exec sleep 300"
     )
     job = parse_sbatch(out.stdout).job_id
 
