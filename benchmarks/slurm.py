@@ -158,6 +158,7 @@ def main() -> None:
         unavailable("hydra-submitit-launcher is not installed: .venv/bin/pip install '.[bench]'")
     base = slurm_env()
     wait_for_quiet_machine()
+    began = time.perf_counter()
     others = run(["squeue", "-h", "-o", "%i"], base).splitlines()
     if others:
         print(f"note: {len(others)} other jobs in Slurm's queue", file=sys.stderr)
@@ -270,6 +271,7 @@ def main() -> None:
                 print("warning: a pytest started while 3 was measured", file=sys.stderr)
         finally:
             cancel_ours(env)
+    print(f"measured in {(time.perf_counter() - began) / 60:.1f} min")
 
 
 if __name__ == "__main__":
