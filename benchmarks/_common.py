@@ -15,6 +15,12 @@ from pathlib import Path
 
 RUNS = 5
 
+# The launch benchmarks' floor launcher (`hydra/launcher=floor`): put it on PYTHONPATH.
+FLOOR_PLUGIN = Path(__file__).resolve().parent / "floor_plugin"
+
+# The CLI floor: what any command reading the store pays before doing anything.
+IMPORT_FLOOR = "import sqlalchemy.orm"
+
 # A Hydra app whose jobs do nothing but return their `x`: what launch and end-to-end sweep.
 NOOP_APP = textwrap.dedent("""
     import hydra

@@ -16,9 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import NOOP_APP, RUNS, run_ts, sandbox
-
-FLOOR = Path(__file__).resolve().parent / "floor_plugin"
+from _common import FLOOR_PLUGIN, NOOP_APP, RUNS, run_ts, sandbox
 
 
 def launch(work: Path, env: dict[str, str], launcher: str, n: int, tag: str) -> tuple[float, int]:
@@ -48,7 +46,9 @@ def main() -> None:
     sizes = [int(n) for n in sys.argv[2:]] or [10, 100, 500]
     with sandbox() as (work, env):
         (work / "app.py").write_text(NOOP_APP)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(FLOOR), env.get("PYTHONPATH")]))
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(FLOOR_PLUGIN), env.get("PYTHONPATH")])
+        )
         for n in sizes:
             samples: dict[str, list[tuple[float, int]]] = {"floor": [], "ts": []}
             for run in range(runs):

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import RUNS, interleaved, run_ts, sandbox, wall
+from _common import IMPORT_FLOOR, RUNS, interleaved, run_ts, sandbox, wall
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 
@@ -98,7 +98,7 @@ def main() -> None:
         finished_sweep(collectable, work, sock, "completed", pickles=True)
 
         python = sys.executable
-        floor = [python, "-c", "import sqlalchemy.orm"]
+        floor = [python, "-c", IMPORT_FLOOR]
 
         def status(path: Path) -> float:
             return wall([python, "-m", "tsq", "status", "--json", "--store", str(path)], env)
@@ -126,7 +126,7 @@ def main() -> None:
             in_process.append(time.perf_counter() - start)
         assert len(returned) == 1000 and returned[-1].return_value["x"] == 999
     floor_s = got.pop("floor")
-    print(f"floor (python -c 'import sqlalchemy.orm'): {floor_s * 1000:.0f} ms; medians of {runs}")
+    print(f"floor (python -c '{IMPORT_FLOOR}'): {floor_s * 1000:.0f} ms; medians of {runs}")
     for name, seconds in got.items():
         print(f"{name:28s} {seconds * 1000:6.0f} ms  {seconds / floor_s:.2f}x floor")
     print(f"{'tsq.collect() 1k in-process':28s} {statistics.median(in_process) * 1000:6.0f} ms")
