@@ -33,6 +33,9 @@ Before measuring it waits until no pytest runs on the machine (a test suite dist
 everything); it warns when one started while it measured.
 
     .venv/bin/python benchmarks/slurm.py [RUNS] [N]        (default: 3 runs, N = 100)
+
+A run takes 10-12 minutes on the 2-core development machine, nearly all of it the 100-job
+sweeps (~3 minutes a round, submitit_slurm's the longest) and the launch of the 1,000 held jobs.
 """
 
 from __future__ import annotations
