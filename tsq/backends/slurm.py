@@ -129,7 +129,8 @@ def directives(slurm: Mapping[str, Any], name: str, output: str, error: str | No
         opts.append(f"--time={int(slurm['timeout_min'])}")
     if slurm.get("signal_delay_s"):
         # As submitit: SIGUSR2 that long before the time limit, to the batch shell, which is
-        # the job's runner (`exec`), or srun (which passes it on to the job's task).
+        # the job's runner (`exec`; tested), or srun under `srun_args` (srun forwards SIGUSR2
+        # to the task, as its documentation says; not tested here).
         opts.append(f"--signal=B:USR2@{int(slurm['signal_delay_s'])}")
     if slurm.get("mem_gb") is not None:
         opts.append(f"--mem={slurm['mem_gb']}GB")
