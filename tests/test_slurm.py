@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -59,9 +60,12 @@ def terminal(jobs: list[dict[str, Any]]) -> bool:
     return all(job["state"] in TERMINAL for job in jobs)
 
 
-def started(box: Sandbox, num: int, where: str = "*", timeout: float = 60) -> dict[str, Any]:
+def started(
+    box: Sandbox, num: int, where: str = "*", timeout: float = 60, suffix: str = "started.json"
+) -> dict[str, Any]:
+    """A job's first attempt's `started` record, once there (`suffix`: another file of it)."""
     deadline = time.monotonic() + timeout
-    while not (found := list(box.root.glob(f"multirun/{where}/.tsq/*/jobs/{num}.started.json"))):
+    while not (found := list(box.root.glob(f"multirun/{where}/.tsq/*/jobs/{num}.{suffix}"))):
         assert time.monotonic() < deadline, f"job {num} did not start"
         time.sleep(0.1)
     time.sleep(0.1)  # written atomically, but give a slow machine a moment
@@ -147,21 +151,65 @@ def _zombie(pid: int) -> bool:
         return True
 
 
-def test_requeue_goes_back_to_queued_then_completes(
+def attempts(box: Sandbox) -> list[tuple[Any, ...]]:
+    """Every archived attempt: (num, number, state, reason, restarts)."""
+    with sqlite3.connect(box.store) as db:
+        return db.execute(
+            "SELECT j.num, a.number, a.state, a.reason, a.restarts FROM attempts a"
+            " JOIN jobs j ON j.id = a.job_id ORDER BY j.num, a.number"
+        ).fetchall()
+
+
+REQUEUED = "Slurm ran it again (requeued or preempted) before this run wrote a result"
+
+
+def test_a_requeued_job_goes_back_to_queued_its_run_kept_as_an_attempt(
     box: Sandbox, slurm_cluster: SlurmCluster
 ) -> None:
-    """`scontrol requeue` of a running job: it shows queued again (Slurm holds it back for its
-    credential lifetime, ~2 min here: the test moves its start time to now), then runs again
-    and completes."""
+    """`scontrol requeue` of a running job: it shows queued again as attempt 2 (Slurm holds it
+    back for its credential lifetime, ~2 min here: the test moves its start time to now), then
+    runs again and completes; the interrupted run is attempt 1, failed, saying why."""
     launch(box, slurm_cluster, "requeue", "x=1", "sleep=15")
     started(box, 0)  # its runner runs: Slurm has it RUNNING
-    array = box.status()[0]["ts_id"]
+    (job,) = wait_for(box, lambda js: js[0]["state"] == "running", "running")
+    slurm_cluster.run("scontrol", "requeue", f"{job['ts_id']}_0")
+    jobs = wait_for(box, lambda js: js[0]["attempt"] == 2, "the rerun")
+    assert (jobs[0]["state"], jobs[0]["started_at"]) == ("queued", None), jobs[0]
+    assert attempts(box) == [(0, 1, "failed", REQUEUED, 0)]
+    slurm_cluster.run("scontrol", "update", f"JobId={job['ts_id']}_0", "StartTime=now+2")
+    (done,) = wait_for(box, terminal, "the rerun to end")
+    assert (done["state"], done["attempt"], done["ts_id"]) == ("completed", 2, job["ts_id"])
+    assert "TRY" in box.tsq("status", done["sweep"]).stdout
+    (result,) = json.loads(box.tsq("collect", "--json").stdout)
+    assert result["state"] == "completed" and result["return_value"]["x"] == 1
+
+
+def test_a_requeue_no_status_saw_is_found_from_slurms_restart_count(
+    box: Sandbox, slurm_cluster: SlurmCluster
+) -> None:
+    """No status runs between the requeue and the rerun's end: the restart count squeue, sacct
+    and scontrol keep still make the rerun attempt 2, completed from its own result, and the
+    first run attempt 1, never a false `failed` from the first run's missing result."""
+    launch(box, slurm_cluster, "requeue-unseen", "x=1", "sleep=8")
+    first = started(box, 0)
+    array = slurm_cluster.run("squeue", "-h", "-o", "%F", "-n", slurm_cluster.job_name(
+        "requeue-unseen")).stdout.split()[0]  # fmt: skip
     slurm_cluster.run("scontrol", "requeue", f"{array}_0")
-    jobs = wait_for(box, lambda js: js[0]["state"] == "queued", "queued again")
-    assert "begin time" in (jobs[0]["reason"] or "")
-    slurm_cluster.run("scontrol", "update", f"JobId={array}_0", "StartTime=now")
-    jobs = wait_for(box, terminal, "the rerun to end")
-    assert jobs[0]["state"] == "completed"
+    deadline = time.monotonic() + 60
+    while slurm_cluster.run("squeue", "-h", "-o", "%T", "-j", f"{array}_0").stdout.split() != [
+        "PENDING"
+    ]:  # the first run is being stopped (its state says so until it has been)
+        assert time.monotonic() < deadline, "the requeued job did not go back to pending"
+        time.sleep(0.2)
+    # Not `now`: a run started in the second of the requeue has its credential revoked
+    # ("Killing non-startable batch job"), which is why Slurm holds requeued jobs back.
+    slurm_cluster.run("scontrol", "update", f"JobId={array}_0", "StartTime=now+2")
+    rerun = started(box, 0, suffix="2.started.json")
+    assert rerun["pid"] != first["pid"]
+    started(box, 0, suffix="2.json", timeout=120)  # the rerun's result
+    (job,) = box.status()
+    assert (job["state"], job["attempt"]) == ("completed", 2), job
+    assert attempts(box) == [(0, 1, "failed", REQUEUED, 0)]
 
 
 def test_depends_on_a_sweep_waits_for_it(box: Sandbox, slurm_cluster: SlurmCluster) -> None:

@@ -77,7 +77,7 @@ def test_what_tsq_does_not_do_is_refused() -> None:
 @pytest.mark.parametrize("state", list(SlurmState))
 def test_every_state_becomes_a_row(state: SlurmState) -> None:
     verdict = judge(state, ExitStatus(0, 0))
-    row = queue_row(7, 1, "n", verdict, state)
+    row = queue_row(7, 1, "n", verdict, state, 2)
     meaning = STATE_MEANINGS[state]
     expected = {
         Phase.QUEUED: RowState.QUEUED,
@@ -90,8 +90,7 @@ def test_every_state_becomes_a_row(state: SlurmState) -> None:
     if state in (SlurmState.TIMEOUT, SlurmState.OUT_OF_MEMORY, SlurmState.NODE_FAIL,
                  SlurmState.PREEMPTED):  # fmt: skip
         assert state.value in (row.reason or "")
-    if state is SlurmState.REQUEUED:
-        assert row.requeued
+    assert row.restarts == 2
 
 
 def test_sampled_endings_as_the_refresh_sees_them() -> None:
@@ -100,7 +99,7 @@ def test_sampled_endings_as_the_refresh_sees_them() -> None:
         verdict = entry.verdict()
         assert verdict is not None and entry.state is not None
         rows[entry.job, entry.task] = queue_row(
-            entry.job, entry.task, entry.name, verdict, entry.state,
+            entry.job, entry.task, entry.name, verdict, entry.state, 0,
             exit_code=entry.exit.code if entry.exit else None,
             signal=entry.exit.signal if entry.exit else None,
         )  # fmt: skip
@@ -120,8 +119,11 @@ def test_a_requeued_job_in_squeue_is_queued_again() -> None:
     (entry,) = parse_squeue((SAMPLES / "squeue-requeued.txt").read_text())
     verdict = entry.verdict()
     assert verdict is not None and entry.state is not None
-    row = queue_row(entry.job, entry.task, entry.name, verdict, entry.state, reason=entry.reason)
-    assert row.state is RowState.QUEUED and row.requeued
+    row = queue_row(
+        entry.job, entry.task, entry.name, verdict, entry.state, entry.restarts,
+        reason=entry.reason,
+    )  # fmt: skip
+    assert (row.state, row.restarts) == (RowState.QUEUED, 1)
 
 
 def test_a_refresh_asks_sacct_for_ended_tasks_of_an_array_still_running(
@@ -131,7 +133,7 @@ def test_a_refresh_asks_sacct_for_ended_tasks_of_an_array_still_running(
     array 2, or task 0 would be taken for missing. Three calls at most, whatever the jobs."""
     calls: list[str] = []
     outputs = {
-        "squeue": "2_1|9|RUNNING|None|2026-11-29T02:52:32|n\n",
+        "squeue": "2_1|9|RUNNING|None|2026-11-29T02:52:32|0|n\n",
         "sacct": "2_0|8|FAILED|0:9|None|2026-11-29T02:52:32|2026-11-29T02:52:36|localhost|n\n",
         "scontrol": "",
     }

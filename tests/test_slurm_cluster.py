@@ -38,7 +38,7 @@ def test_array_exit_codes_seen_by_squeue_scontrol_sacct(
 
     def queue():
         return parse_squeue(
-            slurm_cluster.run("squeue", "-h", "-r", "-o", SQUEUE_FORMAT, "-j", str(job)).stdout
+            slurm_cluster.run("squeue", "-h", "-r", "-O", SQUEUE_FORMAT, "-j", str(job)).stdout
         )
 
     rows = queue()

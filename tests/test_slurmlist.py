@@ -13,11 +13,13 @@ from tsq.backends.slurmlist import (
     ExitStatus,
     JobId,
     Phase,
+    RunOf,
     SlurmParseError,
     SlurmState,
     Submission,
     expand_tasks,
     judge,
+    last_runs,
     parse_exit_code,
     parse_job_id,
     parse_sacct,
@@ -158,40 +160,47 @@ def test_states() -> None:
 def test_squeue_array_one_row_per_task() -> None:
     rows = parse_squeue(sample("squeue-array-running.txt"))
     assert [(r.job, r.task, r.raw_id, r.state) for r in rows] == [
-        (2, 2, 2, SlurmState.PENDING),
-        (2, 3, 2, SlurmState.PENDING),
-        (2, 4, 2, SlurmState.PENDING),
-        (2, 5, 2, SlurmState.PENDING),
-        (2, 1, 9, SlurmState.RUNNING),
-        (2, 0, 8, SlurmState.RUNNING),
+        (2881, 2, 2881, SlurmState.PENDING),
+        (2881, 3, 2881, SlurmState.PENDING),
+        (2881, 4, 2881, SlurmState.PENDING),
+        (2881, 5, 2881, SlurmState.PENDING),
+        (2881, 1, 2887, SlurmState.RUNNING),
+        (2881, 0, 2886, SlurmState.RUNNING),
     ]
     assert rows[0].reason == "JobArrayTaskLimit"
     assert rows[0].start is None
     assert rows[0].verdict().why == "waiting: array throttle (%)"
-    assert rows[-1].start == datetime(2026, 11, 29, 2, 52, 32)
+    assert rows[-1].start == datetime(2026, 11, 29, 8, 55, 26)
     assert rows[-1].verdict().phase is Phase.RUNNING
     assert {r.name for r in rows} == {"tsq-sample-array"}
-    # Without -r the pending remainder is one "2_[2-5%2]" row: same entries once expanded.
+    assert {r.restarts for r in rows} == {0}
+    # Without -r the pending remainder is one "2881_[2-5%2]" row: same entries once expanded.
     assert parse_squeue(sample("squeue-array-running-no-r.txt")) == rows
 
 
 def test_squeue_held_dependency_running_requeued() -> None:
     dep, held, running = parse_squeue(sample("squeue-held-dependency-running.txt"))
-    assert (dep.job, dep.task, dep.reason) == (14, None, "Dependency")
+    assert (dep.job, dep.task, dep.reason) == (2884, None, "Dependency")
     assert dep.verdict().why == "waiting for a dependency"
     assert held.verdict().why == "held by its user: `scontrol release` to run it"
-    assert (running.job, running.state, running.reason) == (7, SlurmState.RUNNING, "None")
+    assert (running.job, running.state, running.reason) == (2882, SlurmState.RUNNING, "None")
+    # -O with size 0: a name longer than squeue's default 20 characters comes whole, | and all
+    assert running.name == "name|with pipes and a name longer than twenty"
     (rq,) = parse_squeue(sample("squeue-requeued.txt"))
-    assert (rq.job, rq.state, rq.reason) == (12, SlurmState.PENDING, "BeginTime")
-    # A pending job's %S is when Slurm expects to start it, not a start.
-    assert rq.start == datetime(2026, 11, 29, 2, 54, 34)
+    assert (rq.job, rq.state, rq.reason, rq.restarts) == (2885, SlurmState.PENDING, "BeginTime", 1)
+    # A pending job's start time is when Slurm expects to start it, not a start.
+    assert rq.start == datetime(2026, 11, 29, 8, 57, 27)
+    (rerun,) = parse_squeue(sample("squeue-rerun-running.txt"))
+    assert (rerun.job, rerun.state, rerun.restarts) == (2885, SlurmState.RUNNING, 1)
 
 
 def test_squeue_rejects_other_formats() -> None:
     with pytest.raises(SlurmParseError):
         parse_squeue("  JOBID PARTITION NAME\n")
+    with pytest.raises(SlurmParseError, match="not a squeue row"):  # the old -o format
+        parse_squeue("5|5|RUNNING|None|N/A|name\n")
     assert parse_squeue("\n") == []
-    (row,) = parse_squeue("5|5|RUNNING|None|N/A|a|b|c\n")
+    (row,) = parse_squeue("5|5|RUNNING|None|N/A|0|a|b|c\n")
     assert row.name == "a|b|c"
 
 
@@ -251,6 +260,21 @@ def test_sacct_running_array_and_requeue() -> None:
         (rq,) = parse_sacct(sample(name))
         assert (rq.job, rq.state, rq.exit) == (12, SlurmState.REQUEUED, ExitStatus(0, 0))
         assert rq.verdict().phase is Phase.QUEUED
+    (run,) = last_runs(parse_sacct(sample("sacct-requeued-D.txt"))).values()
+    assert run.restarts == 0, "its second run is not in sacct yet"
+
+
+def test_sacct_d_lists_each_run_of_a_requeued_job() -> None:
+    """With -D a job Slurm ran again has one record per run, oldest first: the last is the
+    job's latest run, and how many came before is Slurm's restart count (as scontrol says)."""
+    first, second = parse_sacct(sample("sacct-rerun-D.txt"))
+    assert (first.state, second.state, second.cancelled_by) == (
+        SlurmState.REQUEUED, SlurmState.CANCELLED, 0,
+    )  # fmt: skip
+    runs = last_runs([first, second])
+    assert runs == {(2885, None): RunOf(second, 1)}
+    (shown,) = parse_scontrol(sample("scontrol-rerun.txt"))
+    assert (shown.job, shown.restarts) == (2885, 1)
 
 
 def test_sacct_spaces_and_shape() -> None:

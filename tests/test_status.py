@@ -19,7 +19,7 @@ from tsq.labels import match
 from tsq.results import ResultSummary
 from tsq.started import Started
 from tsq.states import JobState
-from tsq.status import Observation, QueueFacts, decide
+from tsq.status import Observation, QueueFacts, RunFiles, decide, decide_rerun
 from tsq.store import INTENT_CANCEL, INTENT_SUBMIT, Job
 
 
@@ -441,13 +441,28 @@ def test_durations_are_when_things_happened_not_when_status_asked(sandbox: Sandb
         assert job["duration"] < asked_at - job["started_at"] - 1, "not counted up to now"
 
 
-def test_a_requeued_row_puts_a_running_job_back_to_queued() -> None:
-    """Slurm's requeue: the row is queued again while the earlier run's `started` record is
-    still there; the job goes back to queued (and stays so), not running."""
-    again = QueueRow(4, "app/abc/0", RowState.QUEUED, reason="waiting", requeued=True)
-    back = decide(job(RUNNING), seen(row=again, started=Started(1, 5.0)))
-    assert back is not None and back.state == JobState.QUEUED and back.reason == "waiting"
-    assert decide(job(QUEUED), seen(row=again, started=Started(1, 5.0))) is None
+def test_each_earlier_run_of_a_job_its_queue_ran_again_ends_as_its_files_say() -> None:
+    """Slurm's requeue or preemption: every run before the latest is an attempt of its own.
+    One that wrote a result ended as that says (a requeue after it completed); one that did
+    not failed, saying its queue ran it again, and when it started if it did."""
+    runs = [
+        RunFiles(started=Started(1, 5.0, output_dir="/out/0")),
+        RunFiles(result=result("completed")),
+        RunFiles(),
+        RunFiles(result_problem="is corrupt"),
+    ]
+    rerun = decide_rerun(job(RUNNING), "Slurm", runs)
+    assert (rerun.job_id, rerun.version, rerun.seen) == (1, 3, RUNNING)
+    ended = [(u.state, u.reason, u.started_at) for u in rerun.ended]
+    assert ended == [
+        (JobState.FAILED, "Slurm ran it again (requeued or preempted) before this run wrote a "
+         "result", 5.0),
+        (JobState.COMPLETED, None, 1.0),
+        (JobState.FAILED, "Slurm ran it again (requeued or preempted) before this run started",
+         None),
+        (JobState.FAILED, "is corrupt", None),
+    ]  # fmt: skip
+    assert rerun.ended[0].output_dir == "/out/0"
 
 
 def test_an_ended_row_with_a_reason_says_it() -> None:

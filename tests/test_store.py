@@ -27,6 +27,7 @@ from tsq.store import (
     INTENT_SUBMIT,
     Job,
     JobUpdate,
+    Rerun,
     Store,
     Sweep,
     default_location,
@@ -601,8 +602,9 @@ def test_a_v1_store_upgrades_in_place_and_loses_nothing(store_location: str) -> 
     width = len(before[0])
     assert [row[:width] for row in after] == before, "every v1 column kept as it was"
     added = [row[width:] for row in after]
-    # attempt (0002); version, intent, lease, server_id (0003); host (0006): the sweep's
-    assert added == [(1, 0, None, None, None, "host")] * 4, "each its own, unclaimed attempt"
+    # attempt (0002); version, intent, lease, server_id (0003); host (0006): the sweep's;
+    # restarts (0007): every earlier attempt was its submission's first run
+    assert added == [(1, 0, None, None, None, "host", 0)] * 4, "each its own, unclaimed attempt"
     sweeps = db_rows(path, "SELECT * FROM sweeps")
     assert [row[: len(sweep_before[0])] for row in sweeps] == sweep_before
     # project, snapshot, git_commit, git_branch, git_dirty (0004): a v1 sweep's code is unknown;
@@ -663,6 +665,44 @@ def test_new_attempts_archive_the_ended_one(store: Store, store_location: str) -
     )
     assert history == [(1, "failed", "boom", 1, 5)]
     assert store.new_attempts([jobs[0]], ["again"], "l2") == [], "an attempt is renewed only once"
+
+
+def test_a_rerun_archives_each_earlier_run_and_the_job_becomes_the_latest(
+    store: Store, store_location: str
+) -> None:
+    """Slurm ran a running job's submission twice more: both earlier runs become attempts as
+    decided (same submission: label, queue id), and the row is the third run, queued; a stale
+    rerun (decided from an older version) changes nothing, nor does a retry keep the count."""
+    add(store, "rerun0000001", n=1)
+    (first,) = store.jobs(["rerun0000001"])
+    store.apply([JobUpdate.of(first, JobState.RUNNING, started_at=5.0, ts_id=77)])
+    (running,) = store.jobs(["rerun0000001"])
+    ended = (
+        JobUpdate.of(running, JobState.FAILED, reason="ran again", started_at=5.0),
+        JobUpdate.of(running, JobState.COMPLETED, started_at=6.0, ended_at=7.0, exit_code=0),
+    )
+    stale = Rerun(first.id, first.version, first.state, ended)
+    assert store.record_reruns([stale]) == [], "decided from an older version"
+    assert store.record_reruns([Rerun(running.id, running.version, JobState.RUNNING, ended)]) == [
+        running.id
+    ]
+    (job,) = store.jobs(["rerun0000001"])
+    assert (job.state, job.attempt, job.restarts, job.ts_id, job.label, job.started_at) == (
+        "queued", 3, 2, 77, running.label, None,
+    )  # fmt: skip
+    history = db_rows(
+        store_location,
+        "SELECT number, state, reason, started_at, ended_at, ts_id, label, restarts"
+        " FROM attempts ORDER BY number",
+    )
+    assert history == [
+        (1, "failed", "ran again", 5.0, None, 77, running.label, 0),
+        (2, "completed", None, 6.0, 7.0, 77, running.label, 1),
+    ]
+    store.apply([JobUpdate.of(job, JobState.FAILED, reason="x")])
+    (failed,) = store.jobs(["rerun0000001"])
+    (retried,) = store.new_attempts([failed], ["retry-label"], "lease")
+    assert (retried.attempt, retried.restarts) == (4, 0), "a new submission's first run"
 
 
 def test_two_racing_retries_renew_a_job_once(pg_database: Database) -> None:

@@ -1,4 +1,4 @@
-"""The job's entry point; its queue runs `python -m tsq.runner SPEC NUM [ATTEMPT]` for every job.
+"""The job's entry point; its queue runs `python -m tsq.runner SPEC NUM [ATTEMPT [RESTART]]`.
 
 It rebuilds the parent's Hydra state, takes the job's config as the launcher composed it at
 submit time, runs it through Hydra's own `run_job` (output dir, `.hydra/`, logging, callbacks),
@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tsq.backends import RunnerArgs
 from tsq.jobspec import JobSpec, read_job
 from tsq.quickexit import exit_quickly
 from tsq.results import exit_status, write_result
@@ -144,10 +145,11 @@ def _note_time_limit(signum: int, frame: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) not in (2, 3) or not all(arg.isdigit() for arg in args[1:]):
+    args = RunnerArgs.parse(sys.argv[1:] if argv is None else argv)
+    if args is None:
         print(
-            "usage: python -m tsq.runner SPEC NUM [ATTEMPT]  (run by task-spooler, not by hand)",
+            "usage: python -m tsq.runner SPEC NUM [ATTEMPT [RESTART]]  (run by its queue, not "
+            "by hand)",
             file=sys.stderr,
         )
         return EXIT_SETUP_FAILED
@@ -157,10 +159,18 @@ def main(argv: list[str] | None = None) -> int:
         # SIGUSR2 does by default: noted, as submitit does for jobs that cannot checkpoint. A
         # task that sets its own handler replaces this one.
         signal.signal(signal.SIGUSR2, _note_time_limit)
-    spec_path, num = Path(args[0]).resolve(), int(args[1])
-    attempt = int(args[2]) if len(args) == 3 else 1
+    spec_path, num, attempt = args.spec.resolve(), args.num, args.attempt
     spool = SpoolDir(spec_path.parent)
     make_private_dir(spool.jobs)
+    if args.restart and spool.started(num, attempt).exists():
+        # Slurm ran an ended job again after `tsq retry` had queued its next attempt: that
+        # attempt's files are the retry's, and the store follows the retry.
+        print(
+            f"tsq: attempt {attempt} of job {num} was queued by `tsq retry`; this rerun of an "
+            "earlier attempt does not run",
+            file=sys.stderr,
+        )
+        return EXIT_SETUP_FAILED
     start = _ReportStart(spool.started(num, attempt), started_at)
     overrides: list[str] | None = None
     failed_exit = EXIT_TASK_FAILED

@@ -16,7 +16,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from tsq.backends import Backend, JobRef, Queue, QueueRow, RowState, backend_for, runner_argv
+from tsq.backends import (
+    Backend,
+    JobRef,
+    Queue,
+    QueueRow,
+    RowState,
+    RunnerArgs,
+    backend_for,
+    runner_argv,
+)
 from tsq.errors import SpecError, TsqError
 from tsq.hosts import this_host
 from tsq.lease import held
@@ -24,7 +33,7 @@ from tsq.results import ResultSummary, read_summary
 from tsq.spool import SpoolDir
 from tsq.started import Started, read_started
 from tsq.states import JobState
-from tsq.store import INTENT_CANCEL, UPDATE_FIELDS, Job, JobUpdate, Store
+from tsq.store import INTENT_CANCEL, UPDATE_FIELDS, Job, JobUpdate, Rerun, Store
 from tsq.submit import lease_part
 from tsq.words import plural
 
@@ -179,11 +188,6 @@ def _decide(job: Job, obs: Observation) -> JobUpdate | None:
             return _ended_without_result(job, row, obs.started)
         if row.state is RowState.SKIPPED:
             return JobUpdate.of(job, JobState.CANCELLED, reason=row.reason)
-        if row.state is RowState.QUEUED and row.requeued:
-            # its queue will run it again: what its earlier run left says nothing of now
-            if job.state is JobState.QUEUED:
-                return None
-            return JobUpdate.of(job, JobState.QUEUED, reason=row.reason)
         if row.state is RowState.RUNNING or obs.started:
             return _running(job, obs.started)
         return None
@@ -231,12 +235,13 @@ def runner_alive(started: Started, spool: SpoolDir, job: Job) -> bool:
     except OSError:
         return False
     args = cmdline.split("\0")[1:-1]  # without the interpreter and the trailing NUL
-    expected = runner_argv(Path("SPEC"), job.num, job.attempt)[1:]
+    if args[:2] != runner_argv(Path("SPEC"), job.num)[1:3]:
+        return False
+    run = RunnerArgs.parse(args[2:])
     return (
-        len(args) == len(expected)
-        and args[:2] == expected[:2]
-        and Path(args[2]).parent == spool.root
-        and args[3:] == expected[3:]
+        run is not None
+        and run.spec.parent == spool.root
+        and (run.num, run.attempt) == (job.num, job.attempt)
     )
 
 
@@ -255,6 +260,54 @@ class Refresh:
         return self.warnings + ([unchecked_note(self.unchecked)] if self.unchecked else [])
 
 
+@dataclass(frozen=True)
+class RunFiles:
+    """What one attempt's run left in the spool dir: its result, or why that cannot be used,
+    and its `started` record (read only when there is no result)."""
+
+    result: ResultSummary | None = None
+    result_problem: str | None = None
+    started: Started | None = None
+
+    @classmethod
+    def read(cls, spool: SpoolDir, num: int, attempt: int) -> RunFiles:
+        try:
+            result = read_summary(spool.result_json(num, attempt))
+        except SpecError as e:
+            return cls(result_problem=str(e))
+        if result is not None:
+            return cls(result=result)
+        try:
+            return cls(started=read_started(spool.started(num, attempt)))
+        except SpecError:  # a damaged record counts as none: the result decides
+            return cls()
+
+
+def decide_rerun(job: Job, title: str, runs: list[RunFiles]) -> Rerun:
+    """The policy for a job its queue ran again (`QueueRow.restarts` above the job's): each run
+    before the latest (`runs`, from the job's current attempt on) ended as its own files say,
+    or, without a result, failed because it was run again."""
+    ended: list[JobUpdate] = []
+    for files in runs:
+        if files.result_problem is not None:
+            ended.append(JobUpdate.of(job, JobState.FAILED, reason=files.result_problem))
+        elif files.result is not None:
+            ended.append(_from_result(job, files.result))
+        else:
+            started = files.started
+            what = "this run wrote a result" if started else "this run started"
+            ended.append(
+                JobUpdate.of(
+                    job,
+                    JobState.FAILED,
+                    reason=f"{title} ran it again (requeued or preempted) before {what}",
+                    started_at=started.started_at if started else None,
+                    output_dir=started.output_dir if started else None,
+                )
+            )
+    return Rerun(job.id, job.version, job.state, tuple(ended))
+
+
 def observe(job: Job, queue: Queue | None) -> Observation:
     """What is known of `job` now: its row in `queue`, its result and `started` files, and,
     on the host that queued it, its process and its lease. Pass no queue for a job queued on
@@ -262,20 +315,15 @@ def observe(job: Job, queue: Queue | None) -> Observation:
     spool = job.sweep.spool
     local = queue is not None and is_local(job)
     row = queue.find(JobRef.of(job)) if queue is not None and local else None
-    result: ResultSummary | None = None
-    problem: str | None = None
-    try:
-        result = read_summary(spool.result_json(job.num, job.attempt))
-    except SpecError as e:
-        problem = str(e)
-    started = _started(spool, job) if result is None else None
-    if row is not None and row.ambiguous and result is None:
+    files = RunFiles.read(spool, job.num, job.attempt)
+    started = files.started
+    if row is not None and row.ambiguous and files.result is None:
         row = queue.explain(row)  # type: ignore[union-attr]
     return Observation(
         queue=QueueFacts.of(queue) if queue is not None and local else None,
         row=row,
-        result=result,
-        result_problem=problem,
+        result=files.result,
+        result_problem=files.result_problem,
         started=started,
         runner_alive=started is not None and local and runner_alive(started, spool, job),
         # Another host's lease cannot be probed from here: never take it for dead.
@@ -299,14 +347,6 @@ def refuse_elsewhere(subject: str, hosts: Iterable[str], command: str) -> None:
             f"{subject} was queued on host {where}, whose queue this host ({this_host()}) "
             f"cannot reach: run `{command}` on {where}"
         )
-
-
-def _started(spool: SpoolDir, job: Job) -> Started | None:
-    """The job's `started` record; a damaged one counts as none (the result decides)."""
-    try:
-        return read_started(spool.started(job.num, job.attempt))
-    except SpecError:
-        return None
 
 
 def _by_backend(jobs: Iterable[Job]) -> dict[Backend, list[Job]]:
@@ -336,7 +376,7 @@ def refresh(store: Store, sweep_id: str | None = None) -> Refresh:
             )
         groups.append((queue, jobs))
     unchecked: Counter[str] = Counter()
-    for queue, jobs in groups:
+    for queue, jobs in _after_reruns(store, groups):
         for job in jobs:
             update = decide(job, observe(job, queue))
             if update is not None and _changes(job, update):
@@ -348,6 +388,32 @@ def refresh(store: Store, sweep_id: str | None = None) -> Refresh:
     if updates:
         report.changed = store.apply(updates)
     return report
+
+
+def _after_reruns(
+    store: Store, groups: list[tuple[Queue | None, list[Job]]]
+) -> list[tuple[Queue | None, list[Job]]]:
+    """The groups, once the earlier runs of jobs their queue ran again are archived as
+    attempts (`decide_rerun`); those jobs are read again, as their latest run."""
+    again: list[tuple[Queue | None, list[Job]]] = []
+    for queue, jobs in groups:
+        reruns: list[Rerun] = []
+        for job in jobs:
+            row = queue.find(JobRef.of(job)) if queue is not None else None
+            if row is None or row.restarts is None or row.restarts <= job.restarts:
+                continue
+            spool = job.sweep.spool
+            runs = [
+                RunFiles.read(spool, job.num, job.attempt + n)
+                for n in range(row.restarts - job.restarts)
+            ]
+            reruns.append(decide_rerun(job, queue.title, runs))  # type: ignore[union-attr]
+        if reruns:
+            changed = set(store.record_reruns(reruns))
+            renewed = store.active_jobs(ids=sorted(changed)) if changed else []
+            jobs = [job for job in jobs if job.id not in changed] + renewed
+        again.append((queue, jobs))
+    return again
 
 
 def unchecked_note(unchecked: dict[str, int]) -> str:

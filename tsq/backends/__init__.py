@@ -1,9 +1,9 @@
 """Queue backends: everything specific to one queue behind one interface.
 
-A backend queues job runners (`python -m tsq.runner SPEC NUM [ATTEMPT]`), looks at its queue once
-per refresh and turns what it prints into typed `QueueRow`s matched to jobs by label, says why an
-ended job ended, and stops jobs. Nothing outside this package parses a queue's output or runs its
-commands, and the refresh policy (`tsq.status.decide`) sees only `QueueRow`s.
+A backend queues job runners (`python -m tsq.runner SPEC NUM [ATTEMPT [RESTART]]`), looks at its
+queue once per refresh and turns what it prints into typed `QueueRow`s matched to jobs by label,
+says why an ended job ended, and stops jobs. Nothing outside this package parses a queue's output
+or runs its commands, and the refresh policy (`tsq.status.decide`) sees only `QueueRow`s.
 
 Adding a backend: a module here with a class that implements `Backend` (its pure parsers in a
 module of their own), and its name in `_REGISTRY`. A sweep records the backend it was queued with
@@ -52,16 +52,42 @@ class QueueRow:
     ambiguous: bool = False
     task: int | None = None  # the array task (Slurm), with `queue_id` the array's id
     reason: str | None = None  # why a SKIPPED row will never run, or what a queued one awaits
-    # A QUEUED row of a job its queue will run again (Slurm's requeue): the `started` record
-    # of its earlier run does not mean it runs now.
-    requeued: bool = False
+    # How many times the queue started this submission again (Slurm's requeue, preemption);
+    # None for a queue that never does (ts). Each run is an attempt of its own (`runner_argv`).
+    restarts: int | None = None
 
 
-def runner_argv(spec: Path, num: int | str, attempt: int = 1) -> list[str]:
-    """The job runner's command line, as every backend queues it (`num` may be a shell
-    variable for a queue that runs it through a shell, e.g. Slurm's array task id)."""
+def runner_argv(
+    spec: Path, num: int | str, attempt: int = 1, restart: str | None = None
+) -> list[str]:
+    """The job runner's command line, as every backend queues it (`num` and `restart` may be
+    shell words for a queue that runs it through a shell, e.g. Slurm's array task id). A queue
+    that may run one submission again (Slurm's requeue) passes `restart`, which run of it this
+    is: each run is an attempt of its own, `attempt + restart` (`RunnerArgs`)."""
     argv = [sys.executable, "-m", "tsq.runner", str(spec), str(num)]
+    if restart is not None:
+        return [*argv, str(attempt), restart]
     return [*argv, str(attempt)] if attempt > 1 else argv
+
+
+@dataclass(frozen=True)
+class RunnerArgs:
+    """The runner's arguments, read back (by the runner, and by the refresh from a process's
+    command line): which job, and the attempt whose files this run writes."""
+
+    spec: Path
+    num: int
+    attempt: int  # the attempt queued, plus the run's restart count
+    restart: int
+
+    @classmethod
+    def parse(cls, args: Sequence[str]) -> RunnerArgs | None:
+        """`SPEC NUM [ATTEMPT [RESTART]]`; None when they are not that."""
+        if not 2 <= len(args) <= 4 or not all(arg.isdigit() for arg in args[1:]):
+            return None
+        queued = int(args[2]) if len(args) > 2 else 1
+        restart = int(args[3]) if len(args) > 3 else 0
+        return cls(Path(args[0]), int(args[1]), queued + restart, restart)
 
 
 @dataclass(frozen=True)

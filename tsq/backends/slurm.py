@@ -8,7 +8,7 @@ module runs them, always bounded in time (Slurm's clients retry forever when the
 down).
 
 A refresh costs at most three calls, whatever the number of jobs: `squeue --me` for the active
-ones, then, for recorded jobs it does not list, one `sacct -j <ids>` (accounting on) and one
+ones, then, for recorded jobs it does not list, one `sacct -D -j <ids>` (accounting on) and one
 `scontrol show job` for what sacct does not know (accounting off, or not recorded yet). A job
 none of them knows is missing: `lost` once it left no result.
 """
@@ -35,6 +35,7 @@ from tsq.backends.slurmlist import (
     SlurmParseError,
     SlurmState,
     Verdict,
+    last_runs,
     parse_sacct,
     parse_sbatch,
     parse_scontrol,
@@ -50,15 +51,10 @@ if TYPE_CHECKING:
 
 TIMEOUT = 60.0  # seconds for one client call
 TASK = "$SLURM_ARRAY_TASK_ID"
-#: states whose QUEUED row is a job Slurm will run again after it already ran
-_AGAIN = frozenset(
-    {
-        SlurmState.REQUEUED,
-        SlurmState.REQUEUE_FED,
-        SlurmState.REQUEUE_HOLD,
-        SlurmState.SPECIAL_EXIT,
-    }
-)
+#: Which run of its submission the runner is (0 for the first): a requeued job runs the same
+#: batch script again, and each run must leave files of its own.
+RESTART = "${SLURM_RESTART_COUNT:-0}"
+_SHELL_WORDS = (TASK, RESTART)
 
 
 def task_ranges(nums: Sequence[int]) -> str:
@@ -144,7 +140,7 @@ def directives(slurm: Mapping[str, Any], name: str, output: str, error: str | No
 
 def batch_script(options: list[str], setup: Sequence[str], command: list[str]) -> str:
     lines = ["#!/bin/bash", *(f"#SBATCH {shlex.quote(o)}" for o in options), *setup]
-    quoted = " ".join(TASK if arg == TASK else shlex.quote(arg) for arg in command)
+    quoted = " ".join(arg if arg in _SHELL_WORDS else shlex.quote(arg) for arg in command)
     return "\n".join([*lines, f"exec {quoted}", ""])
 
 
@@ -161,19 +157,19 @@ def queue_row(
     name: str,
     verdict: Verdict,
     state: SlurmState,
+    restarts: int,
     exit_code: int | None = None,
     signal: int | None = None,
     run_time: float | None = None,
     reason: str = "",
 ) -> QueueRow:
-    """A Slurm job or array task as the refresh sees it. Cancelled jobs (scancel, or a
-    dependency that can never be met) will never run: SKIPPED, with Slurm's why. Ended ones
-    carry their exit code and signal, and the why when the state says more (TIMEOUT,
-    OUT_OF_MEMORY, NODE_FAIL, PREEMPTED...)."""
-    base = dict(queue_id=job, task=task, label=name)
+    """A Slurm job or array task as the refresh sees it, in its latest run (`restarts` runs came
+    before it). Cancelled jobs (scancel, or a dependency that can never be met) will never run:
+    SKIPPED, with Slurm's why. Ended ones carry their exit code and signal, and the why when the
+    state says more (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, PREEMPTED...)."""
+    base = dict(queue_id=job, task=task, label=name, restarts=restarts)
     if verdict.phase is Phase.QUEUED:
-        again = state in _AGAIN or reason == "BeginTime"
-        return QueueRow(**base, state=RowState.QUEUED, reason=verdict.why or None, requeued=again)
+        return QueueRow(**base, state=RowState.QUEUED, reason=verdict.why or None)
     if verdict.phase is Phase.RUNNING:
         return QueueRow(**base, state=RowState.RUNNING)
     if verdict.ending is Ending.CANCELLED:
@@ -312,7 +308,7 @@ class SlurmBackend:
     ) -> str:
         slurm = options.slurm
         output, error = self._paths(spec, options)
-        command = runner_argv(spec, TASK, attempt)
+        command = runner_argv(spec, TASK, attempt, RESTART)
         if slurm.get("srun_args"):
             command = ["srun", "--unbuffered", *map(str, slurm["srun_args"]), *command]
         setup = [str(line) for line in slurm.get("setup") or []]
@@ -405,13 +401,13 @@ class SlurmBackend:
             return None
 
     def _rows(self, jobs: Sequence[JobRef]) -> dict[tuple[int, int | None], QueueRow]:
-        listing = self._run(["squeue", "--me", "-h", "-r", "-o", SQUEUE_FORMAT], "squeue")
+        listing = self._run(["squeue", "--me", "-h", "-r", "-O", SQUEUE_FORMAT], "squeue")
         rows: dict[tuple[int, int | None], QueueRow] = {}
         for entry in parse_squeue(listing.stdout):
             verdict = entry.verdict()
             if verdict is not None and entry.state is not None:
                 rows[entry.job, entry.task] = queue_row(
-                    entry.job, entry.task, entry.name, verdict, entry.state,
+                    entry.job, entry.task, entry.name, verdict, entry.state, entry.restarts,
                     reason=entry.reason,
                 )  # fmt: skip
         # Per task: an array may have some tasks running (in squeue) and others ended.
@@ -422,15 +418,18 @@ class SlurmBackend:
         ids = ",".join(map(str, sorted(missing)))
         fields = ",".join(SACCT_FIELDS)
         done = self._run(
-            ["sacct", "--parsable2", "-n", "-X", "-o", fields, "-j", ids], "sacct", check=False
+            ["sacct", "--parsable2", "-n", "-X", "-D", "-o", fields, "-j", ids],
+            "sacct",
+            check=False,
         )
         if done.returncode == 0:
-            for acct in parse_sacct(done.stdout):
+            for key, run in last_runs(parse_sacct(done.stdout)).items():
+                acct = run.entry
                 verdict = acct.verdict()
-                if verdict is None or acct.state is None or (acct.job, acct.task) in rows:
+                if verdict is None or acct.state is None or key in rows:
                     continue
-                rows[acct.job, acct.task] = queue_row(
-                    acct.job, acct.task, acct.name, verdict, acct.state,
+                rows[key] = queue_row(
+                    acct.job, acct.task, acct.name, verdict, acct.state, run.restarts,
                     exit_code=acct.exit.code if acct.exit else None,
                     signal=acct.exit.signal if acct.exit else None,
                     run_time=_seconds(acct.start, acct.end),
@@ -447,6 +446,7 @@ class SlurmBackend:
                         (record.job, task),
                         queue_row(
                             record.job, task, record.name, verdict, record.state,
+                            record.restarts,
                             exit_code=record.exit.code if record.exit else None,
                             signal=record.exit.signal if record.exit else None,
                             run_time=_seconds(record.start, record.end),

@@ -5,9 +5,10 @@ test. The formats are fixed here, and the backend must ask for exactly these (th
 column count and say so rather than guess):
 
 - `sbatch --parsable`: ``ID`` or ``ID;CLUSTER`` (the latter with ``-M``/``--clusters``).
-- ``squeue -h -r -o SQUEUE_FORMAT``: one row per array task (``-r``), ``|``-separated, the job
+- ``squeue -h -r -O SQUEUE_FORMAT``: one row per array task (``-r``), ``|``-separated, the job
   name last because it is the only free-text column (names may hold ``|``). A pending throttled
-  array may still come as one ``123_[2-5%2]`` row (without ``-r``); it is expanded.
+  array may still come as one ``123_[2-5%2]`` row (without ``-r``); it is expanded. ``-O``, not
+  ``-o``: only ``-O`` has the restart count.
 - ``sacct --parsable2 -n -o SACCT_FIELDS``: same idea; step rows (``123.batch``,
   ``123_4.extern``, ``123.0``) are skipped, array ranges expanded, ``CANCELLED by UID`` split.
 - ``scontrol show job -o``: one ``Key=Value ...`` line per job or array record. Values are not
@@ -25,10 +26,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-#: squeue columns: %i job id as users see it (``123``, ``123_4``, ``123_[5-9%2]``), %A the task's
-#: own numeric job id, %T state, %r reason, %S start time (actual when running, *expected* when
-#: pending, N/A when unknown), %j name (last: free text).
-SQUEUE_FORMAT = "%i|%A|%T|%r|%S|%j"
+#: squeue ``-O`` columns: the job id as users see it (``123``, ``123_4``, ``123_[5-9%2]``), the
+#: task's own numeric job id, state, reason, start time (actual when running, *expected* when
+#: pending, N/A when unknown), how many times Slurm started the job again (requeue, preemption),
+#: name (last: free text). Size 0 is "no padding, no truncation" (the default is 20 characters).
+SQUEUE_FIELDS = ("JobArrayID", "JobID", "State", "Reason", "StartTime", "RestartCnt", "Name")
+SQUEUE_FORMAT = ",".join(f"{name}:0|" for name in SQUEUE_FIELDS[:-1]) + f",{SQUEUE_FIELDS[-1]}:0"
 #: sacct fields, in order; JobName last (free text).
 SACCT_FIELDS = (
     "JobID",
@@ -391,6 +394,7 @@ class QueueEntry:
     state_text: str
     reason: str
     start: datetime | None  # actual when running; for pending jobs an estimate, or None
+    restarts: int  # how many times Slurm started it again (requeue, preemption)
     name: str
 
     def verdict(self) -> Verdict | None:
@@ -398,16 +402,17 @@ class QueueEntry:
 
 
 def parse_squeue(text: str) -> list[QueueEntry]:
-    """Rows of ``squeue -h -r -o SQUEUE_FORMAT``; ranges (without ``-r``) expand to one entry
-    per task. Blank lines are skipped; any other line that is not six columns is an error."""
+    """Rows of ``squeue -h -r -O SQUEUE_FORMAT``; ranges (without ``-r``) expand to one entry
+    per task. Blank lines are skipped; any other line that is not seven columns is an error."""
     entries: list[QueueEntry] = []
+    n = len(SQUEUE_FIELDS)
     for line in text.splitlines():
         if not line.strip():
             continue
-        cols = line.split("|", 5)
-        if len(cols) != 6:
+        cols = line.split("|", n - 1)
+        if len(cols) != n or not cols[5].isdigit():
             raise SlurmParseError(f"not a squeue row of {SQUEUE_FORMAT!r}: {line!r}")
-        jid, raw, state_text, reason, start, name = cols
+        jid, raw, state_text, reason, start, restarts, name = cols
         ident = parse_job_id(jid)
         state, _ = parse_state(state_text)
         for task in ident.tasks or (None,):
@@ -420,6 +425,7 @@ def parse_squeue(text: str) -> list[QueueEntry]:
                     state_text=state_text,
                     reason=reason,
                     start=_time(start),
+                    restarts=int(restarts),
                     name=name,
                 )
             )
@@ -499,6 +505,24 @@ def parse_sacct(text: str) -> list[AccountingEntry]:
                 )
             )
     return entries
+
+
+def last_runs(entries: list[AccountingEntry]) -> dict[tuple[int, int | None], RunOf]:
+    """With ``sacct -D`` every run of a requeued job is one entry, oldest first: the last run
+    of each job or task, with how many runs came before it (Slurm's restart count)."""
+    runs: dict[tuple[int, int | None], RunOf] = {}
+    for entry in entries:
+        before = runs.get((entry.job, entry.task))
+        runs[entry.job, entry.task] = RunOf(entry, 0 if before is None else before.restarts + 1)
+    return runs
+
+
+@dataclass(frozen=True)
+class RunOf:
+    """A job's latest run in sacct, and how many times Slurm started the job again before it."""
+
+    entry: AccountingEntry
+    restarts: int
 
 
 # --- scontrol show job -o ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ from tsq.store.engine import (
     migrations_dir,
 )
 from tsq.store.models import INTENT_CANCEL, INTENT_SUBMIT, Attempt, Base, Job, Sweep
-from tsq.store.queries import UPDATE_FIELDS, JobUpdate, Store
+from tsq.store.queries import UPDATE_FIELDS, JobUpdate, Rerun, Store
 
 __all__ = [
     "HEAD_REVISION",
@@ -26,6 +26,7 @@ __all__ = [
     "Job",
     "JobUpdate",
     "Location",
+    "Rerun",
     "Store",
     "Sweep",
     "default_location",

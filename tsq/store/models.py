@@ -115,6 +115,10 @@ class AttemptColumns:
     server_id: Mapped[str | None]
     # The host it was queued on (`tsq.hosts.this_host`): only that host can ask its queue.
     host: Mapped[str | None]
+    # How many runs of the same submission came before this attempt: a queue that runs a job
+    # again (Slurm's requeue, preemption) makes each run an attempt of its own, so the attempt
+    # it queued is `attempt - restarts` (`tsq.backends.RunnerArgs`).
+    restarts: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class Job(AttemptColumns, Base):

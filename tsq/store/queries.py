@@ -55,6 +55,18 @@ class JobUpdate:
         return cls(job.id, job.version, job.state, state, **fields)
 
 
+@dataclass(frozen=True)
+class Rerun:
+    """Its queue ran a job's submission again (Slurm's requeue, preemption), `len(ended)` more
+    times than the store knew: each run the store knew or missed is archived as an attempt,
+    ending as decided (`ended`, oldest first), and the job's row becomes the latest run."""
+
+    job_id: int
+    version: int
+    seen: JobState
+    ended: tuple[JobUpdate, ...]
+
+
 _UPDATE_BOOKKEEPING = ("job_id", "version", "seen", "state", "release")
 # The columns an update may set besides the state.
 UPDATE_FIELDS = tuple(f.name for f in fields(JobUpdate) if f.name not in _UPDATE_BOOKKEEPING)
@@ -264,12 +276,48 @@ class Store:
                 current.host = host
                 current.state = JobState.QUEUED
                 current.attempt += 1
+                current.restarts = 0  # a new submission's first run
                 current.version += 1
                 current.intent = INTENT_SUBMIT
                 current.lease = lease
                 current.updated_at = at
                 renewed.append(current)
         return renewed
+
+    def record_reruns(self, reruns: Sequence[Rerun]) -> list[int]:
+        """Archive the earlier runs of jobs their queue ran again (`Rerun`), each as the attempt
+        it was; the job's row becomes its latest run, queued (the refresh then decides it from
+        that run's own files). Conditional on the version decided from, like `apply`; returns
+        the ids of the jobs changed."""
+        changed: list[int] = []
+        with self.session() as session:
+            for rerun in reruns:
+                for end in rerun.ended:
+                    if not end.state.terminal or not can_transition(rerun.seen, end.state):
+                        raise ValueError(f"job {rerun.job_id}: a run cannot end {end.state}")
+                current = session.scalars(
+                    select(Job)
+                    .where(Job.id == rerun.job_id, Job.version == rerun.version)
+                    .with_for_update()
+                ).first()
+                if current is None or current.state.terminal:
+                    continue
+                for end in rerun.ended:
+                    run = {name: getattr(current, name) for name in ATTEMPT_FIELDS}
+                    for name in UPDATE_FIELDS:
+                        if getattr(end, name) is not None:
+                            run[name] = getattr(end, name)
+                    run["state"] = end.state
+                    session.add(Attempt(job_id=current.id, number=current.attempt, **run))
+                    current.attempt += 1
+                    current.restarts += 1
+                for name in ("reason", "exit_code", "signal", "started_at", "ended_at"):
+                    setattr(current, name, None)
+                current.state = JobState.QUEUED
+                current.version += 1
+                current.updated_at = now()
+                changed.append(current.id)
+        return changed
 
     def forget(self, sweep_id: str) -> int:
         """Drop a sweep and its jobs' records (never their files); returns how many jobs."""
@@ -335,9 +383,11 @@ class Store:
 
     # -- reads ----------------------------------------------------------------------------------
 
-    def active_jobs(self, sweep_id: str | None = None) -> list[Job]:
-        """Queued and running jobs (of one sweep, if given) with their sweep loaded: what a
-        status refresh must check."""
+    def active_jobs(
+        self, sweep_id: str | None = None, ids: Sequence[int] | None = None
+    ) -> list[Job]:
+        """Queued and running jobs (of one sweep, or with these ids, if given) with their
+        sweep loaded: what a status refresh must check."""
         query = (
             select(Job)
             .join(Job.sweep)
@@ -347,6 +397,8 @@ class Store:
         )
         if sweep_id is not None:
             query = query.where(Job.sweep_id == sweep_id)
+        if ids is not None:
+            query = query.where(Job.id.in_(list(ids)))
         with self.session(write=False) as session:
             return list(session.scalars(query))
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Capture the real Slurm outputs in this directory from the one-node cluster of
 # scripts/slurm.sh (start --accounting). Takes ~2 minutes (the TIMEOUT job). README.md says what
-# each file is. Usage: bash tests/data/slurm-samples/capture.sh   (from the repository root)
+# each file is; squeue's and a requeued job's later runs are capture-squeue.sh's. Usage: bash tests/data/slurm-samples/capture.sh   (from the repository root)
 set -euo pipefail
 cd "$(dirname "$0")"
 OUT=$PWD
@@ -9,7 +9,6 @@ eval "$(bash ../../../scripts/slurm.sh env)"
 W=$(mktemp -d /tmp/tsq-capture.XXXXXX)
 cd "$W"
 
-SQUEUE_FMT='%i|%A|%T|%r|%S|%j'
 SACCT_FIELDS=JobID,JobIDRaw,State,ExitCode,Reason,Start,End,NodeList,JobName
 
 # until SECONDS CMD...: poll CMD until it succeeds, failing at the deadline (never a bare sleep).
@@ -24,7 +23,6 @@ until_ok() {
 state_is() { scontrol show job -o "$1" | grep -q "JobState=$2 "; }
 ended() { ! scontrol show job -o "$1" | grep -qE 'JobState=(PENDING|RUNNING|COMPLETING|CONFIGURING|REQUEUED|SUSPENDED)'; }
 in_sacct() { sacct -n -X -P -o State -j "$1" | grep -qv -E '^(PENDING|RUNNING|REQUEUED)$'; }
-sq() { squeue -h -r -o "$SQUEUE_FMT" -j "$1"; }
 sa() { sacct --parsable2 -n -o "$SACCT_FIELDS" -j "$@"; }
 sc() { scontrol show job -o "$1"; }
 
@@ -51,20 +49,16 @@ deppend=$(sbatch --parsable -J tsq-sample-dep-pending -d "afterok:$canc" -o /dev
 
 # --- live: pending and running array tasks -----------------------------------------------------
 until_ok 60 state_is "${arr}_0" RUNNING
-squeue -h -r -o "$SQUEUE_FMT" -j "$arr" >"$OUT/squeue-array-running.txt"
-squeue -h -o "$SQUEUE_FMT" -j "$arr" >"$OUT/squeue-array-running-no-r.txt"
 sc "$arr" >"$OUT/scontrol-array-running.txt"
 
 until_ok 60 state_is "$canc" RUNNING
 until_ok 60 state_is "$rq" RUNNING
-sq "$held,$deppend,$canc" >"$OUT/squeue-held-dependency-running.txt"
 sc "$held" >"$OUT/scontrol-held.txt"
 sc "$deppend" >"$OUT/scontrol-dependency-pending.txt"
 
 # --- requeue: back to PENDING (BeginTime) ------------------------------------------------------
 scontrol requeue "$rq"
 until_ok 60 state_is "$rq" PENDING
-sq "$rq" >"$OUT/squeue-requeued.txt"
 sc "$rq" >"$OUT/scontrol-requeued.txt"
 until_ok 60 sh -c "sacct -n -D -X -P -o State -j $rq | grep -q REQUEUED"
 sa "$rq" -D >"$OUT/sacct-requeued-D.txt"
@@ -116,7 +110,6 @@ err sbatch-error-partition sbatch --parsable -p nope -o /dev/null --wrap true
 err sbatch-error-option sbatch --parsable --bogus-option -o /dev/null --wrap true
 err sbatch-error-time sbatch --parsable -t notatime -o /dev/null --wrap true
 err sbatch-error-mem sbatch --parsable --mem=999999G -o /dev/null --wrap true
-err squeue-error-unknown-id squeue -h -r -o "$SQUEUE_FMT" -j 999999
 err scontrol-error-unknown-id scontrol show job -o 999999
 
 # --- free text with spaces: job name, work dir, script path and arguments ----------------------
