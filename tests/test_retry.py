@@ -39,6 +39,14 @@ def test_retry_failed_jobs_as_new_attempts(sandbox: Sandbox) -> None:
         (3, 1, "failed", "RuntimeError: the first attempt fails", first[3]["ts_id"]),
     ]
     assert "TRY" in sandbox.tsq("status", sweep).stdout
+    shown = by_num(json.loads(sandbox.tsq("status", sweep, "--attempts", "--json").stdout))
+    assert [(a["attempt"], a["state"], a["ts_id"]) for a in shown[1]["attempts"]] == [
+        (1, "failed", first[1]["ts_id"])
+    ]
+    assert shown[0]["attempts"] == [] and "attempts" not in jobs[0]
+    table = sandbox.tsq("status", sweep, "--attempts").stdout.splitlines()
+    rows = [line.split()[:2] for line in table if line.split()[:1] in (["1"], ["2"])]
+    assert rows == [["1", "failed"], ["1", "completed"], ["2", "completed"]], table
 
 
 def test_retry_selects_by_state_or_number_and_refuses_active_jobs(sandbox: Sandbox) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -152,12 +151,14 @@ def _zombie(pid: int) -> bool:
 
 
 def attempts(box: Sandbox) -> list[tuple[Any, ...]]:
-    """Every archived attempt: (num, number, state, reason, restarts)."""
-    with sqlite3.connect(box.store) as db:
-        return db.execute(
-            "SELECT j.num, a.number, a.state, a.reason, a.restarts FROM attempts a"
-            " JOIN jobs j ON j.id = a.job_id ORDER BY j.num, a.number"
-        ).fetchall()
+    """Every earlier attempt, as `status --attempts` shows it: (num, attempt, state, reason,
+    ts id)."""
+    jobs = json.loads(box.tsq("status", "--attempts", "--json").stdout)
+    return [
+        (job["num"], a["attempt"], a["state"], a["reason"], a["ts_id"])
+        for job in jobs
+        for a in job["attempts"]
+    ]
 
 
 REQUEUED = "Slurm ran it again (requeued or preempted) before this run wrote a result"
@@ -175,7 +176,7 @@ def test_a_requeued_job_goes_back_to_queued_its_run_kept_as_an_attempt(
     slurm_cluster.run("scontrol", "requeue", f"{job['ts_id']}_0")
     jobs = wait_for(box, lambda js: js[0]["attempt"] == 2, "the rerun")
     assert (jobs[0]["state"], jobs[0]["started_at"]) == ("queued", None), jobs[0]
-    assert attempts(box) == [(0, 1, "failed", REQUEUED, 0)]
+    assert attempts(box) == [(0, 1, "failed", REQUEUED, job["ts_id"])]
     slurm_cluster.run("scontrol", "update", f"JobId={job['ts_id']}_0", "StartTime=now+2")
     (done,) = wait_for(box, terminal, "the rerun to end")
     assert (done["state"], done["attempt"], done["ts_id"]) == ("completed", 2, job["ts_id"])
@@ -209,7 +210,7 @@ def test_a_requeue_no_status_saw_is_found_from_slurms_restart_count(
     started(box, 0, suffix="2.json", timeout=120)  # the rerun's result
     (job,) = box.status()
     assert (job["state"], job["attempt"]) == ("completed", 2), job
-    assert attempts(box) == [(0, 1, "failed", REQUEUED, 0)]
+    assert attempts(box) == [(0, 1, "failed", REQUEUED, int(array))]
 
 
 def test_depends_on_a_sweep_waits_for_it(box: Sandbox, slurm_cluster: SlurmCluster) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from tsq.errors import TsqError
 from tsq.states import JobState
-from tsq.views import counts, job_json, status_rows, sweep_line
+from tsq.views import attempt_json, counts, job_json, status_rows, sweep_line
 from tsq.words import plural
 
 if TYPE_CHECKING:  # the store is imported only by the commands that open it
@@ -75,7 +75,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         shown = {s.id for s in sweeps}
         sweeps += [store.find_sweep(sweep_id) for sweep_id in sorted(changed - shown)]
     jobs_by_sweep: dict[str, list[Job]] = {s.id: [] for s in sweeps}
-    for job in store.jobs(list(jobs_by_sweep)):
+    for job in store.jobs(list(jobs_by_sweep), history=args.attempts):
         jobs_by_sweep[job.sweep_id].append(job)
 
     def shown(jobs: list[Job]) -> list[Job]:
@@ -87,7 +87,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     now = time.time()
     if args.json:
-        rows = [job_json(s, j, now) for s in sweeps for j in shown(jobs_by_sweep[s.id])]
+        rows = []
+        for sweep in sweeps:
+            for job in shown(jobs_by_sweep[sweep.id]):
+                row = job_json(sweep, job, now)
+                if args.attempts:
+                    row["attempts"] = [attempt_json(a) for a in job.history]
+                rows.append(row)
         print(json.dumps(rows, indent=1))
         return 0
     if not sweeps:
@@ -103,7 +109,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if not jobs:
             print("  (no job matches the filters)")
             continue
-        rows = status_rows(jobs, now)
+        rows = status_rows(jobs, now, attempts=args.attempts)
         table = render_table(list(rows[0]), rows, max_width=STATUS_WIDTH)
         print("\n".join(f"  {line}" for line in table.splitlines()))
     return 0
@@ -405,6 +411,12 @@ def parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--all", action="store_true", help="list every sweep in the store")
     status.add_argument("--json", action="store_true", help="print a JSON array, one per job")
+    status.add_argument(
+        "--attempts",
+        action="store_true",
+        help="also show each job's earlier attempts (`tsq retry`, a job Slurm ran again), "
+        'oldest first; with --json, as each job\'s "attempts"',
+    )
 
     collect = _command(
         commands, "collect", cmd_collect, "show finished jobs' results",

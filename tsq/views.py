@@ -15,7 +15,9 @@ from tsq.states import JobState
 from tsq.words import plural
 
 if TYPE_CHECKING:
-    from tsq.store import Job, Sweep
+    from tsq.store import Attempt, Job, Sweep
+
+    Run = Job | Attempt  # an attempt, latest or earlier: what one run of a job did
 
 # The order states are counted in: how it went first, then what is still to come.
 ORDER = (
@@ -34,7 +36,7 @@ def counts(jobs: Sequence[Job]) -> str:
     return ", ".join(f"{by_state[s]} {s}" for s in ORDER if by_state[s])
 
 
-def _end(job: Job, now: float) -> float | None:
+def _end(job: Run, now: float) -> float | None:
     """When the job ended, or now while it runs; None for an ended job whose end is unknown
     (a lost job): its duration is unknown, not growing."""
     if job.ended_at is not None:
@@ -42,7 +44,7 @@ def _end(job: Job, now: float) -> float | None:
     return None if job.state.terminal else now
 
 
-def duration(job: Job, now: float) -> str:
+def duration(job: Run, now: float) -> str:
     end = _end(job, now)
     if job.started_at is None or end is None:
         return ""
@@ -54,7 +56,7 @@ def duration(job: Job, now: float) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
-def exit_text(job: Job) -> str:
+def exit_text(job: Run) -> str:
     if job.signal is not None:
         from tsq.status import signal_name
 
@@ -106,20 +108,41 @@ def job_json(sweep: Sweep, job: Job, now: float) -> dict[str, Any]:
     }
 
 
-def status_rows(jobs: Sequence[Job], now: float) -> list[dict[str, Any]]:
-    """`status`'s table rows; the TRY column only when some job was retried."""
-    rows: list[dict[str, Any]] = [
-        {
-            "NUM": j.num,
-            "STATE": j.state,
-            "TS": j.ts_id,
-            "EXIT": exit_text(j),
-            "TIME": duration(j, now),
-            "TRY": j.attempt,
-            "OVERRIDES": " ".join(j.overrides) + (f"  ({j.reason})" if j.reason else ""),
-        }
-        for j in jobs
-    ]
+def attempt_json(attempt: Attempt) -> dict[str, Any]:
+    """An earlier attempt in `status --attempts --json`: the fields a job's latest has."""
+    return {
+        "attempt": attempt.number,
+        "state": attempt.state,
+        "ts_id": attempt.ts_id,
+        "exit_code": attempt.exit_code,
+        "signal": attempt.signal,
+        "reason": attempt.reason,
+        "submitted_at": attempt.submitted_at,
+        "started_at": attempt.started_at,
+        "ended_at": attempt.ended_at,
+        "host": attempt.host,
+    }
+
+
+def status_rows(jobs: Sequence[Job], now: float, *, attempts: bool = False) -> list[dict[str, Any]]:
+    """`status`'s table rows; the TRY column only when some job was retried or run again.
+    With `attempts`, each job's earlier attempts come first, oldest first (`Job.history`)."""
+    rows: list[dict[str, Any]] = []
+    for j in jobs:
+        runs: list[tuple[int, Run]] = [(a.number, a) for a in j.history] if attempts else []
+        for number, run in [*runs, (j.attempt, j)]:
+            rows.append(
+                {
+                    "NUM": j.num,
+                    "STATE": run.state,
+                    "TS": run.ts_id,
+                    "EXIT": exit_text(run),
+                    "TIME": duration(run, now),
+                    "TRY": number,
+                    "OVERRIDES": " ".join(j.overrides)
+                    + (f"  ({run.reason})" if run.reason else ""),
+                }
+            )
     if all(j.attempt == 1 for j in jobs):
         for row in rows:
             del row["TRY"]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, exc, func, or_, select, update
-from sqlalchemy.orm import Session, contains_eager, sessionmaker
+from sqlalchemy.orm import Session, contains_eager, selectinload, sessionmaker
 
 from tsq.errors import SweepNotFound
 from tsq.hosts import this_host
@@ -402,18 +402,20 @@ class Store:
         with self.session(write=False) as session:
             return list(session.scalars(query))
 
-    def jobs(self, sweep_ids: Sequence[str]) -> list[Job]:
-        """The jobs of the given sweeps, each with its sweep loaded, oldest sweep first."""
+    def jobs(self, sweep_ids: Sequence[str], *, history: bool = False) -> list[Job]:
+        """The jobs of the given sweeps, each with its sweep (and, if asked, its earlier
+        attempts) loaded, oldest sweep first."""
+        query = (
+            select(Job)
+            .join(Job.sweep)
+            .options(contains_eager(Job.sweep))
+            .where(Job.sweep_id.in_(list(sweep_ids)))
+            .order_by(Sweep.created_at, Sweep.id, Job.num)
+        )
+        if history:
+            query = query.options(selectinload(Job.history))
         with self.session(write=False) as session:
-            return list(
-                session.scalars(
-                    select(Job)
-                    .join(Job.sweep)
-                    .options(contains_eager(Job.sweep))
-                    .where(Job.sweep_id.in_(list(sweep_ids)))
-                    .order_by(Sweep.created_at, Sweep.id, Job.num)
-                )
-            )
+            return list(session.scalars(query))
 
     def sweeps(self, *, active_or_since: float | None = None) -> list[Sweep]:
         """Sweeps, newest first; with `active_or_since`, only the unfinished or recent ones."""
