@@ -318,13 +318,21 @@ def test_job_runner_imports_neither_sqlalchemy_nor_alembic(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(
-    "args", [[], ["spec.pkl"], ["spec.pkl", "x"], ["a", "1", "x"], ["a", "1", "2", "3"]]
+    "args",
+    [
+        [],
+        ["spec.pkl"],
+        ["spec.pkl", "x"],
+        ["a", "1", "x"],
+        ["a", "1", "2", "x"],
+        ["a", "1", "2", "3", "4"],
+    ],
 )
 def test_runner_with_wrong_arguments_prints_usage(args: list[str], tmp_path: Path) -> None:
     proc = run([sys.executable, "-m", "tsq.runner", *args], tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
-        "usage: python -m tsq.runner SPEC NUM [ATTEMPT]  (run by task-spooler, not by hand)"
+        "usage: python -m tsq.runner SPEC NUM [ATTEMPT [RESTART]]  (run by its queue, not by hand)"
     ]
     assert proc.stdout == ""
     assert list(tmp_path.iterdir()) == [], "a usage error must not create anything"
