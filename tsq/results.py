@@ -261,7 +261,7 @@ def write_summary(json_path: Path, summary: ResultSummary) -> None:
     write_atomic(json_path, json.dumps(asdict(summary)).encode())
 
 
-def read_summary(path: Path) -> ResultSummary | None:
+def read_summary(path: Path | str) -> ResultSummary | None:
     """None when the job has not written its result yet; SpecError when the file is unusable."""
     try:
         data = read_private(path)

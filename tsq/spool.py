@@ -54,7 +54,13 @@ class SpoolDir:
         return self.jobs / f"{self._stem(num, attempt)}.started.json"
 
     def result_json(self, num: int, attempt: int = 1) -> Path:
-        return self.jobs / f"{self._stem(num, attempt)}.json"
+        return Path(self.result_json_in(str(self.jobs), num, attempt))
+
+    @classmethod
+    def result_json_in(cls, jobs: str, num: int, attempt: int = 1) -> str:
+        """`result_json` as a plain string, given `str(self.jobs)`: a first read of a 10k-job
+        sweep names 10k of these, and a `Path` each cost a quarter of that read (measured)."""
+        return f"{jobs}/{cls._stem(num, attempt)}.json"
 
     def result_pickle(self, num: int, attempt: int = 1) -> Path:
         return self.jobs / f"{self._stem(num, attempt)}.pkl"

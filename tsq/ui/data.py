@@ -9,7 +9,6 @@ retry is a new attempt, another file), so each file is read once per server, not
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -91,41 +90,43 @@ def default_by(keys: Sequence[str]) -> list[str]:
 
 
 class Results:
-    """Result summaries by (spool dir, num, attempt), read once."""
+    """Result summaries by (jobs dir, num, attempt), read once.
+
+    Shared by the server's threads without a lock: a read or a store of one dict item is
+    atomic in CPython, and two requests that miss the same key both read the same file and
+    store the same summary."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        # keyed by the spool dir as a string: hashing and comparing a Path costs ~10x more
+        # keyed by the jobs dir as a string: hashing and comparing a Path costs ~10x more
         self._read: dict[tuple[str, int, int], tuple[ResultSummary | None, str | None]] = {}
 
-    def summary(self, spool: SpoolDir, job: Job) -> tuple[ResultSummary | None, str | None]:
-        key = (str(spool.root), job.num, job.attempt)
-        with self._lock:
-            if key in self._read:
-                return self._read[key]
-        path = spool.result_json(job.num, job.attempt)
+    def summary(self, jobs_dir: str, job: Job) -> tuple[ResultSummary | None, str | None]:
+        key = (jobs_dir, job.num, job.attempt)
+        known = self._read.get(key)
+        if known is not None:
+            return known
+        path = SpoolDir.result_json_in(jobs_dir, job.num, job.attempt)
         try:
             summary, problem = read_summary(path), None
         except SpecError as e:
             summary, problem = None, str(e)
         if summary is None and problem is None:
             problem = f"its result file {path} is missing"
-        with self._lock:
-            self._read[key] = (summary, problem)
+        self._read[key] = (summary, problem)
         return summary, problem
 
     def items(self, sweep: Sweep, jobs: Sequence[Job]) -> list[dict[str, Any]]:
         """`Finished.as_json()` of the terminal jobs (as `tsq collect --json` gives them)."""
         from tsq.collector import Finished
 
-        spool = sweep.spool
+        jobs_dir = str(sweep.spool.jobs)
         out = []
         for job in jobs:
             if not job.state.terminal:
                 continue
             summary, problem = None, None
             if job.state in (JobState.COMPLETED, JobState.FAILED):
-                summary, problem = self.summary(spool, job)
+                summary, problem = self.summary(jobs_dir, job)
             out.append(Finished(sweep, job, summary, problem).as_json())
         return out
 
