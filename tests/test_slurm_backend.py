@@ -119,10 +119,7 @@ def test_a_requeued_job_in_squeue_is_queued_again() -> None:
     (entry,) = parse_squeue((SAMPLES / "squeue-requeued.txt").read_text())
     verdict = entry.verdict()
     assert verdict is not None and entry.state is not None
-    row = queue_row(
-        entry.job, entry.task, entry.name, verdict, entry.state, entry.restarts,
-        reason=entry.reason,
-    )  # fmt: skip
+    row = queue_row(entry.job, entry.task, entry.name, verdict, entry.state, entry.restarts)
     assert (row.state, row.restarts) == (RowState.QUEUED, 1)
 
 

@@ -161,7 +161,6 @@ def queue_row(
     exit_code: int | None = None,
     signal: int | None = None,
     run_time: float | None = None,
-    reason: str = "",
 ) -> QueueRow:
     """A Slurm job or array task as the refresh sees it, in its latest run (`restarts` runs came
     before it). Cancelled jobs (scancel, or a dependency that can never be met) will never run:
@@ -407,9 +406,8 @@ class SlurmBackend:
             verdict = entry.verdict()
             if verdict is not None and entry.state is not None:
                 rows[entry.job, entry.task] = queue_row(
-                    entry.job, entry.task, entry.name, verdict, entry.state, entry.restarts,
-                    reason=entry.reason,
-                )  # fmt: skip
+                    entry.job, entry.task, entry.name, verdict, entry.state, entry.restarts
+                )
         # Per task: an array may have some tasks running (in squeue) and others ended.
         wanted = {(j.queue_id, j.num) for j in jobs if j.queue_id is not None}
         missing = {job for job, _ in wanted - rows.keys()}
@@ -450,7 +448,6 @@ class SlurmBackend:
                             exit_code=record.exit.code if record.exit else None,
                             signal=record.exit.signal if record.exit else None,
                             run_time=_seconds(record.start, record.end),
-                            reason=record.reason,
                         ),
                     )  # fmt: skip
         return rows
