@@ -6,20 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 OUT=$PWD
-eval "$(bash ../../../scripts/slurm.sh env)"
+source ./capture-common.sh
 FMT=$(cd ../../.. && python3 -c 'from tsq.backends.slurmlist import SQUEUE_FORMAT; print(SQUEUE_FORMAT)')
-SACCT_FIELDS=JobID,JobIDRaw,State,ExitCode,Reason,Start,End,NodeList,JobName
-
-# until SECONDS CMD...: poll CMD until it succeeds, failing at the deadline (never a bare sleep).
-until_ok() {
-    local end=$(($(date +%s) + $1))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        [ "$(date +%s)" -lt "$end" ] || { echo "capture: timed out: $*" >&2; exit 1; }
-        sleep 0.2
-    done
-}
-state_is() { scontrol show job -o "$1" | grep -q "JobState=$2 "; }
 sq() { squeue -h -r -O "$FMT" -j "$1"; }
 sa() { sacct --parsable2 -n -X -D -o "$SACCT_FIELDS" -j "$1"; }
 

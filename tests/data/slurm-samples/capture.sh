@@ -1,26 +1,15 @@
 #!/usr/bin/env bash
 # Capture the real Slurm outputs in this directory from the one-node cluster of
 # scripts/slurm.sh (start --accounting). Takes ~2 minutes (the TIMEOUT job). README.md says what
-# each file is; squeue's and a requeued job's later runs are capture-squeue.sh's. Usage: bash tests/data/slurm-samples/capture.sh   (from the repository root)
+# each file is; squeue's and a requeued job's later runs are capture-squeue.sh's.
+# Usage: bash tests/data/slurm-samples/capture.sh   (from the repository root)
 set -euo pipefail
 cd "$(dirname "$0")"
 OUT=$PWD
-eval "$(bash ../../../scripts/slurm.sh env)"
+source ./capture-common.sh
 W=$(mktemp -d /tmp/tsq-capture.XXXXXX)
 cd "$W"
 
-SACCT_FIELDS=JobID,JobIDRaw,State,ExitCode,Reason,Start,End,NodeList,JobName
-
-# until SECONDS CMD...: poll CMD until it succeeds, failing at the deadline (never a bare sleep).
-until_ok() {
-    local end=$(($(date +%s) + $1))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        [ "$(date +%s)" -lt "$end" ] || { echo "capture: timed out: $*" >&2; exit 1; }
-        sleep 0.2
-    done
-}
-state_is() { scontrol show job -o "$1" | grep -q "JobState=$2 "; }
 ended() { ! scontrol show job -o "$1" | grep -qE 'JobState=(PENDING|RUNNING|COMPLETING|CONFIGURING|REQUEUED|SUSPENDED)'; }
 in_sacct() { sacct -n -X -P -o State -j "$1" | grep -qv -E '^(PENDING|RUNNING|REQUEUED)$'; }
 sa() { sacct --parsable2 -n -o "$SACCT_FIELDS" -j "$@"; }
