@@ -264,6 +264,24 @@ def test_sacct_running_array_and_requeue() -> None:
     assert run.restarts == 0, "its second run is not in sacct yet"
 
 
+def test_a_stale_pending_range_in_sacct_is_no_second_run() -> None:
+    """slurmdbd lists an array's pending remainder (`3818_[8-39%40]`) late: here tasks 8-23
+    have started, some have ended, and have records of their own. Taken for runs, the stale
+    remainder made each of them look requeued (restarts 1, pending again), and the refresh
+    archived a completed job's run and failed the run it then waited for."""
+    entries = parse_sacct(sample("sacct-array-stale-range.txt"))
+    runs = last_runs(entries)
+    assert sorted(runs) == [(3818, task) for task in range(40)]
+    assert {run.restarts for run in runs.values()} == {0}
+    own = {task: runs[3818, task].entry for task in range(24)}
+    assert not any(entry.in_range for entry in own.values())
+    assert own[20].state is SlurmState.COMPLETED and own[21].state is SlurmState.RUNNING
+    rest = [runs[3818, task].entry for task in range(24, 40)]
+    assert all(e.in_range and e.state is SlurmState.PENDING for e in rest)
+    # The remainder listed first (sacct's order is not promised) changes nothing.
+    assert last_runs(entries[-32:] + entries[:-32]) == runs
+
+
 def test_sacct_d_lists_each_run_of_a_requeued_job() -> None:
     """With -D a job Slurm ran again has one record per run, oldest first: the last is the
     job's latest run, and how many came before is Slurm's restart count (as scontrol says)."""

@@ -452,6 +452,10 @@ class AccountingEntry:
     end: datetime | None
     nodes: str
     name: str
+    # A task of an array's pending remainder (`123_[8-39]`), not a record of its own. slurmdbd
+    # updates that remainder late: for a few seconds it may still list tasks that have started
+    # and have records of their own beside it (sampled).
+    in_range: bool = False
 
     def verdict(self) -> Verdict | None:
         """sacct shows a job Slurm cancelled for a dependency that can never be met as plain
@@ -502,6 +506,7 @@ def parse_sacct(text: str) -> list[AccountingEntry]:
                     end=_time(end),
                     nodes=nodes,
                     name=name,
+                    in_range="[" in jid,
                 )
             )
     return entries
@@ -509,11 +514,23 @@ def parse_sacct(text: str) -> list[AccountingEntry]:
 
 def last_runs(entries: list[AccountingEntry]) -> dict[tuple[int, int | None], RunOf]:
     """With ``sacct -D`` every run of a requeued job is one entry, oldest first: the last run
-    of each job or task, with how many runs came before it (Slurm's restart count)."""
+    of each job or task, with how many runs came before it (Slurm's restart count).
+
+    An array's pending remainder is no run: a task listed there stands for itself only while
+    it has no record of its own, wherever sacct lists the remainder. A stale remainder taken
+    for a run would read as a restart of every task that has left it, and a finished task
+    would be taken for one Slurm is running again."""
     runs: dict[tuple[int, int | None], RunOf] = {}
     for entry in entries:
-        before = runs.get((entry.job, entry.task))
-        runs[entry.job, entry.task] = RunOf(entry, 0 if before is None else before.restarts + 1)
+        key = entry.job, entry.task
+        before = runs.get(key)
+        if entry.in_range:
+            if before is None:
+                runs[key] = RunOf(entry, 0)
+        elif before is None or before.entry.in_range:
+            runs[key] = RunOf(entry, 0)
+        else:
+            runs[key] = RunOf(entry, before.restarts + 1)
     return runs
 
 
