@@ -8,7 +8,7 @@ nothing special for them; expected problems (TsqError) are turned into one line 
 import os
 import sys
 
-from tsq.quickexit import exit_quickly
+from tsq.frozen import exit_quickly
 
 # 128 + the signal, as a shell reports a command killed by it: `head` closing the pipe is not a
 # failure of a job (exit 1), and a script can tell Ctrl-C from anything tsq decided.

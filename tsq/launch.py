@@ -29,6 +29,7 @@ from hydra.errors import CompactHydraException
 
 from tsq.compose import record_composes
 from tsq.errors import TsqError
+from tsq.frozen import freeze_imports
 from tsq.hosts import this_host
 from tsq.jobspec import BatchSpec, CodeSpec, write_spec
 from tsq.labels import make_label, sweep_label
@@ -192,6 +193,7 @@ class SweepLauncher:
                 "nothing was queued"
             ) from None
         atexit.register(self._release_if_unrecorded)
+        freeze_imports()  # last: Hydra composes the sweep's jobs next (before `launch`)
 
     def _dependency(self, depends_on: str | None) -> tuple[int | None, Sweep | None]:
         """`depends_on`: `ts:ID`, a ts job on this launcher's socket, or `sweep:REF`, a sweep in

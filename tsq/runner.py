@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tsq.backends import RunnerArgs
+from tsq.frozen import exit_quickly
 from tsq.jobspec import JobSpec, read_job
-from tsq.quickexit import exit_quickly
 from tsq.results import exit_status, write_result
 from tsq.safeio import make_private_dir
 from tsq.spool import SpoolDir
