@@ -27,7 +27,7 @@ def freeze_imports() -> None:
     the master config. Hydra then composes every job of the sweep, churning through enough
     objects for dozens of collections of the older generations, each of which would walk all
     of these again. On a 100-job launch the collector took 1.0-1.1 s (timed through
-    `gc.callbacks`) against 0.6-0.8 s in a launcher that imports nothing; frozen, 0.6-0.7 s.
+    `gc.callbacks`) against 0.6-0.8 s in a launcher that imports nothing; frozen, 0.6-0.8 s.
     Garbage is collected first, so nothing that is already dead is kept for the process's life.
     """
     gc.collect()

@@ -524,13 +524,10 @@ def last_runs(entries: list[AccountingEntry]) -> dict[tuple[int, int | None], Ru
     for entry in entries:
         key = entry.job, entry.task
         before = runs.get(key)
-        if entry.in_range:
-            if before is None:
-                runs[key] = RunOf(entry, 0)
-        elif before is None or before.entry.in_range:
-            runs[key] = RunOf(entry, 0)
-        else:
-            runs[key] = RunOf(entry, before.restarts + 1)
+        if entry.in_range and before is not None:
+            continue
+        after = None if before is None or before.entry.in_range else before
+        runs[key] = RunOf(entry, 0 if after is None else after.restarts + 1)
     return runs
 
 
