@@ -223,6 +223,28 @@ def test_huge_return_values_stay_out_of_summaries(sandbox: Sandbox) -> None:
     assert got[0]["size"] > HUGE and got[1]["size"] == HUGE + 2, "tsq.collect() has it whole"
 
 
+def test_the_store_keeps_small_summaries_so_results_read_without_their_files(
+    sandbox: Sandbox,
+) -> None:
+    """The refresh that records how a job ended keeps its summary in the store: `collect` (and
+    the page) read a sweep's results in one query, also where the result files cannot be read
+    (another host of a shared store). A summary over `STORED_LIMIT` stays in its file only."""
+    sandbox.sweep("+kind=plain,nan_metrics,large", script="shapes.py")
+    sandbox.wait_terminal()
+    jobs_dir = next((sandbox.root / "multirun").glob("*/.tsq/*/jobs"))
+    for path in jobs_dir.glob("?.json"):
+        path.unlink()  # every result summary gone
+    rows = json.loads(sandbox.tsq("collect", "--json", check=False).stdout)
+    by_kind = {row["overrides"][0]: row for row in rows}
+    plain, nan, large = (by_kind[f"+kind={k}"] for k in ("plain", "nan_metrics", "large"))
+    assert plain["state"] == "completed" and plain["error"] is None
+    assert plain["return_value"]["loss"] == 0.5 and plain["return_value"]["trace"] == [1.0]
+    assert nan["return_value"]["loss"] == "NaN", "NaN kept through the store (strict JSON)"
+    assert nan["return_value"]["steps"] == 10
+    assert large["return_value"] is None
+    assert "is missing" in large["error"], "a summary too large to keep is read from its file"
+
+
 def test_exceptions_that_do_not_unpickle_are_reported_as_raised(sandbox: Sandbox) -> None:
     # Without a code snapshot, deleting the module makes the exception's class unimportable.
     sandbox.sweep(

@@ -4,6 +4,7 @@ errors and concurrency. Tests that take `store` or `store_location` run on both 
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
 import shutil
 import sqlite3
@@ -21,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sweeps import ReadOnly
 
 from tsq.errors import StoreError, SweepNotFound
+from tsq.results import ResultSummary, ended_summary, stored_copy
 from tsq.states import JobState
 from tsq.store import (
     HEAD_REVISION,
@@ -603,8 +605,10 @@ def test_a_v1_store_upgrades_in_place_and_loses_nothing(store_location: str) -> 
     assert [row[:width] for row in after] == before, "every v1 column kept as it was"
     added = [row[width:] for row in after]
     # attempt (0002); version, intent, lease, server_id (0003); host (0006): the sweep's;
-    # restarts (0007): every earlier attempt was its submission's first run
-    assert added == [(1, 0, None, None, None, "host", 0)] * 4, "each its own, unclaimed attempt"
+    # restarts (0007): every earlier attempt was its submission's first run; result_summary
+    # (0008): no copy, the result files are read
+    added_by = [(1, 0, None, None, None, "host", 0, None)] * 4
+    assert added == added_by, "each its own, unclaimed attempt"
     sweeps = db_rows(path, "SELECT * FROM sweeps")
     assert [row[: len(sweep_before[0])] for row in sweeps] == sweep_before
     # project, snapshot, git_commit, git_branch, git_dirty (0004): a v1 sweep's code is unknown;
@@ -665,6 +669,32 @@ def test_new_attempts_archive_the_ended_one(store: Store, store_location: str) -
     )
     assert history == [(1, "failed", "boom", 1, 5)]
     assert store.new_attempts([jobs[0]], ["again"], "l2") == [], "an attempt is renewed only once"
+
+
+def test_a_result_summary_copy_keeps_nan_and_moves_with_its_attempt(
+    store: Store, store_location: str
+) -> None:
+    """The copy of a summary the refresh keeps is the summary, NaN included (PostgreSQL's JSON
+    types would refuse it: the column is text), and a retry archives it with its attempt."""
+    add(store, "copy00000001", n=1)
+    summary = ResultSummary(
+        status="completed", exit_code=0, error=None, traceback=None,
+        return_value={"loss": math.nan, "acc": 0.5}, started_at=1.0, ended_at=2.0,
+        output_dir=None, working_dir=None, task_name="train",
+    )  # fmt: skip
+    job = store.jobs(["copy00000001"])[0]
+    store.apply([JobUpdate.of(job, JobState.COMPLETED, result_summary=stored_copy(summary))])
+    job = store.jobs(["copy00000001"])[0]
+    got, problem = ended_summary(job.result_summary, "/nowhere/0.json")
+    assert problem is None and got is not None
+    assert math.isnan(got.return_value["loss"]) and got.return_value["acc"] == 0.5
+    assert got.started_at == 1.0 and got.task_name == "train"
+
+    store.new_attempts([job], ["again"], "retry-lease")
+    job = store.jobs(["copy00000001"])[0]
+    assert job.result_summary is None, "the new attempt has no result yet"
+    archived = db_rows(store_location, "SELECT number, result_summary FROM attempts")
+    assert archived == [(1, stored_copy(summary))]
 
 
 def test_a_rerun_archives_each_earlier_run_and_the_job_becomes_the_latest(

@@ -28,12 +28,13 @@ from tsq.results import (
     ResultNotLoadable,
     ResultSummary,
     ResultUnavailable,
+    ended_summary,
     load_job_return,
-    read_summary,
 )
 from tsq.spool import SpoolDir
 from tsq.states import JobState
 from tsq.store import Job, Store, Sweep
+from tsq.views import error_of
 
 if TYPE_CHECKING:
     import pandas
@@ -55,11 +56,7 @@ class Finished:
 
     @property
     def error(self) -> str | None:
-        if self.job.state == JobState.COMPLETED:
-            return self.problem
-        if self.summary is not None and self.summary.error:
-            return self.summary.error
-        return f"{self.job.state}: {self.job.reason or 'no reason recorded'}"
+        return error_of(self.job, self.summary, self.problem)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -137,21 +134,15 @@ class Finished:
 
 def finished(sweep: Sweep, jobs: list[Job]) -> tuple[list[Finished], int]:
     """The sweep's terminal jobs in job order, and how many are not finished yet."""
-    spool = sweep.spool
+    jobs_dir = str(sweep.spool.jobs)
     done: list[Finished] = []
     for job in jobs:
         if not job.state.terminal:
             continue
         summary, problem = None, None
         if job.state in (JobState.COMPLETED, JobState.FAILED):
-            path = spool.result_json(job.num, job.attempt)
-            try:
-                summary = read_summary(path)
-            except SpecError as e:
-                problem = str(e)
-            else:
-                if summary is None:
-                    problem = f"its result file {path} is missing"
+            path = SpoolDir.result_json_in(jobs_dir, job.num, job.attempt)
+            summary, problem = ended_summary(job.result_summary, path)
         done.append(Finished(sweep, job, summary, problem))
     return done, len(jobs) - len(done)
 

@@ -1,8 +1,11 @@
-"""The result files a job leaves behind, and the only code that reads them.
+"""The result files a job leaves behind, and the only code that reads them (and the store's
+copies of their summaries).
 
 Two files per job: `<num>.pkl`, the Hydra `JobReturn` for `tsq.collect()`, and `<num>.json`, a
 summary that `status` and `collect --json` read without unpickling anything. The pickle is written
-first and the JSON last, so a JSON file means the result is complete.
+first and the JSON last, so a JSON file means the result is complete. When the refresh records
+how a job ended, the store keeps a copy of its summary's text (`stored_copy`), read by the same
+parser.
 
 The summary holds the return value in JSON's types (see `summary_value`): numpy numbers become
 plain ones, NaN and infinities stay floats (the summary is read by Python's `json`, which writes
@@ -32,6 +35,9 @@ JOB_TRACEBACK = "Traceback of the job, as it ran:"
 # Bytes of encoded JSON a summary keeps of one return value: `collect --json` prints every
 # summary, and a task returning tens of MB (predictions, weights) must not make it print them.
 SUMMARY_LIMIT = 64 * 1024
+# Characters of a summary the store keeps a copy of (`stored_copy`): a few metrics and a
+# traceback fit many times over, and a store of 10k-job sweeps stays small.
+STORED_LIMIT = 16 * 1024
 
 
 class RemoteError(Exception):
@@ -258,7 +264,34 @@ def write_result(
 
 
 def write_summary(json_path: Path, summary: ResultSummary) -> None:
-    write_atomic(json_path, json.dumps(asdict(summary)).encode())
+    write_atomic(json_path, summary_text(summary).encode())
+
+
+def summary_text(summary: ResultSummary) -> str:
+    """The summary as its file holds it, and as the store keeps a copy of it (`stored_copy`)."""
+    return json.dumps(asdict(summary))
+
+
+def stored_copy(summary: ResultSummary) -> str | None:
+    """What the store keeps of a summary when the refresh records how its job ended: its text,
+    so that the page and `collect` read a sweep's results in one query instead of a file per
+    job; None for a summary over STORED_LIMIT (a large return value or traceback), which
+    stays in its file only and is read from there."""
+    text = summary_text(summary)
+    return text if len(text) <= STORED_LIMIT else None
+
+
+def parse_summary(data: str | bytes, where: str) -> ResultSummary:
+    """A summary's text, from its file or the store's copy; SpecError, naming `where`, when it
+    is corrupt."""
+    try:
+        fields = json.loads(data)
+        summary = ResultSummary(**fields)
+    except (ValueError, TypeError) as e:
+        raise SpecError(f"{where} is corrupt ({one_line(e)})") from e
+    if summary.status not in (COMPLETED, FAILED):
+        raise SpecError(f"{where} is corrupt (status {summary.status!r})")
+    return summary
 
 
 def read_summary(path: Path | str) -> ResultSummary | None:
@@ -269,14 +302,21 @@ def read_summary(path: Path | str) -> ResultSummary | None:
         return None
     except OSError as e:
         raise SpecError(f"result file {path} cannot be read: {e.strerror}") from e
+    return parse_summary(data, f"result file {path}")
+
+
+def ended_summary(stored: str | None, path: str) -> tuple[ResultSummary | None, str | None]:
+    """An ended job's summary, or why it has none: the store's copy (`stored`) when it has
+    one, else the job's result file at `path`."""
     try:
-        fields = json.loads(data)
-        summary = ResultSummary(**fields)
-    except (ValueError, TypeError) as e:
-        raise SpecError(f"result file {path} is corrupt ({one_line(e)})") from e
-    if summary.status not in (COMPLETED, FAILED):
-        raise SpecError(f"result file {path} is corrupt (status {summary.status!r})")
-    return summary
+        if stored is not None:
+            return parse_summary(stored, f"the store's copy of result file {path}"), None
+        summary = read_summary(path)
+    except SpecError as e:
+        return None, str(e)
+    if summary is None:
+        return None, f"its result file {path} is missing"
+    return summary, None
 
 
 def load_job_return(path: Path) -> JobReturn:

@@ -29,7 +29,7 @@ from tsq.backends import (
 from tsq.errors import SpecError, TsqError
 from tsq.hosts import this_host
 from tsq.lease import held
-from tsq.results import ResultSummary, read_summary
+from tsq.results import ResultSummary, read_summary, stored_copy
 from tsq.spool import SpoolDir
 from tsq.started import Started, read_started
 from tsq.states import JobState
@@ -98,6 +98,7 @@ def _from_result(job: Job, result: ResultSummary) -> JobUpdate:
         started_at=result.started_at,
         ended_at=result.ended_at,
         output_dir=result.output_dir,
+        result_summary=stored_copy(result),
     )
 
 

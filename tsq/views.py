@@ -15,6 +15,7 @@ from tsq.states import JobState
 from tsq.words import plural
 
 if TYPE_CHECKING:
+    from tsq.results import ResultSummary
     from tsq.store import Attempt, Job, Sweep
 
     Run = Job | Attempt  # an attempt, latest or earlier: what one run of a job did
@@ -54,6 +55,16 @@ def duration(job: Run, now: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def error_of(job: Run, summary: ResultSummary | None, problem: str | None) -> str | None:
+    """What went wrong with a terminal job, in one line: for a completed job only why its
+    result is unusable, if it is; else its own exception, or how it ended."""
+    if job.state == JobState.COMPLETED:
+        return problem
+    if summary is not None and summary.error:
+        return summary.error
+    return f"{job.state}: {job.reason or 'no reason recorded'}"
 
 
 def exit_text(job: Run) -> str:

@@ -1,6 +1,6 @@
 """A Hydra app whose results have the shapes real ones have: NaN and numpy metrics, values of
-tens of MB, instances of the app's own classes, exceptions that pickle but do not unpickle, and
-`sys.exit`. `+kind=...` picks one."""
+tens of kB and of tens of MB, instances of the app's own classes, exceptions that pickle but do
+not unpickle, and `sys.exit`. `+kind=...` picks one."""
 
 import sys
 from typing import Any
@@ -37,6 +37,8 @@ def main(cfg: DictConfig) -> Any:
         }
     if kind == "huge":
         return {"loss": 0.1, "blob": "x" * HUGE}
+    if kind == "large":  # whole in its summary (~25 kB), too large for the store's copy
+        return {"loss": 0.1, "preds": [0.5] * 5000}
     if kind == "huge_string":
         return "y" * HUGE
     if kind == "dataclass":

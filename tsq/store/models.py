@@ -10,7 +10,16 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Dialect, Float, ForeignKey, MetaData, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Dialect,
+    Float,
+    ForeignKey,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -119,6 +128,11 @@ class AttemptColumns:
     # again (Slurm's requeue, preemption) makes each run an attempt of its own, so the attempt
     # it queued is `attempt - restarts` (`tsq.backends.RunnerArgs`).
     restarts: Mapped[int] = mapped_column(default=0, server_default="0")
+    # A copy of the attempt's result summary (`tsq.results.stored_copy`), kept by the refresh
+    # that read it when the attempt ended; None before, for one over the size kept, and for
+    # attempts that ended before tsq kept copies (their files are read instead). Text, not
+    # JSON: a summary may hold NaN, which PostgreSQL's JSON types refuse.
+    result_summary: Mapped[str | None] = mapped_column(Text)
 
 
 class Job(AttemptColumns, Base):

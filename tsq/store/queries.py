@@ -48,6 +48,7 @@ class JobUpdate:
     output_dir: str | None = None
     ts_id: int | None = None
     server_id: str | None = None
+    result_summary: str | None = None
     release: bool = False
 
     @classmethod
