@@ -196,6 +196,7 @@ def aggregate(
     top: int | None = None,
     *,
     parsed: Sequence[Mapping[str, str]] | None = None,
+    found: Mapping[str, list[Any]] | None = None,
 ) -> Aggregate:
     """Group terminal jobs (`Finished.as_json()` dicts) by the `by` overrides and aggregate.
 
@@ -203,7 +204,8 @@ def aggregate(
     highest for `METRIC:max`; groups without a value last); `top` keeps the first N. Each one-line
     refusal is a `TsqError`: nothing finished, a `by` key no job sets, an unknown or non-numeric
     sort metric, no numeric metric at all. `parsed`: the items' overrides as `override_dict`
-    gives them, when the caller has them already (the page parses each job's once).
+    gives them, and `found`: `returned_metrics(items)`, when the caller has them already (the
+    page needs both itself).
     """
     if not items:
         raise TsqError("no finished job to aggregate yet")
@@ -218,7 +220,8 @@ def aggregate(
                 f"unknown key {key!r} for --by; the sweep's override keys: "
                 f"{', '.join(known) or 'none'}"
             )
-    found = returned_metrics(items)
+    if found is None:
+        found = returned_metrics(items)
     numeric = _numeric(found)
     if sort is not None:
         _check_metric(sort.metric, found, numeric)

@@ -2,8 +2,10 @@
 jobs, results, aggregates and plot data, in columns (one list per field) so that a sweep of
 10k jobs is one compact document.
 
-`Results` keeps the result summaries it has read: a terminal job's summary never changes (a
-retry is a new attempt, another file), so each file is read once per server, not per request.
+Result summaries come from the store's copies (one query with the job rows; a file only for a
+job that ended before tsq kept copies, or whose summary is too large to keep). `Results` keeps
+those it has parsed: a terminal job's summary never changes (a retry is a new attempt), so each
+is parsed once per server, not each time a live sweep's document is rebuilt.
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tsq.aggregate import Aggregate, aggregate, returned_metrics
-from tsq.errors import SpecError, TsqError
-from tsq.results import ResultSummary, read_summary
+from tsq.errors import TsqError
+from tsq.results import ResultSummary, ended_summary
 from tsq.spool import SpoolDir
-from tsq.states import JobState
+from tsq.states import TERMINAL, JobState
 from tsq.tables import override_dict
-from tsq.views import ORDER, exit_text
+from tsq.views import ORDER, error_of, exit_text
 
 if TYPE_CHECKING:
     from tsq.store import Job, Store, Sweep
@@ -40,19 +42,26 @@ def sweep_counts(store: Store) -> dict[str, dict[str, int]]:
     return counts
 
 
+# The `Job` fields the page reads, in the order `job_rows` selects them.
+ROW_FIELDS = (
+    "num", "state", "attempt", "ts_id", "exit_code", "signal", "reason", "submitted_at",
+    "started_at", "ended_at", "overrides", "output_dir", "result_summary",
+)  # fmt: skip
+
+
 def job_rows(store: Store, sweep_id: str) -> list[Any]:
-    """The sweep's jobs in job order, as plain rows with the `Job` fields the page reads: a
-    Core query, not ORM objects (a third of the time on 10k jobs, measured)."""
+    """The sweep's jobs in job order, as plain rows of `ROW_FIELDS`: a Core query, not ORM
+    objects (a third of the time on 10k jobs, measured)."""
     from sqlalchemy import select
 
     from tsq.store import Job
 
-    fields = (
-        Job.num, Job.state, Job.attempt, Job.ts_id, Job.exit_code, Job.signal, Job.reason,
-        Job.submitted_at, Job.started_at, Job.ended_at, Job.overrides, Job.output_dir,
-    )  # fmt: skip
     with store.session(write=False) as session:
-        query = select(*fields).where(Job.sweep_id == sweep_id).order_by(Job.num)
+        query = (
+            select(*(getattr(Job, name) for name in ROW_FIELDS))
+            .where(Job.sweep_id == sweep_id)
+            .order_by(Job.num)
+        )
         return list(session.execute(query))
 
 
@@ -90,11 +99,11 @@ def default_by(keys: Sequence[str]) -> list[str]:
 
 
 class Results:
-    """Result summaries by (jobs dir, num, attempt), read once.
+    """Result summaries by (jobs dir, num, attempt), parsed once.
 
     Shared by the server's threads without a lock: a read or a store of one dict item is
-    atomic in CPython, and two requests that miss the same key both read the same file and
-    store the same summary."""
+    atomic in CPython, and two requests that miss the same key both parse the same summary and
+    store it."""
 
     def __init__(self) -> None:
         # keyed by the jobs dir as a string: hashing and comparing a Path costs ~10x more
@@ -106,29 +115,33 @@ class Results:
         if known is not None:
             return known
         path = SpoolDir.result_json_in(jobs_dir, job.num, job.attempt)
-        try:
-            summary, problem = read_summary(path), None
-        except SpecError as e:
-            summary, problem = None, str(e)
-        if summary is None and problem is None:
-            problem = f"its result file {path} is missing"
+        summary, problem = ended_summary(job.result_summary, path)
         self._read[key] = (summary, problem)
         return summary, problem
 
-    def items(self, sweep: Sweep, jobs: Sequence[Job]) -> list[dict[str, Any]]:
-        """`Finished.as_json()` of the terminal jobs (as `tsq collect --json` gives them)."""
-        from tsq.collector import Finished
-
+    def items(self, sweep: Sweep, jobs: Sequence[Job]) -> list[tuple[int, dict[str, Any]]]:
+        """(index in `jobs`, item) of the terminal jobs: the fields of `Finished.as_json()`
+        that the aggregate and the plots read (num, state, return_value, error)."""
         jobs_dir = str(sweep.spool.jobs)
         out = []
-        for job in jobs:
-            if not job.state.terminal:
+        for i, job in enumerate(jobs):
+            if job.state not in TERMINAL:
                 continue
             summary, problem = None, None
             if job.state in (JobState.COMPLETED, JobState.FAILED):
                 summary, problem = self.summary(jobs_dir, job)
-            out.append(Finished(sweep, job, summary, problem).as_json())
+            item = {
+                "num": job.num,
+                "state": job.state,
+                "return_value": summary.return_value if summary else None,
+                "error": error_of(job, summary, problem),
+            }
+            out.append((i, item))
         return out
+
+
+# The row fields the page gets as they are, one list each.
+JOB_COLUMNS = ("num", "attempt", "ts_id", "reason", "submitted_at", "started_at", "ended_at")
 
 
 def _number(value: Any) -> float | None:
@@ -142,11 +155,12 @@ def aggregate_or_reason(
     items: Sequence[Mapping[str, Any]],
     by: Sequence[str],
     parsed: Sequence[Mapping[str, str]],
+    found: Mapping[str, list[Any]],
 ) -> dict[str, Any]:
     """The aggregate as JSON, or why there is none (nothing finished, nothing numeric).
-    `parsed`: each item's overrides, parsed once by the caller."""
+    `parsed`: each item's overrides, and `found`: `returned_metrics(items)`, from the caller."""
     try:
-        result: Aggregate = aggregate(items, by, parsed=parsed)
+        result: Aggregate = aggregate(items, by, parsed=parsed, found=found)
     except TsqError as e:
         return {"error": str(e), "by": list(by)}
     return {**result.as_json(), "columns": result.columns(), "rows": result.rows()}
@@ -155,18 +169,22 @@ def aggregate_or_reason(
 def sweep_payload(
     sweep: Sweep, jobs: Sequence[Job], results: Results, by: Sequence[str] | None = None
 ) -> dict[str, Any]:
-    """Everything the page shows of one sweep."""
-    overrides = [override_dict(job.overrides) for job in jobs]
+    """Everything the page shows of one sweep; `jobs` as `job_rows` reads them."""
+    column = (
+        dict(zip(ROW_FIELDS, map(list, zip(*jobs, strict=True)), strict=True))
+        if jobs
+        else {name: [] for name in ROW_FIELDS}
+    )
+    overrides = [override_dict(o) for o in column["overrides"]]
     keys = swept_keys(overrides)
-    items = results.items(sweep, jobs)
+    indexed = results.items(sweep, jobs)
+    items = [item for _, item in indexed]
     by = default_by(keys) if by is None else list(by)
     found = returned_metrics(items)
     metrics = [m for m, values in found.items() if any(_number(v) is not None for v in values)]
     values: dict[str, list[float | None]] = {m: [None] * len(jobs) for m in metrics}
-    index = {job.num: i for i, job in enumerate(jobs)}
     errors: list[str | None] = [None] * len(jobs)
-    for item in items:
-        i = index[item["num"]]
+    for i, item in indexed:
         errors[i] = item["error"]
         value = item["return_value"]
         mapping = value if isinstance(value, Mapping) else {"return_value": value}
@@ -185,22 +203,14 @@ def sweep_payload(
         "all_keys": list(dict.fromkeys(k for o in overrides for k in o)),
         "by": by,
         "jobs": {
-            "num": [job.num for job in jobs],
-            "state": [str(job.state) for job in jobs],
-            "attempt": [job.attempt for job in jobs],
-            "ts_id": [job.ts_id for job in jobs],
+            **{name: column[name] for name in JOB_COLUMNS},
+            "state": [str(state) for state in column["state"]],
             "exit": [exit_text(job) for job in jobs],
-            "reason": [job.reason for job in jobs],
-            "submitted_at": [job.submitted_at for job in jobs],
-            "started_at": [job.started_at for job in jobs],
-            "ended_at": [job.ended_at for job in jobs],
-            "overrides": [" ".join(job.overrides) for job in jobs],
+            "overrides": [" ".join(o) for o in column["overrides"]],
             "values": {k: [o.get(k) for o in overrides] for k in keys},
             "error": errors,
         },
         "metrics": metrics,
         "values": values,
-        "aggregate": aggregate_or_reason(
-            items, by, [overrides[index[item["num"]]] for item in items]
-        ),
+        "aggregate": aggregate_or_reason(items, by, [overrides[i] for i, _ in indexed], found),
     }

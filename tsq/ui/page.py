@@ -56,14 +56,14 @@ def report(
     """`tsq report`: the sweep's id and its results page as one self-contained HTML file."""
     from tsq.status import refresh
     from tsq.store import Store
-    from tsq.ui.data import Results, sweep_counts, sweep_payload, sweeps_payload
+    from tsq.ui.data import Results, job_rows, sweep_counts, sweep_payload, sweeps_payload
 
     plotly = plotly_js()
     store = Store.open(store_location)
     try:
         refresh(store)
         sweep = store.find_sweep(sweep_ref)
-        jobs = store.jobs([sweep.id])
+        jobs = job_rows(store, sweep.id)
         if by is not None:
             known = list(dict.fromkeys(k for job in jobs for k in _keys(job.overrides)))
             for key in by:
