@@ -4,7 +4,8 @@ One `ThreadingHTTPServer`; the page polls small JSON endpoints. The store is bro
 (`tsq.status.refresh`, what `tsq status` does) at most once every `refresh_every` seconds,
 whatever the number of open pages; between refreshes every request is answered from what was read.
 A sweep's document is rebuilt only when its jobs changed (a grouped query on the jobs' state,
-count, version and update time tells), and result files are read once each (`data.Results`).
+count, version and update time tells), and each job's result summary is parsed once
+(`data.Results`), from the store's copy or, for a job without one, its file.
 
 Access: on a loopback address anyone on this machine may read, and requests must name the host
 as a loopback name (a page elsewhere cannot reach it through a DNS name that points here). On any
