@@ -11,6 +11,7 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 RUNS = 5
@@ -55,6 +56,46 @@ def interleaved(measures: dict[str, Callable[[], float]], runs: int = RUNS) -> d
         for name, measure in measures.items():
             samples[name].append(measure())
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Two measures taken side by side: their medians, and the median of the round-by-round
+    ratios `other / base` with the lowest and highest."""
+
+    base: float
+    other: float
+    ratio: float
+    low: float
+    high: float
+
+    def ratios(self) -> str:
+        return f"{self.ratio:.2f}x (median of the rounds' ratios; {self.low:.2f}-{self.high:.2f})"
+
+
+def paired(base: Callable[[], float], other: Callable[[], float], runs: int) -> Paired:
+    """`runs` rounds of both measures back to back, the order alternating from round to round.
+
+    On this machine the speed drifts: one command took 8.4 to 12.7 s within minutes, while the
+    two launchers of one round differ by a few per cent. The ratio of two adjacent measures
+    cancels that drift better than the ratio of two medians, and with the order alternating
+    neither measure always runs in the other's wake (its page cache, its clean-up)."""
+    pairs = []
+    for i in range(runs):
+        if i % 2 == 0:
+            b = base()
+            pairs.append((b, other()))
+        else:
+            o = other()
+            pairs.append((base(), o))
+    ratios = sorted(o / b for b, o in pairs)
+    return Paired(
+        statistics.median(b for b, _ in pairs),
+        statistics.median(o for _, o in pairs),
+        statistics.median(ratios),
+        ratios[0],
+        ratios[-1],
+    )
 
 
 @contextmanager

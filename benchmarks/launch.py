@@ -8,6 +8,7 @@ they do not steal the CPU while the launch is timed.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import statistics
@@ -16,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import FLOOR_PLUGIN, NOOP_APP, RUNS, run_ts, sandbox
+from _common import FLOOR_PLUGIN, NOOP_APP, RUNS, paired, run_ts, sandbox
 
 
 def launch(work: Path, env: dict[str, str], launcher: str, n: int, tag: str) -> tuple[float, int]:
@@ -41,6 +42,18 @@ def held_queue(env: dict[str, str]) -> int:
     return pid
 
 
+def timed(
+    work: Path, env: dict[str, str], launcher: str, n: int, rss: dict[str, list[int]]
+) -> float:
+    """One launch's wall time behind a fresh blocker, its peak memory added to `rss`."""
+    blocker = held_queue(env)
+    elapsed, peak = launch(work, env, launcher, n, f"{n}-{launcher}-{len(rss[launcher])}")
+    run_ts(env, "-K")  # forget the queued jobs (their clients exit with the server)
+    os.kill(blocker, signal.SIGKILL)
+    rss[launcher].append(peak)
+    return elapsed
+
+
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else RUNS
     sizes = [int(n) for n in sys.argv[2:]] or [10, 100, 500]
@@ -50,20 +63,15 @@ def main() -> None:
             filter(None, [str(FLOOR_PLUGIN), env.get("PYTHONPATH")])
         )
         for n in sizes:
-            samples: dict[str, list[tuple[float, int]]] = {"floor": [], "ts": []}
-            for run in range(runs):
-                blocker = held_queue(env)
-                for launcher in samples:
-                    samples[launcher].append(launch(work, env, launcher, n, f"{n}-{run}"))
-                run_ts(env, "-K")  # forget the queued jobs (their clients exit with the server)
-                os.kill(blocker, signal.SIGKILL)
-            wall = {k: statistics.median(s[0] for s in v) for k, v in samples.items()}
-            rss = {k: statistics.median(s[1] for s in v) for k, v in samples.items()}
+            rss: dict[str, list[int]] = {"floor": [], "ts": []}
+            floor, ts = (functools.partial(timed, work, env, k, n, rss) for k in ("floor", "ts"))
+            got = paired(floor, ts, runs)
+            peak = {k: statistics.median(v) for k, v in rss.items()}
             print(
-                f"N={n}: floor {wall['floor']:.2f} s, ts {wall['ts']:.2f} s, "
-                f"ratio {wall['ts'] / wall['floor']:.2f} (target <= 1.15); peak memory floor "
-                f"{rss['floor'] / 1024:.0f} MiB, ts {rss['ts'] / 1024:.0f} MiB, "
-                f"ratio {rss['ts'] / rss['floor']:.2f} (target <= 1.2); medians of {runs}"
+                f"N={n}: floor {got.base:.2f} s, ts {got.other:.2f} s, ratio {got.ratios()} "
+                f"(target <= 1.15); peak memory floor {peak['floor'] / 1024:.0f} MiB, ts "
+                f"{peak['ts'] / 1024:.0f} MiB, ratio {peak['ts'] / peak['floor']:.2f} "
+                f"(target <= 1.2); medians of {runs}"
             )
 
 

@@ -1,20 +1,23 @@
 """Slurm: tsq's `hydra/launcher=tsq_slurm` against hydra-submitit-launcher's `submitit_slurm`,
 on the same cluster, in the same run, interleaved (README "Benchmarks", issue #14).
 
-1. Time to prompt of an N-job sweep (`python app.py -m hydra/launcher=tsq_slurm +x=range(0,N)`,
-   the no-op NOOP_APP), over a floor: the same sweep with the floor launcher
-   (`benchmarks/floor_plugin`: Hydra starts, expands and validates the sweep, and hands back
-   pending results) plus one `sbatch --array=0-<N-1>` of a trivial script with the same
-   resource options, timed apart in the same round and added. That is what any launcher that
+1. Time to prompt of an N-job sweep (`python app.py -m hydra/launcher=tsq_slurm
+   +x=range(0,N)`, the no-op NOOP_APP) over a floor, in 2 x RUNS rounds of the two side by
+   side, their order alternating (`_common.paired`). The floor: the same command with the
+   floor launcher (`benchmarks/floor_plugin`: Hydra starts, expands and validates the sweep,
+   and hands back pending results; the Slurm options are given to it too, and ignored), plus
+   one `sbatch --array=0-<N-1>` of a trivial script with the same resource options, timed
+   apart in the same round and added. That is what any launcher that
    queues a sweep on Slurm and gives the prompt back must pay: Hydra's own sweep, and one
    submission; everything above it is tsq's (finding the cluster, `sbatch --test-only`, the
    code snapshot, the batch spec, the store). Both arrays are queued held (`--hold`; for tsq
    through `additional_parameters`) so that their jobs do not take the CPU from the next
    measure, and scancelled right after. submitit_slurm gives the prompt back only once every
    job has ended: its time to prompt is its end-to-end time (2).
-2. End to end, N no-op jobs, from the command to every result collected: tsq's launch, then
-   `python -m tsq wait <sweep dir>` and `python -m tsq collect --json <sweep dir>` (which must
-   list the N return values); submitit_slurm's blocking multirun command.
+2. End to end, N no-op jobs (RUNS rounds, paired the same way), from the command to every
+   result collected: tsq's launch, then `python -m tsq wait <sweep dir>` and
+   `python -m tsq collect --json <sweep dir>` (which must list the N return values);
+   submitit_slurm's blocking multirun command.
 3. `python -m tsq status` with 100 and then 1,000 active (held) Slurm jobs in the store (a
    held sweep of 100, then a second of 900 beside it), over `python -c "import sqlalchemy.orm"`
    (as store_scale.py), and the Slurm client calls one status makes, counted by wrappers
@@ -34,8 +37,9 @@ everything); it warns when one started while it measured.
 
     .venv/bin/python benchmarks/slurm.py [RUNS] [N]        (default: 3 runs, N = 100)
 
-A run takes 10-12 minutes on the 2-core development machine, nearly all of it the 100-job
-sweeps (~3 minutes a round, submitit_slurm's the longest) and the launch of the 1,000 held jobs.
+A run takes ~12-15 minutes on the 2-core development machine, nearly all of it the 100-job
+sweeps (~3 minutes an end-to-end round, submitit_slurm's the longest; ~30 s a time-to-prompt
+round) and the launch of the 1,000 held jobs.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from _common import FLOOR_PLUGIN, IMPORT_FLOOR, NOOP_APP, interleaved, sandbox
+from _common import FLOOR_PLUGIN, IMPORT_FLOOR, NOOP_APP, interleaved, paired, sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 3  # an end-to-end round of 100 Slurm jobs per launcher takes minutes on 2 cores
@@ -185,17 +189,21 @@ def main() -> None:
             launcher: str, size: int, *extra: str, first: int = 0
         ) -> tuple[list[str], Path]:
             sweep = work / "multirun" / str(next(tags))
-            options = SLURM if launcher != "floor" else {}
+            # The floor gets the same options (`++`: its config has no such keys; it ignores
+            # them): Hydra parses and applies every override again for each job it composes,
+            # ~7 ms a job for these seven, which the floor must pay too.
+            add = "++" if launcher == "floor" else ""
             argv = [python, "app.py", "-m", f"hydra/launcher={launcher}",
                     f"+x=range({first},{first + size})", f"hydra.sweep.dir={sweep}",
-                    *(f"hydra.launcher.{k}={v}" for k, v in options.items()), *extra]  # fmt: skip
+                    *(f"{add}hydra.launcher.{k}={v}" for k, v in SLURM.items()),
+                    *extra]  # fmt: skip
             return argv, sweep
 
         held = "++hydra.launcher.additional_parameters.hold=true"
         sbatch_s: list[float] = []
 
         def floor() -> float:
-            hydra_s = timed(multirun("floor", n)[0], env, app)
+            hydra_s = timed(multirun("floor", n, held)[0], env, app)
             start = time.perf_counter()
             run(["sbatch", "--parsable", "--hold", f"--job-name={NAME}", "--output=/dev/null",
                  f"--array=0-{n - 1}", "--time=10", "--cpus-per-task=1", "--mem=1GB",
@@ -229,21 +237,18 @@ def main() -> None:
             return elapsed
 
         try:
-            got = interleaved(
-                {"floor": floor, "tsq prompt": tsq_prompt, "tsq e2e": tsq_e2e,
-                 "submitit e2e": submitit_e2e},
-                runs,
-            )  # fmt: skip
-            floor_s, sbatch_med = got["floor"], statistics.median(sbatch_s)
-            print(f"Slurm options: {SLURM}; medians of {runs}")
-            print(f"1. time to prompt, {n} jobs: floor {floor_s:.2f} s (Hydra's sweep with the "
-                  f"floor launcher + one held sbatch --array of {n}: {sbatch_med * 1000:.0f} ms); "
-                  f"tsq_slurm {got['tsq prompt']:.2f} s, {got['tsq prompt'] / floor_s:.2f}x "
-                  f"floor (target <= 1.15); submitit_slurm {got['submitit e2e']:.1f} s "
-                  f"(blocks until every job has ended)")  # fmt: skip
-            print(f"2. end to end, {n} no-op jobs: tsq_slurm {got['tsq e2e']:.1f} s (launch, "
-                  f"wait, collect --json), submitit_slurm {got['submitit e2e']:.1f} s: "
-                  f"{got['tsq e2e'] / got['submitit e2e']:.2f}x (target <= 1.0)")  # fmt: skip
+            prompt = paired(floor, tsq_prompt, 2 * runs)
+            e2e = paired(submitit_e2e, tsq_e2e, runs)
+            sbatch_med = statistics.median(sbatch_s)
+            print(f"Slurm options: {SLURM}; medians of {2 * runs} rounds (1) and {runs} (2)")
+            print(f"1. time to prompt, {n} jobs: floor {prompt.base:.2f} s (Hydra's sweep with "
+                  f"the floor launcher + one held sbatch --array of {n}: "
+                  f"{sbatch_med * 1000:.0f} ms); tsq_slurm {prompt.other:.2f} s, "
+                  f"{prompt.ratios()} the floor (target <= 1.15); submitit_slurm "
+                  f"{e2e.base:.1f} s (blocks until every job has ended)")  # fmt: skip
+            print(f"2. end to end, {n} no-op jobs: tsq_slurm {e2e.other:.1f} s (launch, "
+                  f"wait, collect --json), submitit_slurm {e2e.base:.1f} s: "
+                  f"{e2e.ratios()} (target <= 1.0)")  # fmt: skip
             if pytest_running():
                 print("warning: a pytest started while 1-2 were measured", file=sys.stderr)
 

@@ -26,6 +26,10 @@ class Pending(JobReturn):
 
 
 class FloorLauncher(Launcher):
+    def __init__(self, **options: Any) -> None:
+        """Takes the options another launcher is given and ignores them: the floor composes
+        every job with the same command-line overrides as the launcher it is the floor of."""
+
     def setup(self, **kwargs: Any) -> None:
         pass
 
