@@ -685,7 +685,7 @@ def test_a_result_summary_copy_keeps_nan_and_moves_with_its_attempt(
     job = store.jobs(["copy00000001"])[0]
     store.apply([JobUpdate.of(job, JobState.COMPLETED, result_summary=stored_copy(summary))])
     job = store.jobs(["copy00000001"])[0]
-    got, problem = ended_summary(job.result_summary, "/nowhere/0.json")
+    got, problem = ended_summary("/nowhere", job)
     assert problem is None and got is not None
     assert math.isnan(got.return_value["loss"]) and got.return_value["acc"] == 0.5
     assert got.started_at == 1.0 and got.task_name == "train"

@@ -32,7 +32,6 @@ from tsq.results import (
     load_job_return,
 )
 from tsq.spool import SpoolDir
-from tsq.states import JobState
 from tsq.store import Job, Store, Sweep
 from tsq.views import error_of
 
@@ -135,15 +134,9 @@ class Finished:
 def finished(sweep: Sweep, jobs: list[Job]) -> tuple[list[Finished], int]:
     """The sweep's terminal jobs in job order, and how many are not finished yet."""
     jobs_dir = str(sweep.spool.jobs)
-    done: list[Finished] = []
-    for job in jobs:
-        if not job.state.terminal:
-            continue
-        summary, problem = None, None
-        if job.state in (JobState.COMPLETED, JobState.FAILED):
-            path = SpoolDir.result_json_in(jobs_dir, job.num, job.attempt)
-            summary, problem = ended_summary(job.result_summary, path)
-        done.append(Finished(sweep, job, summary, problem))
+    done = [
+        Finished(sweep, job, *ended_summary(jobs_dir, job)) for job in jobs if job.state.terminal
+    ]
     return done, len(jobs) - len(done)
 
 

@@ -24,10 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 from tsq.errors import SpecError
 from tsq.safeio import read_private, write_atomic
+from tsq.spool import SpoolDir
 from tsq.states import JobState
 
 if TYPE_CHECKING:  # the runner imports this module: Hydra only for annotations
     from hydra.core.utils import JobReturn
+
+    from tsq.store import Attempt, Job
+
+    Run = Job | Attempt
 
 COMPLETED = "completed"
 FAILED = "failed"
@@ -305,12 +310,18 @@ def read_summary(path: Path | str) -> ResultSummary | None:
     return parse_summary(data, f"result file {path}")
 
 
-def ended_summary(stored: str | None, path: str) -> tuple[ResultSummary | None, str | None]:
-    """An ended job's summary, or why it has none: the store's copy (`stored`) when it has
-    one, else the job's result file at `path`."""
+def ended_summary(jobs_dir: str, job: Run) -> tuple[ResultSummary | None, str | None]:
+    """A terminal job's summary, or why it has none: the store's copy when it has one, else
+    its result file in `jobs_dir` (`str(spool.jobs)`). (None, None) for a job that ended
+    without running to a result (lost, cancelled): it has none to read."""
+    if job.state not in (JobState.COMPLETED, JobState.FAILED):
+        return None, None
+    path = SpoolDir.result_json_in(jobs_dir, job.num, job.attempt)
     try:
-        if stored is not None:
-            return parse_summary(stored, f"the store's copy of result file {path}"), None
+        if job.result_summary is not None:
+            return parse_summary(
+                job.result_summary, f"the store's copy of result file {path}"
+            ), None
         summary = read_summary(path)
     except SpecError as e:
         return None, str(e)

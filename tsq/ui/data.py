@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from tsq.aggregate import Aggregate, aggregate, returned_metrics
 from tsq.errors import TsqError
 from tsq.results import ResultSummary, ended_summary
-from tsq.spool import SpoolDir
 from tsq.states import TERMINAL, JobState
 from tsq.tables import override_dict
 from tsq.views import ORDER, error_of, exit_text
@@ -47,6 +46,10 @@ ROW_FIELDS = (
     "num", "state", "attempt", "ts_id", "exit_code", "signal", "reason", "submitted_at",
     "started_at", "ended_at", "overrides", "output_dir", "result_summary",
 )  # fmt: skip
+
+
+# The row fields the page gets as they are, one list each.
+JOB_COLUMNS = ("num", "attempt", "ts_id", "reason", "submitted_at", "started_at", "ended_at")
 
 
 def job_rows(store: Store, sweep_id: str) -> list[Any]:
@@ -114,10 +117,8 @@ class Results:
         known = self._read.get(key)
         if known is not None:
             return known
-        path = SpoolDir.result_json_in(jobs_dir, job.num, job.attempt)
-        summary, problem = ended_summary(job.result_summary, path)
-        self._read[key] = (summary, problem)
-        return summary, problem
+        known = self._read[key] = ended_summary(jobs_dir, job)
+        return known
 
     def items(self, sweep: Sweep, jobs: Sequence[Job]) -> list[tuple[int, dict[str, Any]]]:
         """(index in `jobs`, item) of the terminal jobs: the fields of `Finished.as_json()`
@@ -127,9 +128,7 @@ class Results:
         for i, job in enumerate(jobs):
             if job.state not in TERMINAL:
                 continue
-            summary, problem = None, None
-            if job.state in (JobState.COMPLETED, JobState.FAILED):
-                summary, problem = self.summary(jobs_dir, job)
+            summary, problem = self.summary(jobs_dir, job)
             item = {
                 "num": job.num,
                 "state": job.state,
@@ -138,10 +137,6 @@ class Results:
             }
             out.append((i, item))
         return out
-
-
-# The row fields the page gets as they are, one list each.
-JOB_COLUMNS = ("num", "attempt", "ts_id", "reason", "submitted_at", "started_at", "ended_at")
 
 
 def _number(value: Any) -> float | None:
