@@ -84,7 +84,7 @@ def test_configs_are_those_composed_at_submit_time(tmp_path: Path) -> None:
     loader = ConfigLoaderImpl(config_search_path=create_config_search_path(str(conf)))
     master = loader.load_configuration("config", overrides=[], run_mode=RunMode.MULTIRUN)
     context = HydraContext(config_loader=loader, callbacks=None)
-    recorder = record_composes(context, master)
+    recorder = record_composes(context, master, main_by_name=False)
     assert context.config_loader is recorder, "the sweeper composes through hydra_context"
 
     swept = context.config_loader.load_sweep_config(master_config=master, sweep_overrides=["x=1"])

@@ -29,9 +29,10 @@ class RecordingLoader:
     sweep configs it composes for `master` are kept, pickled (a composed config is ~170 kB of
     objects but ~12 kB pickled), until the launcher takes them."""
 
-    def __init__(self, loader: ConfigLoader, master: DictConfig) -> None:
+    def __init__(self, loader: ConfigLoader, master: DictConfig, main_by_name: bool) -> None:
         self._loader = loader
         self._master = master
+        self._main_by_name = main_by_name
         self._composed: dict[tuple[str, ...], bytes] = {}
 
     def __getattr__(self, name: str) -> Any:
@@ -46,7 +47,9 @@ class RecordingLoader:
         if master_config is self._master:
             # One that cannot be pickled is composed again by `take`, which says so to the user.
             with suppress(SpecError):
-                self._composed[tuple(sweep_overrides)] = pickled(config, "the job's config")
+                self._composed[tuple(sweep_overrides)] = pickled(
+                    config, "the job's config", self._main_by_name
+                )
         return config
 
     def take(self, overrides: Sequence[str]) -> bytes:
@@ -57,14 +60,17 @@ class RecordingLoader:
         config = self._loader.load_sweep_config(
             master_config=self._master, sweep_overrides=list(overrides)
         )
-        return pickled(config, "the job's config")
+        return pickled(config, "the job's config", self._main_by_name)
 
 
-def record_composes(hydra_context: HydraContext, master: DictConfig) -> RecordingLoader:
-    """Put a recording loader in `hydra_context`, which the sweeper shares with the launcher."""
+def record_composes(
+    hydra_context: HydraContext, master: DictConfig, main_by_name: bool
+) -> RecordingLoader:
+    """Put a recording loader in `hydra_context`, which the sweeper shares with the launcher.
+    `main_by_name`: the jobs run the app's script as `__main__` (`tsq.jobspec.pickled`)."""
     loader = hydra_context.config_loader
     if isinstance(loader, RecordingLoader):  # an earlier launcher's, for another master
         loader = loader._loader
-    recorder = RecordingLoader(loader, master)
+    recorder = RecordingLoader(loader, master, main_by_name)
     hydra_context.config_loader = recorder
     return recorder

@@ -5,20 +5,26 @@ Layout: one JSON header line, then the batch's pickled payload, then one pickled
 job. The header holds the parent's `sys.path` (so the job can import what the pickles refer to
 *before* unpickling them), how the jobs were queued (read by `tsq retry` without unpickling),
 and where each job's config lies, so a job reads and unpickles its own config and no other.
-cloudpickle where pickle cannot: Hydra's singleton state carries resolver closures, and
-`@hydra.main` functions and structured configs often live in `__main__` (see `pickled`).
+cloudpickle where pickle cannot: Hydra's singleton state carries resolver closures (see
+`pickled`). What the app's script defines (`@hydra.main` functions, structured configs) travels
+by name when the job runs that script as its `__main__` before it unpickles (`tsq.toplevel`),
+by value otherwise.
 """
 
 from __future__ import annotations
 
 import gc
+import importlib
+import inspect
+import io
 import json
 import os
 import pickle
 import sys
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -48,12 +54,15 @@ class BatchSpec:
 class CodeSpec:
     """Where a job imports the app from: the launch's `sys.path` and main file, remapped into
     the code snapshot when there is one (`tsq.snapshot`), and whether the job runs the main
-    file's top level before its task (`tsq.toplevel`)."""
+    file as its `__main__` before it unpickles anything (`tsq.toplevel`): then what the launch
+    pickled from `__main__` went by name. `main_module` is the module `python -m` ran, so the
+    job runs it with its package."""
 
     sys_path: list[str]
     main_file: str | None
     top_level: bool = False
     snapshot: str | None = None
+    main_module: str | None = None
 
     @classmethod
     def as_launched(cls) -> CodeSpec:
@@ -71,31 +80,75 @@ class JobSpec:
     code: CodeSpec
 
 
-def pickled(obj: Any, what: str) -> bytes:
+def pickled(obj: Any, what: str, main_by_name: bool = False) -> bytes:
     """Pickle `obj` for another interpreter, or say in one line what in the app cannot go there.
 
     The standard pickler first: it pickles a composed config in half cloudpickle's time (4 vs
     8 ms, a tenth of a launch's own work on 100 jobs), and both refer to what can be imported
-    by name in the same way. cloudpickle for what only it carries, by value: whatever lives in
-    `__main__` (the app's script, which the job does not run as `__main__`) and whatever cannot
-    be found by name (a closure, a class made in a function), where the standard pickler fails.
-    A payload that names `__main__` anywhere, even in a string, takes cloudpickle's way: slower,
-    never wrong.
+    by name in the same way. `main_by_name`: the job runs the app's script as its `__main__`
+    before it unpickles, so `__main__.<name>` is found there as here. Otherwise a payload that
+    names `__main__` anywhere (even in a string) takes cloudpickle's way, which carries what
+    `__main__` defines by value: slower, never wrong. cloudpickle also carries what cannot be
+    found by name (a closure, a class made in a function), where the standard pickler fails.
     """
     try:
         data = pickle.dumps(obj, protocol=PROTOCOL)
     except Exception:
         data = None
-    if data is not None and b"__main__" not in data:
+    if data is not None and (main_by_name or b"__main__" not in data):
         return data
-    import cloudpickle
-
+    buffer = io.BytesIO()
     try:
-        return cloudpickle.dumps(obj, protocol=PROTOCOL)
+        _app_pickler()(buffer, main_by_name).dump(obj)
     except Exception as e:
         raise SpecError(
             f"cannot queue the sweep: {what} cannot be pickled ({type(e).__name__}: {e})"
         ) from e
+    return buffer.getvalue()
+
+
+@cache
+def _app_pickler() -> type:
+    """cloudpickle's pickler, which also sends by name what the job finds by name: with
+    `main_by_name`, `__main__`'s own functions and classes; and a function its module holds
+    only wrapped (`@hydra.main` keeps the task as `__wrapped__` of the module's `main`), which
+    the standard pickler refuses as "not the same object" and cloudpickle would copy, so that
+    the job's task would not be the module's (nor its globals the module's)."""
+    import cloudpickle
+
+    class AppPickler(cloudpickle.Pickler):  # type: ignore[misc,name-defined]
+        def __init__(self, file: IO[bytes], main_by_name: bool) -> None:
+            super().__init__(file, protocol=PROTOCOL)
+            self.main_by_name = main_by_name
+
+        def reducer_override(self, obj: Any) -> Any:
+            if isinstance(obj, types.FunctionType | type):
+                module = getattr(obj, "__module__", None)
+                if isinstance(module, str) and (module != "__main__" or self.main_by_name):
+                    found = _attribute(module, obj.__qualname__)
+                    if found is obj and module == "__main__":
+                        return NotImplemented  # the standard way: by name
+                    if found is not obj and found is not None and inspect.unwrap(found) is obj:
+                        return unwrapped_attribute, (module, obj.__qualname__)
+            return super().reducer_override(obj)
+
+    return AppPickler
+
+
+def _attribute(module: str, qualname: str) -> Any:
+    """`module.qualname` if the module is loaded and has it, else None."""
+    found: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return found
+
+
+def unwrapped_attribute(module: str, qualname: str) -> Any:
+    """In the job: the function that `module.qualname` wraps (see `_app_pickler`)."""
+    found: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return inspect.unwrap(found)
 
 
 def write_spec(
@@ -106,7 +159,7 @@ def write_spec(
     code: CodeSpec,
 ) -> None:
     """Write the spec file; `configs` are the jobs' pickled configs, by job num."""
-    payload = pickled(batch, "the task function or a registered resolver")
+    payload = pickled(batch, "the task function or a registered resolver", code.top_level)
     offsets: dict[str, list[int]] = {}
     position = len(payload)
     for num, blob in configs.items():
@@ -118,6 +171,7 @@ def write_spec(
         "main_file": code.main_file,
         "top_level": code.top_level,
         "snapshot": code.snapshot,
+        "main_module": code.main_module,
         "ts": ts_options,
         "payload": len(payload),
         "configs": offsets,
@@ -163,8 +217,10 @@ def read_header(path: Path) -> dict[str, Any]:
         raise SpecError(f"cannot read job spec {path}: {e.strerror}") from e
 
 
-def read_job(path: Path, num: int) -> JobSpec:
-    """Job `num`'s spec: the batch payload and its own config, and nothing else, unpickled."""
+def read_job(path: Path, num: int, prepare: Callable[[CodeSpec], None] | None = None) -> JobSpec:
+    """Job `num`'s spec: the batch payload and its own config, and nothing else, unpickled.
+    `prepare` runs once the launch's `sys.path` is in place and before anything is unpickled
+    (the runner installs the app's `__main__` there)."""
     import cloudpickle
 
     try:
@@ -182,15 +238,18 @@ def read_job(path: Path, num: int) -> JobSpec:
     for entry in reversed(header["sys_path"]):
         if entry not in sys.path:
             sys.path.insert(0, entry)
-    batch = cloudpickle.loads(payload)
-    if not isinstance(batch, BatchSpec):
-        raise SpecError(f"{path} is not a tsq job spec")
     code = CodeSpec(
         sys_path=header["sys_path"],
         main_file=header.get("main_file"),
         top_level=bool(header.get("top_level")),
         snapshot=header.get("snapshot"),
+        main_module=header.get("main_module"),
     )
+    if prepare is not None:
+        prepare(code)
+    batch = cloudpickle.loads(payload)
+    if not isinstance(batch, BatchSpec):
+        raise SpecError(f"{path} is not a tsq job spec")
     job = JobSpec(batch, cloudpickle.loads(config), code)
     name_dynamic_code(code.main_file)
     return job

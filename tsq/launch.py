@@ -49,7 +49,6 @@ from tsq.spool import SpoolDir
 from tsq.states import JobState
 from tsq.store import INTENT_SUBMIT, STORE_FILES, Job, Store, Sweep
 from tsq.submit import submit_jobs
-from tsq.toplevel import calls_task_unguarded
 from tsq.words import plural
 
 log = logging.getLogger(__name__)
@@ -154,6 +153,54 @@ def release_sweep_dir(spool: SpoolDir) -> None:
     shutil.rmtree(spool.root, ignore_errors=True)
 
 
+INSTALLED = "an installed package"
+
+
+@dataclass(frozen=True)
+class App:
+    """Where the app's code is, as a launch finds it before anything is snapshotted."""
+
+    main_file: str | None = None  # the script each job runs as its `__main__` (tsq.toplevel)
+    main_module: str | None = None  # what `python -m` ran, so the job runs it with its package
+    code_file: str | None = None  # the task's file: its project is snapshotted
+    code_module: str | None = None  # the task's module name (finds its project outside git)
+    project: Path | None = None
+    in_git: bool = False
+    installed: str | None = None  # the task comes from an installed package: this directory
+
+
+def find_app(task_function: Any) -> App:
+    """The app's script and project, from its task function.
+
+    The task's own file decides the project, not whatever runs as `__main__`: a wrapper
+    (cProfile, pdb, debugpy) may, and so may a thin script or a console-script entry point
+    that imports the task from a module of the project (`from mypkg.train import main`). That
+    script is still the app's `__main__`, run in the job, when it lies in the project. No
+    file (a notebook, Hydra's compose API): nothing to snapshot or run. A task from an
+    installed package (site-packages) runs as installed.
+    """
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    main_path = getattr(main, "__file__", None)
+    code = getattr(task_function, "__code__", None)
+    task_file = code.co_filename if code and os.path.isfile(code.co_filename) else None
+    if task_file is None:
+        return App()
+    task_module = getattr(task_function, "__module__", None)
+    if task_module == "__main__":
+        # Under a wrapper, `__main__` and its module name are the wrapper's.
+        module = getattr(spec, "name", None) if main_path == task_file else None
+        project, in_git = project_of(Path(task_file), module)
+        return App(task_file, module, task_file, module, project, in_git)
+    if any(part in ("site-packages", "dist-packages") for part in Path(task_file).parts):
+        return App(installed=str(Path(task_file).parent))
+    project, in_git = project_of(Path(task_file), task_module)
+    script = main_path if isinstance(main_path, str) and os.path.isfile(main_path) else None
+    if script is None or not Path(script).resolve().is_relative_to(project):
+        return App(None, None, task_file, task_module, project, in_git)
+    return App(script, getattr(spec, "name", None), task_file, task_module, project, in_git)
+
+
 class SweepLauncher:
     """One per Hydra launcher instance; a sweep may arrive in several `launch()` batches."""
 
@@ -164,8 +211,9 @@ class SweepLauncher:
         self.options = options
         self.config = config
         self.callbacks = hydra_context.callbacks
-        self.composes = record_composes(hydra_context, config)
         self.task_function = task_function
+        self.app = find_app(task_function)
+        self.composes = record_composes(hydra_context, config, self.app.main_file is not None)
         self.backend = options.backend()
         self.backend.check_resources(options.ts)
         self.store = Store.open(options.store)
@@ -286,33 +334,28 @@ class SweepLauncher:
     def _take_code(self) -> None:
         """Snapshot the app's project (or only record where its code comes from), once per
         sweep, before anything is recorded: a refusal leaves nothing behind."""
-        main = sys.modules.get("__main__")
-        spec = getattr(main, "__spec__", None)
-        task = getattr(self.task_function, "__name__", "")
-        # The task's own file, not whatever runs as __main__ (cProfile, pdb, debugpy...).
-        code = getattr(self.task_function, "__code__", None)
-        main_file = code.co_filename if code and os.path.isfile(code.co_filename) else None
-        if main_file != getattr(main, "__file__", None):
-            spec = None  # `python -m pkg.app` under a wrapper: the module name is the wrapper's
-        if main_file is None or getattr(self.task_function, "__module__", None) != "__main__":
-            # Launched from a notebook, a test harness or Hydra's compose API: the running
-            # script is not the app, and there is no app script to snapshot or run.
+        app = self.app
+        if app.project is None:
             self.code = CodeSpec.as_launched()
+            if app.installed is not None:
+                self.provenance = Provenance(project=app.installed, note=INSTALLED)
             return
-        top_level = not calls_task_unguarded(Path(main_file), task)
-        module = getattr(spec, "name", None)
+        main_file = app.main_file or app.code_file
+        assert main_file is not None and app.code_file is not None
+        top_level = app.main_file is not None
         if not self.options.snapshot:
-            project, in_git = project_of(Path(main_file), module)
-            self.provenance = provenance_of(project, in_git)
-            self.code = replace(CodeSpec.as_launched(), top_level=top_level)
+            self.provenance = provenance_of(app.project, app.in_git)
+            self.code = replace(
+                CodeSpec.as_launched(), top_level=top_level, main_module=app.main_module
+            )
             return
         store = self.store.path
         snapshots = snapshot_store(self.options.snapshot_dir, store)
         # tsq's own files, should the project hold them (a store in the app's directory)
         own = [] if store is None else [store.with_name(store.name + end) for end in STORE_FILES]
         self.snapshot = take(
-            Path(main_file),
-            module,
+            Path(app.code_file),
+            app.code_module,
             snapshots,
             Limits(
                 max_file_bytes=int(self.options.snapshot_max_file_mb * 1e6),
@@ -323,7 +366,9 @@ class SweepLauncher:
             exclude=[snapshots, *own],
         )
         self.provenance = self.snapshot.provenance
-        self.code = self.snapshot.code_spec(main_file, top_level)
+        self.code = replace(
+            self.snapshot.code_spec(main_file, top_level), main_module=app.main_module
+        )
 
     def _start_sweep(self) -> Sweep:
         from hydra.core.singleton import Singleton
@@ -459,9 +504,8 @@ class SweepLauncher:
             return ""
         line = f"\tcode      : {self.provenance.describe()}\n"
         if self.snapshot is None:
-            return (
-                f"{line}\t            not snapshotted (snapshot=false): jobs import it from disk\n"
-            )
+            why = "snapshot=false" if not self.options.snapshot else INSTALLED
+            return f"{line}\t            not snapshotted ({why}): jobs import it from disk\n"
         snap = self.snapshot
         line += f"\t            snapshot {snap.code} ({plural(snap.files, 'file')})\n"
         if snap.left_out:

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from tsq.backends import RunnerArgs
 from tsq.frozen import exit_quickly
-from tsq.jobspec import JobSpec, read_job
+from tsq.jobspec import CodeSpec, JobSpec, read_job
 from tsq.results import exit_status, write_result
 from tsq.safeio import make_private_dir
 from tsq.spool import SpoolDir
 from tsq.started import Started
-from tsq.toplevel import run_top_level
+from tsq.toplevel import install_main
 
 if TYPE_CHECKING:  # imported when the job needs them, not to start the job
     from hydra.core.callbacks import Callbacks
@@ -96,6 +96,13 @@ def _output_file(fd: int) -> str | None:
     return target if target.startswith("/") else None
 
 
+def _install_main(code: CodeSpec) -> None:
+    """The app's script becomes the job's `__main__` before the spec is unpickled: what the
+    launch pickled by name from `__main__` is found in it (`tsq.toplevel`)."""
+    if code.top_level and code.main_file:
+        install_main(code.main_file, code.main_module)
+
+
 def run_one(job: JobSpec, num: int, start: _ReportStart) -> JobReturn:
     """What BasicLauncher does for one job once it has composed its config, in this interpreter.
 
@@ -106,10 +113,8 @@ def run_one(job: JobSpec, num: int, start: _ReportStart) -> JobReturn:
     from hydra.types import HydraContext
     from omegaconf import open_dict, read_write
 
-    if job.code.top_level and job.code.main_file:
-        # First: the script's own set-up (resolvers, ConfigStore entries) is then replaced
-        # by Hydra's state as it was at launch.
-        run_top_level(job.code.main_file)
+    # The script's own set-up (resolvers, ConfigStore entries) ran in `read_job` (see
+    # `_install_main`); Hydra's state as it was at launch replaces it.
     Singleton.set_state(job.batch.singleton_state)
     setup_globals()
     cfg = job.config
@@ -175,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides: list[str] | None = None
     failed_exit = EXIT_TASK_FAILED
     try:
-        job = read_job(spec_path, num)
+        job = read_job(spec_path, num, _install_main)
         overrides = list(job.batch.overrides[num])
         job_return = run_one(job, num, start)
     except BaseException as e:  # anything outside the task, or SystemExit/^C from the task
