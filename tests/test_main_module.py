@@ -23,11 +23,13 @@ import json
 import multiprocessing
 import pickle
 import sys
+import threading
 from dataclasses import dataclass
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 
+LOCK = threading.Lock()  # cannot be pickled: the job's task must use the script's own globals
 
 def square(x):
     return x * x
@@ -40,7 +42,7 @@ class Checkpoint:
 
 @hydra.main(version_base="1.3", config_path=None)
 def main(cfg):
-    with multiprocessing.get_context("fork").Pool(2) as pool:
+    with LOCK, multiprocessing.get_context("fork").Pool(2) as pool:
         forked = pool.map(square, [1, 2, 3])
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         spawned = pool.map(square, [4])
