@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -108,6 +109,25 @@ def test_cancel_stops_a_running_job(sandbox: Sandbox) -> None:
         time.sleep(0.1)
     job = sandbox.status()[0]
     assert job["state"] == "cancelled" and "tsq cancel" in job["reason"]
+
+
+def test_a_job_that_answers_cancel_with_a_result_is_recorded_as_its_result(
+    sandbox: Sandbox,
+) -> None:
+    """A result written after cancel looked (here: the task returns once signalled) wins over
+    the cancel: the record says what the job's files say, and collect returns it."""
+    sandbox.sweep("+x=1", script="graceful.py")
+    deadline = time.monotonic() + 60
+    while not list((sandbox.root / "multirun").glob("*/0/ready")):
+        assert time.monotonic() < deadline, "the task did not start"
+        time.sleep(0.05)
+    proc = sandbox.tsq("cancel", _sweep_id(sandbox))
+    assert "1 running job stopped (SIGTERM); 1 job wrote a result as it stopped" in proc.stdout
+    assert "marked cancelled" not in proc.stdout
+    [job] = sandbox.wait_terminal()
+    assert job["state"] == "completed", job
+    [row] = json.loads(sandbox.tsq("collect", "--json").stdout)
+    assert row["return_value"] == {"stopped_by": "SIGTERM", "step": 7}
 
 
 def test_cancel_says_what_it_did_and_only_that(sandbox: Sandbox) -> None:

@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tsq.backends import JobRef, RowState, backend_for
+from tsq.backends import Backend, JobRef, RowState, backend_for
 from tsq.errors import BackendError
 from tsq.lease import Lease, held
 from tsq.status import CANCELLED_REASON, observe, refuse_elsewhere
@@ -26,6 +26,7 @@ from tsq.store import INTENT_CANCEL, Job, Store, Sweep
 from tsq.submit import lease_part
 
 CLAIM_ROUNDS = 5  # a job whose row a refresh changed meanwhile is read again and claimed again
+GRACE_S = 10.0  # how long cancel waits for a job it sent SIGTERM to end (`_once_stopped`)
 
 
 @dataclass
@@ -36,6 +37,8 @@ class Cancelled:
     killed: list[int] = field(default_factory=list)  # running; sent SIGTERM
     dropped: list[int] = field(default_factory=list)  # nothing ran or would run them
     ended: list[int] = field(default_factory=list)  # had ended before cancel reached them
+    answered: list[int] = field(default_factory=list)  # wrote a result as they were stopped
+    marked: int = 0  # recorded cancelled
     notes: list[str] = field(default_factory=list)  # what could not be done, and why
     queue: str = "the queue"  # its name, for the summary ("ts")
 
@@ -49,7 +52,14 @@ class Cancelled:
             f"{_jobs(len(self.dropped))} no longer in {self.queue}" if self.dropped else "",
         ]
         said = ", ".join(part for part in done if part)
-        said = f"{said}; marked cancelled" if said else "nothing cancelled"
+        if said and self.marked:
+            said += "; marked cancelled"
+        said = said or "nothing cancelled"
+        if self.answered:
+            said += (
+                f"; {_jobs(len(self.answered))} wrote a result as it stopped: recorded as "
+                "that result says"
+            )
         ended = sorted(set(self.ended))
         if len(ended) == 1:
             said += f"; job {ended[0]} had already ended"
@@ -132,6 +142,7 @@ def _cancel_sweep(
     if queue is None:
         return
     stopped: dict[int, tuple[float | None, float]] = {}
+    killed: list[Job] = []
     for job in claimed:
         obs = observe(job, queue)
         row = obs.row
@@ -146,22 +157,61 @@ def _cancel_sweep(
             try:
                 if row.state is RowState.QUEUED and backend.remove(row):
                     report.removed.append(job.num)
+                    stopped[job.id] = (started_at, time.time())
                 elif backend.kill(row):
                     report.killed.append(job.num)
+                    killed.append(job)
                 else:
                     report.ended.append(job.num)
-                    continue
             except BackendError as e:
                 report.notes.append(f"job {job.num} left as it is: {e}")
-                continue
-            stopped[job.id] = (started_at, time.time())
         elif obs.runner_alive and obs.started is not None:
             # Its queue has forgotten it (a ts server gone) but the job still runs: stop it.
             os.kill(obs.started.pid, signal.SIGTERM)
             report.killed.append(job.num)
-            stopped[job.id] = (started_at, time.time())
+            killed.append(job)
         else:
             # Not in its queue, not running, no result: nothing runs it or ever will.
             report.dropped.append(job.num)
             stopped[job.id] = (started_at, time.time())
-    store.settle_cancelled(lease.token, stopped, CANCELLED_REASON)
+    stopped.update(_once_stopped(backend, killed, report))
+    report.marked += store.settle_cancelled(lease.token, stopped, CANCELLED_REASON)
+
+
+def _once_stopped(
+    backend: Backend, killed: list[Job], report: Cancelled
+) -> dict[int, tuple[float | None, float]]:
+    """The killed jobs that ended without a result, once they have ended (up to `GRACE_S`).
+
+    A job is cancelled only if it ends without a result: one that wrote its result between
+    cancel's look and the signal (a process kept alive by an atexit flush), or that handles
+    SIGTERM and returns, has ended as its result says, and the refresh records that. One still
+    running after the grace period stays claimed for cancel: the refresh that sees it end
+    records it cancelled (ended by SIGTERM) or as its result says."""
+    ended: dict[int, tuple[float | None, float]] = {}
+    waiting = list(killed)
+    deadline = time.monotonic() + GRACE_S
+    delay = 0.05
+    while waiting:
+        queue = backend.look([JobRef.of(job) for job in waiting], report.notes)
+        still = []
+        for job in waiting:
+            obs = observe(job, queue) if queue is not None else None
+            if obs is not None and (obs.result is not None or obs.result_problem is not None):
+                report.answered.append(job.num)
+            elif obs is None or (obs.row is not None and obs.row.state.active) or obs.runner_alive:
+                still.append(job)
+            else:
+                started = obs.started.started_at if obs.started else None
+                ended[job.id] = (started, time.time())
+        waiting = still
+        if not waiting or time.monotonic() > deadline:
+            break
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+    for job in waiting:
+        report.notes.append(
+            f"job {job.num} is still running {GRACE_S:g} s after SIGTERM; it will be recorded "
+            "cancelled once it ends (or as its result says, if it writes one)"
+        )
+    return ended
