@@ -13,7 +13,10 @@ import pytest
 from sweeps import ReadOnly, Sandbox
 
 from tsq.snapshot import (
+    LARGE,
+    NOT_CODE,
     Limits,
+    Linked,
     SnapshotError,
     collect_garbage,
     project_of,
@@ -53,7 +56,13 @@ def repo(tmp_path: Path) -> Path:
 
 
 def files_in(code: Path) -> set[str]:
-    return {str(p.relative_to(code)) for p in code.rglob("*") if p.is_file()}
+    """The files the snapshot holds a frozen copy of."""
+    return {str(p.relative_to(code)) for p in code.rglob("*") if p.is_file() and not p.is_symlink()}
+
+
+def links_in(code: Path) -> dict[str, str]:
+    """The snapshot's symbolic links (never followed) -> their targets."""
+    return {str(p.relative_to(code)): os.readlink(p) for p in code.rglob("*") if p.is_symlink()}
 
 
 def test_a_git_project_is_copied_with_uncommitted_edits_and_provenance(
@@ -64,7 +73,8 @@ def test_a_git_project_is_copied_with_uncommitted_edits_and_provenance(
     snap = take(repo / "train.py", None, tmp_path / "store", LIMITS)
     assert snap.project == repo.resolve()
     assert files_in(snap.code) == {".gitignore", "train.py", "pkg/__init__.py",
-                                   "pkg/model.py", "notes.py"}, "ignored data left out"  # fmt: skip
+                                   "pkg/model.py", "notes.py"}, "ignored: not copied"  # fmt: skip
+    assert links_in(snap.code) == {"data": str(repo / "data")}, "but linked, as one entry"
     assert (snap.code / "pkg" / "model.py").read_text() == "SIZE = 2\n", "as on disk"
     p = snap.provenance
     assert (p.git_commit, p.git_branch, p.git_dirty) == (git(repo, "rev-parse", "HEAD"), "main",
@@ -76,7 +86,7 @@ def test_a_git_project_is_copied_with_uncommitted_edits_and_provenance(
     assert snap.remap(str(repo / "pkg")) == str(snap.code / "pkg")
     assert snap.remap("/usr/lib/python3") == "/usr/lib/python3"
     ignored = str(repo / "data" / "big.bin")
-    assert snap.remap(ignored) == ignored, "not in the snapshot: imported from where it is"
+    assert snap.remap(ignored) == ignored, "only linked: imported from where it is"
 
 
 def test_snapshots_are_shared_and_only_new_content_is_stored(repo: Path, tmp_path: Path) -> None:
@@ -111,13 +121,17 @@ def test_snapshots_are_shared_and_only_new_content_is_stored(repo: Path, tmp_pat
     assert objects() == [] and not edited.code.exists()
 
 
-def test_large_files_are_left_out_and_a_large_project_is_refused(
+def test_large_files_are_linked_live_and_a_large_copy_is_refused(
     repo: Path, tmp_path: Path
 ) -> None:
     (repo / "weights.pt").write_bytes(b"w" * 200_000)
     snap = take(repo / "train.py", None, tmp_path / "store", LIMITS)
     assert "weights.pt" not in files_in(snap.code)
-    assert snap.left_out == (("weights.pt", 200_000),)
+    assert links_in(snap.code)["weights.pt"] == str(repo / "weights.pt")
+    assert snap.linked[0] == Linked("weights.pt", LARGE, 200_000), "large files first"
+    for n in range(10):  # linked, not copied: they do not count against the limit
+        (repo / f"weights{n}.pt").write_bytes(b"w" * 200_000)
+    take(repo / "train.py", None, tmp_path / "store", LIMITS)
     for n in range(12):
         (repo / f"table{n}.py").write_text("x" * 90_000)
     with pytest.raises(SnapshotError) as refused:
@@ -144,6 +158,9 @@ def test_outside_git_the_import_directory_is_copied(tmp_path: Path) -> None:
     assert project_of(root / "helpers.py", None) == (root, False)
     snap = take(root / "pkg" / "sub" / "app.py", "pkg.sub.app", tmp_path / "store", LIMITS)
     assert files_in(snap.code) == {"pkg/__init__.py", "pkg/sub/app.py", "helpers.py"}
+    assert links_in(snap.code) == {".hidden": str(root / ".hidden"), "venv": str(root / "venv")}
+    assert {(item.path, item.why) for item in snap.linked} == {(".hidden", NOT_CODE),
+                                                               ("venv", NOT_CODE)}  # fmt: skip
     assert snap.provenance.git_commit is None
     assert snap.provenance.note == "not a git repository"
     assert "(not a git repository)" in snap.provenance.describe()
@@ -337,7 +354,8 @@ def test_a_project_over_the_limit_is_refused_before_anything_is_queued(
 
 def test_hydra_outputs_and_tsqs_own_files_are_not_code(tmp_path: Path) -> None:
     """An app run from its own directory: Hydra writes outputs/ and multirun/ there, and a
-    user may keep the store there too; none of it is snapshotted (it changes as jobs run)."""
+    user may keep the store there too; none of it is copied (it changes as jobs run): the
+    dirs holding outputs only are one live link each, tsq's files are left out."""
     root = tmp_path / "app"
     run = root / "outputs" / "2026-11-28" / "16-40-00"
     sweep = root / "multirun" / "2026-11-28" / "16-41-00"
@@ -353,6 +371,10 @@ def test_hydra_outputs_and_tsqs_own_files_are_not_code(tmp_path: Path) -> None:
                     owner="o", exclude=[root / "store" / "tsq.db", root / "store" / "tsq.db-wal",
                                         root / "store" / "snapshots"])  # fmt: skip
     assert files_in(snap.code) == {"app.py"}
+    assert links_in(snap.code) == {"outputs": str(root / "outputs"),
+                                   "multirun": str(root / "multirun")}  # fmt: skip
+    (root / "multirun" / "2026-11-28" / "16-42-00" / ".tsq").mkdir(parents=True)  # a new sweep
     again = take_for(root / "app.py", None, root / "store" / "snapshots", LIMITS, sweep="s2",
-                     owner="o", exclude=[root / "store"])  # fmt: skip
+                     owner="o", exclude=[root / "store" / "tsq.db", root / "store" / "tsq.db-wal",
+                                         root / "store" / "snapshots"])  # fmt: skip
     assert again.id == snap.id, "the snapshots themselves are not snapshotted"
