@@ -378,3 +378,248 @@ def test_hydra_outputs_and_tsqs_own_files_are_not_code(tmp_path: Path) -> None:
                      owner="o", exclude=[root / "store" / "tsq.db", root / "store" / "tsq.db-wal",
                                          root / "store" / "snapshots"])  # fmt: skip
     assert again.id == snap.id, "the snapshots themselves are not snapshotted"
+
+
+# --- end to end: projects of the shapes of tsq issue 29, against Hydra's basic launcher ----------
+
+SHAPE_APP = """\
+import json
+
+import hydra
+{imports}
+
+@hydra.main(version_base="1.3", config_path=None)
+def main(cfg):
+{body}
+    print("RESULT", json.dumps(value), flush=True)
+    return value
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def shape_app(body: str, imports: str = "") -> str:
+    """An app whose task computes `value` with `body` (indented here), prints and returns it."""
+    indented = "".join(f"    {line}\n" for line in body.strip().splitlines())
+    return SHAPE_APP.format(imports=imports, body=indented.rstrip("\n"))
+
+
+def commit_all(root: Path) -> None:
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "first")
+
+
+def with_basic(sandbox: Sandbox, cwd: Path, argv: list[str], python: str = sys.executable) -> list:
+    """What Hydra's basic launcher gives for the same app (run in the launching process)."""
+    proc = subprocess.run([python, *argv, "-m", "hydra/launcher=basic", "+x=1"], cwd=cwd,
+                          env=sandbox.env, check=True, capture_output=True, text=True)  # fmt: skip
+    return [json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+
+
+def queued_then_edited(
+    sandbox: Sandbox,
+    cwd: Path,
+    argv: list[str],
+    edit: dict[Path, str],
+    *overrides: str,
+    python: str = sys.executable,
+) -> tuple[list, str]:
+    """Launch with tsq behind a blocker, write `edit` while the job is queued, let it run:
+    (its return values, the launch's output)."""
+    blocker = sandbox.block_queue()
+    proc = subprocess.run([python, *argv, "-m", "hydra/launcher=ts", "+x=1", *overrides],
+                          cwd=cwd, env=sandbox.env, capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    for path, text in edit.items():
+        path.write_text(text)
+    sandbox.release(blocker)
+    sandbox.wait_terminal()
+    sweep = sandbox.status()[0]["sweep"]
+    return _collected(sandbox, sweep), proc.stdout + proc.stderr
+
+
+def test_a_git_ignored_module_beside_the_script_is_copied_and_said(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Item 3: `local_settings.py`, ignored, imported by the task: frozen with the code."""
+    root = tmp_path / "p3"
+    root.mkdir()
+    (root / "app.py").write_text(shape_app("import local_settings\nvalue = local_settings.TOKEN"))
+    (root / ".gitignore").write_text("local_settings.py\nmultirun/\n")
+    (root / "local_settings.py").write_text('TOKEN = "as launched"\n')
+    commit_all(root)
+    basic = with_basic(sandbox, root, ["app.py"])
+    ran, said = queued_then_edited(
+        sandbox, root, ["app.py"], {root / "local_settings.py": 'TOKEN = "edited"\n'}
+    )
+    assert ran == basic == ["as launched"]
+    assert "git-ignored code among them: local_settings.py" in said, said
+
+
+def test_a_tracked_symlinked_directory_points_at_the_snapshots_copy(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Item 4: `scripts/common -> ../common`, committed as a link."""
+    root = tmp_path / "p4"
+    (root / "scripts").mkdir(parents=True)
+    (root / "common").mkdir()
+    (root / "common" / "__init__.py").write_text("")
+    (root / "common" / "util.py").write_text('VALUE = "as launched"\n')
+    (root / "scripts" / "common").symlink_to("../common")
+    (root / "scripts" / "app.py").write_text(
+        shape_app("from common import util\nvalue = util.VALUE")
+    )
+    (root / ".gitignore").write_text("multirun/\n")
+    commit_all(root)
+    basic = with_basic(sandbox, root, ["scripts/app.py"])
+    ran, said = queued_then_edited(
+        sandbox, root, ["scripts/app.py"], {root / "common" / "util.py": 'VALUE = "edited"\n'}
+    )
+    assert ran == basic == ["as launched"], "found through the link, and frozen"
+    assert "symbolic link to a live path" not in said, "a link that stays in the project is code"
+
+
+def test_data_found_from_a_modules_file_is_linked_live(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Item 5: `ROOT = Path(__file__).parents[1]`; `ROOT / "data"` is git-ignored and a
+    checkpoint is over the per-file limit: both are reached through the snapshot, live."""
+    root = tmp_path / "p5"
+    (root / "pkg").mkdir(parents=True)
+    (root / "data").mkdir()
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "paths.py").write_text(
+        "from pathlib import Path\n\nROOT = Path(__file__).parents[1]\n"
+    )
+    (root / "app.py").write_text(shape_app(
+        'value = [(ROOT / "data" / "table.csv").read_text(), (ROOT / "ckpt.bin").stat().st_size]',
+        imports="\nfrom pkg.paths import ROOT\n",
+    ))  # fmt: skip
+    (root / "data" / "table.csv").write_text("a,b\n")
+    (root / "ckpt.bin").write_bytes(b"\0" * 3_000_000)
+    (root / ".gitignore").write_text("data/\nmultirun/\n")
+    commit_all(root)
+    basic = with_basic(sandbox, root, ["app.py"])
+    ran, said = queued_then_edited(sandbox, root, ["app.py"], {})
+    assert ran == basic == [["a,b\n", 3_000_000]]
+    assert "linked live, not frozen: 1 large (ckpt.bin 3.0 MB); 2 git-ignored (" in said, said
+
+
+def test_a_hydra_dir_beside_the_script_does_not_unfreeze_its_code(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Item 6: a plain run with `hydra.run.dir=.` left `.hydra/` in the script's dir; an edit
+    made after the launch must not reach the queued job."""
+    root = tmp_path / "p6"
+    (root / "scripts").mkdir(parents=True)
+    (root / "scripts" / "helper.py").write_text('VALUE = "as launched"\n')
+    (root / "scripts" / "app.py").write_text(shape_app("value = helper.VALUE", "\nimport helper\n"))
+    (root / ".gitignore").write_text("multirun/\n")
+    commit_all(root)
+    scripts = root / "scripts"
+    subprocess.run([sys.executable, "app.py", "hydra.run.dir=."], cwd=scripts, env=sandbox.env,
+                   check=True, capture_output=True)  # fmt: skip
+    assert (scripts / ".hydra" / "config.yaml").exists()
+    basic = with_basic(sandbox, scripts, ["app.py"])
+    ran, said = queued_then_edited(
+        sandbox, scripts, ["app.py"], {scripts / "helper.py": 'VALUE = "edited"\n'}
+    )
+    assert ran == basic == ["as launched"]
+    assert "(1 file copied" not in said, said
+
+
+def test_a_package_in_a_git_submodule_is_copied(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Item 8: the package `extlib` is a git submodule of the project."""
+    lib = tmp_path / "extlib-src"
+    lib.mkdir()
+    (lib / "__init__.py").write_text('VALUE = "as launched"\n')
+    commit_all(lib)
+    root = tmp_path / "p8"
+    root.mkdir()
+    (root / "app.py").write_text(shape_app("import extlib\nvalue = extlib.VALUE"))
+    (root / ".gitignore").write_text("multirun/\n")
+    commit_all(root)
+    git(root, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "extlib")
+    git(root, "commit", "-q", "-m", "submodule")
+    basic = with_basic(sandbox, root, ["app.py"])
+    ran, _ = queued_then_edited(
+        sandbox, root, ["app.py"], {root / "extlib" / "__init__.py": 'VALUE = "edited"\n'}
+    )
+    assert ran == basic == ["as launched"]
+
+
+@pytest.fixture
+def editable_python(tmp_path: Path) -> Path:
+    """A throwaway venv that sees the test venv's packages (a `.pth` runs `site.addsitedir`), so
+    `pip install -e` there leaves the shared venv as it was."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    shared = next(p for p in sys.path if p.endswith("site-packages") and "venv" in p)
+    (site / "shared-venv.pth").write_text(f"import site; site.addsitedir({shared!r})\n")
+    return venv / "bin" / "python"
+
+
+def install_editable(python: Path, where: Path, name: str) -> None:
+    """`where` a flat-layout project of package `name`, installed with `pip install -e`: for
+    that layout setuptools installs an import-hook finder (`__editable___..._finder`)."""
+    (where / name).mkdir(parents=True)
+    (where / name / "__init__.py").write_text('VALUE = "as launched"\n')
+    (where / "pyproject.toml").write_text(
+        f'[project]\nname = "{name}"\nversion = "0"\n[tool.setuptools]\npackages = ["{name}"]\n'
+    )
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "-e",
+                    str(where), "--no-deps", "--no-build-isolation", "--no-index",
+                    "--disable-pip-version-check"], check=True, capture_output=True)  # fmt: skip
+
+
+def test_editable_packages_run_from_the_snapshot_or_are_said_to_run_live(
+    sandbox: Sandbox, tmp_path: Path, editable_python: Path
+) -> None:
+    """Item 8: two packages installed editable with setuptools' import-hook finder, imported
+    only by the task: the one inside the project runs as launched, the one outside it runs
+    live, and the launch says so."""
+    root = tmp_path / "p8e"
+    root.mkdir()
+    install_editable(editable_python, root / "libs" / "inproj", "inlib")
+    install_editable(editable_python, tmp_path / "elsewhere", "outlib")
+    finders = subprocess.run([str(editable_python), "-c", "import sys; print(sys.meta_path)"],
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "__editable___inlib_0_finder" in finders and "__editable___outlib_0_finder" in finders
+    (root / "app.py").write_text(
+        shape_app("import inlib, outlib\nvalue = [inlib.VALUE, outlib.VALUE]")
+    )
+    (root / ".gitignore").write_text("multirun/\n*.egg-info/\n")
+    commit_all(root)
+    python = str(editable_python)
+    basic = with_basic(sandbox, root, ["app.py"], python=python)
+    edits = {root / "libs" / "inproj" / "inlib" / "__init__.py": 'VALUE = "edited"\n',
+             tmp_path / "elsewhere" / "outlib" / "__init__.py": 'VALUE = "edited"\n'}  # fmt: skip
+    ran, said = queued_then_edited(sandbox, root, ["app.py"], edits, python=python)
+    assert basic == [["as launched", "as launched"]]
+    assert ran == [["as launched", "edited"]], "inlib frozen; outlib live, as said:"
+    outlib = tmp_path / "elsewhere" / "outlib"
+    assert f"package outlib runs live from {outlib} (installed editable" in said, said
+    assert "package inlib" not in said
+
+
+def test_links_are_part_of_the_snapshot_id(tmp_path: Path) -> None:
+    """Two projects alike but for where a link points are two snapshots (outside git: no commit
+    tells them apart); a link out of the project points at the live place, one inside it at the
+    snapshot's copy."""
+    store = tmp_path / "store"
+    ids = []
+    for name, target in (("a", "../lib"), ("b", "../other")):
+        root = tmp_path / name
+        (root / "lib").mkdir(parents=True)
+        (root / "other").mkdir()
+        (root / "tools").mkdir()
+        (root / "app.py").write_text("")
+        (root / "tools" / "lib").symlink_to(target)
+        (root / "tools" / "shared").symlink_to("../../shared")  # out of the project
+        snap = take(root / "app.py", None, store, LIMITS)
+        assert links_in(snap.code) == {"tools/lib": target,
+                                       "tools/shared": str(tmp_path / "shared")}  # fmt: skip
+        ids.append(snap.id)
+    assert ids[0] != ids[1]
