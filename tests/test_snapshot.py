@@ -490,12 +490,11 @@ def test_data_found_from_a_modules_file_is_linked_live(sandbox: Sandbox, tmp_pat
     (root / "data").mkdir()
     (root / "pkg" / "__init__.py").write_text("")
     (root / "pkg" / "paths.py").write_text(
-        "from pathlib import Path\n\nROOT = Path(__file__).parents[1]\n"
+        "from pathlib import Path\n\nROOT = Path(__file__).parents[1]\n\n\ndef load():\n"
+        '    return [(ROOT / "data" / "table.csv").read_text(),\n'
+        '            (ROOT / "ckpt.bin").stat().st_size]\n'
     )
-    (root / "app.py").write_text(shape_app(
-        'value = [(ROOT / "data" / "table.csv").read_text(), (ROOT / "ckpt.bin").stat().st_size]',
-        imports="\nfrom pkg.paths import ROOT\n",
-    ))  # fmt: skip
+    (root / "app.py").write_text(shape_app("value = paths.load()", "\nfrom pkg import paths\n"))
     (root / "data" / "table.csv").write_text("a,b\n")
     (root / "ckpt.bin").write_bytes(b"\0" * 3_000_000)
     (root / ".gitignore").write_text("data/\nmultirun/\n")
