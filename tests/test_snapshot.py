@@ -13,7 +13,10 @@ import pytest
 from sweeps import ReadOnly, Sandbox
 
 from tsq.snapshot import (
+    LARGE,
+    NOT_CODE,
     Limits,
+    Linked,
     SnapshotError,
     collect_garbage,
     project_of,
@@ -53,7 +56,13 @@ def repo(tmp_path: Path) -> Path:
 
 
 def files_in(code: Path) -> set[str]:
-    return {str(p.relative_to(code)) for p in code.rglob("*") if p.is_file()}
+    """The files the snapshot holds a frozen copy of."""
+    return {str(p.relative_to(code)) for p in code.rglob("*") if p.is_file() and not p.is_symlink()}
+
+
+def links_in(code: Path) -> dict[str, str]:
+    """The snapshot's symbolic links (never followed) -> their targets."""
+    return {str(p.relative_to(code)): os.readlink(p) for p in code.rglob("*") if p.is_symlink()}
 
 
 def test_a_git_project_is_copied_with_uncommitted_edits_and_provenance(
@@ -64,7 +73,8 @@ def test_a_git_project_is_copied_with_uncommitted_edits_and_provenance(
     snap = take(repo / "train.py", None, tmp_path / "store", LIMITS)
     assert snap.project == repo.resolve()
     assert files_in(snap.code) == {".gitignore", "train.py", "pkg/__init__.py",
-                                   "pkg/model.py", "notes.py"}, "ignored data left out"  # fmt: skip
+                                   "pkg/model.py", "notes.py"}, "ignored: not copied"  # fmt: skip
+    assert links_in(snap.code) == {"data": str(repo / "data")}, "but linked, as one entry"
     assert (snap.code / "pkg" / "model.py").read_text() == "SIZE = 2\n", "as on disk"
     p = snap.provenance
     assert (p.git_commit, p.git_branch, p.git_dirty) == (git(repo, "rev-parse", "HEAD"), "main",
@@ -76,7 +86,7 @@ def test_a_git_project_is_copied_with_uncommitted_edits_and_provenance(
     assert snap.remap(str(repo / "pkg")) == str(snap.code / "pkg")
     assert snap.remap("/usr/lib/python3") == "/usr/lib/python3"
     ignored = str(repo / "data" / "big.bin")
-    assert snap.remap(ignored) == ignored, "not in the snapshot: imported from where it is"
+    assert snap.remap(ignored) == ignored, "only linked: imported from where it is"
 
 
 def test_snapshots_are_shared_and_only_new_content_is_stored(repo: Path, tmp_path: Path) -> None:
@@ -111,13 +121,17 @@ def test_snapshots_are_shared_and_only_new_content_is_stored(repo: Path, tmp_pat
     assert objects() == [] and not edited.code.exists()
 
 
-def test_large_files_are_left_out_and_a_large_project_is_refused(
+def test_large_files_are_linked_live_and_a_large_copy_is_refused(
     repo: Path, tmp_path: Path
 ) -> None:
     (repo / "weights.pt").write_bytes(b"w" * 200_000)
     snap = take(repo / "train.py", None, tmp_path / "store", LIMITS)
     assert "weights.pt" not in files_in(snap.code)
-    assert snap.left_out == (("weights.pt", 200_000),)
+    assert links_in(snap.code)["weights.pt"] == str(repo / "weights.pt")
+    assert snap.linked[0] == Linked("weights.pt", LARGE, 200_000), "large files first"
+    for n in range(10):  # linked, not copied: they do not count against the limit
+        (repo / f"weights{n}.pt").write_bytes(b"w" * 200_000)
+    take(repo / "train.py", None, tmp_path / "store", LIMITS)
     for n in range(12):
         (repo / f"table{n}.py").write_text("x" * 90_000)
     with pytest.raises(SnapshotError) as refused:
@@ -144,6 +158,9 @@ def test_outside_git_the_import_directory_is_copied(tmp_path: Path) -> None:
     assert project_of(root / "helpers.py", None) == (root, False)
     snap = take(root / "pkg" / "sub" / "app.py", "pkg.sub.app", tmp_path / "store", LIMITS)
     assert files_in(snap.code) == {"pkg/__init__.py", "pkg/sub/app.py", "helpers.py"}
+    assert links_in(snap.code) == {".hidden": str(root / ".hidden"), "venv": str(root / "venv")}
+    assert {(item.path, item.why) for item in snap.linked} == {(".hidden", NOT_CODE),
+                                                               ("venv", NOT_CODE)}  # fmt: skip
     assert snap.provenance.git_commit is None
     assert snap.provenance.note == "not a git repository"
     assert "(not a git repository)" in snap.provenance.describe()
@@ -337,7 +354,8 @@ def test_a_project_over_the_limit_is_refused_before_anything_is_queued(
 
 def test_hydra_outputs_and_tsqs_own_files_are_not_code(tmp_path: Path) -> None:
     """An app run from its own directory: Hydra writes outputs/ and multirun/ there, and a
-    user may keep the store there too; none of it is snapshotted (it changes as jobs run)."""
+    user may keep the store there too; none of it is copied (it changes as jobs run): the
+    dirs holding outputs only are one live link each, tsq's files are left out."""
     root = tmp_path / "app"
     run = root / "outputs" / "2026-11-28" / "16-40-00"
     sweep = root / "multirun" / "2026-11-28" / "16-41-00"
@@ -353,6 +371,254 @@ def test_hydra_outputs_and_tsqs_own_files_are_not_code(tmp_path: Path) -> None:
                     owner="o", exclude=[root / "store" / "tsq.db", root / "store" / "tsq.db-wal",
                                         root / "store" / "snapshots"])  # fmt: skip
     assert files_in(snap.code) == {"app.py"}
+    assert links_in(snap.code) == {"outputs": str(root / "outputs"),
+                                   "multirun": str(root / "multirun")}  # fmt: skip
+    (root / "multirun" / "2026-11-28" / "16-42-00" / ".tsq").mkdir(parents=True)  # a new sweep
     again = take_for(root / "app.py", None, root / "store" / "snapshots", LIMITS, sweep="s2",
-                     owner="o", exclude=[root / "store"])  # fmt: skip
+                     owner="o", exclude=[root / "store" / "tsq.db", root / "store" / "tsq.db-wal",
+                                         root / "store" / "snapshots"])  # fmt: skip
     assert again.id == snap.id, "the snapshots themselves are not snapshotted"
+
+
+# --- end to end: projects of the shapes of tsq issue 29, against Hydra's basic launcher ----------
+
+SHAPE_APP = """\
+import json
+
+import hydra
+{imports}
+
+@hydra.main(version_base="1.3", config_path=None)
+def main(cfg):
+{body}
+    print("RESULT", json.dumps(value), flush=True)
+    return value
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def shape_app(body: str, imports: str = "") -> str:
+    """An app whose task computes `value` with `body` (indented here), prints and returns it."""
+    indented = "".join(f"    {line}\n" for line in body.strip().splitlines())
+    return SHAPE_APP.format(imports=imports, body=indented.rstrip("\n"))
+
+
+def commit_all(root: Path) -> None:
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "first")
+
+
+def with_basic(sandbox: Sandbox, cwd: Path, argv: list[str], python: str = sys.executable) -> list:
+    """What Hydra's basic launcher gives for the same app (run in the launching process)."""
+    proc = subprocess.run([python, *argv, "-m", "hydra/launcher=basic", "+x=1"], cwd=cwd,
+                          env=sandbox.env, check=True, capture_output=True, text=True)  # fmt: skip
+    return [json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+
+
+def queued_then_edited(
+    sandbox: Sandbox,
+    cwd: Path,
+    argv: list[str],
+    edit: dict[Path, str],
+    *overrides: str,
+    python: str = sys.executable,
+) -> tuple[list, str]:
+    """Launch with tsq behind a blocker, write `edit` while the job is queued, let it run:
+    (its return values, the launch's output)."""
+    blocker = sandbox.block_queue()
+    proc = subprocess.run([python, *argv, "-m", "hydra/launcher=ts", "+x=1", *overrides],
+                          cwd=cwd, env=sandbox.env, capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    for path, text in edit.items():
+        path.write_text(text)
+    sandbox.release(blocker)
+    sandbox.wait_terminal()
+    sweep = sandbox.status()[0]["sweep"]
+    return _collected(sandbox, sweep), proc.stdout + proc.stderr
+
+
+def test_a_git_ignored_module_beside_the_script_is_copied_and_said(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Item 3: `local_settings.py`, ignored, imported by the task: frozen with the code."""
+    root = tmp_path / "p3"
+    root.mkdir()
+    (root / "app.py").write_text(shape_app("import local_settings\nvalue = local_settings.TOKEN"))
+    (root / ".gitignore").write_text("local_settings.py\nmultirun/\n")
+    (root / "local_settings.py").write_text('TOKEN = "as launched"\n')
+    commit_all(root)
+    basic = with_basic(sandbox, root, ["app.py"])
+    ran, said = queued_then_edited(
+        sandbox, root, ["app.py"], {root / "local_settings.py": 'TOKEN = "edited"\n'}
+    )
+    assert ran == basic == ["as launched"]
+    assert "git-ignored code among them: local_settings.py" in said, said
+
+
+def test_a_tracked_symlinked_directory_points_at_the_snapshots_copy(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Item 4: `scripts/common -> ../common`, committed as a link."""
+    root = tmp_path / "p4"
+    (root / "scripts").mkdir(parents=True)
+    (root / "common").mkdir()
+    (root / "common" / "__init__.py").write_text("")
+    (root / "common" / "util.py").write_text('VALUE = "as launched"\n')
+    (root / "scripts" / "common").symlink_to("../common")
+    (root / "scripts" / "app.py").write_text(
+        shape_app("from common import util\nvalue = util.VALUE")
+    )
+    (root / ".gitignore").write_text("multirun/\n")
+    commit_all(root)
+    basic = with_basic(sandbox, root, ["scripts/app.py"])
+    ran, said = queued_then_edited(
+        sandbox, root, ["scripts/app.py"], {root / "common" / "util.py": 'VALUE = "edited"\n'}
+    )
+    assert ran == basic == ["as launched"], "found through the link, and frozen"
+    assert "symbolic link to a live path" not in said, "a link that stays in the project is code"
+
+
+def test_data_found_from_a_modules_file_is_linked_live(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Item 5: `ROOT = Path(__file__).parents[1]`; `ROOT / "data"` is git-ignored and a
+    checkpoint is over the per-file limit: both are reached through the snapshot, live."""
+    root = tmp_path / "p5"
+    (root / "pkg").mkdir(parents=True)
+    (root / "data").mkdir()
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "paths.py").write_text(
+        "from pathlib import Path\n\nROOT = Path(__file__).parents[1]\n\n\ndef load():\n"
+        '    return [(ROOT / "data" / "table.csv").read_text(),\n'
+        '            (ROOT / "ckpt.bin").stat().st_size]\n'
+    )
+    (root / "app.py").write_text(shape_app("value = paths.load()", "\nfrom pkg import paths\n"))
+    (root / "data" / "table.csv").write_text("a,b\n")
+    (root / "ckpt.bin").write_bytes(b"\0" * 3_000_000)
+    (root / ".gitignore").write_text("data/\nmultirun/\n")
+    commit_all(root)
+    basic = with_basic(sandbox, root, ["app.py"])
+    ran, said = queued_then_edited(sandbox, root, ["app.py"], {})
+    assert ran == basic == [["a,b\n", 3_000_000]]
+    assert "linked live, not frozen: 1 large (ckpt.bin 3.0 MB); 2 git-ignored (" in said, said
+
+
+def test_a_hydra_dir_beside_the_script_does_not_unfreeze_its_code(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Item 6: a plain run with `hydra.run.dir=.` left `.hydra/` in the script's dir; an edit
+    made after the launch must not reach the queued job."""
+    root = tmp_path / "p6"
+    (root / "scripts").mkdir(parents=True)
+    (root / "scripts" / "helper.py").write_text('VALUE = "as launched"\n')
+    (root / "scripts" / "app.py").write_text(shape_app("value = helper.VALUE", "\nimport helper\n"))
+    (root / ".gitignore").write_text("multirun/\n")
+    commit_all(root)
+    scripts = root / "scripts"
+    subprocess.run([sys.executable, "app.py", "hydra.run.dir=."], cwd=scripts, env=sandbox.env,
+                   check=True, capture_output=True)  # fmt: skip
+    assert (scripts / ".hydra" / "config.yaml").exists()
+    basic = with_basic(sandbox, scripts, ["app.py"])
+    ran, said = queued_then_edited(
+        sandbox, scripts, ["app.py"], {scripts / "helper.py": 'VALUE = "edited"\n'}
+    )
+    assert ran == basic == ["as launched"]
+    assert "(1 file copied" not in said, said
+
+
+def test_a_package_in_a_git_submodule_is_copied(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Item 8: the package `extlib` is a git submodule of the project."""
+    lib = tmp_path / "extlib-src"
+    lib.mkdir()
+    (lib / "__init__.py").write_text('VALUE = "as launched"\n')
+    commit_all(lib)
+    root = tmp_path / "p8"
+    root.mkdir()
+    (root / "app.py").write_text(shape_app("import extlib\nvalue = extlib.VALUE"))
+    (root / ".gitignore").write_text("multirun/\n")
+    commit_all(root)
+    git(root, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "extlib")
+    git(root, "commit", "-q", "-m", "submodule")
+    basic = with_basic(sandbox, root, ["app.py"])
+    ran, _ = queued_then_edited(
+        sandbox, root, ["app.py"], {root / "extlib" / "__init__.py": 'VALUE = "edited"\n'}
+    )
+    assert ran == basic == ["as launched"]
+
+
+@pytest.fixture
+def editable_python(tmp_path: Path) -> Path:
+    """A throwaway venv that sees the test venv's packages (a `.pth` runs `site.addsitedir`), so
+    `pip install -e` there leaves the shared venv as it was."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    shared = next(p for p in sys.path if p.endswith("site-packages") and "venv" in p)
+    (site / "shared-venv.pth").write_text(f"import site; site.addsitedir({shared!r})\n")
+    return venv / "bin" / "python"
+
+
+def install_editable(python: Path, where: Path, name: str) -> None:
+    """`where` a flat-layout project of package `name`, installed with `pip install -e`: for
+    that layout setuptools installs an import-hook finder (`__editable___..._finder`)."""
+    (where / name).mkdir(parents=True)
+    (where / name / "__init__.py").write_text('VALUE = "as launched"\n')
+    (where / "pyproject.toml").write_text(
+        f'[project]\nname = "{name}"\nversion = "0"\n[tool.setuptools]\npackages = ["{name}"]\n'
+    )
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "-e",
+                    str(where), "--no-deps", "--no-build-isolation", "--no-index",
+                    "--disable-pip-version-check"], check=True, capture_output=True)  # fmt: skip
+
+
+def test_editable_packages_run_from_the_snapshot_or_are_said_to_run_live(
+    sandbox: Sandbox, tmp_path: Path, editable_python: Path
+) -> None:
+    """Item 8: two packages installed editable with setuptools' import-hook finder, imported
+    only by the task: the one inside the project runs as launched, the one outside it runs
+    live, and the launch says so."""
+    root = tmp_path / "p8e"
+    root.mkdir()
+    install_editable(editable_python, root / "libs" / "inproj", "inlib")
+    install_editable(editable_python, tmp_path / "elsewhere", "outlib")
+    finders = subprocess.run([str(editable_python), "-c", "import sys; print(sys.meta_path)"],
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "__editable___inlib_0_finder" in finders and "__editable___outlib_0_finder" in finders
+    (root / "app.py").write_text(
+        shape_app("import inlib, outlib\nvalue = [inlib.VALUE, outlib.VALUE]")
+    )
+    (root / ".gitignore").write_text("multirun/\n*.egg-info/\n")
+    commit_all(root)
+    python = str(editable_python)
+    basic = with_basic(sandbox, root, ["app.py"], python=python)
+    edits = {root / "libs" / "inproj" / "inlib" / "__init__.py": 'VALUE = "edited"\n',
+             tmp_path / "elsewhere" / "outlib" / "__init__.py": 'VALUE = "edited"\n'}  # fmt: skip
+    ran, said = queued_then_edited(sandbox, root, ["app.py"], edits, python=python)
+    assert basic == [["as launched", "as launched"]]
+    assert ran == [["as launched", "edited"]], "inlib frozen; outlib live, as said:"
+    outlib = tmp_path / "elsewhere" / "outlib"
+    assert f"package outlib runs live from {outlib} (installed editable" in said, said
+    assert "package inlib" not in said
+
+
+def test_links_are_part_of_the_snapshot_id(tmp_path: Path) -> None:
+    """Two projects alike but for where a link points are two snapshots (outside git: no commit
+    tells them apart); a link out of the project points at the live place, one inside it at the
+    snapshot's copy."""
+    store = tmp_path / "store"
+    ids = []
+    for name, target in (("a", "../lib"), ("b", "../other")):
+        root = tmp_path / name
+        (root / "lib").mkdir(parents=True)
+        (root / "other").mkdir()
+        (root / "tools").mkdir()
+        (root / "app.py").write_text("")
+        (root / "tools" / "lib").symlink_to(target)
+        (root / "tools" / "shared").symlink_to("../../shared")  # out of the project
+        snap = take(root / "app.py", None, store, LIMITS)
+        assert links_in(snap.code) == {"tools/lib": target,
+                                       "tools/shared": str(tmp_path / "shared")}  # fmt: skip
+        ids.append(snap.id)
+    assert ids[0] != ids[1]

@@ -42,6 +42,7 @@ from tsq.snapshot import (
     Snapshot,
     project_of,
     provenance_of,
+    snapshot_lines,
     snapshot_store,
     take,
 )
@@ -49,7 +50,6 @@ from tsq.spool import SpoolDir
 from tsq.states import JobState
 from tsq.store import INTENT_SUBMIT, STORE_FILES, Job, Store, Sweep
 from tsq.submit import submit_jobs
-from tsq.words import plural
 
 log = logging.getLogger(__name__)
 
@@ -506,15 +506,7 @@ class SweepLauncher:
         if self.snapshot is None:
             why = "snapshot=false" if not self.options.snapshot else INSTALLED
             return f"{line}\t            not snapshotted ({why}): jobs import it from disk\n"
-        snap = self.snapshot
-        line += f"\t            snapshot {snap.code} ({plural(snap.files, 'file')})\n"
-        if snap.left_out:
-            biggest = ", ".join(path for path, _ in snap.left_out[:3])
-            line += (
-                f"\t            {plural(len(snap.left_out), 'large file')} left out "
-                f"(over {self.options.snapshot_max_file_mb:g} MB: {biggest})\n"
-            )
-        return line
+        return line + "".join(f"\t            {text}\n" for text in snapshot_lines(self.snapshot))
 
     def _report(self, sweep: Sweep, count: int) -> None:
         jobs = f"{count} job" if count == 1 else f"{count} jobs"
