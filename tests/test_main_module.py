@@ -143,6 +143,24 @@ main()
 print("after the call")
 """
 
+PATHS_APP = """\
+import os
+import sys
+
+import hydra
+
+HERE = os.getcwd()
+
+
+@hydra.main(version_base="1.3", config_path=None)
+def main(cfg):
+    return [entry for entry in sys.path if entry in ("", HERE)]
+
+
+if __name__ == "__main__":
+    main()
+"""
+
 
 def _git(repo: Path, *args: str) -> str:
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
@@ -256,3 +274,15 @@ def test_a_script_that_calls_its_app_unguarded_runs_its_set_up_not_the_app(
     logs = sandbox.tsq("logs", f"{sweep}:0").stdout
     assert "calls the Hydra app at module level" in logs and "app.py:15" in logs
     assert "after the call" not in logs
+
+
+@debian_only
+def test_the_jobs_import_path_is_the_launchs_not_its_working_directory(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """`python scripts/app.py` from the project's root: the script's dir is on `sys.path`, the
+    working directory is not, under either launcher (the job's runner must not add it)."""
+    root = _write(tmp_path / "proj", {"scripts/app.py": PATHS_APP})
+    sweep = _run(sandbox, root, ["scripts/app.py"], "+x=1")
+    sandbox.wait_terminal()
+    assert _returns(sandbox, sweep) == [[]]

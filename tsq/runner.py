@@ -176,6 +176,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_SETUP_FAILED
+    if sys.path and sys.path[0] == os.getcwd():
+        # `python -m tsq.runner` put the job's working directory (the launch's) first on
+        # `sys.path`; the launch had its own entries, which the spec gives (pointed at the code
+        # snapshot): a module the launch could not import from there must not come live.
+        del sys.path[0]
     start = _ReportStart(spool.started(num, attempt), started_at)
     overrides: list[str] | None = None
     failed_exit = EXIT_TASK_FAILED
