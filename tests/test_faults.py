@@ -283,3 +283,35 @@ def test_a_store_that_fails_after_queueing_says_the_jobs_will_run(
         assert time.monotonic() < deadline, jobs
         time.sleep(0.3)
         jobs = status()
+
+
+def test_a_job_whose_python_could_not_start_then_forgotten_is_not_taken_for_removed(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Its virtualenv was deleted while it was queued: ts ran its command, which could not
+    start Python (so no `started` record), then ts forgot it (`tsp -C`). Nothing removed it
+    from the queue: it is lost, with what is known, never `cancelled`."""
+    import sysconfig
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    [site] = list(venv.glob("lib/python*/site-packages"))
+    (site / "tests.pth").write_text(
+        f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n"
+    )
+    blocker = sandbox.block_queue()
+    sandbox.run([str(venv / "bin" / "python"), "noop.py", "-m", "hydra/launcher=ts",
+                 f"hydra.sweep.dir={sandbox.root}/multirun/s", "+x=1"])  # fmt: skip
+    [job] = sandbox.status()
+    subprocess.run(["rm", "-rf", str(venv)], check=True)
+    sandbox.release(blocker)
+    deadline = time.monotonic() + 60
+    while [str(job["ts_id"]), "finished"] not in [
+        line.split()[:2] for line in sandbox.tsp("-l").stdout.splitlines()
+    ]:
+        assert time.monotonic() < deadline, "ts did not run the job"
+        time.sleep(0.05)
+    sandbox.tsp("-C")
+    [job] = sandbox.status()
+    assert job["state"] == "lost", job
+    assert "ended before tsq's runner started in it" in job["reason"]

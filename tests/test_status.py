@@ -279,6 +279,11 @@ def test_a_missing_job_is_lost_only_on_evidence_of_a_new_server() -> None:
         "gone from the same server before it started: removed from the queue (ts -r)"
     )
     assert "removed from task-spooler's queue" in (removed.reason or "")
+    began = decide(queued, seen(server_id="unix:1", began=True))
+    assert began is not None and began.state == JobState.LOST, (
+        "ts ran its command (the mark), the runner never started, then ts forgot it: not removed"
+    )
+    assert "ended before tsq's runner started in it" in (began.reason or "")
     ran = decide(
         job(RUNNING, server_id="unix:1"), seen(server_id="unix:1", started=Started(1, 1.0))
     )

@@ -50,6 +50,11 @@ class SpoolDir:
         """Attempt 1 (every job's first) is plain `<num>`; a retried job's are `<num>.<n>`."""
         return str(num) if attempt == 1 else f"{num}.{attempt}"
 
+    def began(self, num: int, attempt: int = 1) -> Path:
+        """Left empty by the job's own command before it starts Python, for a queue that
+        forgets its jobs (task-spooler): a job without it never ran (`tsq.backends.ts`)."""
+        return self.jobs / f"{self._stem(num, attempt)}.began"
+
     def started(self, num: int, attempt: int = 1) -> Path:
         return self.jobs / f"{self._stem(num, attempt)}.started.json"
 

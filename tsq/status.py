@@ -51,6 +51,7 @@ class Observation:
     result_problem: str | None = None  # a result file exists but cannot be used
     started: Started | None = None  # the runner's `started` record
     runner_alive: bool = False  # the job's own process still runs (its queue may have forgotten it)
+    began: bool = False  # its queue ran its command (ts), whether or not the runner started
     lease_held: bool = False  # a live command (launcher, retry, cancel) is working on the job
 
 
@@ -200,6 +201,7 @@ def _decide(job: Job, obs: Observation) -> JobUpdate | None:
         return JobUpdate.of(job, JobState.CANCELLED, reason=CANCELLED_REASON)
     if queue.alive and not queue.complete:
         return None  # its row may be one the listing printed but could not read
+    same_server = job.server_id is not None and queue.server_id == job.server_id
     if job.ts_id is None:
         why = f"never queued in {queue.name} (the command queueing it stopped before it did)"
     elif not queue.alive:
@@ -209,7 +211,13 @@ def _decide(job: Job, obs: Observation) -> JobUpdate | None:
             f"{queue.where} was restarted since job {job.ts_id} was queued in it, and the job "
             "left no result"
         )
-    elif job.server_id is not None and queue.server_id == job.server_id and not obs.started:
+    elif same_server and obs.began and not obs.started:
+        why = (
+            f"{queue.name} ran job {job.ts_id} but it ended before tsq's runner started in it "
+            f"(could its Python not start?), and {queue.name} no longer lists it "
+            f"({queue.forgetting})"
+        )
+    elif same_server and not obs.started:
         return JobUpdate.of(
             job,
             JobState.CANCELLED,
@@ -269,6 +277,7 @@ class RunFiles:
     result: ResultSummary | None = None
     result_problem: str | None = None
     started: Started | None = None
+    began: bool = False  # its queue ran its command (`SpoolDir.began`), read without a result
 
     @classmethod
     def read(cls, spool: SpoolDir, num: int, attempt: int) -> RunFiles:
@@ -278,10 +287,11 @@ class RunFiles:
             return cls(result_problem=str(e))
         if result is not None:
             return cls(result=result)
+        began = spool.began(num, attempt).exists()
         try:
-            return cls(started=read_started(spool.started(num, attempt)))
+            return cls(started=read_started(spool.started(num, attempt)), began=began)
         except SpecError:  # a damaged record counts as none: the result decides
-            return cls()
+            return cls(began=began)
 
 
 def decide_rerun(job: Job, title: str, runs: list[RunFiles]) -> Rerun:
@@ -326,6 +336,7 @@ def observe(job: Job, queue: Queue | None) -> Observation:
         result=files.result,
         result_problem=files.result_problem,
         started=started,
+        began=files.began,
         runner_alive=started is not None and local and runner_alive(started, spool, job),
         # Another host's lease cannot be probed from here: never take it for dead.
         lease_held=job.lease is not None

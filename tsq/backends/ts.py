@@ -18,6 +18,8 @@ from tsq.backends.tsclient import FORK, Spooler, server_id
 from tsq.backends.tslist import TsJob, exit_code_from_elevel, job_output
 from tsq.errors import BackendError
 from tsq.labels import match
+from tsq.safeio import make_private_dir
+from tsq.spool import SpoolDir
 
 if TYPE_CHECKING:
     from tsq.options import TsOptions
@@ -159,11 +161,15 @@ class TsBackend:
         """One `ts` client per job, each holding its job's claim while it queues it."""
         if len(after) > 1:
             raise BackendError("task-spooler jobs can wait for one job only")
+        spool = SpoolDir(spec.parent)
+        make_private_dir(spool.jobs)
         for job in jobs:
             claim = hold(job)
             try:
                 ts_id = self.submit(
-                    runner_argv(spec, job.num, job.attempt),
+                    marking_start(
+                        spool.began(job.num, job.attempt), runner_argv(spec, job.num, job.attempt)
+                    ),
                     job.label,
                     options,
                     after=after[0] if after else None,
@@ -209,3 +215,11 @@ class TsBackend:
 
     def kill(self, row: QueueRow) -> bool:
         return self.client.kill(row.queue_id)
+
+
+def marking_start(marker: Path, argv: Sequence[str]) -> list[str]:
+    """`argv`, run through a shell that first leaves `marker`. task-spooler forgets ended jobs
+    (`ts -C`, `TS_MAXFINISHED`) as it forgets removed ones: without a mark, a job whose
+    interpreter could not start (its virtualenv deleted while it was queued) and that ts then
+    forgot would look removed before it started. `exec`: the runner keeps the shell's pid."""
+    return ["/bin/sh", "-c", ': > "$0"; exec "$@"', str(marker), *argv]
