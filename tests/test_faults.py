@@ -11,7 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from sweeps import ReadOnly, Sandbox, Tmpfs, by_num, debian_only
+from sweeps import SLOTS, ReadOnly, Sandbox, Tmpfs, by_num, debian_only
+
+from tsq.backends.tsclient import server_id
 
 
 def _server_pids(sandbox: Sandbox) -> list[int]:
@@ -315,3 +317,54 @@ def test_a_job_whose_python_could_not_start_then_forgotten_is_not_taken_for_remo
     [job] = sandbox.status()
     assert job["state"] == "lost", job
     assert "ended before tsq's runner started in it" in job["reason"]
+
+
+def _server_killed_mid_launch(sandbox: Sandbox) -> tuple[int, str, list[dict]]:
+    """Launch 120 jobs behind a blocker and kill the ts server (`-K`) once 30 are queued;
+    the launch's exit status, its stderr and its sweep's jobs, refreshed."""
+    sandbox.tsp("-S", str(SLOTS))  # a new server, after a launch that stopped, has one slot
+    blocker = sandbox.block_queue()
+    blocker_pid = sandbox.pid_of(blocker)
+    launcher = _launch_in_background(sandbox, "x=range(0,120)")
+    deadline = time.monotonic() + 240
+    while len(sandbox.tsp("-l").stdout.splitlines()) < 30:
+        assert time.monotonic() < deadline and launcher.poll() is None
+        time.sleep(0.02)
+    old = server_id(sandbox.socket)
+    sandbox.tsp("-K")
+    while server_id(sandbox.socket) == old:  # then it starts no queued job as the blocker ends
+        assert time.monotonic() < deadline, "ts -K did not stop the server"
+        time.sleep(0.02)
+    os.kill(blocker_pid, signal.SIGKILL)  # -K leaves running jobs alive
+    _, err = launcher.communicate(timeout=120)
+    newest = sandbox.status()[0]["sweep"]
+    return launcher.returncode, err, [j for j in sandbox.status() if j["sweep"] == newest]
+
+
+def test_a_server_killed_during_a_launch_loses_the_jobs_it_held_and_the_launch_says_so(
+    sandbox: Sandbox,
+) -> None:
+    """`tsp -K` after some jobs of a launch were queued: the launch's next ts client starts a
+    new server, which gets the rest. Each job records the server it went to: those of the old
+    one are lost ("was restarted"), never "removed before it started"; the others run. The
+    ts client queueing a job as the server dies may fail, which stops the launch (the rest are
+    "never submitted"): every record is true then too, and the scenario is run again (at most
+    four times) until a launch goes on past the restart."""
+    for _ in range(4):
+        code, err, jobs = _server_killed_mid_launch(sandbox)
+        lost = [j for j in jobs if j["state"] == "lost"]
+        assert lost and not [j for j in jobs if j["state"] == "cancelled"], jobs
+        if code == 0:
+            break
+        assert "Traceback" not in err and "marked lost" in err, err
+        for job in lost:
+            assert any(why in job["reason"] for why in ("is gone", "was restarted", "never")), job
+        sandbox.tsq("cancel", jobs[0]["sweep"])
+    assert code == 0, "no launch went on past the server's restart"
+    unsure = [j for j in lost if "was restarted" not in j["reason"]]
+    assert len(unsure) <= 1, "only the job queued as it died went to either server"
+    assert all("no longer lists" in j["reason"] for j in unsure), unsure
+    assert len(lost) < 120 and "was restarted while this batch was queued" in err, err
+    nums = sorted(j["num"] for j in lost)
+    assert nums == list(range(len(nums))), "the first jobs, queued before the restart"
+    sandbox.tsq("cancel", jobs[0]["sweep"])

@@ -334,15 +334,16 @@ def test_set_submitted_records_only_the_claim_holders_jobs(store: Store) -> None
         job.intent, job.lease = INTENT_SUBMIT, "mine"
     jobs[1].lease = "another"
     store.add_sweep(sweep, jobs)
-    submitted = {job.id: (7 + job.num, 100.0 + job.num) for job in jobs}
-    store.set_submitted("mine", submitted, "unix:42")
+    servers = ["unix:41", "unix:42", "unix:42"]  # a server replaced after job 0 was queued
+    submitted = {job.id: (7 + job.num, 100.0 + job.num, servers[job.num]) for job in jobs}
+    store.set_submitted("mine", submitted)
     jobs = store.jobs(["aaaa00000000"])
     assert [(j.ts_id, j.submitted_at) for j in jobs] == [(7, 100.0), (None, None), (9, 102.0)]
     assert [(j.server_id, j.intent, j.lease) for j in jobs] == [
-        ("unix:42", None, None),
+        ("unix:41", None, None),
         (None, INTENT_SUBMIT, "another"),
         ("unix:42", None, None),
-    ], "the claim ends with the ids recorded; another command's claim is not touched"
+    ], "each job's own server; the claim ends; another command's claim is not touched"
 
 
 def test_apply_follows_the_transition_table(store: Store) -> None:

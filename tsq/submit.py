@@ -8,10 +8,11 @@ unique label even if recording the ids fails), and marks the rest `lost`, saying
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from tsq.backends import Backend, JobRef
 from tsq.errors import StoreError, TsqError
@@ -47,7 +48,7 @@ def submit_jobs(
     queues it. `follow` is the command that shows the sweep, for the messages when queueing
     stops part-way; `after`, queue ids they must wait for (`depends_on`).
     """
-    submitted: dict[int, tuple[int, float]] = {}
+    submitted: dict[int, Submitted] = {}
     # Specs from before the launch's cwd was recorded: the sweep's, with the environment then.
     queueing = replace(options, env=options.job_environment(), cwd=options.cwd or sweep.cwd)
     by_ref = {JobRef.of(job): job for job in jobs}
@@ -58,10 +59,17 @@ def submit_jobs(
         return lease.hold_for(lease_part(by_ref[ref]))
 
     try:
+        # Which queue instance each job went to, read around it: a ts server killed part-way
+        # is replaced by the next ts client, and the jobs it held are lost, not removed.
+        before = backend.server_id()
         for ref, queue_id in backend.submit_batch(
             spec, list(by_ref), queueing, after=after, hold=hold
         ):
-            submitted[by_ref[ref].id] = (queue_id, time.time())
+            now = backend.server_id()
+            # None before: no server listened, so the job's own client started this one.
+            server = now if before in (None, now) else None
+            submitted[by_ref[ref].id] = Submitted(queue_id, time.time(), server)
+            before = now
     except (Exception, KeyboardInterrupt) as cause:
         _record(store, backend, sweep, submitted, lease, follow)
         message = _abandon(store, backend, sweep, jobs, submitted, cause, follow)
@@ -71,21 +79,50 @@ def submit_jobs(
     _record(store, backend, sweep, submitted, lease, follow)
     lease.settle([lease_part(job) for job in jobs])
     ids = {job.id: job.num for job in jobs}
-    return {ids[job_id]: ts_id for job_id, (ts_id, _) in submitted.items()}
+    _say_if_replaced(backend, [ids[job_id] for job_id in submitted], list(submitted.values()))
+    return {ids[job_id]: queued.queue_id for job_id, queued in submitted.items()}
+
+
+class Submitted(NamedTuple):
+    """Where one job went: its queue id, when, and the queue instance (None: not known)."""
+
+    queue_id: int
+    at: float
+    server_id: str | None
+
+
+def _say_if_replaced(backend: Backend, nums: list[int], submitted: list[Submitted]) -> None:
+    """One line on stderr when the queue instance changed while the batch was queued: the
+    jobs that went to the earlier one will not run there (a refresh records them lost)."""
+    final = submitted[-1].server_id if submitted else None
+    earlier = [
+        num for num, queued in zip(nums, submitted, strict=True) if queued.server_id != final
+    ]
+    if earlier and backend.server_id() is not None:
+        print(
+            f"tsq: {backend.title} was restarted while this batch was queued: "
+            f"{plural(len(earlier), 'job')} ({_span(earlier)}) went to a server that is gone and "
+            "will not run; `tsq status` records them lost, `tsq retry` queues them again",
+            file=sys.stderr,
+        )
+
+
+def _span(nums: list[int]) -> str:
+    return f"job {nums[0]}" if len(nums) == 1 else f"jobs {nums[0]}-{nums[-1]}"
 
 
 def _record(
     store: Store,
     backend: Backend,
     sweep: Sweep,
-    submitted: dict[int, tuple[int, float]],
+    submitted: dict[int, Submitted],
     lease: Lease,
     follow: str,
 ) -> None:
     """Store the ts ids. If the store fails now, the jobs are queued all the same and will run:
     say so, and how they are found again, so nobody launches them twice."""
     try:
-        store.set_submitted(lease.token, submitted, backend.server_id())
+        store.set_submitted(lease.token, submitted)
     except StoreError as e:
         queued = plural(len(submitted), "job")
         raise TsqError(
@@ -100,7 +137,7 @@ def _abandon(
     backend: Backend,
     sweep: Sweep,
     jobs: list[Job],
-    submitted: dict[int, tuple[int, float]],
+    submitted: dict[int, Submitted],
     cause: BaseException,
     follow: str,
 ) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -142,11 +142,12 @@ class Store:
             )
 
     def set_submitted(
-        self, lease: str, submitted: dict[int, tuple[int, float]], server_id: str | None
+        self, lease: str, submitted: Mapping[int, tuple[int, float, str | None]]
     ) -> None:
-        """Record the ts ids that jobs (by job id) got when the holder of `lease` queued them,
-        and end its claim on them. Conditional on the lease: only the command that queued an
-        attempt records where it went."""
+        """Record the queue ids that jobs (by job id) got when the holder of `lease` queued
+        them, when, and the queue instance each went to (`tsq.submit.Submitted`), and end its
+        claim on them. Conditional on the lease: only the command that queued an attempt
+        records where it went."""
         if not submitted:
             return
         self._end_claims(
@@ -154,11 +155,11 @@ class Store:
             {
                 "ts_id": bindparam("new_ts_id"),
                 "submitted_at": bindparam("new_submitted_at"),
-                "server_id": server_id,
+                "server_id": bindparam("new_server_id"),
             },
             [
-                {"job": job_id, "new_ts_id": ts_id, "new_submitted_at": at}
-                for job_id, (ts_id, at) in submitted.items()
+                {"job": job_id, "new_ts_id": ts_id, "new_submitted_at": at, "new_server_id": server}
+                for job_id, (ts_id, at, server) in submitted.items()
             ],
         )
 
