@@ -30,7 +30,8 @@ the store: --store PATH, else $TSQ_STORE, else $XDG_STATE_HOME/tsq/tsq.db."""
 
 
 def _open(args: argparse.Namespace) -> tuple[Store, set[str]]:
-    """The store, brought up to date; and the sweeps whose jobs that changed."""
+    """The store, brought up to date; and the sweeps whose jobs that changed. No command of
+    the CLI makes a store: one that is not there is refused (`Store.open`)."""
     from tsq.status import refresh
     from tsq.store import Store
 

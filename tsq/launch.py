@@ -168,7 +168,7 @@ class SweepLauncher:
         self.task_function = task_function
         self.backend = options.backend()
         self.backend.check_resources(options.ts)
-        self.store = Store.open(options.store)
+        self.store = Store.open(options.store, create=True)
         if self.backend.name == "slurm":
             self.after, self.after_sweep = self._slurm_dependency(options.depends_on), None
         else:
