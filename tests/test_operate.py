@@ -186,9 +186,9 @@ def test_forget_refuses_a_sweep_with_queued_jobs_unless_asked_to_cancel_them(
     refused = sandbox.tsq("forget", sweep, "--yes", check=False)
     assert refused.returncode == 2 and refused.stdout == "", refused
     assert refused.stderr == (
-        f"tsq: sweep {sweep} has 2 jobs queued or running (2 queued); forgetting it would "
-        f"remove the code they run and lose how they end: cancel them first (tsq cancel "
-        f"{sweep}), or forget --cancel\n"
+        f"tsq: sweep {sweep} has 2 jobs queued or running (2 queued); forgetting it now "
+        f"would remove the code they need, and they would end unrecorded: cancel them first "
+        f"(tsq cancel {sweep}), or forget --cancel\n"
     )
     assert Path(snapshot).is_dir() and [j["state"] for j in sandbox.status()] == ["queued"] * 2
     done = sandbox.tsq("forget", sweep, "--yes", "--cancel")

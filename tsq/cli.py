@@ -329,8 +329,8 @@ def _still_active(sweep: Sweep, active: list[Job]) -> str:
     of how they end would go, and they would fail unrecorded."""
     return (
         f"sweep {sweep.id} has {plural(len(active), 'job')} queued or running "
-        f"({counts(active)}); forgetting it would remove the code they run and lose how they "
-        f"end: cancel them first (tsq cancel {sweep.id}), or forget --cancel"
+        f"({counts(active)}); forgetting it now would remove the code they need, and they "
+        f"would end unrecorded: cancel them first (tsq cancel {sweep.id}), or forget --cancel"
     )
 
 
