@@ -49,7 +49,7 @@ def jobs_of(sweep_id: str, njobs: int, state: str) -> list[Job]:
 
 
 def history(path: Path | str, work: Path, socket_path: str, jobs: int) -> None:
-    store = Store.open(path)
+    store = Store.open(path, create=True)
     for s in range(jobs // 100):
         sweep_id = f"old{s:09d}"
         store.add_sweep(sweep_of(sweep_id, work, socket_path, 100, 3 * DAY),
@@ -59,7 +59,7 @@ def history(path: Path | str, work: Path, socket_path: str, jobs: int) -> None:
 
 def finished_sweep(path: Path, work: Path, socket_path: str, state: str, pickles: bool) -> str:
     """A sweep of 1,000 jobs whose result files are all written; recorded in `state`."""
-    store = Store.open(path)
+    store = Store.open(path, create=True)
     sweep = sweep_of("new000000001", work, socket_path, 1000, 60)
     store.add_sweep(sweep, jobs_of(sweep.id, 1000, state))
     store.close()

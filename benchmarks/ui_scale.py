@@ -36,7 +36,7 @@ def big_sweep(path, work, sock) -> tuple[str, float]:
     """The 10k-job sweep, recorded queued, its result files written, then ended by a real
     refresh (which keeps each summary's copy in the store); returns its id and the refresh's
     time."""
-    store = Store.open(path)
+    store = Store.open(path, create=True)
     sweep = sweep_of("big000000001", work, sock, JOBS, 60)
     jobs = [
         Job(num=n, overrides=[f"lr={(n // 100) / 1000}", f"seed={n % 100}"],

@@ -51,7 +51,7 @@ def run_online() -> None:
         return
 
     where = locate(_cli_location())
-    where.prepare()
+    where.prepare(create=True)  # the alembic CLI makes a store it is pointed at
     engine = where.make_engine()
     try:
         with engine.connect() as cli_connection:

@@ -28,10 +28,11 @@ while not stop.exists():
         failures.append(traceback.format_exc())
         continue
     runs += 1
-    before_any_sweep = code == 2 and "has no sweeps yet" in err.getvalue()
+    said = err.getvalue()
+    before_any_sweep = code == 2 and ("has no sweeps yet" in said or "no tsq store at" in said)
     if (code not in (0, 1) and not before_any_sweep) or "locked" in err.getvalue():
         failures.append(f"exit {code}: {err.getvalue()}")
-    if args[0] == "status":
+    if args[0] == "status" and not before_any_sweep:
         json.loads(out.getvalue())
     time.sleep(PAUSE)
 print(json.dumps({"runs": runs, "failures": failures}))

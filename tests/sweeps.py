@@ -249,7 +249,7 @@ def store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tsq.store import Store
 
     path = tmp_path_factory.mktemp("store-template") / "tsq.db"
-    Store.open(path).close()
+    Store.open(path, create=True).close()
     return path
 
 

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 from conftest import VARIANTS
-from postgres import SECRET_PASSWORD, SECRET_ROLE, Cluster, Database
+from postgres import SECRET_PASSWORD, SECRET_ROLE, Cluster, Database, db_tables
 
 from tsq.hosts import this_host
-from tsq.store import Job, Store, Sweep
+from tsq.store import Job, Store, Sweep, locate
 
 DAY = 24 * 3600
 JSON_KEYS = {"sweep", "num", "state", "overrides", "ts_id", "exit_code", "output_dir"}
@@ -114,7 +114,7 @@ def cli(tmp_path: Path, ts_socket: str) -> Cli:
 def store(tmp_path: Path, ts_socket: str) -> Path:
     """Two recent sweeps sharing the prefix `abc`, and one of three days ago."""
     path = tmp_path / "store" / "tsq.db"
-    opened = Store.open(path)
+    opened = Store.open(path, create=True)
     now = time.time()
     opened.add_sweep(
         make_sweep("abc123000001", tmp_path, ts_socket, created_at=now - 120, njobs=2),
@@ -309,20 +309,45 @@ def test_tsq_store_variable_is_honoured(cli: Cli, store: Path) -> None:
     assert not (cli.cwd / "state").exists(), "with $TSQ_STORE set, the default store is unused"
     # --store wins over the variable.
     other = cli.cwd / "other.db"
-    proc = cli("status", "--all", "--store", other, env={"TSQ_STORE": str(store)})
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "no sweeps"
-    assert other.exists()
+    line = one_error_line(cli("status", "--all", "--store", other, env={"TSQ_STORE": str(store)}))
+    assert line.startswith(f"tsq: no tsq store at {other}: ")
 
 
 def test_default_store_is_in_xdg_state_home(cli: Cli) -> None:
-    proc = cli("status")
-    assert proc.returncode == 0, proc.stderr
-    assert (cli.cwd / "state" / "tsq" / "tsq.db").is_file()
+    line = one_error_line(cli("status"))
+    assert line.startswith(f"tsq: no tsq store at {cli.cwd / 'state' / 'tsq' / 'tsq.db'}: ")
+
+
+def test_commands_that_only_read_never_make_a_store(
+    cli: Cli, store_location: str, tmp_path: Path
+) -> None:
+    """A mistyped --store (or a TSQ_STORE meant for another shell) is said in one line: no
+    file, directory, table or snapshots dir made, where every command used to report an empty
+    store that it had just made. An empty PostgreSQL database holds no store either."""
+    postgres = store_location.startswith("postgresql")
+    typo = store_location if postgres else str(tmp_path / "typo" / "sub" / "s.db")
+    shown = locate(typo).display
+    for args in (["status"], ["status", "--json"], ["collect"], ["wait"], ["logs", "abc:0"],
+                 ["cancel", "abc"], ["retry", "abc"], ["forget", "abc", "--yes"], ["gc"],
+                 ["report", "-o", str(tmp_path / "r.html")], ["ui", "--port", "0"]):  # fmt: skip
+        line = one_error_line(cli(*args, "--store", typo))
+        why = "the database holds no tsq tables" if postgres else "no such file"
+        assert line == (
+            f"tsq: no tsq store at {shown}: {why}; check --store / TSQ_STORE (launching a sweep "
+            "creates the store)"
+        ), args
+    line = one_error_line(cli("status", env={"TSQ_STORE": typo}))
+    assert line.startswith(f"tsq: no tsq store at {shown}: ")
+    if postgres:
+        assert db_tables(typo) == set()
+    else:
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
+    assert not (cli.cwd / "state").exists()
 
 
 def test_empty_store(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "empty.db"
+    Store.open(path, create=True).close()
     line = one_error_line(cli("collect", "--store", path))
     assert line == "tsq: the store has no sweeps yet"
     for args in (["status"], ["status", "--all"]):
@@ -388,6 +413,7 @@ def test_passwords_from_pgpassword_and_service_files(
 ) -> None:
     """What the README recommends instead of a password in the URL."""
     url = f"postgresql://{SECRET_ROLE}@127.0.0.1:{postgres.port}/{pg_database.name}"
+    Store.open(pg_database.secret_url, create=True).close()
     proc = cli("status", "--store", url, env={**NO_PASSWORD_FILES, "PGPASSWORD": SECRET_PASSWORD})
     assert proc.returncode == 0 and proc.stdout.startswith("no sweeps"), proc.stderr
     services = tmp_path / "pg_service.conf"

@@ -141,7 +141,9 @@ def test_counts_agree_with_their_nouns(sandbox: Sandbox) -> None:
     pending = sandbox.tsq("collect", sweep).stderr
     assert f"not finished yet: 1 of 1 job of sweep {sweep} (1 queued)" in pending
     refused = sandbox.tsq("forget", sweep, check=False).stderr
-    assert "(app, 1 job, " in refused and "its 1 queued or running job will not stop" in refused
+    assert f"sweep {sweep} has 1 job queued or running (1 queued);" in refused
+    asked = sandbox.tsq("forget", sweep, "--cancel", check=False).stderr
+    assert "(app, 1 job, " in asked and "its 1 queued or running job will be cancelled" in asked
     sandbox.release(blocker)
     sandbox.wait_terminal()
     assert f"sweep {sweep}: queued 1 job again (0)" in sandbox.tsq("retry", sweep, "0").stdout

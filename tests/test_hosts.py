@@ -78,7 +78,7 @@ def test_a_sweep_launched_on_b_completes_while_a_polls(hosts: Hosts) -> None:
          f"hydra.sweep.dir={b.root}/multirun/b", "x=1,2,3,4,5,6"],
         cwd=b.app_dir, env=b.env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
-    store = Store.open(a.store)
+    store = Store.open(a.store, create=True)  # racing B's launch to make it
     warnings: set[str] = set()
     while launch.poll() is None:
         warnings.update(refresh(store).messages())

@@ -64,7 +64,7 @@ def test_a_postgresql_store_imports_psycopg_and_no_more(
 ) -> None:
     from tsq.store import Store
 
-    Store.open(pg_database.url).close()  # created: nothing left to migrate
+    Store.open(pg_database.url, create=True).close()  # created: nothing left to migrate
     for args in (["status", "--json"], ["collect", "--json"]):
         imported = _imported(sandbox, *args, "--store", pg_database.url, returncode=None)
         assert {"sqlalchemy", "psycopg"} <= imported, args

@@ -198,7 +198,7 @@ def test_wheel_alone_creates_a_migrated_store(target: Path, tmp_path: Path) -> N
         f"""
         import json, tsq, tsq.store
         from tsq.store import Store, migrations_dir
-        Store.open({str(tmp_path / "s.db")!r})
+        Store.open({str(tmp_path / "s.db")!r}, create=True)
         print(json.dumps([tsq.__file__, migrations_dir()]))
         """,
         tmp_path,
@@ -257,7 +257,7 @@ def test_suite_imports_a_regular_install_that_matches_the_source(tmp_path: Path)
     # Outside the repo, a fresh interpreter finds the same install and can migrate a store.
     db = tmp_path / "s.db"
     where = python(
-        f"import json, tsq.store; tsq.store.Store.open({str(db)!r});"
+        f"import json, tsq.store; tsq.store.Store.open({str(db)!r}, create=True);"
         " print(json.dumps(tsq.store.__file__))",
         tmp_path,
     )

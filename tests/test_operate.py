@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -190,3 +191,32 @@ def test_status_filters_by_state_and_override(sandbox: Sandbox) -> None:
     ):
         proc = sandbox.tsq("status", *bad, check=False)
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_forget_refuses_a_sweep_with_queued_jobs_unless_asked_to_cancel_them(
+    sandbox: Sandbox,
+) -> None:
+    """Forgetting would remove the code snapshot the queued jobs run: they would fail, and
+    be recorded nowhere."""
+    blocker = sandbox.block_queue()
+    sandbox.sweep("x=1,2")
+    sweep = _sweep_id(sandbox)
+    with sqlite3.connect(sandbox.store) as db:
+        (snapshot,) = db.execute("SELECT snapshot FROM sweeps").fetchone()
+    refused = sandbox.tsq("forget", sweep, "--yes", check=False)
+    assert refused.returncode == 2 and refused.stdout == "", refused
+    assert refused.stderr == (
+        f"tsq: sweep {sweep} has 2 jobs queued or running (2 queued); forgetting it now "
+        f"would remove the code they need, and they would end unrecorded: cancel them first "
+        f"(tsq cancel {sweep}), or forget --cancel\n"
+    )
+    assert Path(snapshot).is_dir() and [j["state"] for j in sandbox.status()] == ["queued"] * 2
+    done = sandbox.tsq("forget", sweep, "--yes", "--cancel")
+    assert done.stdout.splitlines() == [
+        f"sweep {sweep}: 2 queued jobs removed from ts; marked cancelled",
+        f"forgot sweep {sweep}: 2 job records dropped; its files are untouched; its code "
+        f"snapshot {Path(snapshot).parent} is removed",
+    ]
+    assert sandbox.status() == [] and not Path(snapshot).exists()
+    assert f"/{sweep}/" not in sandbox.tsp("-l").stdout, "nothing of it left to run"
+    sandbox.release(blocker)

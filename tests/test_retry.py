@@ -6,6 +6,8 @@ import json
 import sqlite3
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 from sweeps import Sandbox, by_num
 
@@ -93,3 +95,85 @@ def test_retry_runs_the_job_as_launched_from_any_shell(sandbox: Sandbox) -> None
     assert value["cwd"] == str(sandbox.app_dir), "the launch's working directory"
     assert value["env"] == "from the launching shell", "the launch's environment"
     assert not (elsewhere / "relative").exists()
+
+
+def test_a_retry_writes_where_the_first_attempt_did_though_its_subdir_names_the_time(
+    sandbox: Sandbox,
+) -> None:
+    """Hydra resolves `hydra.sweep.subdir` when the job runs: a `${now:...}` in it would send
+    a retry run a second later to a new dir, away from the first attempt's outputs. (Not
+    `${now:%H-%M-%S}`: Hydra's run dir resolved that one at launch, and the job's config keeps
+    the value; any other pattern is resolved anew.)"""
+    fixed, flags = sandbox.root / "timed", sandbox.root / "flags"
+    sandbox.run([sys.executable, "app.py", "-m", "hydra/launcher=ts", "x=1", "fail=once",
+                 f"marker_dir={flags}", f"hydra.sweep.dir={fixed}",
+                 "hydra.sweep.subdir=${now:%H%M%S}_${hydra.job.num}"])  # fmt: skip
+    first = sandbox.wait_terminal()[0]
+    assert first["state"] == "failed"
+    stamp = Path(first["output_dir"]).name.removesuffix("_0")
+    deadline = time.monotonic() + 5
+    while time.strftime("%H%M%S") == stamp:  # the retry runs in a later second
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    sandbox.tsq("retry", first["sweep"])
+    job = sandbox.wait_terminal()[0]
+    assert (job["state"], job["attempt"]) == ("completed", 2)
+    assert job["output_dir"] == first["output_dir"]
+    assert sorted(p.name for p in fixed.iterdir()) == [".tsq", f"{stamp}_0", "multirun.yaml"]
+    value = json.loads(sandbox.tsq("collect", "--json").stdout)[0]["return_value"]
+    assert value["num"] == 0
+
+
+def test_a_retry_into_a_sweep_dir_another_sweep_now_uses_is_refused(sandbox: Sandbox) -> None:
+    """Sweep A ended; B now runs into the same dir: A's job 0 and B's would both write
+    `<dir>/0`. Refused as a launch would be, naming B, before anything is queued."""
+    shared, flags = sandbox.root / "multirun" / "shared", sandbox.root / "flags"
+    sandbox.sweep("x=1", "fail=once", f"marker_dir={flags}", f"hydra.sweep.dir={shared}")
+    (a,) = sandbox.wait_terminal()
+    assert a["state"] == "failed"
+    blocker = sandbox.block_queue()
+    sandbox.sweep("x=2", f"hydra.sweep.dir={shared}")
+    b = next(j for j in sandbox.status() if j["sweep"] != a["sweep"])
+    listing = sandbox.tsp("-l").stdout
+    proc = sandbox.tsq("retry", a["sweep"], check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr == (
+        f"tsq: the sweep dir {shared} is in use by tsq sweep {b['sweep']}, which is being "
+        f"launched or has jobs queued or running; retry once it has ended (tsq wait "
+        f"{b['sweep']}): its jobs write there too\n"
+    )
+    assert sandbox.tsp("-l").stdout == listing, "nothing queued"
+    again = by_num(sandbox.status(a["sweep"]))[0]
+    assert (again["state"], again["attempt"]) == ("failed", 1), "nothing recorded"
+    sandbox.release(blocker)
+    jobs = {j["sweep"]: j for j in sandbox.wait_terminal()}
+    assert jobs[b["sweep"]]["state"] == "completed"
+    assert jobs[b["sweep"]]["output_dir"] == str(shared / "0")
+    sandbox.tsq("retry", a["sweep"])  # B has ended: the dir is A's to use again
+    jobs = {j["sweep"]: j for j in sandbox.wait_terminal()}
+    assert (jobs[a["sweep"]]["state"], jobs[a["sweep"]]["attempt"]) == ("completed", 2)
+
+
+def test_a_retry_racing_a_launch_into_its_dir_has_one_winner(sandbox: Sandbox) -> None:
+    """The retry's check and claim are made under the launch's lock: of the two, exactly one
+    queues into the dir, and the other is refused naming it."""
+    shared, flags = sandbox.root / "multirun" / "raced", sandbox.root / "flags"
+    sandbox.sweep("x=1", "fail=once", f"marker_dir={flags}", f"hydra.sweep.dir={shared}")
+    (a,) = sandbox.wait_terminal()
+    blocker = sandbox.block_queue()
+    argvs = [
+        [sys.executable, "-m", "tsq", "retry", a["sweep"]],
+        [sys.executable, "app.py", "-m", "hydra/launcher=ts", "x=2", f"hydra.sweep.dir={shared}"],
+    ]
+    procs = [subprocess.Popen(argv, cwd=sandbox.app_dir, env=sandbox.env, text=True,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) for argv in argvs]  # fmt: skip
+    outcomes = [(proc.communicate(timeout=120)[1], proc.returncode) for proc in procs]
+    assert sorted(code != 0 for _, code in outcomes) == [False, True], outcomes
+    jobs = sandbox.status()
+    active = [j for j in jobs if j["state"] == "queued"]
+    assert len(active) == 1, jobs
+    (refused,) = [err for err, code in outcomes if code != 0]
+    assert f"is in use by tsq sweep {active[0]['sweep']}" in refused
+    sandbox.release(blocker)
+    assert {j["state"] for j in sandbox.wait_terminal()} == {"completed"}

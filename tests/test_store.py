@@ -81,7 +81,7 @@ def add(
 
 @pytest.fixture
 def store(store_location: str) -> Store:
-    return Store.open(store_location)
+    return Store.open(store_location, create=True)
 
 
 def sqlite_rows(path: Path, sql: str) -> list[tuple]:
@@ -97,7 +97,7 @@ def sqlite_rows(path: Path, sql: str) -> list[tuple]:
 
 def test_open_creates_the_directory_and_migrates(tmp_path: Path) -> None:
     path = tmp_path / "state" / "tsq" / "tsq.db"
-    store = Store.open(path)
+    store = Store.open(path, create=True)
     assert store.path == path
     assert store.display == str(path)
     assert (path.parent.stat().st_mode & 0o777) == 0o700
@@ -109,7 +109,7 @@ def test_open_creates_the_directory_and_migrates(tmp_path: Path) -> None:
 
 def test_reopening_does_not_import_alembic(store_location: str) -> None:
     """Nor psycopg for a SQLite store: its import is PostgreSQL's cost alone."""
-    Store.open(store_location)
+    Store.open(store_location, create=True)
     probe = (
         "import sys; from tsq.store import Store; Store.open(sys.argv[1]);"
         " print('alembic' in sys.modules, 'psycopg' in sys.modules)"
@@ -129,11 +129,11 @@ def test_head_revision_is_the_newest_script() -> None:
 
 
 def test_locations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert Store.open(f"sqlite:///{tmp_path}/url.db").path == tmp_path / "url.db"
+    assert Store.open(f"sqlite:///{tmp_path}/url.db", create=True).path == tmp_path / "url.db"
     monkeypatch.chdir(tmp_path)
-    assert Store.open("rel/tsq.db").path == tmp_path / "rel" / "tsq.db"
+    assert Store.open("rel/tsq.db", create=True).path == tmp_path / "rel" / "tsq.db"
     with pytest.raises(StoreError, match="must be a file"):
-        Store.open("sqlite://")
+        Store.open("sqlite://", create=True)
 
 
 def test_postgresql_urls_use_psycopg_3_and_are_shown_without_password() -> None:
@@ -168,7 +168,7 @@ def test_default_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert default_location() == str(tmp_path / "home" / ".local" / "state" / "tsq" / "tsq.db")
     monkeypatch.setenv("TSQ_STORE", str(tmp_path / "env.db"))
-    assert Store.open().path == tmp_path / "env.db"
+    assert Store.open(create=True).path == tmp_path / "env.db"
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -178,7 +178,7 @@ def test_a_file_that_is_not_sqlite(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("these are not the tables you are looking for\n" * 100)
     with pytest.raises(StoreError) as info:
-        Store.open(path)
+        Store.open(path, create=True)
     assert str(info.value) == f"{path} is not a tsq store (not a SQLite database)"
 
 
@@ -187,7 +187,7 @@ def test_a_foreign_sqlite_database(tmp_path: Path) -> None:
     with sqlite3.connect(path) as connection:
         connection.execute("CREATE TABLE things (x INTEGER)")
     with pytest.raises(StoreError, match=f"^{path} is not a tsq store"):
-        Store.open(path)
+        Store.open(path, create=True)
     assert sqlite_rows(path, TABLES) == [("things",)]
 
 
@@ -198,16 +198,16 @@ def test_another_projects_alembic_database(tmp_path: Path) -> None:
         connection.execute("INSERT INTO alembic_version VALUES ('abc123')")
         connection.execute("CREATE TABLE users (id INTEGER)")
     with pytest.raises(StoreError, match=f"^{path} is not a tsq store"):
-        Store.open(path)
+        Store.open(path, create=True)
 
 
 def test_a_store_from_a_newer_tsq_is_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "tsq.db"
-    Store.open(path)
+    Store.open(path, create=True)
     with sqlite3.connect(path) as connection:
         connection.execute("UPDATE alembic_version SET version_num = '0099'")
     with pytest.raises(StoreError) as info:
-        Store.open(path)
+        Store.open(path, create=True)
     assert str(info.value) == (
         f"{path} was written by a newer tsq (schema revision 0099); upgrade tsq"
     )
@@ -219,7 +219,7 @@ def test_a_directory_that_cannot_be_created(tmp_path: Path) -> None:
     blocker.write_text("")
     path = blocker / "sub" / "tsq.db"
     with pytest.raises(StoreError) as info:
-        Store.open(path)
+        Store.open(path, create=True)
     message = str(info.value)
     assert str(path) in message and "Not a directory" in message
     assert "\n" not in message
@@ -227,7 +227,7 @@ def test_a_directory_that_cannot_be_created(tmp_path: Path) -> None:
 
 def test_a_store_on_a_read_only_file_system(tmp_path: Path, read_only: ReadOnly) -> None:
     path = tmp_path / "ro" / "tsq.db"
-    first = Store.open(path)
+    first = Store.open(path, create=True)
     add(first, "aaaa00000000")
     first.close()
     read_only(path.parent)
@@ -257,7 +257,7 @@ def test_sqlite_on_a_network_file_system_is_refused(
     monkeypatch.setattr(engine, "_fuse_subtype", lambda directory: fuse)
     path = tmp_path / "home" / "tsq.db"
     with pytest.raises(StoreError) as info:
-        Store.open(path)
+        Store.open(path, create=True)
     assert str(info.value) == (
         f"{path} is on a network file system ({said}), where SQLite's WAL mode corrupts a store "
         "that several hosts use: put the store on a local disk, or use a PostgreSQL store "
@@ -279,7 +279,7 @@ def test_local_file_systems_are_told_from_network_ones(
     # A local FUSE file system (rootless containers' fuse-overlayfs) keeps WAL.
     monkeypatch.setattr(engine, "_fs_type", lambda directory: engine.FUSE_MAGIC)
     monkeypatch.setattr(engine, "_fuse_subtype", lambda directory: "fuse-overlayfs")
-    Store.open(tmp_path / "tsq.db")
+    Store.open(tmp_path / "tsq.db", create=True)
     assert sqlite_rows(tmp_path / "tsq.db", "PRAGMA journal_mode") == [("wal",)]
 
 
@@ -485,7 +485,7 @@ def test_alembic_cli_upgrade_check_downgrade(store_location: str) -> None:
         assert result.returncode == 0, result.stderr
     assert db_tables(store_location) == {"alembic_version"}
     # A store emptied by a downgrade is recreated on the next open.
-    add(Store.open(store_location), "aaaa00000000")
+    add(Store.open(store_location, create=True), "aaaa00000000")
     assert db_rows(store_location, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
 
 
@@ -509,7 +509,7 @@ def _hammer(path: str, worker: int, rounds: int, barrier: Any, failures: Any) ->
     (`new_attempts`: those fail under a deferred BEGIN)."""
     try:
         barrier.wait()
-        store = Store.open(path)
+        store = Store.open(path, create=True)
         for i in range(rounds):
             sweep_id = uuid.uuid4().hex[:12]
             add(store, sweep_id, n=1, created_at=time.time())
@@ -545,7 +545,7 @@ def test_many_processes_share_one_store(store_location: str) -> None:
     assert errors == []
     assert [p.exitcode for p in processes] == [0] * workers
 
-    store = Store.open(path)
+    store = Store.open(path, create=True)
     assert len(store.sweeps()) == workers * rounds
     jobs = store.active_jobs()
     assert len(jobs) == workers * rounds
@@ -598,7 +598,7 @@ def test_a_v1_store_upgrades_in_place_and_loses_nothing(store_location: str) -> 
     before = db_rows(path, "SELECT * FROM jobs ORDER BY id")
     sweep_before = db_rows(path, "SELECT * FROM sweeps")
 
-    store = Store.open(path)
+    store = Store.open(path, create=True)
 
     assert db_rows(path, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
     after = db_rows(path, "SELECT * FROM jobs ORDER BY id")
@@ -629,7 +629,7 @@ def test_downgrade_to_v1_and_back_keeps_the_jobs(store_location: str) -> None:
     """Downgrades exist: head -> 0001 drops only what 0001 cannot hold (earlier attempts);
     upgrading again gives a working store."""
     path = v1_store(store_location)
-    store = Store.open(path)
+    store = Store.open(path, create=True)
     jobs = store.jobs(["v1sweep00001"])
     store.new_attempts([jobs[1]], ["train/v1sweep00001/1#2"], "lease")
     store.close()
@@ -743,7 +743,8 @@ def test_two_racing_retries_renew_a_job_once(pg_database: Database) -> None:
     A third connection holds the row until both retries are waiting on it."""
     import psycopg
 
-    first, second = Store.open(pg_database.url), Store.open(pg_database.url)
+    first = Store.open(pg_database.url, create=True)
+    second = Store.open(pg_database.url)
     add(first, "race00000001", n=1)
     job = first.jobs(["race00000001"])[0]
     first.apply([JobUpdate.of(job, JobState.FAILED, reason="boom")])
@@ -813,7 +814,7 @@ def test_downgrades_since_attempts_keep_every_attempt_and_job(store_location: st
     """Going down to 0002 (attempts, before leases and code provenance) and up again loses no
     job and no archived attempt (a table rebuild would cascade-delete them)."""
     path = store_location
-    store = Store.open(path)
+    store = Store.open(path, create=True)
     add(store, "hist00000001", n=2)
     job = store.jobs(["hist00000001"])[0]
     store.apply([JobUpdate.of(job, JobState.FAILED, reason="boom")])
@@ -836,7 +837,7 @@ def test_hosts_are_filled_in_on_upgrade_and_dropped_on_downgrade(store_location:
     their sweep's host, jobs and archived attempts alike. Down to 0005 and up again keeps every
     job and attempt."""
     path = v1_store(store_location)
-    store = Store.open(path)
+    store = Store.open(path, create=True)
     jobs = store.jobs(["v1sweep00001"])
     store.new_attempts([jobs[1]], ["train/v1sweep00001/1#2"], "lease", host="other")
     store.close()

@@ -30,7 +30,8 @@ the store: --store PATH, else $TSQ_STORE, else $XDG_STATE_HOME/tsq/tsq.db."""
 
 
 def _open(args: argparse.Namespace) -> tuple[Store, set[str]]:
-    """The store, brought up to date; and the sweeps whose jobs that changed."""
+    """The store, brought up to date; and the sweeps whose jobs that changed. No command of
+    the CLI makes a store: one that is not there is refused (`Store.open`)."""
     from tsq.status import refresh
     from tsq.store import Store
 
@@ -290,15 +291,27 @@ def cmd_forget(args: argparse.Namespace) -> int:
     sweep = store.find_sweep(args.sweep)
     jobs = store.jobs([sweep.id])
     active = [j for j in jobs if not j.state.terminal]
+    if active and not args.cancel:
+        raise TsqError(_still_active(sweep, active))
     what = f"sweep {sweep.id} ({sweep.task_name}, {plural(len(jobs), 'job')}, {sweep.sweep_dir})"
     if active:
-        what += f"; its {plural(len(active), 'queued or running job')} will not stop"
+        what += f"; its {plural(len(active), 'queued or running job')} will be cancelled first"
     if not args.yes:
         if not sys.stdin.isatty():
             raise TsqError(f"would forget {what}: confirm with --yes")
         if not _confirm(f"forget {what}? Its files stay."):
             print("nothing forgotten")
             return 0
+    if active:
+        from tsq.cancel import cancel
+
+        report = cancel(store, active)
+        print(report.summary(sweep.id))
+        for note in report.notes:
+            print(f"tsq: {note}", file=sys.stderr)
+        left = [j for j in store.jobs([sweep.id]) if not j.state.terminal]
+        if left:
+            raise TsqError(_still_active(sweep, left))
     store.forget(sweep.id)
     records = plural(len(jobs), "job record")
     said = f"forgot sweep {sweep.id}: {records} dropped; its files are untouched"
@@ -309,6 +322,16 @@ def cmd_forget(args: argparse.Namespace) -> int:
             said += f"; its code snapshot {Path(sweep.snapshot).parent} is removed"
     print(said)
     return 0
+
+
+def _still_active(sweep: Sweep, active: list[Job]) -> str:
+    """Why `forget` keeps a sweep whose jobs may still run: their code snapshot and the record
+    of how they end would go, and they would fail unrecorded."""
+    return (
+        f"sweep {sweep.id} has {plural(len(active), 'job')} queued or running "
+        f"({counts(active)}); forgetting it now would remove the code they need, and they "
+        f"would end unrecorded: cancel them first (tsq cancel {sweep.id}), or forget --cancel"
+    )
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
@@ -500,12 +523,19 @@ def parser() -> argparse.ArgumentParser:
 
     forget = _command(
         commands, "forget", cmd_forget, "drop a sweep's records from the store",
-        "Drop a sweep and its jobs from the store. Its files (outputs, results) are never "
-        "touched. Asks for confirmation unless --yes.",
+        "Drop a sweep and its jobs from the store, and its code snapshot unless another sweep "
+        "shares it. Its files (outputs, results) are never touched. Asks for confirmation "
+        "unless --yes. Refused while the sweep has jobs queued or running (their code and "
+        "record would go): cancel them first, or give --cancel.",
         "python -m tsq forget 3f9a --yes",
     )  # fmt: skip
     forget.add_argument("sweep", help=SWEEP_HELP)
     forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    forget.add_argument(
+        "--cancel",
+        action="store_true",
+        help="cancel the sweep's queued and running jobs first (as `tsq cancel`), then forget it",
+    )
 
     _command(
         commands, "gc", cmd_gc, "remove code snapshots no sweep uses",

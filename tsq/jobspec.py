@@ -65,6 +65,17 @@ class CodeSpec:
     main_module: str | None = None
 
     @classmethod
+    def of_header(cls, header: dict[str, Any]) -> CodeSpec:
+        """The code part of a spec's header (`write_spec`)."""
+        return cls(
+            sys_path=header["sys_path"],
+            main_file=header.get("main_file"),
+            top_level=bool(header.get("top_level")),
+            snapshot=header.get("snapshot"),
+            main_module=header.get("main_module"),
+        )
+
+    @classmethod
     def as_launched(cls) -> CodeSpec:
         """The launching process's own paths, as they are (no snapshot)."""
         main = getattr(sys.modules.get("__main__"), "__file__", None)
@@ -238,13 +249,7 @@ def read_job(path: Path, num: int, prepare: Callable[[CodeSpec], None] | None = 
     for entry in reversed(header["sys_path"]):
         if entry not in sys.path:
             sys.path.insert(0, entry)
-    code = CodeSpec(
-        sys_path=header["sys_path"],
-        main_file=header.get("main_file"),
-        top_level=bool(header.get("top_level")),
-        snapshot=header.get("snapshot"),
-        main_module=header.get("main_module"),
-    )
+    code = CodeSpec.of_header(header)
     if prepare is not None:
         prepare(code)
     batch = cloudpickle.loads(payload)

@@ -10,12 +10,10 @@ ts ids (see `tsq.submit` for what an interruption part-way leaves).
 from __future__ import annotations
 
 import atexit
-import fcntl
 import json
 import logging
 import os
 import secrets
-import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -33,9 +31,8 @@ from tsq.frozen import freeze_imports
 from tsq.hosts import this_host
 from tsq.jobspec import BatchSpec, CodeSpec, write_spec
 from tsq.labels import make_label, sweep_label
-from tsq.lease import LEASES, Lease, held
 from tsq.options import CommonOptions, TsOptions
-from tsq.safeio import make_private_dir, write_atomic
+from tsq.safeio import write_atomic
 from tsq.snapshot import (
     Limits,
     Provenance,
@@ -46,10 +43,10 @@ from tsq.snapshot import (
     snapshot_store,
     take,
 )
-from tsq.spool import SpoolDir
 from tsq.states import JobState
 from tsq.store import INTENT_SUBMIT, STORE_FILES, Job, Store, Sweep
 from tsq.submit import submit_jobs
+from tsq.sweepdir import claim_sweep_dir, release_sweep_dir
 
 log = logging.getLogger(__name__)
 
@@ -97,60 +94,6 @@ def check_sweeper(config: Any, wait: bool) -> None:
             f"the sweeper {sweeper} reads each job's return value before it proposes the next "
             f"jobs, and this launcher does not wait for jobs; add hydra.launcher.wait=true"
         )
-
-
-def claim_sweep_dir(sweep_dir: Path, sweep_id: str, store: Store) -> tuple[SpoolDir, Lease]:
-    """Create the sweep's spool dir and the launcher's lease in it, refusing a sweep dir that
-    another tsq sweep is using.
-
-    Two sweeps writing into one dir at once overwrite each other's multirun.yaml, job output
-    dirs and `.hydra/` files, and Hydra's default `multirun/${now:%Y-%m-%d}/${now:%H-%M-%S}`
-    gives one dir to sweeps launched in the same second, which fire-and-forget makes likely.
-    tsq refuses rather than picking another dir: the sweep dir is the user's (set in their
-    config or command line, read by their scripts), and a launcher that moved it would make
-    every one of those wrong without a word. A dir whose earlier tsq sweeps have all ended is
-    used again, as Hydra's own launchers do when a sweep is run into a fixed dir once more.
-
-    A sweep is in use while a command holds a lease in its spool dir (its launcher is still
-    queueing it) or the store has jobs of it queued or running. The check and the new lease
-    are made under an exclusive lock on the `<sweep dir>/.tsq` directory itself, so of two
-    launchers racing for one dir the second sees the first's lease.
-    """
-    claims = sweep_dir / ".tsq"
-    make_private_dir(claims)
-    fd = os.open(claims, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        for other in sorted(claims.iterdir()):
-            if other.is_dir() and _in_use(other, store):
-                raise TsqError(
-                    f"the sweep dir {sweep_dir} is in use by tsq sweep {other.name}, which is "
-                    "being launched or has jobs queued or running; wait for it to end, or give "
-                    "this sweep a dir of its own, e.g. "
-                    "'hydra.sweep.dir=multirun/${now:%Y-%m-%d}/${now:%H-%M-%S-%f}'"
-                )
-        spool = SpoolDir(claims / sweep_id)
-        make_private_dir(spool.root)
-        return spool, Lease.acquire(spool.root)
-    finally:
-        os.close(fd)
-
-
-def _in_use(spool_root: Path, store: Store) -> bool:
-    """Whether the sweep of this spool dir is being launched, retried or cancelled (a lease in
-    it is held), or the store holds jobs of it that have not ended."""
-    leases = spool_root / LEASES
-    if leases.is_dir() and any(held(spool_root, f.stem) for f in leases.glob("*.lock")):
-        return True
-    from tsq.status import refresh
-
-    refresh(store, spool_root.name)  # a sweep that ended since the last refresh is free
-    return bool(store.active_jobs(spool_root.name))
-
-
-def release_sweep_dir(spool: SpoolDir) -> None:
-    """Undo `claim_sweep_dir` for a sweep that was never recorded."""
-    shutil.rmtree(spool.root, ignore_errors=True)
 
 
 INSTALLED = "an installed package"
@@ -216,7 +159,7 @@ class SweepLauncher:
         self.composes = record_composes(hydra_context, config, self.app.main_file is not None)
         self.backend = options.backend()
         self.backend.check_resources(options.ts)
-        self.store = Store.open(options.store)
+        self.store = Store.open(options.store, create=True)
         if self.backend.name == "slurm":
             self.after, self.after_sweep = self._slurm_dependency(options.depends_on), None
         else:

@@ -1,7 +1,8 @@
 """`tsq retry`: queue ended jobs again, as new attempts of the same jobs.
 
-Same overrides, same `hydra.job.num`, same output dir, same spec (so the same config, frozen at
-the first launch) and queued the same way: slots, GPUs, and the launch's working directory and
+Same overrides, same `hydra.job.num`, same output dir (the first attempt's, even where the
+subdir names the time: `tsq.retryspec`), same config (frozen at the first launch) and queued the
+same way: slots, GPUs, and the launch's working directory and
 environment from the spec's header, in the queue the sweep was launched in (its ts socket),
 whatever the shell that runs `tsq retry`. The attempt that ended is archived as it was; the job's
 row becomes the new attempt.
@@ -17,12 +18,13 @@ from tsq.backends import backend_for
 from tsq.errors import TsqError
 from tsq.jobspec import read_header
 from tsq.labels import make_label
-from tsq.lease import Lease
 from tsq.options import TsOptions
+from tsq.retryspec import OutputDir, write_retry_spec
 from tsq.states import JobState
 from tsq.status import refuse_elsewhere
 from tsq.store import Job, Store, Sweep
 from tsq.submit import submit_jobs
+from tsq.sweepdir import RETRY_ADVICE, claim_sweep_dir
 
 DEFAULT_STATES = frozenset({JobState.FAILED, JobState.LOST, JobState.CANCELLED})
 
@@ -61,11 +63,17 @@ def retry(store: Store, sweep: Sweep, jobs: Sequence[Job], follow: str) -> list[
     for queueing in options.values():
         backend.check_resources(queueing)
     labels = [make_label(sweep.task_name, sweep.id, job.num, job.attempt + 1) for job in jobs]
-    with Lease.acquire(spool.root) as lease:
+    dirs = {
+        job.num: OutputDir.of(sweep.sweep_dir, job.output_dir) for job in jobs if job.output_dir
+    }
+    _, lease = claim_sweep_dir(Path(sweep.sweep_dir), sweep.id, store, RETRY_ADVICE)
+    with lease:
         renewed = store.new_attempts(jobs, labels, lease.token)
         by_spec: dict[Path, list[Job]] = defaultdict(list)
         for job in renewed:
             by_spec[specs[job.num]].append(job)
-        for spec, group in by_spec.items():
-            submit_jobs(store, backend, sweep, spec, group, options[spec], lease, follow)
+        for launched, group in by_spec.items():
+            spec = spool.retry_spec(group[0].num, group[0].attempt)
+            write_retry_spec(spec, launched, [job.num for job in group], dirs)
+            submit_jobs(store, backend, sweep, spec, group, options[launched], lease, follow)
     return renewed

@@ -45,6 +45,11 @@ class SpoolDir:
             raise FileNotFoundError(f"no job spec for job {num} in {self.root}")
         return self.spec(max(starts))
 
+    def retry_spec(self, num: int, attempt: int) -> Path:
+        """One spec per `tsq retry` batch (`tsq.retryspec`), named by its first job's new
+        attempt, which only that retry made; not a `spec-*` one, which `spec_of` reads."""
+        return self.root / f"retry-{self._stem(num, attempt)}.pkl"
+
     @staticmethod
     def _stem(num: int, attempt: int) -> str:
         """Attempt 1 (every job's first) is plain `<num>`; a retried job's are `<num>.<n>`."""

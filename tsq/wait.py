@@ -102,8 +102,8 @@ def wait_for_jobs(
             jobs = {job.num: job for job in store.jobs([sweep_id]) if job.num in wanted}
             if len(jobs) < len(wanted):
                 raise SweepForgotten(
-                    f"sweep {sweep_id} was forgotten (`tsq forget`) while waiting for it; "
-                    "its jobs run on, but the store no longer follows them"
+                    f"sweep {sweep_id} was forgotten (`tsq forget --cancel`) while waiting "
+                    "for it: its jobs were cancelled, and the store no longer holds them"
                 )
             ordered = [jobs[num] for num in nums]
             progress.show(ordered)

@@ -105,8 +105,9 @@ class Location:
     #: the file of a SQLite store; None for a database server
     path: Path | None = None
 
-    def prepare(self) -> None:
-        """What must hold before the engine is made (a directory, a local file system)."""
+    def prepare(self, create: bool) -> None:
+        """What must hold before the engine is made (a directory, a local file system); a
+        store that is not there is made only if `create`."""
 
     def make_engine(self) -> Engine:
         raise NotImplementedError
@@ -137,11 +138,13 @@ class SqliteLocation(Location):
         self.url = URL.create("sqlite", database=str(path))
         self.display = str(path)
 
-    def prepare(self) -> None:
+    def prepare(self, create: bool) -> None:
         path = self.path
         assert path is not None
         if path.is_dir():  # sqlite would only say "unable to open database file"
             raise StoreError(f"{path} is a directory; give a file path, e.g. {path / 'tsq.db'}")
+        if not create and not path.exists():  # sqlite would make the file, empty
+            raise no_store(self, "no such file")
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as e:
@@ -255,6 +258,16 @@ class PostgresLocation(Location):
         return StoreError(f"cannot use the store {self.display}: {reason}{hint}")
 
 
+def no_store(where: Location, why: str) -> StoreError:
+    """A command that only reads was pointed at a store that does not exist (a typo in
+    `--store`, a `TSQ_STORE` of another shell): it says so, rather than make one and report
+    it empty."""
+    return StoreError(
+        f"no tsq store at {where.display}: {why}; check --store / TSQ_STORE (launching a "
+        "sweep creates the store)"
+    )
+
+
 def locate(location: str | os.PathLike[str] | None) -> Location:
     """Where a store location (a path, `sqlite:///PATH` or `postgresql://...`; default:
     `default_location()`) points. SQLite paths are made absolute, so that every process names
@@ -327,14 +340,17 @@ def _fuse_subtype(directory: str) -> str | None:
     return subtype
 
 
-def open_engine(location: str | os.PathLike[str] | None) -> tuple[Location, Engine]:
-    """The store's location and an engine on it, its schema brought up to date (created if
-    new)."""
+def open_engine(
+    location: str | os.PathLike[str] | None, *, create: bool = False
+) -> tuple[Location, Engine]:
+    """The store's location and an engine on it, its schema brought up to date: a store at an
+    older schema is upgraded; one that does not exist is created only if `create` (a launch),
+    else refused (StoreError), and nothing (file, directory, table) is made."""
     where = locate(location)
-    where.prepare()
+    where.prepare(create)
     engine = where.make_engine()
     try:
-        _ensure_schema(where, engine)
+        _ensure_schema(where, engine, create)
     except exc.DBAPIError as e:
         raise where.describe(e) from None
     return where, engine
@@ -371,14 +387,17 @@ def _schema_revisions(where: Location, connection: Connection) -> list[str] | No
     return revisions
 
 
-def _schema_is_current(where: Location, engine: Engine) -> bool:
+def _read_revisions(where: Location, engine: Engine) -> list[str] | None:
     with engine.connect().execution_options(tsq_readonly=True) as connection:
-        return _schema_revisions(where, connection) == [HEAD_REVISION]
+        return _schema_revisions(where, connection)
 
 
-def _ensure_schema(where: Location, engine: Engine) -> None:
-    if _schema_is_current(where, engine):
+def _ensure_schema(where: Location, engine: Engine, create: bool) -> None:
+    revisions = _read_revisions(where, engine)
+    if revisions == [HEAD_REVISION]:
         return
+    if revisions is None and not create:
+        raise no_store(where, "the database holds no tsq tables")
     with where.migration_lock(), _quiet("alembic"):
         _upgrade(where, engine)
 

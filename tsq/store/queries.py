@@ -90,10 +90,11 @@ class Store:
         )
 
     @classmethod
-    def open(cls, location: str | os.PathLike[str] | None = None) -> Store:
+    def open(cls, location: str | os.PathLike[str] | None = None, *, create: bool = False) -> Store:
         """The store at `location` (default: `default_location()`), its schema brought up to
-        date."""
-        return cls(*open_engine(location))
+        date. Only a launch passes `create`: every other command refuses a store that does not
+        exist (see `open_engine`)."""
+        return cls(*open_engine(location, create=create))
 
     def command(self, verb: str, sweep_id: str, *, named: bool) -> str:
         """The tsq command a user types next, e.g. to follow a sweep; with `--store` when the
