@@ -9,6 +9,7 @@ import pytest
 
 from tsq.aggregate import SortKey, aggregate, parse_keys, stats_of
 from tsq.errors import TsqError
+from tsq.results import key_names, summary_value
 from tsq.tables import render_csv, strict_json
 
 
@@ -41,7 +42,8 @@ def test_groups_by_key_with_stats_over_the_rest() -> None:
     first, _ = result.groups
     assert first.values == {"lr": "0.1"} and first.nums == [0, 1, 2] and first.failed == []
     assert first.stats["loss"] == {
-        "n": 3, "nan": 0, "mean": 2.0, "std": 1.0, "min": 1.0, "max": 3.0, "best": 1.0
+        "n": 3, "nan": 0, "none": 0, "mean": 2.0, "std": 1.0, "min": 1.0, "max": 3.0,
+        "best": 1.0,
     }  # fmt: skip
     assert first.best == 0
 
@@ -85,8 +87,8 @@ def test_several_keys_and_plain_return_values() -> None:
 def test_csv_and_strict_json_hold_nan_and_none() -> None:
     result = aggregate(grid(), ["lr"])
     text = render_csv(result.columns(), result.rows())
-    assert text.splitlines()[0].startswith("lr,jobs,failed,loss.n,loss.nan,loss.mean,loss.std")
-    assert text.splitlines()[2].startswith("0.2,3,1,1,1,2.0,,2.0,2.0")
+    assert text.splitlines()[0].startswith("lr,jobs,failed,loss.n,loss.nan,loss.none,loss.mean,")
+    assert text.splitlines()[2].startswith("0.2,3,1,1,1,0,2.0,,2.0,2.0")
     doc = strict_json(result.as_json())
     assert '"failed_nums": [5]' in doc and "NaN" not in doc
 
@@ -125,7 +127,9 @@ def test_parse_keys_and_sort_key() -> None:
 
 
 def test_stats_of_edge_cases() -> None:
-    assert stats_of([]) == {"n": 0, "nan": 0, "mean": None, "std": None, "min": None, "max": None}
+    assert stats_of([]) == {
+        "n": 0, "nan": 0, "none": 0, "mean": None, "std": None, "min": None, "max": None
+    }  # fmt: skip
     assert stats_of([math.nan, math.nan])["nan"] == 2
     assert stats_of([1, 1, 1])["std"] == 0.0
     assert stats_of([1.0, math.inf])["mean"] == math.inf
@@ -135,3 +139,40 @@ def test_only_completed_jobs_are_averaged_whatever_they_carry() -> None:
     items = [*grid(), item(6, "0.1", 3, {"loss": 100.0}, state="lost")]
     first = aggregate(items, ["lr"]).groups[0]
     assert first.failed == [6] and first.stats["loss"]["mean"] == 2.0
+
+
+def test_none_is_counted_like_nan_and_the_metric_kept() -> None:
+    items = [item(0, "0.1", 0, {"loss": 1.0}), item(1, "0.1", 1, {"loss": None}),
+             item(2, "0.1", 2, {"loss": 3.0})]  # fmt: skip
+    result = aggregate(items, ["lr"], SortKey.parse("loss"))
+    assert result.metrics == ["loss"]
+    loss = result.groups[0].stats["loss"]
+    assert (loss["n"], loss["nan"], loss["none"], loss["mean"]) == (2, 0, 1, 2.0)
+    assert result.rows()[0]["loss.none"] == 1 and result.groups[0].best == 0
+    assert stats_of([None, math.nan, 2.0]) == {
+        "n": 1, "nan": 1, "none": 1, "mean": 2.0, "std": None, "min": 2.0, "max": 2.0
+    }  # fmt: skip
+    with pytest.raises(TsqError, match="no numeric metric to aggregate"):
+        aggregate([item(0, "1", 0, {"loss": None})], ["lr"])
+
+
+def test_integers_are_averaged_exactly() -> None:
+    big = stats_of([10**20, 10**20 + 1, 10**20 + 2])
+    assert (big["mean"], big["std"]) == (10**20 + 1, 1.0)
+    assert type(big["mean"]) is int
+    assert stats_of([1, 2])["mean"] == 1.5 and stats_of([1, 2])["std"] == math.sqrt(0.5)
+    assert stats_of([2**53, 2**53 + 1])["mean"] == float(2**53)  # nearest to 2**53 + 0.5
+    assert stats_of([10**200, -(10**200)])["std"] == pytest.approx(math.sqrt(2) * 1e200)
+    assert stats_of([10**400, -(10**400)])["std"] == math.inf
+    assert stats_of([1, 2.5])["mean"] == 1.75, "ints and floats: floats"
+
+
+def test_keys_1_and_str_1_are_two_metrics() -> None:
+    assert key_names([1, "1", "a", 2.5, ("x",)]) == ["1 (int)", "1", "a", "2.5", "('x',)"]
+    assert key_names([1, "1", "1 (int)"]) == ["1 (int) (int)", "1", "1 (int)"]
+    assert summary_value({1: 0.5, "1": 7})[0] == {"1 (int)": 0.5, "1": 7}
+    items = [item(n, "0.1", n, {1: float(n), "1": 10.0 * n}) for n in range(3)]
+    result = aggregate(items, ["lr"])
+    assert result.metrics == ["1 (int)", "1"]
+    stats = result.groups[0].stats
+    assert (stats["1 (int)"]["mean"], stats["1"]["mean"]) == (1.0, 10.0)

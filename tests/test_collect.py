@@ -111,7 +111,7 @@ def test_collect_by_aggregates_over_seeds_counting_failures_and_nan(sandbox: San
     low, high = doc["groups"]
     assert low["by"] == {"lr": "0.1"} and low["jobs"] == 4 and low["failed_nums"] == [3]
     assert low["metrics"]["loss"] == {
-        "n": 2, "nan": 1, "mean": 2.0, "std": math.sqrt(2), "min": 1.0, "max": 3.0
+        "n": 2, "nan": 1, "none": 0, "mean": 2.0, "std": math.sqrt(2), "min": 1.0, "max": 3.0
     }  # fmt: skip
     assert low["best"] == {"num": 0, "metric": "loss", "value": 1.0}
     assert high["by"] == {"lr": "0.3"} and high["metrics"]["loss"]["mean"] == 4.0
@@ -120,11 +120,11 @@ def test_collect_by_aggregates_over_seeds_counting_failures_and_nan(sandbox: San
     table = sandbox.tsq("collect", "--by", "lr", "--sort", "acc:max", "--top", "1", check=False)
     assert table.returncode == 1, "failed jobs are in the sweep"
     lines = table.stdout.splitlines()
-    assert lines[1].split()[:9] == [
-        "lr", "jobs", "failed", "loss.n", "loss.nan", "loss.mean", "loss.std", "loss.min",
-        "loss.max",
+    assert lines[1].split()[:10] == [
+        "lr", "jobs", "failed", "loss.n", "loss.nan", "loss.none", "loss.mean", "loss.std",
+        "loss.min", "loss.max",
     ]  # fmt: skip
-    assert lines[2].split()[:6] == ["0.1", "4", "1", "2", "1", "2"]
+    assert lines[2].split()[:7] == ["0.1", "4", "1", "2", "1", "0", "2"]
     assert len(lines) == 4 and lines[3] == "not averaged: 1 job did not complete (3)"
 
     rows = list(csv.DictReader(io.StringIO(
@@ -140,6 +140,33 @@ def test_collect_by_aggregates_over_seeds_counting_failures_and_nan(sandbox: San
         env=sandbox.env, cwd=sandbox.root, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert frame.stdout.strip() == "['0.1', '0.3'] [2.0, 4.0] [1, 1]"
+
+
+def test_collect_by_keeps_none_big_integers_and_look_alike_keys(sandbox: Sandbox) -> None:
+    """A real task returning None for one seed, 10**20 + seed, and keys 1 and "1": the metric
+    with a None is aggregated (the None counted), the integers exactly, both keys kept."""
+    sandbox.sweep("lr=0.1", "seed=0,1,2", script="exact.py")
+    sandbox.wait_terminal()
+    doc = json.loads(sandbox.tsq("collect", "--by", "lr", "--json").stdout)
+    assert doc["metrics"] == ["loss", "big", "1 (int)", "1"]
+    (group,) = doc["groups"]
+    assert group["metrics"]["loss"] == {
+        "n": 2, "nan": 0, "none": 1, "mean": 1.0, "std": math.sqrt(2), "min": 0.0, "max": 2.0
+    }  # fmt: skip
+    assert group["metrics"]["big"] == {
+        "n": 3, "nan": 0, "none": 0, "mean": 10**20 + 1, "std": 1.0, "min": 10**20,
+        "max": 10**20 + 2,
+    }  # fmt: skip
+    assert (group["metrics"]["1 (int)"]["mean"], group["metrics"]["1"]["mean"]) == (1, 10)
+
+    table = sandbox.tsq("collect", "--by", "lr").stdout.splitlines()
+    assert " 100000000000000000001 " in table[2], "the exact mean, every digit"
+    (row,) = csv.DictReader(io.StringIO(
+        sandbox.tsq("collect", "--by", "lr", "--sort", "1 (int):max", "--format", "csv").stdout
+    ))  # fmt: skip
+    assert (row["loss.n"], row["loss.none"], row["loss.mean"]) == ("2", "1", "1.0")
+    assert (row["big.mean"], row["big.std"]) == ("100000000000000000001", "1.0")
+    assert (row["1 (int).mean"], row["1.mean"], row["best"]) == ("1", "10", "2")
 
 
 def test_collect_by_refuses_bad_input_in_one_line(sandbox: Sandbox) -> None:

@@ -66,3 +66,29 @@ def test_a_lost_watcher_is_shown(sandbox: Sandbox) -> None:
         assert time.monotonic() < deadline, status
         time.sleep(0.2)
     sandbox.release(blocker)
+
+
+def test_braces_in_notify_are_refused_in_one_line_and_the_escape_runs(sandbox: Sandbox) -> None:
+    """`${TSQ_COUNTS}` is an OmegaConf interpolation to Hydra, which reads the launcher's options
+    twice: bare or escaped once it is refused in one line, nothing queued; escaped twice (or
+    written `$TSQ_COUNTS`) the command runs and sees the counts."""
+    out = sandbox.root / "counts.txt"
+    for written in ("${TSQ_COUNTS}", r"\${TSQ_COUNTS}"):
+        proc = sandbox.sweep("x=1", f"hydra.launcher.notify='echo {written} > {out}'", check=False)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        (line,) = [x for x in proc.stderr.splitlines() if x.startswith("tsq: ")]
+        assert line == (
+            "tsq: hydra.launcher.notify: ${TSQ_COUNTS} is read by OmegaConf as an interpolation; "
+            r"write $TSQ_COUNTS, or \\\${TSQ_COUNTS} (Hydra reads the option twice); "
+            "nothing was queued"
+        )
+        assert sandbox.tsp("-l").stdout.splitlines()[1:] == [], "nothing queued"
+
+    escaped = r"\\\${TSQ_COUNTS}"
+    sandbox.sweep("x=1,2", "fail=false,true", f"hydra.launcher.notify='echo {escaped} > {out}'")
+    sandbox.wait_terminal()
+    deadline = time.monotonic() + 60
+    while not out.exists() or not out.read_text().endswith("\n"):
+        assert time.monotonic() < deadline, "the notify command did not run"
+        time.sleep(0.1)
+    assert out.read_text() == "2 completed, 2 failed\n"

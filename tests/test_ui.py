@@ -7,6 +7,7 @@ import json
 import socket
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sweeps import Sandbox
 from uiserver import tsq_ui
@@ -54,6 +55,71 @@ def test_ui_serves_the_page_sweeps_results_and_logs(sandbox: Sandbox) -> None:
 
         status, _, _ = ui.get("/api/sweeps", {"Host": "attacker.example:80"})
         assert status == 403, "a loopback server answers loopback host names only"
+
+
+FORBIDDEN = {"error": "forbidden: open the address tsq ui printed"}
+
+
+def test_a_loopback_server_answers_loopback_host_names_only(sandbox: Sandbox) -> None:
+    """A DNS name is refused however it is spelt (DNS rebinding: `127.0.0.1.evil.example` may
+    resolve here); loopback names and addresses are answered, with or without a port."""
+    sweep = _metrics_sweep(sandbox)
+    with tsq_ui(sandbox) as ui:
+        port = urlsplit(ui.url).port
+        allowed = [f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", "127.1.2.3"]
+        refused = [
+            "127.0.0.1.evil.example",
+            f"127.0.0.1.evil.example:{port}",
+            "localhost.evil.example",
+            f"127.evil.example:{port}",
+            "",
+            f"::1:{port}",
+        ]
+        for host in allowed:
+            for target in ("/api/sweeps", f"/api/sweep?id={sweep}", f"/api/log?id={sweep}&num=0"):
+                assert ui.raw(target, host)[0] == 200, (host, target)
+        for host in [*refused, None]:
+            for target in ("/api/sweeps", f"/api/sweep?id={sweep}", f"/api/log?id={sweep}&num=0"):
+                status, body = ui.raw(target, host)
+                assert (status, json.loads(body)) == (403, FORBIDDEN), (host, target)
+    assert ui.stderr() == ""
+
+
+def test_query_values_the_page_never_sends_get_one_line_answers(sandbox: Sandbox) -> None:
+    """Non-ASCII tokens, Unicode digits, NULs, huge numbers: a 400/403/404 in the usual shape
+    and nothing on the server's stderr (it printed tracebacks and dropped the connection)."""
+    sweep = _metrics_sweep(sandbox)
+    with tsq_ui(sandbox) as ui:
+        host = f"127.0.0.1:{urlsplit(ui.url).port}"
+        for num in ("%C2%B2", "%D9%A3", "-1", "1.0", "", "9" * 5000):
+            status, body = ui.raw(f"/api/log?id={sweep}&num={num}", host)
+            assert status == 400, (num, status, body)
+            assert json.loads(body)["error"].startswith("bad job number "), body
+        status, body = ui.raw(f"/api/log?id={sweep}&num=99", host)
+        assert (status, json.loads(body)) == (404, {"error": f"sweep {sweep} has no job 99"})
+        for target in (f"/api/sweep?id=%00{sweep}", "/api/log?id=%00&num=0"):
+            status, body = ui.raw(target, host)
+            assert (status, list(json.loads(body))) == (400, ["error"]), target
+        for target in ("/api/sweep?id=%C3%A9", "/api/log?id=%C3%A9&num=0"):
+            status, body = ui.raw(target, host)
+            assert (status, list(json.loads(body))) == (404, ["error"]), target
+        for by in ("%C3%A9", "%00"):  # the sweep, and why it has no aggregate
+            status, body = ui.raw(f"/api/sweep?id={sweep}&by={by}", host)
+            assert status == 200, body
+            assert json.loads(body)["aggregate"]["error"].startswith("unknown key ")
+        status, body = ui.raw(f"/api/sweep?id={sweep}&v=%C3%A9", host)
+        assert status == 200 and json.loads(body)["jobs"]["state"][0] == "completed"
+    assert ui.stderr() == ""
+
+    with tsq_ui(sandbox, "--host", "0.0.0.0") as ui:
+        token = ui.url.split("?token=")[1]
+        for given in ("%C3%A9", "%FF", token[:-1] + "%C3%A9", "%00"):
+            status, body = ui.raw(f"/api/sweeps?token={given}", "example.org")
+            assert (status, json.loads(body)) == (403, FORBIDDEN), given
+        status, body = ui.raw("/api/sweeps", "example.org", {"Cookie": "tsq_token=\xe9t\xe9"})
+        assert (status, json.loads(body)) == (403, FORBIDDEN)
+        assert ui.raw(f"/api/sweeps?token={token}", "example.org")[0] == 200
+    assert ui.stderr() == ""
 
 
 def test_ui_elsewhere_needs_the_printed_token(sandbox: Sandbox) -> None:

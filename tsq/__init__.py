@@ -41,8 +41,8 @@ def collect_frame(
 
     With `by` (`"lr,model"` or a list of override keys): one row per group of jobs sharing
     those overrides, with `jobs`, `failed` and, per numeric metric, `<metric>.n`, `.nan`,
-    `.mean`, `.std`, `.min`, `.max`, and the `best` job; `sort="loss"` (or `"acc:max"`) orders
-    the groups, `top=N` keeps the first N. As `tsq collect --by`."""
+    `.none`, `.mean`, `.std`, `.min`, `.max`, and the `best` job; `sort="loss"` (or
+    `"acc:max"`) orders the groups, `top=N` keeps the first N. As `tsq collect --by`."""
     from tsq.collector import collect_frame as frame
 
     return frame(sweep, store, by=by, sort=sort, top=top)

@@ -5,7 +5,10 @@ Jobs are grouped by the values of the `--by` overrides (as recorded, see `tsq.ta
 other override (typically `seed`) varies inside a group and is aggregated over. For each numeric
 metric the jobs returned (the keys of a returned mapping, or `return_value` when jobs return a
 plain number), each group gets n, mean, std (sample, n-1), min and max, and the best job of the
-group by the sort metric.
+group by the sort metric. Integers are averaged exactly (a float holds 53 bits: `10**20 + 1`
+is not one): the mean is an int when it is a whole number, the std the float nearest the exact
+one. Keys that only JSON would merge (`1` and `"1"`) are two metrics, named as the result's
+summary names them (`tsq.results.key_names`: "1 (int)" and "1").
 
 The rules that keep an aggregate honest:
 
@@ -13,21 +16,25 @@ The rules that keep an aggregate honest:
   (`failed`) and their numbers listed, never averaged in, never dropped silently;
 - a NaN value is counted (`<metric>.nan`) and left out of n, mean, std, min and max, so a group
   whose runs diverged says so instead of showing NaN or a mean of the survivors as if complete;
+  a None value likewise (`<metric>.none`): a job that returned no value for it;
 - a metric is numeric when every completed job that returned it returned an int or float (not a
-  bool): one string among numbers makes it non-numeric, and naming it is an error, not a guess.
+  bool) or None, and one returned a number: one string among numbers makes it non-numeric, and
+  naming it is an error, not a guess.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tsq.errors import TsqError
+from tsq.results import key_names
 from tsq.tables import RETURN_PREFIX, RETURN_VALUE, override_dict
 
-STATS = ("n", "nan", "mean", "std", "min", "max")
+STATS = ("n", "nan", "none", "mean", "std", "min", "max")
 COMPLETED = "completed"
 
 
@@ -135,10 +142,16 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def returned_metrics(items: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
-    """Metric name -> the values completed jobs returned for it, in first-seen order.
+def _metrics_of(value: Any) -> dict[str, Any]:
+    """A returned value as metric name -> value: a mapping's keys, named as its summary names
+    them; a plain value is the metric `return_value`."""
+    if not isinstance(value, Mapping):
+        return {RETURN_VALUE: value}
+    return dict(zip(key_names(list(value)), value.values(), strict=True))
 
-    Mappings give one metric per key; plain values are the metric `return_value`."""
+
+def returned_metrics(items: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """Metric name -> the values completed jobs returned for it, in first-seen order."""
     found: dict[str, list[Any]] = {}
     for item in items:
         if item.get("state") != COMPLETED:
@@ -146,14 +159,18 @@ def returned_metrics(items: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]
         value = item.get(RETURN_VALUE)
         if value is None:
             continue
-        pairs = value.items() if isinstance(value, Mapping) else [(RETURN_VALUE, value)]
-        for key, v in pairs:
-            found.setdefault(str(key), []).append(v)
+        for key, v in _metrics_of(value).items():
+            found.setdefault(key, []).append(v)
     return found
 
 
 def _numeric(found: Mapping[str, list[Any]]) -> list[str]:
-    return [m for m, values in found.items() if values and all(_is_number(v) for v in values)]
+    """Metrics every job returned a number or None for, and one a number."""
+    return [
+        m
+        for m, values in found.items()
+        if any(_is_number(v) for v in values) and all(v is None or _is_number(v) for v in values)
+    ]
 
 
 def _describe(value: Any) -> str:
@@ -165,7 +182,7 @@ def _check_metric(name: str, found: Mapping[str, list[Any]], numeric: Sequence[s
     if name in numeric:
         return
     if name in found:
-        bad = next(v for v in found[name] if not _is_number(v))
+        bad = next((v for v in found[name] if not _is_number(v) and v is not None), None)
         raise TsqError(
             f"metric {name!r} is not numeric (a job returned {_describe(bad)}, "
             f"{type(bad).__name__}); numeric metrics: {', '.join(numeric) or 'none'}"
@@ -173,20 +190,33 @@ def _check_metric(name: str, found: Mapping[str, list[Any]], numeric: Sequence[s
     raise TsqError(f"unknown metric {name!r}; the jobs returned: {', '.join(found) or 'nothing'}")
 
 
-def stats_of(values: Sequence[float]) -> dict[str, Any]:
-    """n, nan, mean, std (n-1; None under two values), min, max of numbers; NaN only counted."""
-    nan = sum(1 for v in values if isinstance(v, float) and math.isnan(v))
-    kept = [v for v in values if not (isinstance(v, float) and math.isnan(v))]
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def stats_of(values: Sequence[float | None]) -> dict[str, Any]:
+    """n, nan, none, mean, std (n-1; None under two values), min, max of numbers; NaN and None
+    only counted. Integers alone are averaged exactly (`statistics` works in fractions)."""
+    nan = sum(1 for v in values if _is_nan(v))
+    none = sum(1 for v in values if v is None)
+    kept = [v for v in values if v is not None and not _is_nan(v)]
     n = len(kept)
+    counts = {"n": n, "nan": nan, "none": none}
     if n == 0:
-        return {"n": 0, "nan": nan, "mean": None, "std": None, "min": None, "max": None}
-    if all(math.isfinite(v) for v in kept):
+        return {**counts, "mean": None, "std": None, "min": None, "max": None}
+    if all(isinstance(v, int) for v in kept):
+        mean: float = statistics.mean(kept)  # an int when the exact mean is a whole number
+        try:
+            std = statistics.stdev(kept) if n > 1 else None
+        except OverflowError:  # a spread over 1e308: no float holds it
+            std = math.inf
+    elif all(math.isfinite(v) for v in kept):
         mean = math.fsum(kept) / n
         std = math.sqrt(math.fsum((v - mean) ** 2 for v in kept) / (n - 1)) if n > 1 else None
     else:  # inf among the values: the sum is exact to say, the spread is not
         mean = sum(kept) / n
         std = math.nan if n > 1 else None
-    return {"n": n, "nan": nan, "mean": mean, "std": std, "min": min(kept), "max": max(kept)}
+    return {**counts, "mean": mean, "std": std, "min": min(kept), "max": max(kept)}
 
 
 def aggregate(
@@ -241,11 +271,10 @@ def aggregate(
         if item.get("state") != COMPLETED:
             group.failed.append(num)
             continue
-        value = item.get(RETURN_VALUE)
-        mapping = value if isinstance(value, Mapping) else {RETURN_VALUE: value}
+        mapping = _metrics_of(item.get(RETURN_VALUE))
         per_metric = values.setdefault(key, {})
         for metric in numeric:
-            if metric in mapping and mapping[metric] is not None:
+            if metric in mapping:  # None too: counted, not averaged
                 per_metric.setdefault(metric, []).append((num, mapping[metric]))
 
     for key, group in groups.items():
@@ -257,7 +286,7 @@ def aggregate(
             candidates = [
                 (v, num)
                 for num, v in per_metric.get(best_metric, [])
-                if not (isinstance(v, float) and math.isnan(v))
+                if v is not None and not _is_nan(v)
             ]
             if candidates:
                 pick = max if highest else min

@@ -55,6 +55,8 @@ class CommonOptions:
     # A shell command run once every job of the sweep has ended (however it ended), e.g.
     # `notify-send "sweep $TSQ_SWEEP: $TSQ_COUNTS"`; its environment holds TSQ_SWEEP,
     # TSQ_STORE, TSQ_COUNTS and TSQ_<STATE> counts. Waits outside the queue (no slot taken).
+    # Write `$TSQ_COUNTS`, not `${TSQ_COUNTS}`: Hydra reads that as an OmegaConf interpolation,
+    # twice (so `\${...}` is not enough: `\\\${TSQ_COUNTS}`); the plugin refuses it in one line.
     notify: str | None = None
     # Jobs import the app's code as it was at launch, from a snapshot of its project.
     snapshot: bool = True

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -139,15 +139,29 @@ def _plain(value: Any, open_containers: frozenset[int]) -> Any:
         items = list(value.items())
     except Exception:  # a mapping that cannot be read whole (an OmegaConf node with ??? ...)
         return _repr(value)
-    return {_key(key): _plain(item, inside) for key, item in items}
+    names = key_names([key for key, _ in items])
+    return {name: _plain(item, inside) for name, (_, item) in zip(names, items, strict=True)}
 
 
-def _key(key: Any) -> str:
-    """JSON's object keys are strings: any other key is written as its repr (a numpy number's
-    as the plain number's, so `np.int64(3)` and `3` give the same "3")."""
-    if _is_numpy(key):
-        key = key.tolist()
-    return key if isinstance(key, str) else _repr(key)
+def key_names(keys: Sequence[Any]) -> list[str]:
+    """A mapping's keys as JSON object keys (strings), one distinct name each, in order.
+
+    A str key is itself; any other key is its repr (a numpy number's as the plain number's, so
+    `np.int64(3)` gives "3"), followed by its type while that name is another key's: `{1: a,
+    "1": b}` gives "1 (int)" and "1", so no value overwrites another's."""
+    taken = {key for key in keys if isinstance(key, str)}
+    names: list[str] = []
+    for key in keys:
+        if isinstance(key, str):
+            names.append(key)
+            continue
+        plain = key.tolist() if _is_numpy(key) else key
+        name = _repr(plain)
+        while name in taken:
+            name = f"{name} ({type(plain).__name__})"
+        taken.add(name)
+        names.append(name)
+    return names
 
 
 def _cut(size: int) -> str:

@@ -7,17 +7,27 @@ library) and a thin Launcher whose work is imported from `tsq` only when a sweep
 
 No `from __future__ import annotations` here: Hydra executes plugin modules without registering
 them in sys.modules, and dataclasses then cannot resolve string annotations.
+
+One check runs before Hydra builds the launcher: Hydra resolves the launcher's whole config node
+(`OmegaConf.resolve` in `hydra.utils.instantiate`, called by `Plugins.instantiate_launcher`)
+before tsq's code sees any option, so `notify='... ${TSQ_COUNTS}'` (an OmegaConf interpolation
+to a key no config has) failed there with a traceback. `instantiate_launcher` is wrapped to check
+`notify` first when the launcher is tsq's, and passes through untouched for any other.
 """
 
+import copy
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
+from omegaconf.errors import InterpolationResolutionError
 
 from tsq.options import CommonOptions, LaunchOptions, SlurmLaunchOptions
 
@@ -69,3 +79,51 @@ class TsLauncher(Launcher):
 
 class TsqSlurmLauncher(TsLauncher):
     options_class = SlurmLaunchOptions
+
+
+TARGETS = {TsLauncherConf._target_, TsqSlurmLauncherConf._target_}
+
+
+def notify_problem(launcher: DictConfig) -> str | None:
+    """Why Hydra cannot read the launcher node's `notify`, or None: an OmegaConf interpolation
+    it cannot resolve, e.g. `${TSQ_COUNTS}` meant for the shell. Read as Hydra's `instantiate`
+    reads it: on a copy, resolved in place and then read again, so an escape undone by the first
+    reading (`\\${TSQ_COUNTS}`) fails here too."""
+    node = copy.deepcopy(launcher)
+    node._set_flag(["struct", "readonly"], [False, False])
+    node._set_parent(launcher._get_parent())
+    try:
+        for _ in range(2):
+            node["notify"] = node.get("notify")
+    except InterpolationResolutionError as e:
+        raw = str(launcher._get_node("notify")._value())  # type: ignore[union-attr]
+        found = re.search(r"\$\{([^}]*)\}", raw)
+        shown, name = (found.group(0), found.group(1)) if found else (raw, "")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            return f"tsq: hydra.launcher.notify: {str(e).splitlines()[0]}; nothing was queued"
+        return (
+            f"tsq: hydra.launcher.notify: {shown} is read by OmegaConf as an interpolation; "
+            f"write ${name}, or \\\\\\${{{name}}} (Hydra reads the option twice); "
+            "nothing was queued"
+        )
+    return None
+
+
+def _checks_notify(instantiate_launcher: Any) -> Any:
+    def checked(self: Plugins, *args: Any, **kwargs: Any) -> Launcher:
+        config = kwargs.get("config", args[-1] if args else None)
+        launcher = None if config is None else config.hydra.get("launcher")
+        if launcher is not None and launcher.get("_target_") in TARGETS:
+            problem = notify_problem(launcher)
+            if problem is not None:
+                from tsq.launch import TsqLaunchError
+
+                raise TsqLaunchError(problem)
+        return instantiate_launcher(self, *args, **kwargs)
+
+    checked.tsq_checks_notify = True  # type: ignore[attr-defined]
+    return checked
+
+
+if not getattr(Plugins.instantiate_launcher, "tsq_checks_notify", False):
+    Plugins.instantiate_launcher = _checks_notify(Plugins.instantiate_launcher)  # type: ignore[method-assign]

@@ -8,9 +8,11 @@ count, version and update time tells), and each job's result summary is parsed o
 (`data.Results`), from the store's copy or, for a job without one, its file.
 
 Access: on a loopback address anyone on this machine may read, and requests must name the host
-as a loopback name (a page elsewhere cannot reach it through a DNS name that points here). On any
-other address every request needs the access token printed on start (`?token=`, then a cookie).
-The page changes nothing: every request is a GET.
+as a loopback name or address (`localhost`, 127.0.0.0/8, `[::1]`): a page elsewhere cannot reach
+it through a DNS name that points here, however that name is spelt. On any other address every
+request needs the access token printed on start (`?token=`, then a cookie). The page changes
+nothing: every request is a GET. A query the page never sends (a job number that is not one, a
+sweep id with a NUL) gets a 400 in the usual `{"error": ...}` shape, never a traceback.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from __future__ import annotations
 import errno
 import hmac
 import io
+import ipaddress
 import json
+import re
 import secrets
 import threading
 import time
@@ -38,12 +42,69 @@ from tsq.ui.data import Results, job_rows, sweep_counts, sweep_payload, sweeps_p
 if TYPE_CHECKING:
     from tsq.store import Store
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 LOG_LIMIT = 256_000  # the last characters of a job's logs a page gets
+# A Host header: a bracketed IPv6 address or a name without colons, then an optional port.
+# `[0-9]`, not `\d`: `\d` takes Unicode digits too.
+HOST_HEADER = re.compile(r"(?:\[(?P<v6>[^\]]*)\]|(?P<name>[^:\[\]]*))(?::[0-9]{1,5})?")
+# Job numbers are the store's 64-bit integers: more digits is not a job (and `int()` refuses
+# over 4300 digits).
+MAX_NUM_DIGITS = 18
+
+
+class BadRequest(Exception):
+    """A query the page never sends: answered 400 with the message."""
 
 
 def is_loopback(host: str) -> bool:
-    return host in LOOPBACK or host.startswith("127.")
+    """Whether an address to serve on is this machine's only: `localhost`, or an IP address in
+    127.0.0.0/8 or ::1, parsed (a prefix test would take `127.0.0.1.evil.example`)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def loopback_host_header(value: str) -> bool:
+    """Whether a request's Host header names this machine: `localhost`, an IPv4 address in
+    127.0.0.0/8 or `[::1]`, each with an optional port. Anything else, a DNS name above all
+    (`127.0.0.1.evil.example` may resolve here: DNS rebinding), is not."""
+    found = HOST_HEADER.fullmatch(value)
+    if found is None:
+        return False
+    if found["v6"] is not None:
+        try:
+            return ipaddress.IPv6Address(found["v6"]).is_loopback
+        except ValueError:
+            return False
+    name = found["name"]
+    if name.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.IPv4Address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def same_token(given: str, token: str) -> bool:
+    """A constant-time comparison that takes any text: `hmac.compare_digest` refuses non-ASCII
+    str, so both sides are compared as UTF-8 bytes."""
+    return hmac.compare_digest(given.encode("utf-8", "replace"), token.encode())
+
+
+def job_number(text: str) -> int:
+    """`num=`: ASCII digits only (`str.isdigit` also takes `²`, which `int()` refuses)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_NUM_DIGITS:
+        raise BadRequest(f"bad job number {text!r}: write the job's number, e.g. num=3")
+    return int(text)
+
+
+def sweep_ref(text: str) -> str:
+    """`id=`: a sweep id, prefix or dir; a NUL in it is none of these (and paths refuse it)."""
+    if "\0" in text:
+        raise BadRequest(f"bad sweep id {text!r}: write a sweep id, e.g. id=3f9a")
+    return text
 
 
 class View:
@@ -147,14 +208,13 @@ def make_handler(view: View, token: str | None, html: bytes, plotly: Path) -> ty
         def _allowed(self, query: dict[str, list[str]]) -> dict[str, str] | None:
             """Extra headers for an allowed request (a cookie to set); None if refused."""
             if token is None:
-                host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
-                return {} if is_loopback(host) else None
+                return {} if loopback_host_header(self.headers.get("Host") or "") else None
             given = query.get("token", [""])[0]
-            if given and hmac.compare_digest(given, token):
+            if given and same_token(given, token):
                 return {"Set-Cookie": f"tsq_token={token}; HttpOnly; SameSite=Strict; Path=/"}
             cookie = SimpleCookie(self.headers.get("Cookie") or "")
             held = cookie["tsq_token"].value if "tsq_token" in cookie else ""
-            return {} if held and hmac.compare_digest(held, token) else None
+            return {} if held and same_token(held, token) else None
 
         def do_GET(self) -> None:
             url = urlsplit(self.path)
@@ -165,6 +225,8 @@ def make_handler(view: View, token: str | None, html: bytes, plotly: Path) -> ty
                 return
             try:
                 self._route(url.path, query, extra)
+            except BadRequest as e:
+                self._error(HTTPStatus.BAD_REQUEST, str(e))
             except TsqError as e:
                 self._error(HTTPStatus.NOT_FOUND, str(e))
             except (BrokenPipeError, ConnectionResetError):
@@ -180,7 +242,7 @@ def make_handler(view: View, token: str | None, html: bytes, plotly: Path) -> ty
             elif path == "/api/sweeps":
                 self._json(HTTPStatus.OK, view.sweeps())
             elif path == "/api/sweep":
-                ref = query.get("id", [""])[0]
+                ref = sweep_ref(query.get("id", [""])[0])
                 by_text = query.get("by")
                 by = tuple(k for k in by_text[0].split(",") if k) if by_text else None
                 version, body = view.sweep(ref, by)
@@ -188,10 +250,8 @@ def make_handler(view: View, token: str | None, html: bytes, plotly: Path) -> ty
                     body = json.dumps({"unchanged": True, "version": version}).encode()
                 self._json(HTTPStatus.OK, body)
             elif path == "/api/log":
-                num = query.get("num", [""])[0]
-                if not num.isdigit():
-                    raise TsqError(f"bad job number {num!r}")
-                text = view.log(query.get("id", [""])[0], int(num))
+                num = job_number(query.get("num", [""])[0])
+                text = view.log(sweep_ref(query.get("id", [""])[0]), num)
                 self._send(HTTPStatus.OK, text.encode(), "text/plain; charset=utf-8")
             else:
                 self._error(HTTPStatus.NOT_FOUND, f"no page {path}")
