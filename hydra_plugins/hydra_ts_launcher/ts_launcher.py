@@ -114,7 +114,10 @@ def _checks_notify(instantiate_launcher: Any) -> Any:
         config = kwargs.get("config", args[-1] if args else None)
         launcher = None if config is None else config.hydra.get("launcher")
         if launcher is not None and launcher.get("_target_") in TARGETS:
-            problem = notify_problem(launcher)
+            try:
+                problem = notify_problem(launcher)
+            except Exception:  # OmegaConf's internals moved: Hydra's own error then
+                problem = None
             if problem is not None:
                 from tsq.launch import TsqLaunchError
 
