@@ -143,6 +143,39 @@ def test_cancel_scancel_and_retry(box: Sandbox, slurm_cluster: SlurmCluster) -> 
     assert jobs[0]["state"] == jobs[2]["state"] == "cancelled"
 
 
+def test_pending_tasks_cancelled_by_hand_are_cancelled_not_lost(
+    box: Sandbox, slurm_cluster: SlurmCluster
+) -> None:
+    """Tasks held back by `array_parallelism` and cancelled in Slurm, by every form of scancel:
+    a task, a range, `-t PENDING` (which empties the array's remainder). Slurm records none of
+    them per task; each is `cancelled`, never `lost`, so `retry --cancelled` finds them."""
+    launch(box, slurm_cluster, "scancel-pending", "x=1,2,3,4,5", "sleep=120",
+           "hydra.launcher.array_parallelism=1")  # fmt: skip
+    started(box, 0)
+    array = box.status()[0]["ts_id"]
+    why = "cancelled in Slurm (scancel) before it started"
+
+    def ended(*nums: int):
+        def check(jobs: list[dict[str, Any]]) -> bool:
+            return all(by_num(jobs)[n]["state"] in TERMINAL for n in nums)
+
+        return by_num(wait_for(box, check, f"jobs {nums} to end"))
+
+    slurm_cluster.run("scancel", f"{array}_3")
+    jobs = ended(3)
+    assert (jobs[3]["state"], jobs[3]["reason"]) == ("cancelled", why), jobs[3]
+    slurm_cluster.run("scancel", f"{array}_[1-2]")
+    jobs = ended(1, 2)
+    assert [(jobs[n]["state"], jobs[n]["reason"]) for n in (1, 2)] == [("cancelled", why)] * 2
+    slurm_cluster.run("scancel", "-t", "PENDING", str(array))
+    jobs = ended(4)
+    assert jobs[4]["state"] == "cancelled" and "cancelled in Slurm" in jobs[4]["reason"]
+    assert jobs[0]["state"] == "running"
+    box.tsq("cancel", f"{jobs[0]['sweep']}:0")
+    jobs = by_num(wait_for(box, terminal, "job 0 to end"))
+    assert {n: j["state"] for n, j in jobs.items()} == {n: "cancelled" for n in range(5)}
+
+
 def _zombie(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"

@@ -127,7 +127,8 @@ def test_a_refresh_asks_sacct_for_ended_tasks_of_an_array_still_running(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Task 1 of array 2 runs (squeue lists it); task 0 ended: sacct must still be asked for
-    array 2, or task 0 would be taken for missing. Three calls at most, whatever the jobs."""
+    array 2, or task 0 would be taken for missing. Three calls at most, whatever the jobs.
+    Task 2, in none of them while sacct has the array's records, was cancelled while pending."""
     calls: list[str] = []
     outputs = {
         "squeue": "2_1|9|RUNNING|None|2026-11-29T02:52:32|0|n\n",
@@ -146,4 +147,6 @@ def test_a_refresh_asks_sacct_for_ended_tasks_of_an_array_still_running(
     assert calls == ["squeue", "sacct", "scontrol"]
     assert queue.find(jobs[1]).state is RowState.RUNNING  # type: ignore[union-attr]
     assert queue.find(jobs[0]).signal == 9  # type: ignore[union-attr]
-    assert queue.find(jobs[2]) is None
+    skipped = queue.find(jobs[2])
+    assert skipped is not None and skipped.state is RowState.SKIPPED
+    assert skipped.reason == "cancelled in Slurm (scancel) before it started"

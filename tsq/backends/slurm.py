@@ -9,8 +9,10 @@ down).
 
 A refresh costs at most three calls, whatever the number of jobs: `squeue --me` for the active
 ones, then, for recorded jobs it does not list, one `sacct -D -j <ids>` (accounting on) and one
-`scontrol show job` for what sacct does not know (accounting off, or not recorded yet). A job
-none of them knows is missing: `lost` once it left no result.
+`scontrol show job` for what sacct does not know (accounting off, or not recorded yet). An array
+task none of them knows was cancelled before it started when they know its array
+(`slurmlist.cancelled_unstarted`); any other job none of them knows is missing: `lost` once it
+left no result.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from tsq.backends.slurmlist import (
     SlurmParseError,
     SlurmState,
     Verdict,
+    cancelled_unstarted,
     last_runs,
     parse_sacct,
     parse_sbatch,
@@ -55,6 +58,7 @@ TASK = "$SLURM_ARRAY_TASK_ID"
 #: batch script again, and each run must leave files of its own.
 RESTART = "${SLURM_RESTART_COUNT:-0}"
 _SHELL_WORDS = (TASK, RESTART)
+SCANCELLED = "cancelled in Slurm (scancel)"
 
 
 def task_ranges(nums: Sequence[int]) -> str:
@@ -172,7 +176,7 @@ def queue_row(
     if verdict.phase is Phase.RUNNING:
         return QueueRow(**base, state=RowState.RUNNING)
     if verdict.ending is Ending.CANCELLED:
-        why = verdict.why if verdict.why != "cancelled" else "cancelled in Slurm (scancel)"
+        why = verdict.why if verdict.why != "cancelled" else SCANCELLED
         return QueueRow(**base, state=RowState.SKIPPED, reason=why)
     return QueueRow(
         **base,
@@ -409,7 +413,7 @@ class SlurmBackend:
                     entry.job, entry.task, entry.name, verdict, entry.state, entry.restarts
                 )
         # Per task: an array may have some tasks running (in squeue) and others ended.
-        wanted = {(j.queue_id, j.num) for j in jobs if j.queue_id is not None}
+        wanted: set[tuple[int, int]] = {(j.queue_id, j.num) for j in jobs if j.queue_id is not None}
         missing = {job for job, _ in wanted - rows.keys()}
         if not missing:
             return rows
@@ -420,36 +424,45 @@ class SlurmBackend:
             "sacct",
             check=False,
         )
-        if done.returncode == 0:
-            for key, run in last_runs(parse_sacct(done.stdout)).items():
-                acct = run.entry
-                verdict = acct.verdict()
-                if verdict is None or acct.state is None or key in rows:
-                    continue
-                rows[key] = queue_row(
-                    acct.job, acct.task, acct.name, verdict, acct.state, run.restarts,
-                    exit_code=acct.exit.code if acct.exit else None,
-                    signal=acct.exit.signal if acct.exit else None,
-                    run_time=_seconds(acct.start, acct.end),
+        accounted = parse_sacct(done.stdout) if done.returncode == 0 else None
+        for key, run in last_runs(accounted or []).items():
+            acct = run.entry
+            verdict = acct.verdict()
+            if verdict is None or acct.state is None or key in rows:
+                continue
+            rows[key] = queue_row(
+                acct.job, acct.task, acct.name, verdict, acct.state, run.restarts,
+                exit_code=acct.exit.code if acct.exit else None,
+                signal=acct.exit.signal if acct.exit else None,
+                run_time=_seconds(acct.start, acct.end),
+            )  # fmt: skip
+        missing_tasks = wanted - rows.keys()
+        if not missing_tasks:
+            return rows
+        # Accounting off, sacct has not heard of them yet, or they never had a record.
+        shown = self._run(["scontrol", "show", "job", "-o"], "scontrol show job")
+        controller = parse_scontrol(shown.stdout)
+        missing = {job for job, _ in missing_tasks}
+        for record in controller:
+            verdict = record.verdict()
+            if record.job not in missing or verdict is None or record.state is None:
+                continue
+            for task in record.tasks or (None,):
+                rows.setdefault(
+                    (record.job, task),
+                    queue_row(
+                        record.job, task, record.name, verdict, record.state,
+                        record.restarts,
+                        exit_code=record.exit.code if record.exit else None,
+                        signal=record.exit.signal if record.exit else None,
+                        run_time=_seconds(record.start, record.end),
+                    ),
                 )  # fmt: skip
-        missing = {job for job, _ in wanted - rows.keys()}
-        if missing:  # accounting off, or sacct has not heard of them yet
-            shown = self._run(["scontrol", "show", "job", "-o"], "scontrol show job")
-            for record in parse_scontrol(shown.stdout):
-                verdict = record.verdict()
-                if record.job not in missing or verdict is None or record.state is None:
-                    continue
-                for task in record.tasks or (None,):
-                    rows.setdefault(
-                        (record.job, task),
-                        queue_row(
-                            record.job, task, record.name, verdict, record.state,
-                            record.restarts,
-                            exit_code=record.exit.code if record.exit else None,
-                            signal=record.exit.signal if record.exit else None,
-                            run_time=_seconds(record.start, record.end),
-                        ),
-                    )  # fmt: skip
+        for job, task in cancelled_unstarted(wanted - rows.keys(), accounted, controller):
+            rows[job, task] = QueueRow(
+                queue_id=job, task=task, label=None, state=RowState.SKIPPED,
+                reason=f"{SCANCELLED} before it started", restarts=0,
+            )  # fmt: skip
         return rows
 
     def has_job(self, queue_id: int) -> bool:
