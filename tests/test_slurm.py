@@ -257,6 +257,46 @@ def test_depends_on_a_sweep_waits_for_it(box: Sandbox, slurm_cluster: SlurmClust
     assert jobs[second]["started_at"] >= ends[first] - 0.5
 
 
+def _ts_rows(box: Sandbox) -> list[list[str]]:
+    """Debian's `tsp -l` rows, split on whitespace (ID, State, Output, ...)."""
+    return [line.split() for line in box.listing().splitlines()[1:] if line.strip()]
+
+
+def test_a_ts_sweep_after_a_slurm_sweep_waits_through_a_controller_outage(
+    box: Sandbox, slurm_cluster: SlurmCluster
+) -> None:
+    """`depends_on=sweep:` from ts on a Slurm sweep: slurmctld stopped while the barrier
+    watches. A queue that cannot be asked decides nothing: the barrier says so and waits on,
+    and the dependent job starts only once the Slurm job has really ended (here: cancelled)."""
+    launch(box, slurm_cluster, "outage-first", "x=1", "sleep=120")
+    started(box, 0, where="outage-first")
+    (first,) = box.status()
+    box.sweep("x=2", f"hydra.launcher.depends_on=sweep:{first['sweep']}")
+    (barrier,) = [row for row in _ts_rows(box) if f"/after-{first['sweep']}]" in " ".join(row)]
+
+    def barrier_said(words: str) -> bool:
+        out = box.tsp("-o", barrier[0]).stdout.strip()
+        return Path(out).is_file() and words in Path(out).read_text()
+
+    def dependent() -> str:
+        (row,) = [row for row in _ts_rows(box) if f"[{barrier[0]}]&&" in " ".join(row)]
+        return row[1]
+
+    with slurm_cluster.controller_down():
+        slurm_cluster.poll("the barrier to find Slurm unreachable",
+                           lambda: barrier_said("could not ask Slurm"))  # fmt: skip
+    slurm_cluster.poll(
+        "the barrier to reach Slurm again (or to end)",
+        lambda: barrier_said("answers again") or barrier_said("has ended"),
+    )
+    assert not barrier_said("has ended") and dependent() == "queued", box.listing()
+    box.tsq("cancel", first["sweep"])
+    jobs = {j["sweep"]: j for j in wait_for(box, lambda js: len(js) == 2 and terminal(js), "both")}
+    second = next(j for s, j in jobs.items() if s != first["sweep"])
+    assert (jobs[first["sweep"]]["state"], second["state"]) == ("cancelled", "completed")
+    assert second["started_at"] >= jobs[first["sweep"]]["ended_at"] - 0.5
+
+
 def test_the_time_limit_warns_then_stops_the_job(box: Sandbox, slurm_cluster: SlurmCluster) -> None:
     """`signal_delay_s`: SIGUSR2 before the time limit is noted in the job's log and the job runs
     on (SIGUSR2 would kill it by default) until Slurm stops it: failed, TIMEOUT. Slurm's
