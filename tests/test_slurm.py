@@ -257,6 +257,30 @@ def test_depends_on_a_sweep_waits_for_it(box: Sandbox, slurm_cluster: SlurmClust
     assert jobs[second]["started_at"] >= ends[first] - 0.5
 
 
+def test_submitit_folder_with_j_is_created_per_task(
+    box: Sandbox, slurm_cluster: SlurmCluster
+) -> None:
+    """hydra-submitit-launcher's default folder, written out: `%j` is the task's job id
+    (`<array>_<num>`, as in submitit) and tsq creates each task's folder, which Slurm does not
+    (jobs would fail at launch, 0:53). A task whose folder is gone when Slurm starts it fails
+    saying Slurm could not launch it, in status and logs, not "killed by signal 53"."""
+    launch(box, slurm_cluster, "folder", "x=1,2", "sleep=5",
+           "hydra.launcher.submitit_folder=${hydra.sweep.dir}/.submitit/%j",
+           "hydra.launcher.array_parallelism=1")  # fmt: skip
+    first = started(box, 0, where="folder")
+    array = box.status()[0]["ts_id"]
+    root = box.root / "multirun" / "folder" / ".submitit"
+    assert first["stdout"] == str(root / f"{array}_0" / f"{array}_0_log.out")
+    (root / f"{array}_1").rmdir()  # task 1 waits behind the throttle: its folder goes
+    jobs = by_num(wait_for(box, terminal, "both jobs"))
+    assert jobs[0]["state"] == "completed", jobs[0]
+    assert "job 0 running with x=1" in Path(first["stdout"]).read_text()
+    assert jobs[1]["state"] == "failed" and jobs[1]["signal"] is None, jobs[1]
+    assert "never started: Slurm could not launch it" in jobs[1]["reason"], jobs[1]
+    logs = box.tsq("logs", f"{jobs[1]['sweep']}:1", check=False)
+    assert "Slurm could not launch it" in logs.stderr and "signal 53" not in logs.stderr, logs
+
+
 def _ts_rows(box: Sandbox) -> list[list[str]]:
     """Debian's `tsp -l` rows, split on whitespace (ID, State, Output, ...)."""
     return [line.split() for line in box.listing().splitlines()[1:] if line.strip()]

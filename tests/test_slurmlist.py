@@ -408,6 +408,18 @@ def test_scontrol_array_records() -> None:
     assert ended[0].stdout.endswith("/arr-2_5.out")
 
 
+def test_a_job_slurm_could_not_launch_says_so() -> None:
+    """Its output file's folder missing: slurmd fails the job before anything runs, FAILED
+    0:53 (JobLaunchFailure). 53 is no signal anyone sent."""
+    shown = one("scontrol-launch-failed.txt")
+    (acct,) = parse_sacct(sample("sacct-launch-failed.txt"))
+    assert shown.exit == acct.exit == ExitStatus(0, 53)
+    assert (shown.state, shown.reason) == (SlurmState.FAILED, "JobLaunchFailure")
+    for verdict in (shown.verdict(), acct.verdict()):
+        assert verdict.ending is Ending.FAILED
+        assert verdict.why.startswith("never started: Slurm could not launch it")
+
+
 @pytest.mark.parametrize(
     ("name", "job", "state", "reason", "exit", "phase", "ending", "why"),
     [

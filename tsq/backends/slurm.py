@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from tsq.backends import JobRef, QueueRow, RowState, runner_argv
 from tsq.backends.slurmlist import (
+    LAUNCH_FAILED,
     SACCT_FIELDS,
     SQUEUE_FORMAT,
     Ending,
@@ -142,6 +143,35 @@ def directives(slurm: Mapping[str, Any], name: str, output: str, error: str | No
     return opts
 
 
+def output_paths(slurm: Mapping[str, Any], spool: Path) -> tuple[str, str | None]:
+    """sbatch's --output and --error (None: merged) patterns: in `submitit_folder`, whose `%j`
+    means what it means for submitit, the job (`%A_%a` for an array task, so one folder per
+    task), else in the sweep's spool dir (`spool`)."""
+    folder = slurm.get("submitit_folder")
+    root = str(folder).replace("%j", "%A_%a") if folder else str(spool)
+    out = f"{root}/%A_%a_log.out"
+    return out, None if slurm.get("stderr_to_stdout") else f"{root}/%A_%a_log.err"
+
+
+def task_folder(output: str, array_id: int, task: int) -> Path:
+    """The folder of a task's output file: Slurm opens the file but does not create its folder
+    (a missing one fails the job at launch, ExitCode 0:53)."""
+    return Path(output.replace("%A", str(array_id)).replace("%a", str(task))).parent
+
+
+def _make_folder(output: str, spool: Path) -> bool:
+    """Create the output folder when it names no job (the spool's is owner-only); True when
+    it names them (`%A`/`%a`), to be created per task once the array id is known."""
+    folder = Path(output).parent
+    if "%A" in str(folder) or "%a" in str(folder):
+        return True
+    try:
+        folder.mkdir(mode=0o700 if folder == spool else 0o777, parents=True, exist_ok=True)
+    except OSError as e:
+        raise BackendError(f"cannot create the output folder {folder}: {e.strerror}") from None
+    return False
+
+
 def batch_script(options: list[str], setup: Sequence[str], command: list[str]) -> str:
     lines = ["#!/bin/bash", *(f"#SBATCH {shlex.quote(o)}" for o in options), *setup]
     quoted = " ".join(arg if arg in _SHELL_WORDS else shlex.quote(arg) for arg in command)
@@ -178,13 +208,16 @@ def queue_row(
     if verdict.ending is Ending.CANCELLED:
         why = verdict.why if verdict.why != "cancelled" else SCANCELLED
         return QueueRow(**base, state=RowState.SKIPPED, reason=why)
+    never_ran = signal == LAUNCH_FAILED
     return QueueRow(
         **base,
         state=RowState.ENDED,
         exit_code=exit_code,
-        signal=signal or None,
+        signal=None if never_ran else signal or None,
         run_time=run_time,
-        reason=verdict.why if state not in (SlurmState.FAILED, SlurmState.COMPLETED) else None,
+        reason=verdict.why
+        if never_ran or state not in (SlurmState.FAILED, SlurmState.COMPLETED)
+        else None,
     )
 
 
@@ -297,20 +330,11 @@ class SlurmBackend:
 
     # -- submitting
 
-    def _paths(self, spec: Path, options: TsOptions) -> tuple[str, str | None]:
-        slurm = options.slurm
-        folder = slurm.get("submitit_folder")
-        root = Path(folder.replace("%j", "%A")) if folder else spec.parent / "slurm"
-        if not folder:
-            root.mkdir(mode=0o700, exist_ok=True)
-        out = str(root / "%A_%a_log.out")
-        return out, None if slurm.get("stderr_to_stdout") else str(root / "%A_%a_log.err")
-
     def _script(
         self, spec: Path, attempt: int, name: str, options: TsOptions, extra: list[str]
     ) -> str:
         slurm = options.slurm
-        output, error = self._paths(spec, options)
+        output, error = output_paths(slurm, spec.parent / "slurm")
         command = runner_argv(spec, TASK, attempt, RESTART)
         if slurm.get("srun_args"):
             command = ["srun", "--unbuffered", *map(str, slurm["srun_args"]), *command]
@@ -381,6 +405,10 @@ class SlurmBackend:
             extra = [f"--array={array}"]
             if after:
                 extra.append("--dependency=afterany:" + ":".join(map(str, after)))
+            output, _ = output_paths(options.slurm, spec.parent / "slurm")
+            per_task = _make_folder(output, spec.parent / "slurm")
+            if per_task:  # held until each task's folder exists (the array id names them)
+                extra.append("--hold")
             script = self._script(spec, attempt, job_name(group[0]), options, extra)
             claims = [hold(job) for job in group]
             try:
@@ -388,8 +416,25 @@ class SlurmBackend:
             finally:
                 for claim in claims:
                     os.close(claim)
+            if per_task:
+                folders = [task_folder(output, array_id, job.num) for job in group]
+                user_hold = bool((options.slurm.get("additional_parameters") or {}).get("hold"))
+                self._release(array_id, folders, release=not user_hold)
             for job in group:
                 yield job, array_id
+
+    def _release(self, array_id: int, folders: list[Path], *, release: bool) -> None:
+        """Create the array's per-task output folders, then let it run (unless the user asked
+        for it held); cancel it when either fails (an array is queued whole or not at all)."""
+        try:
+            for folder in folders:
+                folder.mkdir(parents=True, exist_ok=True)
+            if release:
+                self._run(["scontrol", "release", str(array_id)], "scontrol release")
+        except (OSError, BackendError) as e:
+            self._run(["scancel", str(array_id)], "scancel", check=False)
+            what = f"cannot create {e.filename}: {e.strerror}" if isinstance(e, OSError) else e
+            raise BackendError(f"{what}; Slurm array {array_id} was cancelled") from None
 
     def server_id(self) -> str | None:
         return None  # a Slurm cluster keeps its job ids across controller restarts

@@ -213,6 +213,12 @@ _SIGNAL_NAMES = {
 }
 
 
+#: The "signal" slurmstepd reports when it could not set a batch job up, before anything ran:
+#: here, when it could not open the job's output file (its folder missing); the job is FAILED
+#: 0:53, Reason=JobLaunchFailure (sampled: scontrol-launch-failed.txt). Not a signal anyone sent.
+LAUNCH_FAILED = 53
+
+
 def signal_name(number: int) -> str:
     """Linux signal names (Slurm reports Linux numbers); ``signal 42`` for the others."""
     return _SIGNAL_NAMES.get(number, f"signal {number}")
@@ -266,7 +272,12 @@ def judge(state: SlurmState, exit_status: ExitStatus | None = None, reason: str 
     if state is SlurmState.FAILED or (
         meaning.phase is Phase.ENDED and state is not SlurmState.COMPLETED and not why
     ):
-        if exit_status is not None and exit_status.signal:
+        if exit_status is not None and exit_status.signal == LAUNCH_FAILED:
+            why = (
+                "never started: Slurm could not launch it (0:53: its output folder missing, "
+                "or another set-up failure in slurmd's log)"
+            )
+        elif exit_status is not None and exit_status.signal:
             why = f"killed by {signal_name(exit_status.signal)}"
         elif exit_status is not None and exit_status.code:
             why = f"exit code {exit_status.code}"
