@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -279,6 +280,29 @@ def test_submitit_folder_with_j_is_created_per_task(
     assert "never started: Slurm could not launch it" in jobs[1]["reason"], jobs[1]
     logs = box.tsq("logs", f"{jobs[1]['sweep']}:1", check=False)
     assert "Slurm could not launch it" in logs.stderr and "signal 53" not in logs.stderr, logs
+
+
+def test_cancel_of_many_tasks_is_one_scancel(box: Sandbox, slurm_cluster: SlurmCluster) -> None:
+    """`tsq cancel` of a sweep of 30 tasks, 29 pending behind the throttle: one scancel call
+    (a task range for the array), not one process a task. A wrapper first on PATH logs each
+    call and runs the real scancel."""
+    bin_dir = box.root / "bin"
+    bin_dir.mkdir()
+    calls = box.root / "scancel.log"
+    real = shutil.which("scancel")
+    wrapper = bin_dir / "scancel"
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    box.env["PATH"] = f"{bin_dir}:{box.env['PATH']}"
+    launch(box, slurm_cluster, "many", "x=range(30)", "sleep=120",
+           "hydra.launcher.array_parallelism=1")  # fmt: skip
+    started(box, 0, where="many")
+    array = box.status()[0]["ts_id"]
+    out = box.tsq("cancel", box.status()[0]["sweep"]).stdout
+    assert "29 queued jobs removed from slurm, 1 running job stopped" in out, out
+    assert calls.read_text().splitlines() == [f"{array}_[0-29]"]
+    jobs = wait_for(box, terminal, "the cancelled jobs")
+    assert {j["state"] for j in jobs} == {"cancelled"} and len(jobs) == 30
 
 
 def _ts_rows(box: Sandbox) -> list[list[str]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tsq.backends import JobRef, RowState
+from tsq.backends import JobRef, QueueRow, RowState
 from tsq.backends.slurm import (
     SlurmBackend,
     SlurmQueue,
@@ -17,6 +17,7 @@ from tsq.backends.slurm import (
     job_name,
     queue_row,
     refusal,
+    scancel_targets,
     task_ranges,
 )
 from tsq.backends.slurmlist import (
@@ -36,6 +37,16 @@ def test_task_ranges_collapse() -> None:
     assert task_ranges([0, 1, 2, 5, 7, 8]) == "0-2,5,7-8"
     assert task_ranges([3]) == "3"
     assert task_ranges([4, 2, 3, 3]) == "2-4"
+
+
+def test_scancel_targets_one_argument_per_array() -> None:
+    rows = [
+        QueueRow(queue_id=7, label=None, state=RowState.QUEUED, task=t) for t in (5, 0, 1, 2, 7)
+    ] + [
+        QueueRow(queue_id=3, label=None, state=RowState.RUNNING, task=4),
+        QueueRow(queue_id=9, label=None, state=RowState.QUEUED),
+    ]
+    assert scancel_targets(rows) == ["3_[4]", "7_[0-2,5,7]", "9"]
 
 
 def test_job_name_finds_an_unrecorded_attempt() -> None:

@@ -18,8 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tsq.backends import JobRef, RowState, backend_for
-from tsq.errors import BackendError
+from tsq.backends import JobRef, QueueRow, backend_for
 from tsq.lease import Lease, held
 from tsq.status import CANCELLED_REASON, observe, refuse_elsewhere
 from tsq.store import INTENT_CANCEL, Job, Store, Sweep
@@ -132,6 +131,7 @@ def _cancel_sweep(
     if queue is None:
         return
     stopped: dict[int, tuple[float | None, float]] = {}
+    in_queue: list[tuple[Job, QueueRow, float | None]] = []
     for job in claimed:
         obs = observe(job, queue)
         row = obs.row
@@ -143,18 +143,7 @@ def _cancel_sweep(
         ):
             report.ended.append(job.num)
         elif row is not None:
-            try:
-                if row.state is RowState.QUEUED and backend.remove(row):
-                    report.removed.append(job.num)
-                elif backend.kill(row):
-                    report.killed.append(job.num)
-                else:
-                    report.ended.append(job.num)
-                    continue
-            except BackendError as e:
-                report.notes.append(f"job {job.num} left as it is: {e}")
-                continue
-            stopped[job.id] = (started_at, time.time())
+            in_queue.append((job, row, started_at))
         elif obs.runner_alive and obs.started is not None:
             # Its queue has forgotten it (a ts server gone) but the job still runs: stop it.
             os.kill(obs.started.pid, signal.SIGTERM)
@@ -164,4 +153,17 @@ def _cancel_sweep(
             # Not in its queue, not running, no result: nothing runs it or ever will.
             report.dropped.append(job.num)
             stopped[job.id] = (started_at, time.time())
+    outcomes = backend.stop([row for _, row, _ in in_queue])
+    for (job, _, started_at), outcome in zip(in_queue, outcomes, strict=True):
+        if outcome.error is not None:
+            report.notes.append(f"job {job.num} left as it is: {outcome.error}")
+            continue
+        if outcome.removed:
+            report.removed.append(job.num)
+        elif outcome.killed:
+            report.killed.append(job.num)
+        else:
+            report.ended.append(job.num)
+            continue
+        stopped[job.id] = (started_at, time.time())
     store.settle_cancelled(lease.token, stopped, CANCELLED_REASON)

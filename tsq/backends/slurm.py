@@ -28,7 +28,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tsq.backends import JobRef, QueueRow, RowState, runner_argv
+from tsq.backends import JobRef, QueueRow, RowState, Stopped, runner_argv
 from tsq.backends.slurmlist import (
     LAUNCH_FAILED,
     SACCT_FIELDS,
@@ -75,6 +75,20 @@ def task_ranges(nums: Sequence[int]) -> str:
         if num is not None:
             start = prev = num
     return ",".join(parts)
+
+
+def scancel_targets(rows: Sequence[QueueRow]) -> list[str]:
+    """scancel's arguments for `rows`: one per array, its tasks as ranges (`123_[0-5,7]`),
+    and plain jobs by id."""
+    tasks: dict[int, list[int]] = {}
+    plain: set[int] = set()
+    for row in rows:
+        if row.task is None:
+            plain.add(row.queue_id)
+        else:
+            tasks.setdefault(row.queue_id, []).append(row.task)
+    arrays = [f"{job}_[{task_ranges(nums)}]" for job, nums in sorted(tasks.items())]
+    return arrays + [str(job) for job in sorted(plain)]
 
 
 def job_name(job: JobRef) -> str:
@@ -514,15 +528,20 @@ class SlurmBackend:
         done = self._run(["scontrol", "show", "job", "-o", str(queue_id)], "scontrol", check=False)
         return done.returncode == 0 and bool(done.stdout.strip())
 
-    def _scancel(self, row: QueueRow) -> bool:
-        target = f"{row.queue_id}_{row.task}" if row.task is not None else str(row.queue_id)
-        return self._run(["scancel", target], "scancel", check=False).returncode == 0
+    def stop(self, rows: Sequence[QueueRow]) -> list[Stopped]:
+        """One `scancel` for every row: a task range per array (`123_[0-5,7]`), whatever their
+        states (pending ones leave the queue, running ones get SIGTERM, then SIGKILL after the
+        cluster's KillWait). scancel says nothing of ids that have ended meanwhile."""
+        if not rows:
+            return []
+        done = self._run(["scancel", *scancel_targets(rows)], "scancel", check=False)
+        if done.returncode != 0:
+            why = " ".join(done.stderr.split()) or f"scancel exit status {done.returncode}"
+            return [Stopped(error=why) for _ in rows]
+        return [
+            Stopped(removed=row.state is RowState.QUEUED, killed=row.state is not RowState.QUEUED)
+            for row in rows
+        ]
 
     def job_output(self, text: str) -> str:
         return text  # Slurm adds nothing to a job's output file
-
-    def remove(self, row: QueueRow) -> bool:
-        return self._scancel(row)
-
-    def kill(self, row: QueueRow) -> bool:
-        return self._scancel(row)  # SIGTERM, then SIGKILL after the cluster's KillWait
