@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +69,32 @@ class SlurmCluster:
                 pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
             time.sleep(delay)
             delay = min(delay * 1.5, 1.0)
+
+    @contextmanager
+    def controller_down(self) -> Iterator[None]:
+        """slurmctld stopped (SIGTERM: it saves its state; running jobs run on under slurmd)
+        for the body, then started again and answering. Killed daemons stay zombies here
+        (PID 1 does not reap), so "stopped" is read from /proc, not `kill -0`."""
+        pidfile = DIR / "run" / "slurmctld.pid"
+        pid = int(pidfile.read_text().split()[0])
+        os.kill(pid, signal.SIGTERM)
+        self.poll("slurmctld to stop", lambda: not _running(pid), timeout=30)
+        try:
+            yield
+        finally:
+            subprocess.run(["/usr/sbin/slurmctld", "-f", str(self.conf)], env=self.env, check=True)
+            self.poll(
+                "slurmctld to answer again",
+                lambda: "UP" in self.run("scontrol", "ping", check=False, timeout=10).stdout,
+            )
+
+
+def _running(pid: int) -> bool:
+    """A live process, not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _status(env: dict[str, str]) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -143,6 +144,39 @@ def test_cancel_scancel_and_retry(box: Sandbox, slurm_cluster: SlurmCluster) -> 
     assert jobs[0]["state"] == jobs[2]["state"] == "cancelled"
 
 
+def test_pending_tasks_cancelled_by_hand_are_cancelled_not_lost(
+    box: Sandbox, slurm_cluster: SlurmCluster
+) -> None:
+    """Tasks held back by `array_parallelism` and cancelled in Slurm, by every form of scancel:
+    a task, a range, `-t PENDING` (which empties the array's remainder). Slurm records none of
+    them per task; each is `cancelled`, never `lost`, so `retry --cancelled` finds them."""
+    launch(box, slurm_cluster, "scancel-pending", "x=1,2,3,4,5", "sleep=120",
+           "hydra.launcher.array_parallelism=1")  # fmt: skip
+    started(box, 0)
+    array = box.status()[0]["ts_id"]
+    why = "cancelled in Slurm (scancel) before it started"
+
+    def ended(*nums: int):
+        def check(jobs: list[dict[str, Any]]) -> bool:
+            return all(by_num(jobs)[n]["state"] in TERMINAL for n in nums)
+
+        return by_num(wait_for(box, check, f"jobs {nums} to end"))
+
+    slurm_cluster.run("scancel", f"{array}_3")
+    jobs = ended(3)
+    assert (jobs[3]["state"], jobs[3]["reason"]) == ("cancelled", why), jobs[3]
+    slurm_cluster.run("scancel", f"{array}_[1-2]")
+    jobs = ended(1, 2)
+    assert [(jobs[n]["state"], jobs[n]["reason"]) for n in (1, 2)] == [("cancelled", why)] * 2
+    slurm_cluster.run("scancel", "-t", "PENDING", str(array))
+    jobs = ended(4)
+    assert jobs[4]["state"] == "cancelled" and "cancelled in Slurm" in jobs[4]["reason"]
+    assert jobs[0]["state"] == "running"
+    box.tsq("cancel", f"{jobs[0]['sweep']}:0")
+    jobs = by_num(wait_for(box, terminal, "job 0 to end"))
+    assert {n: j["state"] for n, j in jobs.items()} == {n: "cancelled" for n in range(5)}
+
+
 def _zombie(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
@@ -222,6 +256,93 @@ def test_depends_on_a_sweep_waits_for_it(box: Sandbox, slurm_cluster: SlurmClust
     ends = {s: j["ended_at"] for s, j in jobs.items()}
     second = next(s for s in jobs if s != first)
     assert jobs[second]["started_at"] >= ends[first] - 0.5
+
+
+def test_submitit_folder_with_j_is_created_per_task(
+    box: Sandbox, slurm_cluster: SlurmCluster
+) -> None:
+    """hydra-submitit-launcher's default folder, written out: `%j` is the task's job id
+    (`<array>_<num>`, as in submitit) and tsq creates each task's folder, which Slurm does not
+    (jobs would fail at launch, 0:53). A task whose folder is gone when Slurm starts it fails
+    saying Slurm could not launch it, in status and logs, not "killed by signal 53"."""
+    launch(box, slurm_cluster, "folder", "x=1,2", "sleep=5",
+           "hydra.launcher.submitit_folder=${hydra.sweep.dir}/.submitit/%j",
+           "hydra.launcher.array_parallelism=1")  # fmt: skip
+    first = started(box, 0, where="folder")
+    array = box.status()[0]["ts_id"]
+    root = box.root / "multirun" / "folder" / ".submitit"
+    assert first["stdout"] == str(root / f"{array}_0" / f"{array}_0_log.out")
+    (root / f"{array}_1").rmdir()  # task 1 waits behind the throttle: its folder goes
+    jobs = by_num(wait_for(box, terminal, "both jobs"))
+    assert jobs[0]["state"] == "completed", jobs[0]
+    assert "job 0 running with x=1" in Path(first["stdout"]).read_text()
+    assert jobs[1]["state"] == "failed" and jobs[1]["signal"] is None, jobs[1]
+    assert "never started: Slurm could not launch it" in jobs[1]["reason"], jobs[1]
+    logs = box.tsq("logs", f"{jobs[1]['sweep']}:1", check=False)
+    assert "Slurm could not launch it" in logs.stderr and "signal 53" not in logs.stderr, logs
+
+
+def test_cancel_of_many_tasks_is_one_scancel(box: Sandbox, slurm_cluster: SlurmCluster) -> None:
+    """`tsq cancel` of a sweep of 30 tasks, 29 pending behind the throttle: one scancel call
+    (a task range for the array), not one process a task. A wrapper first on PATH logs each
+    call and runs the real scancel."""
+    bin_dir = box.root / "bin"
+    bin_dir.mkdir()
+    calls = box.root / "scancel.log"
+    real = shutil.which("scancel")
+    wrapper = bin_dir / "scancel"
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    box.env["PATH"] = f"{bin_dir}:{box.env['PATH']}"
+    launch(box, slurm_cluster, "many", "x=range(30)", "sleep=120",
+           "hydra.launcher.array_parallelism=1")  # fmt: skip
+    started(box, 0, where="many")
+    array = box.status()[0]["ts_id"]
+    out = box.tsq("cancel", box.status()[0]["sweep"]).stdout
+    assert "29 queued jobs removed from slurm, 1 running job stopped" in out, out
+    assert calls.read_text().splitlines() == [f"{array}_[0-29]"]
+    jobs = wait_for(box, terminal, "the cancelled jobs")
+    assert {j["state"] for j in jobs} == {"cancelled"} and len(jobs) == 30
+
+
+def _ts_rows(box: Sandbox) -> list[list[str]]:
+    """Debian's `tsp -l` rows, split on whitespace (ID, State, Output, ...)."""
+    return [line.split() for line in box.listing().splitlines()[1:] if line.strip()]
+
+
+def test_a_ts_sweep_after_a_slurm_sweep_waits_through_a_controller_outage(
+    box: Sandbox, slurm_cluster: SlurmCluster
+) -> None:
+    """`depends_on=sweep:` from ts on a Slurm sweep: slurmctld stopped while the barrier
+    watches. A queue that cannot be asked decides nothing: the barrier says so and waits on,
+    and the dependent job starts only once the Slurm job has really ended (here: cancelled)."""
+    launch(box, slurm_cluster, "outage-first", "x=1", "sleep=120")
+    started(box, 0, where="outage-first")
+    (first,) = box.status()
+    box.sweep("x=2", f"hydra.launcher.depends_on=sweep:{first['sweep']}")
+    (barrier,) = [row for row in _ts_rows(box) if f"/after-{first['sweep']}]" in " ".join(row)]
+
+    def barrier_said(words: str) -> bool:
+        out = box.tsp("-o", barrier[0]).stdout.strip()
+        return Path(out).is_file() and words in Path(out).read_text()
+
+    def dependent() -> str:
+        (row,) = [row for row in _ts_rows(box) if f"[{barrier[0]}]&&" in " ".join(row)]
+        return row[1]
+
+    with slurm_cluster.controller_down():
+        slurm_cluster.poll("the barrier to find Slurm unreachable",
+                           lambda: barrier_said("could not ask Slurm"))  # fmt: skip
+    slurm_cluster.poll(
+        "the barrier to reach Slurm again (or to end)",
+        lambda: barrier_said("answers again") or barrier_said("has ended"),
+    )
+    assert not barrier_said("has ended") and dependent() == "queued", box.listing()
+    box.tsq("cancel", first["sweep"])
+    jobs = {j["sweep"]: j for j in wait_for(box, lambda js: len(js) == 2 and terminal(js), "both")}
+    second = next(j for s, j in jobs.items() if s != first["sweep"])
+    assert (jobs[first["sweep"]]["state"], second["state"]) == ("cancelled", "completed")
+    assert second["started_at"] >= jobs[first["sweep"]]["ended_at"] - 0.5
 
 
 def test_the_time_limit_warns_then_stops_the_job(box: Sandbox, slurm_cluster: SlurmCluster) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tsq.backends import JobRef, RowState
+from tsq.backends import JobRef, QueueRow, RowState
 from tsq.backends.slurm import (
     SlurmBackend,
     SlurmQueue,
@@ -17,6 +17,7 @@ from tsq.backends.slurm import (
     job_name,
     queue_row,
     refusal,
+    scancel_targets,
     task_ranges,
 )
 from tsq.backends.slurmlist import (
@@ -36,6 +37,16 @@ def test_task_ranges_collapse() -> None:
     assert task_ranges([0, 1, 2, 5, 7, 8]) == "0-2,5,7-8"
     assert task_ranges([3]) == "3"
     assert task_ranges([4, 2, 3, 3]) == "2-4"
+
+
+def test_scancel_targets_one_argument_per_array() -> None:
+    rows = [
+        QueueRow(queue_id=7, label=None, state=RowState.QUEUED, task=t) for t in (5, 0, 1, 2, 7)
+    ] + [
+        QueueRow(queue_id=3, label=None, state=RowState.RUNNING, task=4),
+        QueueRow(queue_id=9, label=None, state=RowState.QUEUED),
+    ]
+    assert scancel_targets(rows) == ["3_[4]", "7_[0-2,5,7]", "9"]
 
 
 def test_job_name_finds_an_unrecorded_attempt() -> None:
@@ -127,7 +138,8 @@ def test_a_refresh_asks_sacct_for_ended_tasks_of_an_array_still_running(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Task 1 of array 2 runs (squeue lists it); task 0 ended: sacct must still be asked for
-    array 2, or task 0 would be taken for missing. Three calls at most, whatever the jobs."""
+    array 2, or task 0 would be taken for missing. Three calls at most, whatever the jobs.
+    Task 2, in none of them while sacct has the array's records, was cancelled while pending."""
     calls: list[str] = []
     outputs = {
         "squeue": "2_1|9|RUNNING|None|2026-11-29T02:52:32|0|n\n",
@@ -146,4 +158,6 @@ def test_a_refresh_asks_sacct_for_ended_tasks_of_an_array_still_running(
     assert calls == ["squeue", "sacct", "scontrol"]
     assert queue.find(jobs[1]).state is RowState.RUNNING  # type: ignore[union-attr]
     assert queue.find(jobs[0]).signal == 9  # type: ignore[union-attr]
-    assert queue.find(jobs[2]) is None
+    skipped = queue.find(jobs[2])
+    assert skipped is not None and skipped.state is RowState.SKIPPED
+    assert skipped.reason == "cancelled in Slurm (scancel) before it started"

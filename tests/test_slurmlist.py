@@ -17,6 +17,7 @@ from tsq.backends.slurmlist import (
     SlurmParseError,
     SlurmState,
     Submission,
+    cancelled_unstarted,
     expand_tasks,
     judge,
     last_runs,
@@ -303,6 +304,84 @@ def test_sacct_spaces_and_shape() -> None:
         parse_sacct("1|COMPLETED\n")
 
 
+# --- array tasks cancelled while pending ------------------------------------------------------
+
+
+def _missing(array: int, tasks: range, *names: str) -> set[tuple[int, int]]:
+    """The tasks of `array` that none of the sampled outputs lists, as a refresh finds them."""
+    listed: set[tuple[int, int | None]] = set()
+    for name in names:
+        if name.startswith("squeue"):
+            listed |= {(e.job, e.task) for e in parse_squeue(sample(name))}
+        elif name.startswith("sacct"):
+            listed |= {(e.job, e.task) for e in parse_sacct(sample(name))}
+        else:
+            listed |= {(r.job, t) for r in parse_scontrol(sample(name)) for t in r.tasks}
+    return {(array, task) for task in tasks} - listed
+
+
+def test_a_pending_task_cancelled_leaves_no_record_of_its_own() -> None:
+    """`scancel 117_3`, then `117_[1-2]`, of tasks waiting behind the throttle (`%1`): squeue
+    and the array's pending remainder in scontrol lose them, sacct never records them. The
+    remainder (scontrol), or sacct's records of the array, are the evidence that they were
+    cancelled before they started: no longer silence taken for `lost`."""
+    assert _missing(117, range(5), "squeue-cancel-task.txt", "scontrol-cancel-task.txt") == {
+        (117, 3)
+    }
+    (remainder, running) = parse_scontrol(sample("scontrol-cancel-task.txt"))
+    assert (remainder.job_id, remainder.tasks, remainder.remainder) == (117, (1, 2, 4), True)
+    assert (running.job_id, running.tasks, running.remainder) == (119, (0,), False)
+    assert cancelled_unstarted({(117, 3)}, None, [remainder, running]) == {(117, 3)}
+    # Only a task that started leaves the remainder with a record of its own: without the
+    # remainder (its last task started) and without sacct, there is no evidence.
+    assert cancelled_unstarted({(117, 3)}, None, [running]) == set()
+    accounted = parse_sacct(sample("sacct-cancel-range.txt"))
+    assert [(e.task, e.in_range, e.state) for e in accounted] == [
+        (0, False, SlurmState.RUNNING), (4, True, SlurmState.PENDING),
+    ]  # fmt: skip
+    missing = {(117, t) for t in (1, 2, 3)}
+    assert cancelled_unstarted(missing, accounted, []) == missing
+    assert cancelled_unstarted({(999, 0)}, accounted, [remainder]) == set(), "another array"
+
+
+def test_the_last_pending_task_cancelled_empties_the_remainder() -> None:
+    """Cancelling the last task left in the remainder ends the array's own record CANCELLED:
+    sacct names it with the tasks slurmdbd last heard were in it (`117_[4%1]`) or with none
+    (`109`, seen once), scontrol with Slurm's no-task id 4294967294 (no task list here)."""
+    (_, last) = parse_sacct(sample("sacct-cancel-last.txt"))
+    assert (last.job, last.task, last.state, last.cancelled_by) == (
+        117, 4, SlurmState.CANCELLED, 0,
+    )  # fmt: skip
+    (_, bare) = parse_sacct(sample("sacct-cancel-last-no-task.txt"))
+    assert (bare.job, bare.task, bare.state) == (109, None, SlurmState.CANCELLED)
+    assert cancelled_unstarted({(109, 1), (109, 3)}, [bare], []) == {(109, 1), (109, 3)}
+    emptied, task0 = parse_scontrol(sample("scontrol-cancel-last.txt"))
+    assert (emptied.job_id, emptied.tasks, emptied.state) == (117, (), SlurmState.CANCELLED)
+    assert emptied.remainder and not task0.remainder
+    assert cancelled_unstarted({(117, 3)}, None, [emptied, task0]) == {(117, 3)}
+    # Once every task has ended, sacct still has the array's records, none for 1-3.
+    ended = parse_sacct(sample("sacct-cancel-ended.txt"))
+    assert {(e.task, e.state) for e in ended} == {
+        (0, SlurmState.COMPLETED), (4, SlurmState.CANCELLED),
+    }  # fmt: skip
+    missing = {(117, t) for t in (1, 2, 3)}
+    assert cancelled_unstarted(missing, ended, []) == missing
+
+
+def test_scancel_t_pending_cancels_the_remainder_whole() -> None:
+    """`scancel -t PENDING 118`: squeue lists only the running task; sacct names the
+    cancelled tasks in the remainder's range; scontrol's remainder has lost its task list."""
+    assert _missing(118, range(4), "squeue-cancel-pending.txt") == {(118, t) for t in (1, 2, 3)}
+    entries = parse_sacct(sample("sacct-cancel-pending.txt"))
+    assert {(e.task, e.state) for e in entries if e.in_range} == {
+        (t, SlurmState.CANCELLED) for t in (1, 2, 3)
+    }
+    emptied, _ = parse_scontrol(sample("scontrol-cancel-pending.txt"))
+    assert emptied.remainder and emptied.tasks == () and emptied.state is SlurmState.CANCELLED
+    missing = {(118, t) for t in (1, 2, 3)}
+    assert cancelled_unstarted(missing, None, [emptied]) == missing
+
+
 # --- scontrol --------------------------------------------------------------------------------
 
 
@@ -327,6 +406,18 @@ def test_scontrol_array_records() -> None:
     assert ended[0].verdict() == judge(SlurmState.FAILED, ExitStatus(5, 0))
     assert ended[0].end == datetime(2026, 11, 29, 2, 52, 42)
     assert ended[0].stdout.endswith("/arr-2_5.out")
+
+
+def test_a_job_slurm_could_not_launch_says_so() -> None:
+    """Its output file's folder missing: slurmd fails the job before anything runs, FAILED
+    0:53 (JobLaunchFailure). 53 is no signal anyone sent."""
+    shown = one("scontrol-launch-failed.txt")
+    (acct,) = parse_sacct(sample("sacct-launch-failed.txt"))
+    assert shown.exit == acct.exit == ExitStatus(0, 53)
+    assert (shown.state, shown.reason) == (SlurmState.FAILED, "JobLaunchFailure")
+    for verdict in (shown.verdict(), acct.verdict()):
+        assert verdict.ending is Ending.FAILED
+        assert verdict.why.startswith("never started: Slurm could not launch it")
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,9 @@
 Debian's task-spooler lets a job depend on one other job only, so the launcher queues this
 barrier first and makes each of its jobs depend on it. It exits 0 when every job it watches has
 a result file, or is no longer queued or running in its queue (failed, lost, cancelled: ended
-all the same), so the dependent jobs start whatever became of the others. Like the job runner,
-it never opens the store.
+all the same), so the dependent jobs start whatever became of the others. A queue that could not
+be asked (Slurm's controller down, a ts listing that failed) decides nothing, as for a refresh:
+the barrier waits on, saying so in its output. Like the job runner, it never opens the store.
 
     python -m tsq.barrier WATCH.json
 """
@@ -50,14 +51,16 @@ def watch_list(store: Store, sweep: Sweep) -> dict[str, Any] | None:
 
 
 def pending(watch: dict[str, Any], queue: Queue | None) -> list[str]:
-    """Labels of the watched jobs that have not ended yet. A queue that could not be asked
-    or is gone has ended its jobs, one way or another."""
+    """Labels of the watched jobs that have not ended yet. A queue that is gone (positive
+    evidence: no ts server listens) has ended its jobs, one way or another; one that could not
+    be asked (None), or a job missing from a listing that printed rows it could not read,
+    proves nothing: such jobs have not ended unless they left their result."""
     left = []
     for job in watch["jobs"]:
-        if Path(job["result"]).exists() or queue is None or not queue.alive:
+        if Path(job["result"]).exists() or (queue is not None and not queue.alive):
             continue
-        row = queue.find(_ref(job))
-        if row is not None and row.state.active:
+        row = None if queue is None else queue.find(_ref(job))
+        if queue is None or (row is None and not queue.complete) or (row and row.state.active):
             left.append(job["label"])
     return left
 
@@ -85,8 +88,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     watch = json.loads(Path(args[0]).read_text())
     backend = from_record(_recorded(watch))
+    said: list[str] = []
     while True:
-        left = pending(watch, backend.look([_ref(job) for job in watch["jobs"]], []))
+        warnings: list[str] = []
+        left = pending(watch, backend.look([_ref(job) for job in watch["jobs"]], warnings))
+        if warnings != said:  # once per change, not every poll of an outage
+            for line in warnings or [f"{backend.title} answers again"]:
+                print(f"tsq: {line}", flush=True)
+            said = warnings
         if not left:
             print(f"tsq: every job of sweep {watch['sweep']} has ended")
             return 0

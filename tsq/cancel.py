@@ -18,8 +18,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tsq.backends import Backend, JobRef, RowState, backend_for
-from tsq.errors import BackendError
+from tsq.backends import Backend, JobRef, QueueRow, backend_for
 from tsq.lease import Lease, held
 from tsq.status import CANCELLED_REASON, observe, refuse_elsewhere
 from tsq.store import INTENT_CANCEL, Job, Store, Sweep
@@ -143,6 +142,7 @@ def _cancel_sweep(
         return
     stopped: dict[int, tuple[float | None, float]] = {}
     killed: list[Job] = []
+    in_queue: list[tuple[Job, QueueRow, float | None]] = []
     for job in claimed:
         obs = observe(job, queue)
         row = obs.row
@@ -154,17 +154,7 @@ def _cancel_sweep(
         ):
             report.ended.append(job.num)
         elif row is not None:
-            try:
-                if row.state is RowState.QUEUED and backend.remove(row):
-                    report.removed.append(job.num)
-                    stopped[job.id] = (started_at, time.time())
-                elif backend.kill(row):
-                    report.killed.append(job.num)
-                    killed.append(job)
-                else:
-                    report.ended.append(job.num)
-            except BackendError as e:
-                report.notes.append(f"job {job.num} left as it is: {e}")
+            in_queue.append((job, row, started_at))
         elif obs.runner_alive and obs.started is not None:
             # Its queue has forgotten it (a ts server gone) but the job still runs: stop it.
             os.kill(obs.started.pid, signal.SIGTERM)
@@ -174,6 +164,18 @@ def _cancel_sweep(
             # Not in its queue, not running, no result: nothing runs it or ever will.
             report.dropped.append(job.num)
             stopped[job.id] = (started_at, time.time())
+    outcomes = backend.stop([row for _, row, _ in in_queue])
+    for (job, _, started_at), outcome in zip(in_queue, outcomes, strict=True):
+        if outcome.error is not None:
+            report.notes.append(f"job {job.num} left as it is: {outcome.error}")
+        elif outcome.removed:
+            report.removed.append(job.num)
+            stopped[job.id] = (started_at, time.time())
+        elif outcome.killed:
+            report.killed.append(job.num)
+            killed.append(job)
+        else:
+            report.ended.append(job.num)
     stopped.update(_once_stopped(backend, killed, report))
     report.marked += store.settle_cancelled(lease.token, stopped, CANCELLED_REASON)
 

@@ -106,6 +106,16 @@ class JobRef:
         return cls(job.num, job.attempt, job.label, job.ts_id)
 
 
+@dataclass(frozen=True)
+class Stopped:
+    """What `Backend.stop` did to one row: taken out of the queue before it started, sent
+    SIGTERM, neither (the queue refused: it had ended), or not done because of `error`."""
+
+    removed: bool = False
+    killed: bool = False
+    error: str | None = None
+
+
 class Queue(Protocol):
     """One look at a queue, taken once per refresh."""
 
@@ -198,14 +208,10 @@ class Backend(Protocol):
         what the queue adds to that file)."""
         ...
 
-    def remove(self, row: QueueRow) -> bool:
-        """Take a queued job (its row, from `Queue.find`) out; False when the queue refused
-        (it started or ended)."""
-        ...
-
-    def kill(self, row: QueueRow) -> bool:
-        """Stop a running job (its row) with SIGTERM; False when the queue refused (it is
-        not running)."""
+    def stop(self, rows: Sequence[QueueRow]) -> list[Stopped]:
+        """Take queued jobs (their rows, from `Queue.find`) out and stop running ones with
+        SIGTERM, in as few calls as the queue allows (Slurm: one scancel for them all); what
+        was done to each row, in order."""
         ...
 
 

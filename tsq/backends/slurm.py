@@ -9,8 +9,10 @@ down).
 
 A refresh costs at most three calls, whatever the number of jobs: `squeue --me` for the active
 ones, then, for recorded jobs it does not list, one `sacct -D -j <ids>` (accounting on) and one
-`scontrol show job` for what sacct does not know (accounting off, or not recorded yet). A job
-none of them knows is missing: `lost` once it left no result.
+`scontrol show job` for what sacct does not know (accounting off, or not recorded yet). An array
+task none of them knows was cancelled before it started when they know its array
+(`slurmlist.cancelled_unstarted`); any other job none of them knows is missing: `lost` once it
+left no result.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tsq.backends import JobRef, QueueRow, RowState, runner_argv
+from tsq.backends import JobRef, QueueRow, RowState, Stopped, runner_argv
 from tsq.backends.slurmlist import (
+    LAUNCH_FAILED,
     SACCT_FIELDS,
     SQUEUE_FORMAT,
     Ending,
@@ -35,6 +38,7 @@ from tsq.backends.slurmlist import (
     SlurmParseError,
     SlurmState,
     Verdict,
+    cancelled_unstarted,
     last_runs,
     parse_sacct,
     parse_sbatch,
@@ -55,6 +59,7 @@ TASK = "$SLURM_ARRAY_TASK_ID"
 #: batch script again, and each run must leave files of its own.
 RESTART = "${SLURM_RESTART_COUNT:-0}"
 _SHELL_WORDS = (TASK, RESTART)
+SCANCELLED = "cancelled in Slurm (scancel)"
 
 
 def task_ranges(nums: Sequence[int]) -> str:
@@ -70,6 +75,20 @@ def task_ranges(nums: Sequence[int]) -> str:
         if num is not None:
             start = prev = num
     return ",".join(parts)
+
+
+def scancel_targets(rows: Sequence[QueueRow]) -> list[str]:
+    """scancel's arguments for `rows`: one per array, its tasks as ranges (`123_[0-5,7]`),
+    and plain jobs by id."""
+    tasks: dict[int, list[int]] = {}
+    plain: set[int] = set()
+    for row in rows:
+        if row.task is None:
+            plain.add(row.queue_id)
+        else:
+            tasks.setdefault(row.queue_id, []).append(row.task)
+    arrays = [f"{job}_[{task_ranges(nums)}]" for job, nums in sorted(tasks.items())]
+    return arrays + [str(job) for job in sorted(plain)]
 
 
 def job_name(job: JobRef) -> str:
@@ -138,6 +157,35 @@ def directives(slurm: Mapping[str, Any], name: str, output: str, error: str | No
     return opts
 
 
+def output_paths(slurm: Mapping[str, Any], spool: Path) -> tuple[str, str | None]:
+    """sbatch's --output and --error (None: merged) patterns: in `submitit_folder`, whose `%j`
+    means what it means for submitit, the job (`%A_%a` for an array task, so one folder per
+    task), else in the sweep's spool dir (`spool`)."""
+    folder = slurm.get("submitit_folder")
+    root = str(folder).replace("%j", "%A_%a") if folder else str(spool)
+    out = f"{root}/%A_%a_log.out"
+    return out, None if slurm.get("stderr_to_stdout") else f"{root}/%A_%a_log.err"
+
+
+def task_folder(output: str, array_id: int, task: int) -> Path:
+    """The folder of a task's output file: Slurm opens the file but does not create its folder
+    (a missing one fails the job at launch, ExitCode 0:53)."""
+    return Path(output.replace("%A", str(array_id)).replace("%a", str(task))).parent
+
+
+def _make_folder(output: str, spool: Path) -> bool:
+    """Create the output folder when it names no job (the spool's is owner-only); True when
+    it names them (`%A`/`%a`), to be created per task once the array id is known."""
+    folder = Path(output).parent
+    if "%A" in str(folder) or "%a" in str(folder):
+        return True
+    try:
+        folder.mkdir(mode=0o700 if folder == spool else 0o777, parents=True, exist_ok=True)
+    except OSError as e:
+        raise BackendError(f"cannot create the output folder {folder}: {e.strerror}") from None
+    return False
+
+
 def batch_script(options: list[str], setup: Sequence[str], command: list[str]) -> str:
     lines = ["#!/bin/bash", *(f"#SBATCH {shlex.quote(o)}" for o in options), *setup]
     quoted = " ".join(arg if arg in _SHELL_WORDS else shlex.quote(arg) for arg in command)
@@ -172,15 +220,18 @@ def queue_row(
     if verdict.phase is Phase.RUNNING:
         return QueueRow(**base, state=RowState.RUNNING)
     if verdict.ending is Ending.CANCELLED:
-        why = verdict.why if verdict.why != "cancelled" else "cancelled in Slurm (scancel)"
+        why = verdict.why if verdict.why != "cancelled" else SCANCELLED
         return QueueRow(**base, state=RowState.SKIPPED, reason=why)
+    never_ran = signal == LAUNCH_FAILED
     return QueueRow(
         **base,
         state=RowState.ENDED,
         exit_code=exit_code,
-        signal=signal or None,
+        signal=None if never_ran else signal or None,
         run_time=run_time,
-        reason=verdict.why if state not in (SlurmState.FAILED, SlurmState.COMPLETED) else None,
+        reason=verdict.why
+        if never_ran or state not in (SlurmState.FAILED, SlurmState.COMPLETED)
+        else None,
     )
 
 
@@ -293,20 +344,11 @@ class SlurmBackend:
 
     # -- submitting
 
-    def _paths(self, spec: Path, options: TsOptions) -> tuple[str, str | None]:
-        slurm = options.slurm
-        folder = slurm.get("submitit_folder")
-        root = Path(folder.replace("%j", "%A")) if folder else spec.parent / "slurm"
-        if not folder:
-            root.mkdir(mode=0o700, exist_ok=True)
-        out = str(root / "%A_%a_log.out")
-        return out, None if slurm.get("stderr_to_stdout") else str(root / "%A_%a_log.err")
-
     def _script(
         self, spec: Path, attempt: int, name: str, options: TsOptions, extra: list[str]
     ) -> str:
         slurm = options.slurm
-        output, error = self._paths(spec, options)
+        output, error = output_paths(slurm, spec.parent / "slurm")
         command = runner_argv(spec, TASK, attempt, RESTART)
         if slurm.get("srun_args"):
             command = ["srun", "--unbuffered", *map(str, slurm["srun_args"]), *command]
@@ -377,6 +419,10 @@ class SlurmBackend:
             extra = [f"--array={array}"]
             if after:
                 extra.append("--dependency=afterany:" + ":".join(map(str, after)))
+            output, _ = output_paths(options.slurm, spec.parent / "slurm")
+            per_task = _make_folder(output, spec.parent / "slurm")
+            if per_task:  # held until each task's folder exists (the array id names them)
+                extra.append("--hold")
             script = self._script(spec, attempt, job_name(group[0]), options, extra)
             claims = [hold(job) for job in group]
             try:
@@ -384,8 +430,25 @@ class SlurmBackend:
             finally:
                 for claim in claims:
                     os.close(claim)
+            if per_task:
+                folders = [task_folder(output, array_id, job.num) for job in group]
+                user_hold = bool((options.slurm.get("additional_parameters") or {}).get("hold"))
+                self._release(array_id, folders, release=not user_hold)
             for job in group:
                 yield job, array_id
+
+    def _release(self, array_id: int, folders: list[Path], *, release: bool) -> None:
+        """Create the array's per-task output folders, then let it run (unless the user asked
+        for it held); cancel it when either fails (an array is queued whole or not at all)."""
+        try:
+            for folder in folders:
+                folder.mkdir(parents=True, exist_ok=True)
+            if release:
+                self._run(["scontrol", "release", str(array_id)], "scontrol release")
+        except (OSError, BackendError) as e:
+            self._run(["scancel", str(array_id)], "scancel", check=False)
+            what = f"cannot create {e.filename}: {e.strerror}" if isinstance(e, OSError) else e
+            raise BackendError(f"{what}; Slurm array {array_id} was cancelled") from None
 
     def server_id(self) -> str | None:
         return None  # a Slurm cluster keeps its job ids across controller restarts
@@ -409,7 +472,7 @@ class SlurmBackend:
                     entry.job, entry.task, entry.name, verdict, entry.state, entry.restarts
                 )
         # Per task: an array may have some tasks running (in squeue) and others ended.
-        wanted = {(j.queue_id, j.num) for j in jobs if j.queue_id is not None}
+        wanted: set[tuple[int, int]] = {(j.queue_id, j.num) for j in jobs if j.queue_id is not None}
         missing = {job for job, _ in wanted - rows.keys()}
         if not missing:
             return rows
@@ -420,51 +483,65 @@ class SlurmBackend:
             "sacct",
             check=False,
         )
-        if done.returncode == 0:
-            for key, run in last_runs(parse_sacct(done.stdout)).items():
-                acct = run.entry
-                verdict = acct.verdict()
-                if verdict is None or acct.state is None or key in rows:
-                    continue
-                rows[key] = queue_row(
-                    acct.job, acct.task, acct.name, verdict, acct.state, run.restarts,
-                    exit_code=acct.exit.code if acct.exit else None,
-                    signal=acct.exit.signal if acct.exit else None,
-                    run_time=_seconds(acct.start, acct.end),
+        accounted = parse_sacct(done.stdout) if done.returncode == 0 else None
+        for key, run in last_runs(accounted or []).items():
+            acct = run.entry
+            verdict = acct.verdict()
+            if verdict is None or acct.state is None or key in rows:
+                continue
+            rows[key] = queue_row(
+                acct.job, acct.task, acct.name, verdict, acct.state, run.restarts,
+                exit_code=acct.exit.code if acct.exit else None,
+                signal=acct.exit.signal if acct.exit else None,
+                run_time=_seconds(acct.start, acct.end),
+            )  # fmt: skip
+        missing_tasks = wanted - rows.keys()
+        if not missing_tasks:
+            return rows
+        # Accounting off, sacct has not heard of them yet, or they never had a record.
+        shown = self._run(["scontrol", "show", "job", "-o"], "scontrol show job")
+        controller = parse_scontrol(shown.stdout)
+        missing = {job for job, _ in missing_tasks}
+        for record in controller:
+            verdict = record.verdict()
+            if record.job not in missing or verdict is None or record.state is None:
+                continue
+            for task in record.tasks or (None,):
+                rows.setdefault(
+                    (record.job, task),
+                    queue_row(
+                        record.job, task, record.name, verdict, record.state,
+                        record.restarts,
+                        exit_code=record.exit.code if record.exit else None,
+                        signal=record.exit.signal if record.exit else None,
+                        run_time=_seconds(record.start, record.end),
+                    ),
                 )  # fmt: skip
-        missing = {job for job, _ in wanted - rows.keys()}
-        if missing:  # accounting off, or sacct has not heard of them yet
-            shown = self._run(["scontrol", "show", "job", "-o"], "scontrol show job")
-            for record in parse_scontrol(shown.stdout):
-                verdict = record.verdict()
-                if record.job not in missing or verdict is None or record.state is None:
-                    continue
-                for task in record.tasks or (None,):
-                    rows.setdefault(
-                        (record.job, task),
-                        queue_row(
-                            record.job, task, record.name, verdict, record.state,
-                            record.restarts,
-                            exit_code=record.exit.code if record.exit else None,
-                            signal=record.exit.signal if record.exit else None,
-                            run_time=_seconds(record.start, record.end),
-                        ),
-                    )  # fmt: skip
+        for job, task in cancelled_unstarted(wanted - rows.keys(), accounted, controller):
+            rows[job, task] = QueueRow(
+                queue_id=job, task=task, label=None, state=RowState.SKIPPED,
+                reason=f"{SCANCELLED} before it started", restarts=0,
+            )  # fmt: skip
         return rows
 
     def has_job(self, queue_id: int) -> bool:
         done = self._run(["scontrol", "show", "job", "-o", str(queue_id)], "scontrol", check=False)
         return done.returncode == 0 and bool(done.stdout.strip())
 
-    def _scancel(self, row: QueueRow) -> bool:
-        target = f"{row.queue_id}_{row.task}" if row.task is not None else str(row.queue_id)
-        return self._run(["scancel", target], "scancel", check=False).returncode == 0
+    def stop(self, rows: Sequence[QueueRow]) -> list[Stopped]:
+        """One `scancel` for every row: a task range per array (`123_[0-5,7]`), whatever their
+        states (pending ones leave the queue, running ones get SIGTERM, then SIGKILL after the
+        cluster's KillWait). scancel says nothing of ids that have ended meanwhile."""
+        if not rows:
+            return []
+        done = self._run(["scancel", *scancel_targets(rows)], "scancel", check=False)
+        if done.returncode != 0:
+            why = " ".join(done.stderr.split()) or f"scancel exit status {done.returncode}"
+            return [Stopped(error=why) for _ in rows]
+        return [
+            Stopped(removed=row.state is RowState.QUEUED, killed=row.state is not RowState.QUEUED)
+            for row in rows
+        ]
 
     def job_output(self, text: str) -> str:
         return text  # Slurm adds nothing to a job's output file
-
-    def remove(self, row: QueueRow) -> bool:
-        return self._scancel(row)
-
-    def kill(self, row: QueueRow) -> bool:
-        return self._scancel(row)  # SIGTERM, then SIGKILL after the cluster's KillWait

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -212,6 +213,12 @@ _SIGNAL_NAMES = {
 }
 
 
+#: The "signal" slurmstepd reports when it could not set a batch job up, before anything ran:
+#: here, when it could not open the job's output file (its folder missing); the job is FAILED
+#: 0:53, Reason=JobLaunchFailure (sampled: scontrol-launch-failed.txt). Not a signal anyone sent.
+LAUNCH_FAILED = 53
+
+
 def signal_name(number: int) -> str:
     """Linux signal names (Slurm reports Linux numbers); ``signal 42`` for the others."""
     return _SIGNAL_NAMES.get(number, f"signal {number}")
@@ -265,7 +272,12 @@ def judge(state: SlurmState, exit_status: ExitStatus | None = None, reason: str 
     if state is SlurmState.FAILED or (
         meaning.phase is Phase.ENDED and state is not SlurmState.COMPLETED and not why
     ):
-        if exit_status is not None and exit_status.signal:
+        if exit_status is not None and exit_status.signal == LAUNCH_FAILED:
+            why = (
+                "never started: Slurm could not launch it (0:53: its output folder missing, "
+                "or another set-up failure in slurmd's log)"
+            )
+        elif exit_status is not None and exit_status.signal:
             why = f"killed by {signal_name(exit_status.signal)}"
         elif exit_status is not None and exit_status.code:
             why = f"exit code {exit_status.code}"
@@ -643,6 +655,19 @@ class ControllerJob:
     def verdict(self) -> Verdict | None:
         return judge(self.state, self.exit, self.reason) if self.state is not None else None
 
+    @property
+    def remainder(self) -> bool:
+        """The array's own record standing for the tasks not split off yet: pending, or
+        emptied (every task left in it cancelled: no task list). Once its last task starts,
+        the array's own record becomes that task's, and this is False."""
+        own = "ArrayJobId" in self.fields and self.job_id == self.job
+        return own and (not self.tasks or self.state is SlurmState.PENDING)
+
+
+#: ``ArrayTaskId`` of an array's own record once its pending remainder has no task left (they
+#: were cancelled): Slurm's NO_VAL - 1 in place of a task list (sampled).
+NO_TASKS = "4294967294"
+
 
 def parse_scontrol(text: str) -> list[ControllerJob]:
     """Every non-blank line of ``scontrol show job -o [ID]``.
@@ -661,7 +686,8 @@ def parse_scontrol(text: str) -> list[ControllerJob]:
         except (KeyError, ValueError) as e:
             raise SlurmParseError(f"no JobId/JobState in {line[:80]!r}") from e
         array = f.get("ArrayJobId")
-        tasks = expand_tasks(f["ArrayTaskId"]) if array and "ArrayTaskId" in f else ()
+        listed = f.get("ArrayTaskId", NO_TASKS)
+        tasks = expand_tasks(listed) if array and listed != NO_TASKS else ()
         jobs.append(
             ControllerJob(
                 job_id=job_id,
@@ -684,3 +710,34 @@ def parse_scontrol(text: str) -> list[ControllerJob]:
             )
         )
     return jobs
+
+
+# --- what silence means -----------------------------------------------------------------------
+
+
+def cancelled_unstarted(
+    missing: Iterable[tuple[int, int]],
+    accounted: Sequence[AccountingEntry] | None,
+    controller: Sequence[ControllerJob],
+) -> set[tuple[int, int]]:
+    """Array tasks, among `missing` (none of squeue, sacct or scontrol lists them, neither as a
+    record of their own nor in a pending range), that Slurm took out of their array before
+    they started: a scancel of a task, a range or ``-t PENDING`` while it waited in the array's
+    pending remainder (held back by the throttle, a dependency...).
+
+    Slurm records no such cancel per task (sampled, tests/data/slurm-samples/README.md): the
+    task just leaves the remainder, and at most the array's own record says ``CANCELLED`` once
+    the remainder is empty, with the tasks last left in it or with none. So the evidence is the
+    array, not the task: a task only leaves the remainder by starting, which gives it a record
+    of its own, or by being cancelled. Here that is
+
+    - sacct has records of the array (`accounted` is None when it could not be asked): records
+      there are permanent, so a task that started has one (one that started seconds ago and is
+      not in sacct yet is in scontrol's, and so is not missing);
+    - or scontrol holds the array's remainder, pending or emptied (`ControllerJob.remainder`),
+      the task not in it (without accounting, once the last task has started the remainder
+      is gone and a refresh that did not see it in time has no evidence: the task is `lost`).
+    """
+    arrays = {entry.job for entry in accounted or ()}
+    arrays |= {record.job for record in controller if record.remainder}
+    return {(job, task) for job, task in missing if job in arrays}

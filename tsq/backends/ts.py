@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tsq.backends import JobRef, QueueRow, RowState, runner_argv
+from tsq.backends import JobRef, QueueRow, RowState, Stopped, runner_argv
 from tsq.backends.tsclient import FORK, Spooler, server_id
 from tsq.backends.tslist import TsJob, exit_code_from_elevel, job_output
 from tsq.errors import BackendError
@@ -210,11 +210,17 @@ class TsBackend:
         file with the job's command line, which is not the job's."""
         return job_output(text) if self.variant == FORK else text
 
-    def remove(self, row: QueueRow) -> bool:
-        return self.client.remove(row.queue_id)
+    def stop(self, rows: Sequence[QueueRow]) -> list[Stopped]:
+        """One ts call a row: `-r` for a queued one (it may have started since: then `-k`)."""
+        return [self._stop(row) for row in rows]
 
-    def kill(self, row: QueueRow) -> bool:
-        return self.client.kill(row.queue_id)
+    def _stop(self, row: QueueRow) -> Stopped:
+        try:
+            if row.state is RowState.QUEUED and self.client.remove(row.queue_id):
+                return Stopped(removed=True)
+            return Stopped(killed=self.client.kill(row.queue_id))
+        except BackendError as e:
+            return Stopped(error=str(e))
 
 
 def marking_start(marker: Path, argv: Sequence[str]) -> list[str]:
