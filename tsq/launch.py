@@ -27,6 +27,7 @@ from hydra.errors import CompactHydraException
 
 from tsq.compose import record_composes
 from tsq.errors import TsqError
+from tsq.feed import FeedPlan, room, start_feeder
 from tsq.frozen import freeze_imports
 from tsq.hosts import this_host
 from tsq.jobspec import BatchSpec, CodeSpec, write_spec
@@ -44,9 +45,10 @@ from tsq.snapshot import (
     take,
 )
 from tsq.states import JobState
-from tsq.store import INTENT_SUBMIT, STORE_FILES, Job, Store, Sweep
+from tsq.store import INTENT_HOLD, INTENT_SUBMIT, STORE_FILES, Job, Store, Sweep
 from tsq.submit import submit_jobs
 from tsq.sweepdir import claim_sweep_dir, release_sweep_dir
+from tsq.words import plural
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,7 @@ class PendingJob:
 
     sweep_id: str
     num: int
-    ts_id: int
+    ts_id: int | None  # None: held in the store until the queue has room (`tsq.feed`)
     label: str
 
 
@@ -166,6 +168,11 @@ class SweepLauncher:
             after_ts_job, self.after_sweep = self._dependency(options.depends_on)
             self.after = () if after_ts_job is None else (after_ts_job,)
         self.sweep: Sweep | None = None
+        self._feeding = 0  # the feeder's pid, once started (`tsq.feed`)
+        # ts only: how many of the sweep's jobs may wait in the queue at once (`tsq.feed`)
+        self.max_queued: int | None = getattr(options, "max_queued", None)
+        if self.max_queued is not None and self.max_queued < 1:
+            raise TsqError(f"hydra.launcher.max_queued={self.max_queued}: it must be at least 1")
         self.state: Any = None
         self.code = CodeSpec.as_launched()
         self.snapshot: Snapshot | None = None
@@ -377,6 +384,7 @@ class SweepLauncher:
             )
             for num, ov in overrides.items()
         ]
+        held = self._hold_past_room(sweep.id, jobs, first)
         if first:
             if self.after_sweep is not None:
                 barrier = self._queue_barrier(sweep)
@@ -391,22 +399,24 @@ class SweepLauncher:
             self.backend,
             sweep,
             spec_path,
-            jobs,
+            jobs[: len(jobs) - len(held)],
             queueing,
             self.lease,
             self._command("status", sweep.id),
             after=self.after,
         )
+        if held:
+            self._start_feeder(len(held))
         if first and self.options.notify:
             self._start_notifier(sweep, self.options.notify)
-        self._report(sweep, len(jobs))
+        self._report(sweep, len(jobs) - len(held))
         if self.options.wait:
             return self._wait(sweep, [job.num for job in jobs])
         return [
             PendingJobReturn(
                 overrides=job.overrides,
                 task_name=sweep.task_name,
-                pending=PendingJob(sweep.id, job.num, submitted[job.num], job.label),
+                pending=PendingJob(sweep.id, job.num, submitted.get(job.num), job.label),
             )
             for job in jobs
         ]
@@ -430,13 +440,38 @@ class SweepLauncher:
         done, _ = finished(sweep, jobs)
         return [item.job_return() for item in done]
 
+    def _hold_past_room(self, sweep_id: str, jobs: list[Job], first: bool) -> list[Job]:
+        """The jobs past `max_queued` (ts), recorded as held in the store (`tsq.feed`)."""
+        if self.max_queued is None:
+            return []
+        before = [] if first else self.store.active_jobs(sweep_id)
+        held = jobs[room(FeedPlan(self.max_queued), before) :]
+        for job in held:
+            job.intent, job.lease = INTENT_HOLD, None
+        return held
+
+    def _start_feeder(self, count: int) -> None:
+        """Once per sweep: the feeder queues the held jobs as the sweep's jobs in ts end."""
+        assert self.max_queued is not None
+        if not self._feeding:
+            FeedPlan(self.max_queued, tuple(self.after)).write(self.spool.root)
+            self._feeding = start_feeder(self.spool.root, self._store_location())
+        log.info(
+            f"tsq: {plural(count, 'more job')} wait in the store (max_queued={self.max_queued}), "
+            f"queued in {self.backend.name} as the sweep's jobs there end; feeder pid "
+            f"{self._feeding}"
+        )
+
+    def _store_location(self) -> str:
+        from tsq.store.engine import default_location
+
+        return str(self.options.store or default_location())
+
     def _start_notifier(self, sweep: Sweep, command: str) -> None:
         """`notify`: a watcher outside the queue runs `command` once the sweep has ended."""
         from tsq import notify
-        from tsq.store.engine import default_location
 
-        where = self.options.store or default_location()
-        pid = notify.start(self.spool.root, sweep.id, command, str(where))
+        pid = notify.start(self.spool.root, sweep.id, command, self._store_location())
         log.info(f"tsq: once every job has ended, watcher pid {pid} runs: {command}")
 
     def _command(self, verb: str, sweep_id: str) -> str:

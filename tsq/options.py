@@ -97,6 +97,10 @@ class LaunchOptions(CommonOptions):
     slots: int = 1
     # GPUs each job takes (`ts -G`, GPU fork of task-spooler only).
     gpus: int = 0
+    # At most this many jobs of the sweep wait in ts at once (each is a ts client process and
+    # a connection; a ts server takes about a thousand): the rest wait in tsq's store and are
+    # queued as these end (`tsq.feed`).
+    max_queued: int = 500
 
     @property
     def ts(self) -> TsOptions:

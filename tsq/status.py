@@ -33,7 +33,7 @@ from tsq.results import ResultSummary, read_summary, stored_copy
 from tsq.spool import SpoolDir
 from tsq.started import Started, read_started
 from tsq.states import JobState
-from tsq.store import INTENT_CANCEL, UPDATE_FIELDS, Job, JobUpdate, Rerun, Store
+from tsq.store import INTENT_CANCEL, INTENT_HOLD, UPDATE_FIELDS, Job, JobUpdate, Rerun, Store
 from tsq.submit import lease_part
 from tsq.words import plural
 
@@ -195,8 +195,8 @@ def _decide(job: Job, obs: Observation) -> JobUpdate | None:
         return None
     if obs.runner_alive:
         return _running(job, obs.started)
-    if obs.lease_held:
-        return None
+    if obs.lease_held or job.intent == INTENT_HOLD:
+        return None  # being queued or cancelled by a live command; or held in the store
     if cancelling:  # a cancel took it out of its queue, then died before recording that
         return JobUpdate.of(job, JobState.CANCELLED, reason=CANCELLED_REASON)
     if queue.alive and not queue.complete:
@@ -399,6 +399,11 @@ def refresh(store: Store, sweep_id: str | None = None) -> Refresh:
     report.unchecked = dict(unchecked)
     if updates:
         report.changed = store.apply(updates)
+    held = [job for job in active if job.intent == INTENT_HOLD and is_local(job)]
+    if held:  # the queue may have room for jobs held in the store (`tsq.feed`)
+        from tsq.feed import feed
+
+        report.changed += feed(store, held, report.warnings)
     return report
 
 

@@ -12,12 +12,13 @@ from tsq.store.engine import (
     locate,
     migrations_dir,
 )
-from tsq.store.models import INTENT_CANCEL, INTENT_SUBMIT, Attempt, Base, Job, Sweep
+from tsq.store.models import INTENT_CANCEL, INTENT_HOLD, INTENT_SUBMIT, Attempt, Base, Job, Sweep
 from tsq.store.queries import UPDATE_FIELDS, JobUpdate, Rerun, Store
 
 __all__ = [
     "HEAD_REVISION",
     "INTENT_CANCEL",
+    "INTENT_HOLD",
     "INTENT_SUBMIT",
     "STORE_FILES",
     "UPDATE_FIELDS",

@@ -28,6 +28,8 @@ from tsq.states import JobState
 
 INTENT_SUBMIT = "submit"
 INTENT_CANCEL = "cancel"
+# A job held in the store, not queued yet: the queue holds no more of the sweep (`tsq.feed`).
+INTENT_HOLD = "hold"
 
 
 def now() -> float:

@@ -1,0 +1,93 @@
+"""Sweeps larger than a ts server holds: past `max_queued`, jobs wait in the store and are fed
+to ts as the sweep's jobs there end (`tsq.feed`); real ts, real store, real app."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from sweeps import Sandbox, by_num, debian_only
+
+from tsq.feed import FeedPlan, room
+from tsq.states import JobState
+from tsq.store import INTENT_HOLD, INTENT_SUBMIT, Job
+
+
+def _job(num: int, state: JobState, intent: str | None = None) -> Job:
+    return Job(num=num, overrides=[], label=f"a/b/{num}", state=state, intent=intent)
+
+
+def test_room_is_max_queued_less_the_unfinished_jobs_not_held() -> None:
+    jobs = [
+        _job(0, JobState.RUNNING),
+        _job(1, JobState.QUEUED),
+        _job(2, JobState.QUEUED, INTENT_SUBMIT),  # being queued now: counts
+        _job(3, JobState.COMPLETED),
+        _job(4, JobState.QUEUED, INTENT_HOLD),
+    ]
+    assert room(FeedPlan(max_queued=5), jobs) == 2
+    assert room(FeedPlan(max_queued=2), jobs) == 0, "never negative"
+
+
+def _in_ts(sandbox: Sandbox, sweep: str) -> int:
+    return sum(f"/{sweep}/" in line for line in sandbox.listing().splitlines())
+
+
+def _feeder_pid(launched: subprocess.CompletedProcess[str]) -> int:
+    found = re.search(r"feeder pid (\d+)", launched.stdout + launched.stderr)
+    assert found, launched.stdout
+    return int(found.group(1))
+
+
+def _feeding(pid: int) -> bool:
+    try:
+        return b"tsq.feed" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def test_a_sweep_larger_than_max_queued_runs_every_job(sandbox: Sandbox) -> None:
+    blocker = sandbox.block_queue()
+    launched = sandbox.sweep("x=range(0,12)", "hydra.launcher.max_queued=4")
+    said = launched.stdout + launched.stderr
+    assert "queued 4 jobs" in said and "8 more jobs wait in the store" in said, said
+    jobs = by_num(sandbox.status())
+    sweep = jobs[0]["sweep"]
+    assert [jobs[n]["state"] for n in range(12)] == ["queued"] * 12, "held is queued, not lost"
+    assert [n for n in range(12) if jobs[n]["ts_id"] is None] == list(range(4, 12))
+    assert _in_ts(sandbox, sweep) == 4
+    sandbox.release(blocker)
+    done = sandbox.wait_terminal()
+    assert [j["state"] for j in done] == ["completed"] * 12
+    assert len({j["ts_id"] for j in done}) == 12
+
+
+@debian_only
+def test_held_jobs_are_cancelled_where_they_wait(sandbox: Sandbox) -> None:
+    blocker = sandbox.block_queue()
+    launched = sandbox.sweep("x=range(0,6)", "hydra.launcher.max_queued=2")
+    sweep = sandbox.status()[0]["sweep"]
+    said = sandbox.tsq("cancel", sweep).stdout
+    assert "2 queued jobs removed from ts" in said and "4 jobs no longer in ts" in said, said
+    sandbox.release(blocker)
+    assert {j["state"] for j in sandbox.wait_terminal()} == {"cancelled"}
+    assert _in_ts(sandbox, sweep) == 0, "nothing cancelled was fed to ts afterwards"
+    pid = _feeder_pid(launched)
+    deadline = time.monotonic() + 30
+    while _feeding(pid):  # nothing is held any more: it ends
+        assert time.monotonic() < deadline, "the feeder did not end"
+        time.sleep(0.1)
+
+
+@debian_only
+def test_without_its_feeder_a_refresh_queues_the_held_jobs(sandbox: Sandbox) -> None:
+    blocker = sandbox.block_queue()
+    launched = sandbox.sweep("x=range(0,6)", "hydra.launcher.max_queued=2")
+    os.kill(_feeder_pid(launched), signal.SIGKILL)
+    sandbox.release(blocker)
+    sandbox.tsq("wait")
+    assert [j["state"] for j in sandbox.status()] == ["completed"] * 6
