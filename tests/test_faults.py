@@ -180,7 +180,7 @@ def test_unsafe_result_files_are_refused_not_unpickled(sandbox: Sandbox) -> None
                           capture_output=True, text=True, check=True)  # fmt: skip
     got = json.loads(proc.stdout)
     assert "writable by group or others" in got[0] and "refusing to load" in got[0]
-    assert "owned by uid 65534" in got[1]
+    assert "owned by" in got[1] and "(uid 65534), not by you" in got[1]
     assert got[2] == "ok"
 
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tsq.backends import JobRef, Queue, backend_for, from_record
+from tsq.safeio import NotYours, private_exists, read_private
 
 if TYPE_CHECKING:  # the barrier itself runs without the store (and without SQLAlchemy)
     from tsq.store import Store, Sweep
@@ -57,12 +57,21 @@ def pending(watch: dict[str, Any], queue: Queue | None) -> list[str]:
     proves nothing: such jobs have not ended unless they left their result."""
     left = []
     for job in watch["jobs"]:
-        if Path(job["result"]).exists() or (queue is not None and not queue.alive):
+        if _has_result(job["result"]) or (queue is not None and not queue.alive):
             continue
         row = None if queue is None else queue.find(_ref(job))
         if queue is None or (row is None and not queue.complete) or (row and row.state.active):
             left.append(job["label"])
     return left
+
+
+def _has_result(path: str) -> bool:
+    """Whether the job left its result. One another user's file stands for nothing: the queue
+    says whether the job has ended."""
+    try:
+        return private_exists(path)
+    except NotYours:
+        return False
 
 
 def _ref(job: dict[str, Any]) -> JobRef:
@@ -86,7 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m tsq.barrier WATCH.json  (queued by tsq)", file=sys.stderr)
         return 2
-    watch = json.loads(Path(args[0]).read_text())
+    try:  # it names the program this barrier runs: only our own launcher's list is read
+        watch = json.loads(read_private(args[0]))
+    except NotYours as e:
+        print(f"tsq.barrier: {e}", file=sys.stderr)
+        return 2
     backend = from_record(_recorded(watch))
     said: list[str] = []
     while True:

@@ -119,8 +119,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 def notify_line(sweep: Sweep) -> str | None:
     """The sweep's `notify` watcher as `status` shows it; None without one."""
     from tsq.notify import describe, read_record
+    from tsq.safeio import NotYours
 
-    return describe(read_record(sweep.spool.root), sweep.spool.root)
+    try:
+        return describe(read_record(sweep.spool.root), sweep.spool.root)
+    except NotYours as e:
+        return f"notify: {e}"
 
 
 def cmd_collect(args: argparse.Namespace) -> int:

@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # the runner imports this module: Hydra only for annotations
     from omegaconf import DictConfig
 
 from tsq.errors import SpecError
-from tsq.safeio import check_private, write_atomic
+from tsq.safeio import open_private, write_atomic
 
 FORMAT = 2
 PROTOCOL = 5  # pickle's newest: what cloudpickle writes too, read by every Python tsq runs on
@@ -196,7 +196,6 @@ def write_spec(
 
 
 def _header(path: Path, f: IO[bytes]) -> dict[str, Any]:
-    check_private(path, os.fstat(f.fileno()))
     line = f.readline()
     try:
         header = json.loads(line)
@@ -222,7 +221,7 @@ def _read(path: Path, f: IO[bytes], size: int) -> bytes:
 def read_header(path: Path) -> dict[str, Any]:
     """The spec's JSON header alone: nothing is unpickled."""
     try:
-        with open(path, "rb") as f:
+        with os.fdopen(open_private(path), "rb") as f:
             return _header(path, f)
     except OSError as e:
         raise SpecError(f"cannot read job spec {path}: {e.strerror}") from e
@@ -235,7 +234,7 @@ def read_job(path: Path, num: int, prepare: Callable[[CodeSpec], None] | None = 
     import cloudpickle
 
     try:
-        with open(path, "rb") as f:
+        with os.fdopen(open_private(path), "rb") as f:
             header = _header(path, f)
             if str(num) not in header["configs"]:
                 raise SpecError(f"{path} holds no job {num}")

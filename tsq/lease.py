@@ -20,6 +20,9 @@ import socket
 import sys
 from pathlib import Path
 
+from tsq.errors import SpecError
+from tsq.safeio import open_private
+
 LEASES = "leases"
 
 
@@ -42,7 +45,7 @@ class Lease:
         token = f"{socket.gethostname()[:32]}-{os.getpid()}-{secrets.token_hex(4)}"
         path = _path(spool_root, token)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)
         # For a person who finds the file: who holds it. Nothing reads it back.
         os.write(fd, json.dumps({"pid": os.getpid(), "argv": sys.argv}).encode())
@@ -57,7 +60,7 @@ class Lease:
         its own: a ts client lives on until its job ends, and would otherwise keep every other
         job of the lease claimed as long."""
         fd = os.open(_path(self.path.parents[1], f"{self.token}.{part}"),
-                     os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)  # fmt: skip
+                     os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)  # fmt: skip
         fcntl.flock(fd, fcntl.LOCK_EX)
         return fd
 
@@ -90,11 +93,13 @@ def held(spool_root: Path, token: str, part: str | None = None) -> bool:
     if part is not None and held(spool_root, f"{token}.{part}"):
         return True
     try:
-        fd = os.open(_path(spool_root, token), os.O_RDONLY | os.O_CLOEXEC)
+        fd = open_private(_path(spool_root, token))
     except FileNotFoundError:
         return False
-    except OSError:
-        return True  # cannot tell (permissions, I/O): never take a live holder for dead
+    except (OSError, SpecError):
+        # cannot tell (permissions, I/O, a file that is not ours): never take a live holder
+        # for dead
+        return True
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:

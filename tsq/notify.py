@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tsq.hosts import this_host
-from tsq.safeio import write_atomic
+from tsq.safeio import NotYours, read_private, write_atomic
 from tsq.states import JobState
 
 if TYPE_CHECKING:
@@ -55,10 +55,13 @@ def record_path(spool_root: Path) -> Path:
 
 
 def read_record(spool_root: Path) -> dict[str, Any] | None:
+    """The watcher's record; None when there is none or it is damaged. NotYours when it is not
+    this user's own file: it names the command the watcher runs."""
     try:
-        return json.loads(record_path(spool_root).read_text())
+        record = json.loads(read_private(record_path(spool_root)))
     except (OSError, ValueError):
         return None
+    return record if isinstance(record, dict) else None
 
 
 def _write(spool_root: Path, record: dict[str, Any]) -> None:
@@ -174,7 +177,11 @@ def wait_for_end(spool_root: Path, sweep_id: str) -> tuple[Sweep, list[JobState]
 
 
 def run(spool_root: Path) -> int:
-    record = read_record(spool_root) or {}
+    try:
+        record = read_record(spool_root) or {}
+    except NotYours as e:
+        print(f"tsq.notify: {e}; nothing was run", file=sys.stderr)
+        return 2
     command, sweep_id = record.get("command"), record.get("sweep")
     if not command or not sweep_id:
         print(f"tsq.notify: no usable {record_path(spool_root)}", file=sys.stderr)

@@ -10,6 +10,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from tsq.lease import LEASES
+from tsq.safeio import check_dirs
+
+# What to do about a sweep dir another user could change (`SpoolDir.check_owner`).
+OWN_DIR = "give the sweep a dir of your own (hydra.sweep.dir=...)"
+
 
 @dataclass(frozen=True)
 class SpoolDir:
@@ -23,6 +29,13 @@ class SpoolDir:
     @classmethod
     def for_sweep(cls, sweep_dir: Path, sweep_id: str) -> SpoolDir:
         return cls(sweep_dir / ".tsq" / sweep_id)
+
+    def check_owner(self, advice: str = OWN_DIR) -> None:
+        """Refuse this spool dir (`NotYours`, ending with `advice`) when another user could
+        change what tsq reads in it: a dir from the sweep dir down to its files that is not
+        ours (`safeio.check_dirs`). Its files are checked one by one as they are read."""
+        below = [self.root.parent, self.root, self.jobs, self.root / LEASES]
+        check_dirs(self.root.parents[1], below, advice)
 
     @cached_property
     def jobs(self) -> Path:

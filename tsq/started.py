@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from tsq.errors import SpecError
-from tsq.safeio import write_atomic
+from tsq.safeio import read_private, write_atomic
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,10 @@ _KNOWN = frozenset(f.name for f in fields(Started))
 
 def read_started(path: Path) -> Started | None:
     """None while the job has not started; SpecError when the file is unreadable or damaged
-    (unknown keys are ignored: a newer runner may say more)."""
+    (unknown keys are ignored: a newer runner may say more), its subclass NotYours when it is
+    not this user's own file (`safeio.read_private`)."""
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(read_private(path))
     except FileNotFoundError:
         return None
     except OSError as e:

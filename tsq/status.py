@@ -30,6 +30,7 @@ from tsq.errors import SpecError, TsqError
 from tsq.hosts import this_host
 from tsq.lease import held
 from tsq.results import ResultSummary, read_summary, stored_copy
+from tsq.safeio import NotYours, private_exists
 from tsq.spool import SpoolDir
 from tsq.started import Started, read_started
 from tsq.states import JobState
@@ -281,15 +282,21 @@ class RunFiles:
 
     @classmethod
     def read(cls, spool: SpoolDir, num: int, attempt: int) -> RunFiles:
+        """NotYours when a file there is another user's: it cannot stand for the job's own,
+        nor can its absence be trusted (it stands in their place), so nothing is decided."""
         try:
             result = read_summary(spool.result_json(num, attempt))
+        except NotYours:
+            raise
         except SpecError as e:
             return cls(result_problem=str(e))
         if result is not None:
             return cls(result=result)
-        began = spool.began(num, attempt).exists()
+        began = private_exists(spool.began(num, attempt))
         try:
             return cls(started=read_started(spool.started(num, attempt)), began=began)
+        except NotYours:
+            raise
         except SpecError:  # a damaged record counts as none: the result decides
             return cls(began=began)
 
@@ -375,7 +382,7 @@ def refresh(store: Store, sweep_id: str | None = None) -> Refresh:
     and their queue is never asked: the same socket path here is another server."""
     report = Refresh()
     updates: list[JobUpdate] = []
-    active = store.active_jobs(sweep_id)
+    active = _in_own_dirs(store.active_jobs(sweep_id), report.warnings)
     remote = [job for job in active if not is_local(job)]
     groups: list[tuple[Queue | None, list[Job]]] = [(None, remote)] if remote else []
     for backend, jobs in _by_backend(job for job in active if is_local(job)).items():
@@ -390,7 +397,12 @@ def refresh(store: Store, sweep_id: str | None = None) -> Refresh:
     unchecked: Counter[str] = Counter()
     for queue, jobs in _after_reruns(store, groups):
         for job in jobs:
-            update = decide(job, observe(job, queue))
+            try:
+                observed = observe(job, queue)
+            except NotYours as e:
+                report.warnings.append(f"{e}; job {job.num} of sweep {job.sweep_id} left as it was")
+                continue
+            update = decide(job, observed)
             if update is not None and _changes(job, update):
                 updates.append(update)
                 report.changed_sweeps.add(job.sweep_id)
@@ -405,6 +417,22 @@ def refresh(store: Store, sweep_id: str | None = None) -> Refresh:
 
         report.changed += feed(store, held, report.warnings)
     return report
+
+
+def _in_own_dirs(jobs: list[Job], warnings: list[str]) -> list[Job]:
+    """The jobs whose spool dir is this user's own (`SpoolDir.check_owner`). The others are
+    left as they are, with one warning per sweep: files another user could have written or
+    swapped decide nothing."""
+    refused: dict[str, bool] = {}
+    for job in jobs:
+        if job.sweep_id not in refused:
+            try:
+                job.sweep.spool.check_owner("its jobs are left as they were")
+                refused[job.sweep_id] = False
+            except NotYours as e:
+                refused[job.sweep_id] = True
+                warnings.append(str(e))
+    return [job for job in jobs if not refused[job.sweep_id]]
 
 
 def _after_reruns(

@@ -40,6 +40,9 @@ def claim_sweep_dir(
     """Make the sweep's spool dir (if new) and a lease in it, refusing a sweep dir that another
     tsq sweep is using; `advice` (may name `{holder}`) ends the refusal.
 
+    A sweep dir another user could change is refused first (`SpoolDir.check_owner`): they
+    could swap the files its jobs leave, which decide how the jobs are recorded.
+
     A sweep is in use while a command holds a lease in its spool dir (a launcher still
     queueing it, a retry or cancel at work) or the store has jobs of it queued or running; the
     claiming sweep's own are no obstacle (a retry of some jobs while others run). The check
@@ -48,10 +51,13 @@ def claim_sweep_dir(
     second sees the first's lease and is refused.
     """
     claims = sweep_dir / ".tsq"
+    spool = SpoolDir(claims / sweep_id)
+    spool.check_owner()  # before anything is made in a dir another user could change
     make_private_dir(claims)
-    fd = os.open(claims, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    fd = os.open(claims, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        spool.check_owner()  # `.tsq` too, whoever made it
         for other in sorted(claims.iterdir()):
             if other.name != sweep_id and other.is_dir() and _in_use(other, store):
                 raise TsqError(
@@ -59,7 +65,6 @@ def claim_sweep_dir(
                     "being launched or has jobs queued or running; "
                     + advice.replace("{holder}", other.name)
                 )
-        spool = SpoolDir(claims / sweep_id)
         make_private_dir(spool.root)
         return spool, Lease.acquire(spool.root)
     finally:

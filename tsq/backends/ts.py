@@ -185,10 +185,11 @@ class TsBackend:
     def look(self, jobs: Sequence[JobRef], warnings: list[str]) -> TsQueue | None:
         """The server as it is now. Its identity is read after its list: if the server died
         between the probe and the list, the ts client started a new, empty one, and the jobs
-        it does not list are judged as missing from a new server, which is what happened."""
-        if not self.client.alive():
-            return TsQueue(self.client, alive=False, rows={})
+        it does not list are judged as missing from a new server, which is what happened.
+        Another user's server (`tsclient.probe`) is not asked: None, with a warning."""
         try:
+            if not self.client.alive():
+                return TsQueue(self.client, alive=False, rows={})
             listing = self.client.list()
         except BackendError as e:
             warnings.append(f"could not ask task-spooler ({e}); jobs on it left as they were")

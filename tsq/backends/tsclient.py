@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import struct
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from tsq.backends.tslist import (
     unread_tab_rows,
 )
 from tsq.errors import BackendError
+from tsq.safeio import user_name
 
 # -V never talks to a server; the others may wait behind a busy one.
 _VERSION_TIMEOUT = 5.0
@@ -157,6 +159,7 @@ class Spooler:
         One slot is always there, so the common case costs no ts call.
         """
         self._check_request(slots=slots, gpus=gpus)
+        self.alive()  # refuses another user's server, before anything is queued
         if gpus and not self.has_gpus():
             raise BackendError(
                 f"gpus={gpus} but `{self.binary}` is a CPU build of the GPU fork of "
@@ -213,21 +216,23 @@ class Spooler:
 
     def alive(self) -> bool:
         """Connect to the socket ourselves: asking ts would start a server if none runs.
+        BackendError, in one line, when the socket or its server is another user's
+        (`probe`): nothing is queued there or judged from it.
 
         Only a missing socket file or a refused connection (a file left by a killed server)
         means the server is gone. ts listens with a backlog of 0, so a busy server answers a
         probe with EAGAIN or lets it time out: that is a live server, and taking it for a dead
         one would mark its jobs lost.
         """
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-            probe.settimeout(_PROBE_TIMEOUT)
-            try:
-                probe.connect(self.socket)
-            except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError):
-                return False
-            except (BlockingIOError, TimeoutError):
-                return True
-        return True
+        running, owner = probe(self.socket)
+        if owner is not None:
+            raise BackendError(
+                f"the task-spooler server on {self.socket} is {owner}, not by you "
+                f"({user_name(os.geteuid())}): jobs queued there would run as that user, who "
+                "could also remove or replace them; set TS_SOCKET (or hydra.launcher.socket) "
+                "to a socket of your own"
+            )
+        return running
 
     def info(self, ts_id: int) -> TsInfo:
         """`ts -i ID`; refuses when the server is down, where ts would start an empty one."""
@@ -336,6 +341,36 @@ def _one_line(text: str) -> str:
     return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
+def probe(socket_path: str) -> tuple[bool, str | None]:
+    """Whether a ts server listens on `socket_path` (see `Spooler.alive`), and whose the
+    socket or the server is when another user's than this process's (its effective uid: root
+    may connect anywhere). Whoever made the socket first owns the server behind it (ts's
+    default path is predictable), and that server runs our jobs as them.
+
+    The file's owner is who bound it; the listening process's is asked with SO_PEERCRED, for
+    a socket file handed over to us (a chown, a symlink of ours). A busy server that does not
+    take the probe is judged by its file."""
+    me = os.geteuid()
+    try:
+        st = os.lstat(socket_path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False, None
+    if st.st_uid != me:
+        return True, f"owned by {user_name(st.st_uid)}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.settimeout(_PROBE_TIMEOUT)
+        try:
+            connection.connect(socket_path)
+        except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError):
+            return False, None
+        except (BlockingIOError, TimeoutError):
+            return True, None
+        peer = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
+    pid, uid, _ = _UCRED.unpack(peer)
+    return True, None if uid == me else f"run by {user_name(uid)} (pid {pid})"
+
+
+_UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
 _LISTENING = 0x10000  # __SO_ACCEPTCON in /proc/net/unix's Flags column
 
 
