@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -214,7 +215,8 @@ class Sandbox:
             assert time.monotonic() < deadline, "ts -K did not remove the socket"
             time.sleep(0.05)
         for pid in running:
-            os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # it may have ended meanwhile
+                os.kill(pid, signal.SIGKILL)
 
     def has_socket(self) -> bool:
         """Does the ts socket exist, as this host sees it (host b has its own socket dir)?"""
