@@ -109,7 +109,7 @@ def test_a_bad_option_is_one_line_and_nothing_is_recorded(
     lines = [line for line in bad.stderr.splitlines() if line.startswith("tsq: ")]
     assert len(lines) == 1 and "Traceback" not in bad.stderr, bad.stderr
     assert "Slurm refuses these options" in lines[0] and "invalid partition" in lines[0]
-    assert box.status() == []
+    assert not box.store.exists(), "refused before the store was even made"
     multi = launch(box, slurm_cluster, "multi", "x=1", "hydra.launcher.nodes=2", check=False)
     lines = [line for line in multi.stderr.splitlines() if line.startswith("tsq: ")]
     assert multi.returncode != 0 and len(lines) == 1 and "multi-task" in lines[0], multi.stderr
