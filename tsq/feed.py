@@ -25,7 +25,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -34,6 +33,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tsq.detach import start_watcher
 from tsq.errors import TsqError
 from tsq.safeio import write_atomic
 from tsq.spool import SpoolDir
@@ -139,18 +139,8 @@ def _alone(spool_root: Path) -> Iterator[bool]:
 
 
 def start_feeder(spool_root: Path, store: str) -> int:
-    """Start the sweep's feeder, detached (it outlives the launching shell); its pid."""
-    with open(spool_root / LOG, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tsq.feed", str(spool_root)],
-            env={**os.environ, "TSQ_STORE": store},
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-        )
-    return proc.pid
+    """Start the sweep's feeder, detached; its pid."""
+    return start_watcher("tsq.feed", spool_root, spool_root / LOG, store)
 
 
 def watch(spool_root: Path) -> int:

@@ -33,6 +33,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tsq.detach import start_watcher
 from tsq.hosts import this_host
 from tsq.safeio import NotYours, read_private, write_atomic
 from tsq.states import JobState
@@ -73,19 +74,10 @@ def start(spool_root: Path, sweep_id: str, command: str, store: str) -> int:
     once the first batch is queued."""
     record = {"command": command, "sweep": sweep_id, "state": WAITING, "pid": None}
     _write(spool_root, record)
-    with open(spool_root / LOG, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tsq.notify", str(spool_root)],
-            env={**os.environ, "TSQ_STORE": store},
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C or a closed terminal does not reach it
-            close_fds=True,
-        )
-    record.update(pid=proc.pid, host=this_host())
+    pid = start_watcher("tsq.notify", spool_root, spool_root / LOG, store)
+    record.update(pid=pid, host=this_host())
     _write(spool_root, record)
-    return proc.pid
+    return pid
 
 
 def state_counts(states: list[JobState]) -> dict[str, str]:

@@ -71,20 +71,7 @@ def loopback_host_header(value: str) -> bool:
     127.0.0.0/8 or `[::1]`, each with an optional port. Anything else, a DNS name above all
     (`127.0.0.1.evil.example` may resolve here: DNS rebinding), is not."""
     found = HOST_HEADER.fullmatch(value)
-    if found is None:
-        return False
-    if found["v6"] is not None:
-        try:
-            return ipaddress.IPv6Address(found["v6"]).is_loopback
-        except ValueError:
-            return False
-    name = found["name"]
-    if name.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.IPv4Address(name).is_loopback
-    except ValueError:
-        return False
+    return found is not None and is_loopback(found["v6"] or found["name"])
 
 
 def same_token(given: str, token: str) -> bool:

@@ -8,9 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")"
 OUT=$PWD
 source ./capture-common.sh
-FMT=$(cd ../../.. && python3 -c 'from tsq.backends.slurmlist import SQUEUE_FORMAT; print(SQUEUE_FORMAT)')
-sq() { squeue -h -r -O "$FMT" -j "$1"; }
-sa() { sacct --parsable2 -n -X -D -o "$SACCT_FIELDS" -j "$1"; }
 sc() { scontrol show job -o "$1"; }
 
 # One at a time (%1): task 0 runs, the others wait in the array's pending remainder.

@@ -1,7 +1,10 @@
-# Sourced by capture.sh and capture-squeue.sh (from this directory): the cluster's client
-# settings, sacct's fields, and polling helpers.
+# Sourced by the capture scripts (from this directory): the cluster's client settings, sacct's
+# fields, squeue's format, the listing commands and polling helpers.
 eval "$(bash ../../../scripts/slurm.sh env)"
 SACCT_FIELDS=JobID,JobIDRaw,State,ExitCode,Reason,Start,End,NodeList,JobName
+FMT=$(cd ../../.. && python3 -c 'from tsq.backends.slurmlist import SQUEUE_FORMAT; print(SQUEUE_FORMAT)')
+sq() { squeue -h -r -O "$FMT" -j "$1"; }
+sa() { sacct --parsable2 -n -X -D -o "$SACCT_FIELDS" -j "$1"; }
 
 # until SECONDS CMD...: poll CMD until it succeeds, failing at the deadline (never a bare sleep).
 until_ok() {

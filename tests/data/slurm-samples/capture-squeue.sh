@@ -7,9 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")"
 OUT=$PWD
 source ./capture-common.sh
-FMT=$(cd ../../.. && python3 -c 'from tsq.backends.slurmlist import SQUEUE_FORMAT; print(SQUEUE_FORMAT)')
-sq() { squeue -h -r -O "$FMT" -j "$1"; }
-sa() { sacct --parsable2 -n -X -D -o "$SACCT_FIELDS" -j "$1"; }
 
 arr=$(sbatch --parsable --array=0-5%2 -J tsq-sample-array -o /dev/null --wrap 'sleep 30')
 canc=$(sbatch --parsable -J 'name|with pipes and a name longer than twenty' -o /dev/null --wrap 'sleep 300')

@@ -1,0 +1,25 @@
+"""Starting a sweep's watchers (`tsq.notify`, `tsq.feed`): detached processes that outlive the
+launching shell, as the queued jobs do."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def start_watcher(module: str, spool_root: Path, log: Path, store: str) -> int:
+    """Run `python -m MODULE SPOOL_ROOT` in a session of its own (Ctrl-C or a closed terminal
+    does not reach it), its output appended to `log`, the store in $TSQ_STORE; its pid."""
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, str(spool_root)],
+            env={**os.environ, "TSQ_STORE": store},
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+    return proc.pid
