@@ -58,6 +58,9 @@ class CommonOptions:
     # Write `$TSQ_COUNTS`, not `${TSQ_COUNTS}`: Hydra reads that as an OmegaConf interpolation,
     # twice (so `\${...}` is not enough: `\\\${TSQ_COUNTS}`); the plugin refuses it in one line.
     notify: str | None = None
+    # Print the jobs the sweep would queue (numbers, overrides, the first job's config) and
+    # queue and record nothing (`tsq.plan`).
+    dry_run: bool = False
     # Jobs import the app's code as it was at launch, from a snapshot of its project.
     snapshot: bool = True
     # Where snapshots live; default: $TSQ_SNAPSHOTS, else `snapshots/` beside a SQLite store
@@ -65,7 +68,7 @@ class CommonOptions:
     snapshot_dir: str | None = None
     # A project larger than this (MB, files over snapshot_max_file_mb not counted) is refused.
     snapshot_max_mb: float = 100.0
-    # Files larger than this (MB: data, checkpoints) are left out of the snapshot.
+    # Files larger than this (MB: data, checkpoints) are linked live, not copied, in the snapshot.
     snapshot_max_file_mb: float = 2.0
 
     @property

@@ -60,9 +60,13 @@ class TsLauncher(Launcher):
     ) -> None:
         from tsq.launch import SweepLauncher, user_errors
 
+        options = self.options_class.from_config(self.options)
+        launcher: Any = SweepLauncher
+        if options.dry_run:
+            from tsq.plan import DryRun as launcher
         with user_errors():
-            self.sweep = SweepLauncher(
-                self.options_class.from_config(self.options),
+            self.sweep = launcher(
+                options,
                 config=config,
                 hydra_context=hydra_context,
                 task_function=task_function,
