@@ -34,8 +34,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tsq.detach import start_watcher
-from tsq.errors import TsqError
-from tsq.safeio import write_atomic
+from tsq.errors import SpecError, TsqError
+from tsq.safeio import read_private, write_atomic
 from tsq.spool import SpoolDir
 from tsq.store import INTENT_HOLD, INTENT_SUBMIT, Job, Store
 
@@ -58,10 +58,11 @@ class FeedPlan:
 
     @classmethod
     def read(cls, spool_root: Path) -> FeedPlan | None:
+        """The plan; None when it is missing, damaged or not yours (`safeio.read_private`)."""
         try:
-            raw = json.loads((spool_root / PLAN).read_text())
+            raw = json.loads(read_private(spool_root / PLAN))
             return cls(int(raw["max_queued"]), tuple(int(i) for i in raw.get("after", ())))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, SpecError):
             return None
 
 
@@ -96,7 +97,7 @@ def _feed_sweep(store: Store, spool: SpoolDir, sweep_id: str) -> int:
 
     plan = FeedPlan.read(spool.root)
     if plan is None:
-        raise TsqError(f"{spool.root / PLAN} is missing or damaged")
+        raise TsqError(f"{spool.root / PLAN} is missing, damaged or not yours")
     with _alone(spool.root) as alone:
         if not alone:  # another command is feeding this sweep now
             return 0
@@ -126,7 +127,7 @@ def _feed_sweep(store: Store, spool: SpoolDir, sweep_id: str) -> int:
 @contextmanager
 def _alone(spool_root: Path) -> Iterator[bool]:
     """Whether this process holds the sweep's feed lock (never waits for it)."""
-    fd = os.open(spool_root / LOCK, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    fd = os.open(spool_root / LOCK, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
