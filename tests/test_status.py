@@ -434,7 +434,7 @@ def test_durations_are_when_things_happened_not_when_status_asked(sandbox: Sandb
     killed_at = time.time()
     sandbox.tsq("cancel", f"{sandbox.status()[0]['sweep']}:1")
     cancelled_at = time.time()
-    sandbox.sweep("x=3")  # a while later: another sweep launched and run to its end
+    sandbox.sweep("x=3", "sleep=2")  # a while later: another sweep, run to its end
     sandbox.wait_terminal()
     asked_at = time.time()
     jobs = by_num(sandbox.status())
