@@ -10,8 +10,9 @@ up for concurrency rather than speed. SQLite: WAL lets readers and the single wr
 together, a long busy timeout makes writers queue instead of failing, and write transactions start
 with BEGIN IMMEDIATE so a writer takes the lock before it reads anything (see `SqliteLocation`).
 PostgreSQL runs writers side by side: a write that depends on what it read locks the rows it read
-(`SELECT ... FOR UPDATE`, see `Store.new_attempts`), and a migration holds an advisory lock, which
-works across hosts where a file lock would not.
+(`SELECT ... FOR UPDATE`, see `Store.new_attempts`), writes of several jobs lock them in id order
+and are run again if PostgreSQL aborts them as a deadlock (see `tsq.store.queries`), and a
+migration holds an advisory lock, which works across hosts where a file lock would not.
 """
 
 from __future__ import annotations
