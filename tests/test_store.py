@@ -972,3 +972,25 @@ def test_a_transaction_aborted_as_a_deadlock_is_run_again(pg_database: Database)
     assert _deadlocks(pg_database) == 1, "PostgreSQL broke a real deadlock"
     jobs = Store.open(pg_database.url).jobs(["dead00000001"])
     assert [(job.state, job.reason) for job in jobs] == [(JobState.FAILED, "exit 3")] * 2
+
+
+def test_another_applications_sqlite_file_is_refused_unwritten(tmp_path: Path) -> None:
+    """A valid SQLite database of another application, named as the store by mistake (by a
+    command that only reads, and by a launch, which may create a store): refused, and not a
+    byte of it written. It used to be switched to WAL first, which changed its header."""
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE things (x INTEGER)")
+        connection.execute("INSERT INTO things VALUES (1)")
+    connection.close()
+    before = (path.read_bytes(), path.stat().st_mtime_ns, sorted(tmp_path.iterdir()))
+    proc = subprocess.run(
+        [sys.executable, "-m", "tsq", "status", "--store", str(path)],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=tmp_path,
+    )  # fmt: skip
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.strip().endswith(f"{path} is not a tsq store (it holds other tables)")
+    with pytest.raises(StoreError, match=f"^{path} is not a tsq store"):
+        Store.open(path, create=True)
+    assert (path.read_bytes(), path.stat().st_mtime_ns, sorted(tmp_path.iterdir())) == before
+    assert sqlite_rows(path, "PRAGMA journal_mode") == [("delete",)]
