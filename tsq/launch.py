@@ -45,7 +45,7 @@ from tsq.snapshot import (
 )
 from tsq.states import JobState
 from tsq.store import INTENT_SUBMIT, STORE_FILES, Job, Store, Sweep
-from tsq.submit import submit_jobs
+from tsq.submit import require_passed, submit_jobs
 from tsq.sweepdir import claim_sweep_dir, release_sweep_dir
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,7 @@ class SweepLauncher:
         self.composes = record_composes(hydra_context, config, self.app.main_file is not None)
         self.backend = options.backend()
         self.backend.check_resources(options.ts)
+        require_passed(options.ts, "launch")
         self.store = Store.open(options.store, create=True)
         if self.backend.name == "slurm":
             self.after, self.after_sweep = self._slurm_dependency(options.depends_on), None
