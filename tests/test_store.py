@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from postgres import Database, db_columns, db_rows, db_tables
 from sqlalchemy.exc import IntegrityError
-from sweeps import ReadOnly
+from sweeps import ReadOnly, Sandbox
 
 from tsq.errors import StoreError, SweepNotFound
 from tsq.results import ResultSummary, ended_summary, stored_copy
@@ -994,3 +994,49 @@ def test_another_applications_sqlite_file_is_refused_unwritten(tmp_path: Path) -
         Store.open(path, create=True)
     assert (path.read_bytes(), path.stat().st_mtime_ns, sorted(tmp_path.iterdir())) == before
     assert sqlite_rows(path, "PRAGMA journal_mode") == [("delete",)]
+
+
+# -- a lost store ---------------------------------------------------------------------------------
+
+
+def test_a_deleted_store_is_said_and_its_sweeps_are_adopted_from_their_files(
+    sandbox: Sandbox,
+) -> None:
+    """The store is deleted (with its -wal and -shm) while one sweep has ended and another's
+    jobs wait in ts. A read-only command says there is no store and names `tsq adopt`; `tsq
+    adopt DIR` records each sweep again from its spool dir, the ended jobs as their results
+    say, the waiting ones found in ts by their labels; they then run to the end as recorded.
+    Adopting again changes nothing."""
+    sandbox.sweep("x=1,2")
+    [first] = {job["sweep"] for job in sandbox.wait_terminal()}
+    blocker = sandbox.block_queue()
+    sandbox.sweep("x=3,4")
+    jobs = sandbox.status()
+    dirs = {spool.name: spool.parent.parent for spool in sandbox.root.glob("multirun/*/.tsq/*")}
+    [second] = set(dirs) - {first}
+    assert {job["state"] for job in jobs if job["sweep"] == second} == {"queued"}
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{sandbox.store}{suffix}").unlink(missing_ok=True)
+
+    said = sandbox.tsq("status", check=False)
+    assert said.returncode == 2
+    assert f"no tsq store at {sandbox.store}" in said.stderr and "tsq adopt" in said.stderr
+
+    assert sandbox.tsq("adopt", str(dirs[first])).stdout == (
+        f"sweep {first}: adopted 2 jobs (2 completed)\n"
+    )
+    spool = dirs[second] / ".tsq" / second
+    assert sandbox.tsq("adopt", str(spool)).stdout == f"sweep {second}: adopted 2 jobs (2 queued)\n"
+    again = sandbox.tsq("adopt", str(dirs[first]))
+    assert again.stdout == f"nothing adopted from {dirs[first]}\n"
+    assert f"sweep {first} is already in the store" in again.stderr
+
+    queued = [job for job in sandbox.status() if job["state"] == "queued"]
+    assert len(queued) == 2 and all(job["ts_id"] is not None for job in queued), "found in ts"
+    sandbox.release(blocker)
+    final = sandbox.wait_terminal()
+    assert sorted((job["overrides"], job["state"]) for job in final) == [
+        ([f"x={x}"], "completed") for x in (1, 2, 3, 4)
+    ]
+    results = json.loads(sandbox.tsq("collect", "--json").stdout)
+    assert [r["return_value"]["x"] for r in results] == [3, 4], "the latest sweep's results"

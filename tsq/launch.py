@@ -25,6 +25,7 @@ from typing import Any
 from hydra.core.utils import JobReturn
 from hydra.errors import CompactHydraException
 
+from tsq.adopt import write_record
 from tsq.compose import record_composes
 from tsq.errors import TsqError
 from tsq.frozen import freeze_imports
@@ -378,6 +379,8 @@ class SweepLauncher:
             )
             for num, ov in overrides.items()
         ]
+        # Before the store: should it be lost, `tsq adopt` records the batch again from this.
+        write_record(self.spool, initial_job_idx, sweep, jobs)
         if first:
             if self.after_sweep is not None:
                 barrier = self._queue_barrier(sweep)

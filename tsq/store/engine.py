@@ -281,7 +281,8 @@ def no_store(where: Location, why: str) -> StoreError:
     it empty."""
     return StoreError(
         f"no tsq store at {where.display}: {why}; check --store / TSQ_STORE (launching a "
-        "sweep creates the store)"
+        "sweep creates the store; if it was deleted, `tsq adopt SWEEP_DIR` records a sweep "
+        "again from its files)"
     )
 
 

@@ -503,6 +503,11 @@ class Store:
         with self.session(write=False) as session:
             return list(session.scalars(query))
 
+    def has_sweep(self, sweep_id: str) -> bool:
+        """Whether the store records the sweep with this exact id."""
+        with self.session(write=False) as session:
+            return session.get(Sweep, sweep_id) is not None
+
     def find_sweep(self, ref: str | None) -> Sweep:
         """The sweep a user means by `ref`: an id, a unique id prefix or a sweep directory.
 
