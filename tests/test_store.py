@@ -1021,6 +1021,14 @@ def test_a_deleted_store_is_said_and_its_sweeps_are_adopted_from_their_files(
     said = sandbox.tsq("status", check=False)
     assert said.returncode == 2
     assert f"no tsq store at {sandbox.store}" in said.stderr and "tsq adopt" in said.stderr
+    # A launch into the ended sweep's dir makes a new store, and says what it does not know.
+    into = sandbox.run([sys.executable, "app.py", "-m", "hydra/launcher=ts",
+                        f"hydra.sweep.dir={dirs[first]}", "x=5"])  # fmt: skip
+    assert (
+        f"{dirs[first]} holds the files of sweep {first}, which the store {sandbox.store} does "
+        f"not know (was it deleted or re-created?); its jobs may still run there: `tsq adopt "
+        f"{dirs[first] / '.tsq' / first}` records it again"
+    ) in into.stdout + into.stderr
 
     assert sandbox.tsq("adopt", str(dirs[first])).stdout == (
         f"sweep {first}: adopted 2 jobs (2 completed)\n"
@@ -1030,13 +1038,14 @@ def test_a_deleted_store_is_said_and_its_sweeps_are_adopted_from_their_files(
     again = sandbox.tsq("adopt", str(dirs[first]))
     assert again.stdout == f"nothing adopted from {dirs[first]}\n"
     assert f"sweep {first} is already in the store" in again.stderr
+    assert len(sandbox.status()) == 5, "the sweep launched meanwhile, and the two adopted"
 
     queued = [job for job in sandbox.status() if job["state"] == "queued"]
-    assert len(queued) == 2 and all(job["ts_id"] is not None for job in queued), "found in ts"
+    assert len(queued) == 3 and all(job["ts_id"] is not None for job in queued), "found in ts"
     sandbox.release(blocker)
     final = sandbox.wait_terminal()
     assert sorted((job["overrides"], job["state"]) for job in final) == [
-        ([f"x={x}"], "completed") for x in (1, 2, 3, 4)
+        ([f"x={x}"], "completed") for x in (1, 2, 3, 4, 5)
     ]
-    results = json.loads(sandbox.tsq("collect", "--json").stdout)
-    assert [r["return_value"]["x"] for r in results] == [3, 4], "the latest sweep's results"
+    results = json.loads(sandbox.tsq("collect", second, "--json").stdout)
+    assert [r["return_value"]["x"] for r in results] == [3, 4], "the adopted sweep's results"
