@@ -334,7 +334,8 @@ def test_commands_that_only_read_never_make_a_store(
         why = "the database holds no tsq tables" if postgres else "no such file"
         assert line == (
             f"tsq: no tsq store at {shown}: {why}; check --store / TSQ_STORE (launching a sweep "
-            "creates the store)"
+            "creates the store; if it was deleted, `tsq adopt SWEEP_DIR` records a sweep again "
+            "from its files)"
         ), args
     line = one_error_line(cli("status", env={"TSQ_STORE": typo}))
     assert line.startswith(f"tsq: no tsq store at {shown}: ")
@@ -438,7 +439,7 @@ def test_no_command_is_a_usage_error(cli: Cli) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["status", "collect", "wait", "logs", "cancel", "retry", "forget"]
+    "command", ["status", "collect", "wait", "logs", "cancel", "retry", "forget", "adopt"]
 )
 def test_command_help_has_an_example(cli: Cli, command: str) -> None:
     proc = cli(command, "--help")

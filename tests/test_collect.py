@@ -192,3 +192,34 @@ def test_collect_by_refuses_bad_input_in_one_line(sandbox: Sandbox) -> None:
     ]:  # fmt: skip
         proc = sandbox.tsq("collect", *args, check=False)
         assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", message), args
+
+
+def test_a_result_pickle_that_is_not_a_job_return(sandbox: Sandbox) -> None:
+    """A job's result pickle replaced by another object (here a dict, private to its owner
+    like the runner's own): `tsq.collect()` still returns every job, the replaced one as its
+    summary ended it (completed), and asking for its value raises one line naming the file and
+    what it holds; the other job is untouched. It used to raise AttributeError from inside
+    collect."""
+    sandbox.sweep("x=1,2")
+    sandbox.wait_terminal()
+    [pickle] = (sandbox.root / "multirun").glob("**/.tsq/*/jobs/0.pkl")
+    replace = "import pickle, sys; open(sys.argv[1], 'wb').write(pickle.dumps({'x': 1}))"
+    subprocess.run([sys.executable, "-c", replace, str(pickle)], check=True)
+    probe = textwrap.dedent("""
+        import json, tsq
+        out = []
+        for r in tsq.collect():
+            try:
+                out.append([r.status.name, r.return_value["x"]])
+            except Exception as e:
+                out.append([r.status.name, type(e).__name__, str(e)])
+        print(json.dumps(out))
+    """)
+    proc = subprocess.run([sys.executable, "-c", probe], env=sandbox.env, cwd=sandbox.root,
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    replaced, other = json.loads(proc.stdout)
+    assert other == ["COMPLETED", 2]
+    assert replaced[:2] == ["COMPLETED", "ResultUnavailable"]
+    assert f"result file {pickle} holds a builtins.dict, not a Hydra JobReturn" in replaced[2]
+    assert "\n" not in replaced[2]

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from sweeps import Sandbox, by_num
@@ -177,3 +178,75 @@ def test_a_retry_racing_a_launch_into_its_dir_has_one_winner(sandbox: Sandbox) -
     assert f"is in use by tsq sweep {active[0]['sweep']}" in refused
     sandbox.release(blocker)
     assert {j["state"] for j in sandbox.wait_terminal()} == {"completed"}
+
+
+SECRETIVE = '''
+"""Returns a digest of the secret it was passed, never the secret; fails on its first run."""
+import hashlib
+import os
+from pathlib import Path
+
+import hydra
+
+
+@hydra.main(version_base="1.3", config_path=None)
+def main(cfg):
+    token = os.environ.get("TSQ_TEST_TOKEN", "")
+    flag = Path(__file__).parent / f"ran_{cfg.x}"
+    if not flag.exists():
+        flag.touch()
+        raise RuntimeError("the first attempt fails")
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def test_env_pass_keeps_a_secret_out_of_every_file_and_retries_pass_it(sandbox: Sandbox) -> None:
+    """A token passed with `hydra.launcher.env_pass` reaches the job, first attempt and retry,
+    and its value is in no file of the sweep dir (Hydra's multirun.yaml and .hydra/, tsq's
+    spec, results, logs) or of the store. A launch or retry from a shell without it is refused
+    in one line, before anything is queued."""
+    import hashlib
+
+    secret = "tok-" + uuid.uuid4().hex
+    (sandbox.app_dir / "secretive.py").write_text(SECRETIVE)
+    passing = ("+x=1,2", "hydra.launcher.env_pass=[TSQ_TEST_TOKEN]")
+    refused = sandbox.sweep(*passing, script="secretive.py", check=False)
+    assert refused.returncode != 0
+    assert "TSQ_TEST_TOKEN (hydra.launcher.env_pass) is not set in this shell" in refused.stderr
+    assert sandbox.tsp("-l").stdout.count("\n") <= 1, "nothing queued"
+
+    sandbox.sweep(*passing, script="secretive.py", env={"TSQ_TEST_TOKEN": secret})
+    jobs = by_num(sandbox.wait_terminal())
+    assert [jobs[n]["state"] for n in (0, 1)] == ["failed", "failed"]
+    sweep = jobs[0]["sweep"]
+    proc = sandbox.tsq("retry", sweep, "--failed", check=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().endswith(
+        "TSQ_TEST_TOKEN (hydra.launcher.env_pass) is not set in this shell: the jobs take it "
+        "from the shell that queues them (it is never written down); export it and run tsq "
+        "retry again"
+    )
+    assert len(proc.stderr.strip().splitlines()) == 1
+    sandbox.run([sys.executable, "-m", "tsq", "retry", sweep, "--failed"],
+                env={"TSQ_TEST_TOKEN": secret})  # fmt: skip
+    jobs = by_num(sandbox.wait_terminal())
+    assert [(jobs[n]["state"], jobs[n]["attempt"]) for n in (0, 1)] == [("completed", 2)] * 2
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    results = json.loads(sandbox.tsq("collect", sweep, "--json").stdout)
+    assert [r["return_value"] for r in results] == [digest, digest], "the job saw the secret"
+
+    files = [
+        path
+        for root in (sandbox.root / "multirun", sandbox.store.parent)
+        for path in root.rglob("*")
+        if path.is_file()
+    ]
+    assert any(path.name == "multirun.yaml" for path in files)
+    assert any(path.name.endswith(".spec") or "spec" in path.name for path in files), files
+    holding = [str(path) for path in files if secret.encode() in path.read_bytes()]
+    assert holding == []
+    assert any(b"TSQ_TEST_TOKEN" in path.read_bytes() for path in files), "the name is kept"

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from postgres import Database, db_columns, db_rows, db_tables
 from sqlalchemy.exc import IntegrityError
-from sweeps import ReadOnly
+from sweeps import ReadOnly, Sandbox
 
 from tsq.errors import StoreError, SweepNotFound
 from tsq.results import ResultSummary, ended_summary, stored_copy
@@ -858,3 +858,194 @@ def test_hosts_are_filled_in_on_upgrade_and_dropped_on_downgrade(store_location:
     assert [j.queued_on for j in again.jobs(["v1sweep00001"])] == ["host"] * 4, (
         "filled in again from the sweep"
     )
+
+
+# -- PostgreSQL lock order and deadlocks ----------------------------------------------------------
+
+
+def _deadlocks(database: Database) -> int:
+    """PostgreSQL's count of deadlocks detected in the database, once every other connection to
+    it has gone (a backend hands its counts in when it exits)."""
+    import psycopg
+
+    with psycopg.connect(database.cluster.url(), autocommit=True) as watcher:
+        others = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+        )
+        deadline = time.monotonic() + 60
+        while watcher.execute(others, (database.name,)).fetchone() != (0,):
+            assert time.monotonic() < deadline, "connections to the store never closed"
+            time.sleep(0.02)
+        watcher.execute("SELECT pg_stat_clear_snapshot()")
+        row = watcher.execute(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = %s", (database.name,)
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_refreshes_applying_in_opposite_orders_never_deadlock(pg_database: Database) -> None:
+    """Two writers (each a store of its own, as two `tsq status` refreshes are) apply updates of
+    the same 40 jobs at the same moment, one in id order, the other in reverse, in two shapes,
+    100 times. Every apply must succeed, and PostgreSQL must never have had to break a
+    deadlock: the rows are locked in one order whatever order the updates came in. (Without
+    that, nearly every round deadlocked, and without the retry one writer failed.)"""
+    njobs, rounds = 40, 100
+    stores = [Store.open(pg_database.url, create=True), Store.open(pg_database.url)]
+    add(stores[0], "order0000001", n=njobs)
+    barrier = threading.Barrier(2)
+    failures: list[str] = []
+
+    def refresh(index: int) -> None:
+        store = stores[index]
+        try:
+            for i in range(rounds):
+                jobs = store.jobs(["order0000001"])
+                if index:
+                    jobs.reverse()
+                updates = [
+                    JobUpdate.of(job, JobState.RUNNING, reason=f"{index} {i}")
+                    if job.num % 2
+                    else JobUpdate.of(job, JobState.RUNNING, ts_id=i)
+                    for job in jobs
+                ]
+                barrier.wait(timeout=60)
+                store.apply(updates)
+        except Exception as e:
+            failures.append(f"writer {index}: {type(e).__name__}: {e}")
+            barrier.abort()
+
+    threads = [threading.Thread(target=refresh, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    for store in stores:
+        store.close()
+    assert failures == []
+    assert _deadlocks(pg_database) == 0
+    jobs = Store.open(pg_database.url).jobs(["order0000001"])
+    assert {job.state for job in jobs} == {JobState.RUNNING}
+    assert {job.version for job in jobs} == {rounds}, "each round one of the two writes landed"
+
+
+def test_a_transaction_aborted_as_a_deadlock_is_run_again(pg_database: Database) -> None:
+    """A real deadlock: another connection holds job 2, `apply` locks job 1 and waits for
+    job 2, then the other connection asks for job 1. PostgreSQL aborts the apply (its
+    deadlock check runs first: the other connection's is set to wait longer); the apply must
+    run again once the other commits, and land, rather than fail with "deadlock detected"."""
+    import psycopg
+
+    store = Store.open(pg_database.url, create=True)
+    add(store, "dead00000001", n=2)
+    first, second = store.jobs(["dead00000001"])
+    updates = [JobUpdate.of(job, JobState.FAILED, reason="exit 3") for job in (first, second)]
+    outcome: list[Any] = []
+
+    def apply() -> None:
+        try:
+            outcome.append(store.apply(updates))
+        except Exception as e:
+            outcome.append(e)
+
+    with (
+        psycopg.connect(pg_database.url) as other,
+        psycopg.connect(pg_database.url, autocommit=True) as watcher,
+    ):
+        other.execute("SET deadlock_timeout = '60s'")
+        other.execute("SELECT id FROM jobs WHERE id = %s FOR UPDATE", (second.id,))
+        thread = threading.Thread(target=apply)
+        thread.start()
+        deadline = time.monotonic() + 60
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
+        )
+        while watcher.execute(waiting, (pg_database.name,)).fetchone() != (1,):
+            assert time.monotonic() < deadline, "the apply never waited for job 2"
+            time.sleep(0.02)
+        # Blocks until PostgreSQL breaks the deadlock by aborting the apply's transaction.
+        other.execute("SELECT id FROM jobs WHERE id = %s FOR UPDATE", (first.id,))
+        other.commit()
+        thread.join(timeout=120)
+    store.close()
+    assert outcome == [2]
+    assert _deadlocks(pg_database) == 1, "PostgreSQL broke a real deadlock"
+    jobs = Store.open(pg_database.url).jobs(["dead00000001"])
+    assert [(job.state, job.reason) for job in jobs] == [(JobState.FAILED, "exit 3")] * 2
+
+
+def test_another_applications_sqlite_file_is_refused_unwritten(tmp_path: Path) -> None:
+    """A valid SQLite database of another application, named as the store by mistake (by a
+    command that only reads, and by a launch, which may create a store): refused, and not a
+    byte of it written. It used to be switched to WAL first, which changed its header."""
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE things (x INTEGER)")
+        connection.execute("INSERT INTO things VALUES (1)")
+    connection.close()
+    before = (path.read_bytes(), path.stat().st_mtime_ns, sorted(tmp_path.iterdir()))
+    proc = subprocess.run(
+        [sys.executable, "-m", "tsq", "status", "--store", str(path)],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=tmp_path,
+    )  # fmt: skip
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.strip().endswith(f"{path} is not a tsq store (it holds other tables)")
+    with pytest.raises(StoreError, match=f"^{path} is not a tsq store"):
+        Store.open(path, create=True)
+    assert (path.read_bytes(), path.stat().st_mtime_ns, sorted(tmp_path.iterdir())) == before
+    assert sqlite_rows(path, "PRAGMA journal_mode") == [("delete",)]
+
+
+# -- a lost store ---------------------------------------------------------------------------------
+
+
+def test_a_deleted_store_is_said_and_its_sweeps_are_adopted_from_their_files(
+    sandbox: Sandbox,
+) -> None:
+    """The store is deleted (with its -wal and -shm) while one sweep has ended and another's
+    jobs wait in ts. A read-only command says there is no store and names `tsq adopt`; `tsq
+    adopt DIR` records each sweep again from its spool dir, the ended jobs as their results
+    say, the waiting ones found in ts by their labels; they then run to the end as recorded.
+    Adopting again changes nothing."""
+    sandbox.sweep("x=1,2")
+    [first] = {job["sweep"] for job in sandbox.wait_terminal()}
+    blocker = sandbox.block_queue()
+    sandbox.sweep("x=3,4")
+    jobs = sandbox.status()
+    dirs = {spool.name: spool.parent.parent for spool in sandbox.root.glob("multirun/*/.tsq/*")}
+    [second] = set(dirs) - {first}
+    assert {job["state"] for job in jobs if job["sweep"] == second} == {"queued"}
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{sandbox.store}{suffix}").unlink(missing_ok=True)
+
+    said = sandbox.tsq("status", check=False)
+    assert said.returncode == 2
+    assert f"no tsq store at {sandbox.store}" in said.stderr and "tsq adopt" in said.stderr
+    # A launch into the ended sweep's dir makes a new store, and says what it does not know.
+    into = sandbox.run([sys.executable, "app.py", "-m", "hydra/launcher=ts",
+                        f"hydra.sweep.dir={dirs[first]}", "x=5"])  # fmt: skip
+    assert (
+        f"{dirs[first]} holds the files of sweep {first}, which the store {sandbox.store} does "
+        f"not know (was it deleted or re-created?); its jobs may still run there: `tsq adopt "
+        f"{dirs[first] / '.tsq' / first}` records it again"
+    ) in into.stdout + into.stderr
+
+    assert sandbox.tsq("adopt", str(dirs[first])).stdout == (
+        f"sweep {first}: adopted 2 jobs (2 completed)\n"
+    )
+    spool = dirs[second] / ".tsq" / second
+    assert sandbox.tsq("adopt", str(spool)).stdout == f"sweep {second}: adopted 2 jobs (2 queued)\n"
+    again = sandbox.tsq("adopt", str(dirs[first]))
+    assert again.stdout == f"nothing adopted from {dirs[first]}\n"
+    assert f"sweep {first} is already in the store" in again.stderr
+    assert len(sandbox.status()) == 5, "the sweep launched meanwhile, and the two adopted"
+
+    queued = [job for job in sandbox.status() if job["state"] == "queued"]
+    assert len(queued) == 3 and all(job["ts_id"] is not None for job in queued), "found in ts"
+    sandbox.release(blocker)
+    final = sandbox.wait_terminal()
+    assert sorted((job["overrides"], job["state"]) for job in final) == [
+        ([f"x={x}"], "completed") for x in (1, 2, 3, 4, 5)
+    ]
+    results = json.loads(sandbox.tsq("collect", second, "--json").stdout)
+    assert [r["return_value"]["x"] for r in results] == [3, 4], "the adopted sweep's results"

@@ -290,6 +290,27 @@ def _confirm(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+def cmd_adopt(args: argparse.Namespace) -> int:
+    from tsq.adopt import adopt, spool_dirs, summary
+    from tsq.status import refresh
+    from tsq.store import Store
+
+    directory = Path(args.dir).expanduser().resolve()
+    spool_dirs(directory)  # refuse a directory that is no sweep's before making a store
+    store = Store.open(args.store, create=True)
+    adopted = adopt(store, directory)
+    for sweep_id in adopted.sweeps:
+        for message in refresh(store, sweep_id).messages():
+            print(f"tsq: {message}", file=sys.stderr)
+    for line in summary(store, adopted):
+        print(line)
+    for note in adopted.notes:
+        print(f"tsq: {note}", file=sys.stderr)
+    if not adopted.sweeps:
+        print(f"nothing adopted from {directory}")
+    return 0
+
+
 def cmd_forget(args: argparse.Namespace) -> int:
     store, _ = _open(args)
     sweep = store.find_sweep(args.sweep)
@@ -540,6 +561,16 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="cancel the sweep's queued and running jobs first (as `tsq cancel`), then forget it",
     )
+
+    adopt = _command(
+        commands, "adopt", cmd_adopt, "record a sweep again from its files (a lost store)",
+        "Record in the store the sweeps whose files DIR holds and the store does not know (it "
+        "was deleted, or re-created empty): their jobs, each at its latest attempt, with the "
+        "states a refresh then decides from their files and queue. Earlier attempts of retried "
+        "jobs are not recorded again (their files stay). Creates the store if there is none.",
+        "python -m tsq adopt multirun/2026-12-05/09-00-00",
+    )  # fmt: skip
+    adopt.add_argument("dir", help="a sweep dir, or one sweep's spool dir (<sweep dir>/.tsq/ID)")
 
     _command(
         commands, "gc", cmd_gc, "remove code snapshots no sweep uses",

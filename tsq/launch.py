@@ -25,6 +25,7 @@ from typing import Any
 from hydra.core.utils import JobReturn
 from hydra.errors import CompactHydraException
 
+from tsq.adopt import write_record
 from tsq.compose import record_composes
 from tsq.errors import TsqError
 from tsq.feed import FeedPlan, room, start_feeder
@@ -46,7 +47,7 @@ from tsq.snapshot import (
 )
 from tsq.states import JobState
 from tsq.store import INTENT_HOLD, INTENT_SUBMIT, STORE_FILES, Job, Store, Sweep
-from tsq.submit import submit_jobs
+from tsq.submit import require_passed, submit_jobs
 from tsq.sweepdir import claim_sweep_dir, release_sweep_dir
 from tsq.words import plural
 
@@ -161,6 +162,7 @@ class SweepLauncher:
         self.composes = record_composes(hydra_context, config, self.app.main_file is not None)
         self.backend = options.backend()
         self.backend.check_resources(options.ts)
+        require_passed(options.ts, "launch")
         self.store = Store.open(options.store, create=True)
         if self.backend.name == "slurm":
             self.after, self.after_sweep = self._slurm_dependency(options.depends_on), None
@@ -385,6 +387,8 @@ class SweepLauncher:
             for num, ov in overrides.items()
         ]
         held = self._hold_past_room(sweep.id, jobs, first)
+        # Before the store: should it be lost, `tsq adopt` records the batch again from this.
+        write_record(self.spool, initial_job_idx, sweep, jobs)
         if first:
             if self.after_sweep is not None:
                 barrier = self._queue_barrier(sweep)

@@ -18,7 +18,9 @@ class TsOptions:
     included, is queued alike whatever shell runs `tsq retry`: the same slots and GPUs, in the
     launch's working directory (`cwd`) with the launch's whole environment (`env`: the launching
     shell's plus `hydra.launcher.env`). Specs from before `cwd` was recorded hold only the extra
-    variables in `env` (see `job_environment`)."""
+    variables in `env` (see `job_environment`). The variables named in `env_pass` are left out
+    of `env` (secrets: the spec is a file): each queueing takes them from its own process's
+    environment, the launch's or the retry's."""
 
     slots: int = 1
     gpus: int = 0
@@ -26,15 +28,22 @@ class TsOptions:
     cwd: str | None = None
     # Slurm: `SlurmLaunchOptions.slurm_options` (hydra-submitit-launcher's names); empty for ts.
     slurm: dict[str, Any] = field(default_factory=dict)
+    env_pass: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
     def job_environment(self) -> dict[str, str]:
-        """The environment the job runs in."""
+        """The environment the job runs in: what the spec recorded, and the `env_pass`
+        variables of this process (which never were in the spec)."""
+        passed = {name: os.environ[name] for name in self.env_pass if name in os.environ}
         if self.cwd is None:  # an older spec: `env` holds only the extra variables
             return {**os.environ, **self.env}
-        return dict(self.env)
+        return {**self.env, **passed}
+
+    def unset_passed(self) -> list[str]:
+        """The `env_pass` variables this process does not have: its jobs would run without."""
+        return [name for name in self.env_pass if name not in os.environ]
 
 
 @dataclass
@@ -48,6 +57,10 @@ class CommonOptions:
     store: str | None = None
     # Extra environment variables for the jobs (on top of the launching shell's).
     env: dict[str, str] = field(default_factory=dict)
+    # Names of variables (secrets: tokens, passwords) the jobs get from the environment of the
+    # shell that queues them (the launch's; a retry's), never written into any config or spec
+    # file. A name this shell does not have is refused.
+    env_pass: list[str] = field(default_factory=list)
     # ts: start the jobs after a ts job (`ts:12`) or after every job of a sweep (`sweep:3f9a`:
     # id, prefix or dir). Plain `12` / `3f9a` too, but a number that starts a sweep id is
     # refused. Slurm: `slurm:123` or `sweep:3f9a`, as `--dependency=afterany`.
@@ -85,7 +98,15 @@ class CommonOptions:
     def from_config(cls, options: dict[str, Any]) -> Any:
         """From the plugin's keyword arguments (nested config nodes arrive as DictConfig)."""
         env = {str(k): str(v) for k, v in dict(options.get("env") or {}).items()}
-        return cls(**{**options, "env": env})
+        env_pass = [str(name) for name in options.get("env_pass") or []]
+        return cls(**{**options, "env": env, "env_pass": env_pass})
+
+    def _queueing(self, **backend: Any) -> TsOptions:
+        """`ts`: the launch's cwd and environment, less the `env_pass` variables."""
+        recorded = {k: v for k, v in os.environ.items() if k not in self.env_pass}
+        return TsOptions(
+            env={**recorded, **self.env}, cwd=os.getcwd(), env_pass=list(self.env_pass), **backend
+        )
 
 
 @dataclass
@@ -107,9 +128,7 @@ class LaunchOptions(CommonOptions):
 
     @property
     def ts(self) -> TsOptions:
-        return TsOptions(
-            slots=self.slots, gpus=self.gpus, env={**os.environ, **self.env}, cwd=os.getcwd()
-        )
+        return self._queueing(slots=self.slots, gpus=self.gpus)
 
     def backend(self) -> Any:
         from tsq.backends.ts import TsBackend
@@ -171,7 +190,7 @@ class SlurmLaunchOptions(CommonOptions):
 
     @property
     def ts(self) -> TsOptions:
-        return TsOptions(env={**os.environ, **self.env}, cwd=os.getcwd(), slurm=self.slurm_options)
+        return self._queueing(slurm=self.slurm_options)
 
     def backend(self) -> Any:
         from tsq.backends.slurm import SlurmBackend

@@ -347,7 +347,7 @@ def ended_summary(jobs_dir: str, job: Run) -> tuple[ResultSummary | None, str | 
 def load_job_return(path: Path) -> JobReturn:
     """The pickled JobReturn: SpecError when the file is missing, unreadable or unsafe, its
     subclass ResultNotLoadable when unpickling it fails (a module it needs, named in the
-    message, cannot be imported here; or the file is damaged)."""
+    message, cannot be imported here; or the file is damaged) or it holds something else."""
     import cloudpickle
 
     try:
@@ -355,6 +355,15 @@ def load_job_return(path: Path) -> JobReturn:
     except OSError as e:
         raise SpecError(f"result file {path} cannot be read: {e.strerror}") from e
     try:
-        return cloudpickle.loads(data)
+        loaded = cloudpickle.loads(data)
     except Exception as e:
         raise ResultNotLoadable(f"result file {path} cannot be loaded here: {one_line(e)}") from e
+    from hydra.core.utils import JobReturn
+
+    if not isinstance(loaded, JobReturn):  # the runner writes nothing else: a file replaced
+        kind = type(loaded)
+        raise ResultNotLoadable(
+            f"result file {path} holds a {kind.__module__}.{kind.__qualname__}, not a Hydra "
+            "JobReturn (was it replaced?)"
+        )
+    return loaded

@@ -23,7 +23,7 @@ from tsq.retryspec import OutputDir, write_retry_spec
 from tsq.states import JobState
 from tsq.status import refuse_elsewhere
 from tsq.store import Job, Store, Sweep
-from tsq.submit import submit_jobs
+from tsq.submit import require_passed, submit_jobs
 from tsq.sweepdir import RETRY_ADVICE, claim_sweep_dir
 
 DEFAULT_STATES = frozenset({JobState.FAILED, JobState.LOST, JobState.CANCELLED})
@@ -62,6 +62,7 @@ def retry(store: Store, sweep: Sweep, jobs: Sequence[Job], follow: str) -> list[
     backend = backend_for(sweep)
     for queueing in options.values():
         backend.check_resources(queueing)
+        require_passed(queueing, "run tsq retry")
     labels = [make_label(sweep.task_name, sweep.id, job.num, job.attempt + 1) for job in jobs]
     dirs = {
         job.num: OutputDir.of(sweep.sweep_dir, job.output_dir) for job in jobs if job.output_dir

@@ -31,6 +31,18 @@ def lease_part(job: Job) -> str:
     return f"{job.num}-{job.attempt}"
 
 
+def require_passed(options: TsOptions, command: str) -> None:
+    """Refuse to queue jobs that would run without a variable they take from the queueing
+    shell (`env_pass`): its value is never stored, so this shell is the only place it is."""
+    unset = options.unset_passed()
+    if unset:
+        raise TsqError(
+            f"{', '.join(unset)} (hydra.launcher.env_pass) is not set in this shell: the jobs "
+            f"take it from the shell that queues them (it is never written down); export it "
+            f"and {command} again"
+        )
+
+
 def submit_jobs(
     store: Store,
     backend: Backend,

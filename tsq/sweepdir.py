@@ -13,6 +13,7 @@ more; so is an ended sweep's dir by `tsq retry`, whose jobs write where they did
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -25,6 +26,8 @@ from tsq.spool import SpoolDir
 
 if TYPE_CHECKING:
     from tsq.store import Store
+
+log = logging.getLogger(__name__)
 
 # What each claimant is told to do about a sweep dir in use.
 LAUNCH_ADVICE = (
@@ -59,16 +62,30 @@ def claim_sweep_dir(
         fcntl.flock(fd, fcntl.LOCK_EX)
         spool.check_owner()  # `.tsq` too, whoever made it
         for other in sorted(claims.iterdir()):
-            if other.name != sweep_id and other.is_dir() and _in_use(other, store):
+            if other.name == sweep_id or not other.is_dir():
+                continue
+            if _in_use(other, store):
                 raise TsqError(
                     f"the sweep dir {sweep_dir} is in use by tsq sweep {other.name}, which is "
                     "being launched or has jobs queued or running; "
                     + advice.replace("{holder}", other.name)
                 )
+            if _unknown(other, store):
+                log.warning(
+                    f"tsq: {sweep_dir} holds the files of sweep {other.name}, which the store "
+                    f"{store.display} does not know (was it deleted or re-created?); its jobs "
+                    f"may still run there: `tsq adopt {other}` records it again"
+                )
         make_private_dir(spool.root)
         return spool, Lease.acquire(spool.root)
     finally:
         os.close(fd)
+
+
+def _unknown(spool_root: Path, store: Store) -> bool:
+    """Whether this spool dir is of a sweep that was launched (its batch spec was written) but
+    that the store does not hold: a store lost since, or a sweep recorded in another store."""
+    return any(spool_root.glob("spec-*.pkl")) and not store.has_sweep(spool_root.name)
 
 
 def _in_use(spool_root: Path, store: Store) -> bool:

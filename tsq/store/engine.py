@@ -10,8 +10,9 @@ up for concurrency rather than speed. SQLite: WAL lets readers and the single wr
 together, a long busy timeout makes writers queue instead of failing, and write transactions start
 with BEGIN IMMEDIATE so a writer takes the lock before it reads anything (see `SqliteLocation`).
 PostgreSQL runs writers side by side: a write that depends on what it read locks the rows it read
-(`SELECT ... FOR UPDATE`, see `Store.new_attempts`), and a migration holds an advisory lock, which
-works across hosts where a file lock would not.
+(`SELECT ... FOR UPDATE`, see `Store.new_attempts`), writes of several jobs lock them in id order
+and are run again if PostgreSQL aborts them as a deadlock (see `tsq.store.queries`), and a
+migration holds an advisory lock, which works across hosts where a file lock would not.
 """
 
 from __future__ import annotations
@@ -112,6 +113,10 @@ class Location:
     def make_engine(self) -> Engine:
         raise NotImplementedError
 
+    def adopt(self, engine: Engine) -> None:
+        """Set what the store keeps in its own file or database (SQLite's journal mode), once it
+        is known to be tsq's or new: a database of someone else's is refused unchanged."""
+
     @contextmanager
     def migration_lock(self) -> Iterator[None]:
         """Held around a migration's transaction, if the engine needs more than `lock_schema`."""
@@ -170,7 +175,8 @@ class SqliteLocation(Location):
         apply to that. With 8 processes doing read-then-write transactions, most of them failed
         that way. So transactions are BEGIN IMMEDIATE, which waits for the write lock under the
         busy timeout before reading, unless the connection carries the execution option
-        ``tsq_readonly=True``.
+        ``tsq_readonly=True``. A connection sets only what lasts as long as it does: WAL, which
+        is written into the file, waits for `adopt`.
         """
         engine = create_engine(
             self.url, connect_args={"timeout": BUSY_TIMEOUT_S, "isolation_level": None}
@@ -180,10 +186,8 @@ class SqliteLocation(Location):
         def _configure(dbapi_connection: sqlite3.Connection, _record: object) -> None:
             cursor = dbapi_connection.cursor()
             try:
-                # busy_timeout first: switching a fresh file to WAL needs a lock others may hold.
                 cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
                 cursor.execute("PRAGMA foreign_keys = ON")
-                cursor.execute("PRAGMA journal_mode = WAL")
             finally:
                 cursor.close()
 
@@ -193,6 +197,19 @@ class SqliteLocation(Location):
             connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
         return engine
+
+    def adopt(self, engine: Engine) -> None:
+        """WAL (persistent: it is recorded in the file). Switching another application's
+        database to it would change that file before tsq refuses it, so this runs only once
+        the file's tables are known to be tsq's (or it has none). A no-op on a store in WAL;
+        a fresh file's switch waits for its lock under the connection's busy timeout. Outside
+        any transaction (SQLite cannot change the journal mode inside one): on the DBAPI
+        connection, which pysqlite leaves in autocommit (isolation_level None)."""
+        connection = engine.raw_connection()
+        try:
+            connection.cursor().execute("PRAGMA journal_mode = WAL").close()
+        finally:
+            connection.close()
 
     @contextmanager
     def migration_lock(self) -> Iterator[None]:
@@ -264,7 +281,8 @@ def no_store(where: Location, why: str) -> StoreError:
     it empty."""
     return StoreError(
         f"no tsq store at {where.display}: {why}; check --store / TSQ_STORE (launching a "
-        "sweep creates the store)"
+        "sweep creates the store; if it was deleted, `tsq adopt SWEEP_DIR` records a sweep "
+        "again from its files)"
     )
 
 
@@ -352,7 +370,11 @@ def open_engine(
     try:
         _ensure_schema(where, engine, create)
     except exc.DBAPIError as e:
+        engine.dispose()
         raise where.describe(e) from None
+    except BaseException:
+        engine.dispose()  # a refused store keeps no file or connection open
+        raise
     return where, engine
 
 
@@ -393,11 +415,12 @@ def _read_revisions(where: Location, engine: Engine) -> list[str] | None:
 
 
 def _ensure_schema(where: Location, engine: Engine, create: bool) -> None:
-    revisions = _read_revisions(where, engine)
-    if revisions == [HEAD_REVISION]:
-        return
+    revisions = _read_revisions(where, engine)  # refuses a database of someone else's
     if revisions is None and not create:
         raise no_store(where, "the database holds no tsq tables")
+    where.adopt(engine)
+    if revisions == [HEAD_REVISION]:
+        return
     with where.migration_lock(), _quiet("alembic"):
         _upgrade(where, engine)
 

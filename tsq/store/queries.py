@@ -3,18 +3,28 @@
 Every write of a job's state goes through `Store.apply` (or one of the claim and settle writes
 beside it): checked against the transition table in `tsq.states` and conditional on the row
 version it was decided from, so concurrent commands never overwrite each other's truth.
+
+On PostgreSQL writers run side by side, so every write that touches several jobs locks their rows
+in one order (by id, `_lock_jobs`) before it writes: two refreshes whose updates came in
+different orders then queue behind each other instead of deadlocking. A transaction PostgreSQL
+still aborts as a deadlock or a serialization failure (a writer outside tsq, a lock order not
+foreseen) is run again from its start (`Store._transaction`): every write here is conditional
+on what it reads inside the transaction (row versions, states, leases), so running it again
+decides afresh from what is true then.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import shlex
+import time
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, bindparam, exc, func, or_, select, update
 from sqlalchemy.orm import Session, contains_eager, selectinload, sessionmaker
@@ -26,6 +36,19 @@ from tsq.store.engine import Location, open_engine
 from tsq.store.models import ATTEMPT_FIELDS, INTENT_SUBMIT, Attempt, Job, Sweep, now
 
 _ACTIVE = sorted(ACTIVE)
+
+T = TypeVar("T")
+
+# SQLSTATEs of a transaction PostgreSQL aborted so that another could go on: deadlock_detected,
+# serialization_failure. Running it again is the remedy PostgreSQL's manual gives.
+_TRANSIENT = frozenset({"40P01", "40001"})
+# How many times a transaction aborted that way is run in all, and the first pause's upper bound
+# (doubled at each further attempt, randomized so that the two sides of a deadlock do not meet
+# again in step).
+TRANSACTION_ATTEMPTS = 5
+RETRY_PAUSE_S = 0.05
+# Ids locked by one `SELECT ... FOR UPDATE` (PostgreSQL takes at most 65535 bound parameters).
+_LOCK_CHUNK = 10_000
 
 
 @dataclass(frozen=True)
@@ -124,6 +147,24 @@ class Store:
         except (exc.OperationalError, exc.InterfaceError) as e:
             raise self.location.describe(e) from None
 
+    def _transaction(self, work: Callable[[Session], T]) -> T:
+        """`work(session)` in a write transaction, committed; run again from the start, a few
+        times after a short random pause, when PostgreSQL aborts it as a deadlock or a
+        serialization failure (then nothing of it was written, and `work` decides again from
+        what it reads). Any other database error, or the last such abort, is a StoreError."""
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+            try:
+                with self._writer.begin() as session:
+                    return work(session)
+            except exc.OperationalError as e:
+                if attempt < TRANSACTION_ATTEMPTS and _transient(e):
+                    time.sleep(random.uniform(0, RETRY_PAUSE_S * 2 ** (attempt - 1)))
+                    continue
+                raise self.location.describe(e) from None
+            except exc.InterfaceError as e:
+                raise self.location.describe(e) from None
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
     # -- writes ---------------------------------------------------------------------------------
 
     def add_sweep(self, sweep: Sweep, jobs: list[Job]) -> None:
@@ -170,10 +211,12 @@ class Store:
         A job is claimed only if its row is still the version read (nobody wrote it since) and
         no live command holds it: the caller leaves out jobs whose lease is held.
         """
-        claimed: list[Job] = []
         at = now()
-        with self.session() as session:
-            for job in jobs:
+        ordered = sorted(jobs, key=lambda job: job.id)
+
+        def work(session: Session) -> list[Job]:
+            claimed: list[Job] = []
+            for job in ordered:
                 result = session.execute(
                     update(Job)
                     .where(
@@ -185,16 +228,23 @@ class Store:
                 )
                 if result.rowcount:  # type: ignore[attr-defined]
                     claimed.append(job)
-        return claimed
+            return claimed
+
+        return self._transaction(work)
 
     def release(self, sweep_id: str, lease: str) -> None:
         """End the claims of `lease` on the sweep's jobs (its holder is done with them)."""
-        with self.session() as session:
+        held = (Job.sweep_id == sweep_id, Job.lease == lease)
+
+        def work(session: Session) -> None:
+            _lock_jobs(session, session.scalars(select(Job.id).where(*held)))
             session.execute(
                 update(Job)
-                .where(Job.sweep_id == sweep_id, Job.lease == lease)
+                .where(*held)
                 .values(intent=None, lease=None, version=Job.version + 1, updated_at=now())
             )
+
+        self._transaction(work)
 
     def settle_cancelled(
         self, lease: str, stopped: dict[int, tuple[float | None, float]], reason: str
@@ -240,8 +290,12 @@ class Store:
                 updated_at=now(),
             )
         )
-        with self.session() as session:
-            return int(session.connection().execute(statement, rows).rowcount)
+        ordered = sorted(rows, key=lambda row: int(row["job"]))
+
+        def work(session: Session) -> int:
+            return int(session.connection().execute(statement, ordered).rowcount)
+
+        return self._transaction(work)
 
     def new_attempts(
         self, jobs: Sequence[Job], labels: Sequence[str], lease: str, host: str | None = None
@@ -254,11 +308,14 @@ class Store:
         may not be renewed is left alone and not returned. Terminal attempts never change:
         they move, as they are, to `attempts`.
         """
-        renewed: list[Job] = []
         at = now()
         host = host or this_host()
-        with self.session() as session:
-            for job, label in zip(jobs, labels, strict=True):
+        # In id order, like every write of several jobs (see the module's docstring).
+        pairs = sorted(zip(jobs, labels, strict=True), key=lambda pair: pair[0].id)
+
+        def work(session: Session) -> list[Job]:
+            renewed: list[Job] = []
+            for job, label in pairs:
                 # FOR UPDATE: on PostgreSQL a second retry of the job waits here until the first
                 # commits, then finds a newer version and leaves the job alone (without the lock
                 # both archived the same attempt number: a UniqueViolation). SQLite's BEGIN
@@ -285,19 +342,24 @@ class Store:
                 current.lease = lease
                 current.updated_at = at
                 renewed.append(current)
-        return renewed
+            return renewed
+
+        return self._transaction(work)
 
     def record_reruns(self, reruns: Sequence[Rerun]) -> list[int]:
         """Archive the earlier runs of jobs their queue ran again (`Rerun`), each as the attempt
         it was; the job's row becomes its latest run, queued (the refresh then decides it from
         that run's own files). Conditional on the version decided from, like `apply`; returns
         the ids of the jobs changed."""
-        changed: list[int] = []
-        with self.session() as session:
-            for rerun in reruns:
-                for end in rerun.ended:
-                    if not end.state.terminal or not can_transition(rerun.seen, end.state):
-                        raise ValueError(f"job {rerun.job_id}: a run cannot end {end.state}")
+        for rerun in reruns:
+            for end in rerun.ended:
+                if not end.state.terminal or not can_transition(rerun.seen, end.state):
+                    raise ValueError(f"job {rerun.job_id}: a run cannot end {end.state}")
+        ordered = sorted(reruns, key=lambda rerun: rerun.job_id)
+
+        def work(session: Session) -> list[int]:
+            changed: list[int] = []
+            for rerun in ordered:
                 current = session.scalars(
                     select(Job)
                     .where(Job.id == rerun.job_id, Job.version == rerun.version)
@@ -320,18 +382,23 @@ class Store:
                 current.version += 1
                 current.updated_at = now()
                 changed.append(current.id)
-        return changed
+            return changed
+
+        return self._transaction(work)
 
     def forget(self, sweep_id: str) -> int:
         """Drop a sweep and its jobs' records (never their files); returns how many jobs."""
-        with self.session() as session:
+
+        def work(session: Session) -> int:
             # Locked: two forgets of one sweep count and delete it once.
             sweep = session.get(Sweep, sweep_id, with_for_update=True)
             if sweep is None:
                 return 0
             count = len(sweep.jobs)
             session.delete(sweep)
-        return count
+            return count
+
+        return self._transaction(work)
 
     def apply(self, updates: Sequence[JobUpdate]) -> int:
         """Apply state changes; returns how many jobs changed.
@@ -342,7 +409,8 @@ class Store:
         new attempt, a cancel that claimed it) changes nothing, and the next refresh decides
         again from what is true then. Updates of the same shape (target state, fields set) run
         as one statement over many rows: a refresh after a thousand jobs ended is one
-        executemany, not a thousand statements to build.
+        executemany, not a thousand statements to build. The rows are locked in id order first,
+        so two refreshes never lock them in opposite orders (which deadlocked one of them).
         """
         at = now()
         Shape = tuple[JobState, tuple[str, ...], bool]
@@ -363,8 +431,10 @@ class Store:
                 }
             )
         table = Job.__table__
-        changed = 0
-        with self.session() as session:
+
+        def work(session: Session) -> int:
+            _lock_jobs(session, (u.job_id for u in updates))
+            changed = 0
             for (state, names, release), rows in shapes.items():
                 held = {} if not release else {"intent": None, "lease": None}
                 statement = (
@@ -382,7 +452,9 @@ class Store:
                     )
                 )
                 changed += session.connection().execute(statement, rows).rowcount
-        return changed
+            return changed
+
+        return self._transaction(work)
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -431,6 +503,11 @@ class Store:
         with self.session(write=False) as session:
             return list(session.scalars(query))
 
+    def has_sweep(self, sweep_id: str) -> bool:
+        """Whether the store records the sweep with this exact id."""
+        with self.session(write=False) as session:
+            return session.get(Sweep, sweep_id) is not None
+
     def find_sweep(self, ref: str | None) -> Sweep:
         """The sweep a user means by `ref`: an id, a unique id prefix or a sweep directory.
 
@@ -475,3 +552,24 @@ class Store:
                 " type more characters"
             )
         return matches[0]
+
+
+def _transient(error: exc.OperationalError) -> bool:
+    """Whether PostgreSQL aborted the transaction only so that another could go on."""
+    return getattr(error.orig, "sqlstate", None) in _TRANSIENT
+
+
+def _lock_jobs(session: Session, ids: Iterable[int]) -> None:
+    """Lock the jobs' rows (PostgreSQL), in id order: the first statement of a write that
+    touches several jobs in an order of its own (`apply` groups them by shape), so that every
+    writer takes the locks in one order and none waits for another that waits for it. SQLite
+    needs nothing: BEGIN IMMEDIATE already lets one writer in at a time."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    ordered = sorted(set(ids))
+    for start in range(0, len(ordered), _LOCK_CHUNK):
+        chunk = ordered[start : start + _LOCK_CHUNK]
+        # PostgreSQL locks the rows as the sorted rows come out (LockRows above Sort).
+        session.execute(
+            select(Job.id).where(Job.id.in_(chunk)).order_by(Job.id).with_for_update()
+        ).all()
