@@ -412,17 +412,18 @@ def test_a_sweep_larger_than_max_array_size_takes_several_arrays(
 
 
 def test_a_sweep_in_batches_queues_every_batch(box: Sandbox, slurm_cluster: SlurmCluster) -> None:
-    """`hydra.sweeper.max_batch_size=5`: Hydra hands the launcher 12 jobs in three batches,
-    numbered on from one batch to the next (5-9, 10-11). Each is queued (an array each) and
-    every job completes with its own x."""
-    out = launch(box, slurm_cluster, "batches", "x=range(12)", "hydra.sweeper.max_batch_size=5")
+    """`hydra.sweeper.max_batch_size=45`: Hydra hands the launcher 55 jobs in two batches,
+    numbered on from one to the next: the second (45-54) runs past MaxArraySize (50), so it
+    takes two arrays (45-49, then 50-54 as tasks 0-4). Every job completes with its own x."""
+    assert slurm_cluster.max_array_size == 50, "scripts/slurm.sh sets MaxArraySize=50"
+    out = launch(box, slurm_cluster, "batches", "x=range(55)", "hydra.sweeper.max_batch_size=45")
     assert "Slurm refused" not in out.stderr, out.stderr
-    jobs = by_num(wait_for(box, lambda js: len(js) == 12 and terminal(js), "every batch"))
+    jobs = by_num(wait_for(box, lambda js: len(js) == 55 and terminal(js), "every batch"))
     assert {j["state"] for j in jobs.values()} == {"completed"}, jobs
     assert len({j["ts_id"] for j in jobs.values()}) == 3
     collected = json.loads(box.tsq("collect", "--json", jobs[0]["sweep"]).stdout)
     assert sorted((c["num"], c["return_value"]["x"]) for c in collected) == [
-        (n, n) for n in range(12)
+        (n, n) for n in range(55)
     ]
 
 
