@@ -195,3 +195,26 @@ def test_a_rerun_names_the_cause_slurm_gives_for_the_earlier_run() -> None:
     rerun = decide_rerun(job, "Slurm", [RunFiles()], run.causes(run.restarts))
     (ended,) = rerun.ended
     assert ended.reason == "Slurm ran it again (REQUEUED: requeued) before this run started"
+
+
+def test_a_task_of_an_offset_array_never_recorded_is_found_by_its_name() -> None:
+    """The launcher killed between sbatch and recording: the job is found by its default
+    name, which carries its array's offset (task 3 of `app/abc+50` is job 53), and once its
+    array id and task are recorded it is found by them."""
+    job = JobRef(53, 1, "app/abc/53")
+    name = job_name(job, 50)
+    assert name == "app/abc+50"
+    row = QueueRow(queue_id=9, label=name, state=RowState.QUEUED, task=3)
+    other = QueueRow(queue_id=8, label="app/abc", state=RowState.QUEUED, task=3)
+    queue = SlurmQueue({(9, 3): row, (8, 3): other}, "tsq")
+    assert queue.find(job) is row
+    assert queue.find(JobRef(3, 1, "app/abc/3")) is other
+    assert queue.find(JobRef(53, 1, "app/abc/53", 9, "3")) is row
+    from tsq.states import JobState
+    from tsq.status import Observation, QueueFacts, decide
+    from tsq.store import Job
+
+    record = Job(id=1, num=53, attempt=1, version=0, overrides=[], label="app/abc/53",
+                 state=JobState.QUEUED)  # fmt: skip
+    update = decide(record, Observation(queue=QueueFacts.of(queue), row=row))
+    assert update is not None and (update.ts_id, update.server_id) == (9, "3")

@@ -136,16 +136,18 @@ def decide(job: Job, obs: Observation) -> JobUpdate | None:
     """The state a job should have given what was observed; None to leave it as it is.
 
     A queue row found by label under another id (the launcher stopped before recording the id)
-    also records that id and the queue instance it is in. A job that names a lease nobody holds
-    any more has its claim cleared, whatever else is decided.
+    also records that id and where in the queue it is (`tsq.backends.Queued.place`). A job
+    that names a lease nobody holds any more has its claim cleared, whatever else is decided.
     """
     update = _decide(job, obs)
     row = obs.row
     if row is not None and obs.queue is not None and row.queue_id != job.ts_id:
+        # Where in the queue it is: its array task (Slurm), else the queue instance (ts).
+        place = str(row.task) if row.task is not None else obs.queue.server_id
         update = replace(
             update or JobUpdate.of(job, job.state),
             ts_id=row.queue_id,
-            server_id=job.server_id or obs.queue.server_id,
+            server_id=job.server_id or place,
         )
     if job.lease is not None and not obs.lease_held:
         update = replace(update or JobUpdate.of(job, job.state), release=True)

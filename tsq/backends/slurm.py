@@ -117,11 +117,21 @@ def scancel_targets(rows: Sequence[QueueRow]) -> list[str]:
     return arrays + [str(job) for job in sorted(plain)]
 
 
-def job_name(job: JobRef) -> str:
+def job_name(job: JobRef, offset: int = 0) -> str:
     """The Slurm job name of an attempt when the user sets none: its label without the job's
-    number (array tasks share one name), so a job queued but never recorded is found again."""
+    number (array tasks share one name), and the offset of its array's task ids when there is
+    one (`+50`), so a job queued but never recorded is found again (`named_task`)."""
     sweep_part = job.label.rsplit("/", 1)[0]
-    return f"{sweep_part}#{job.attempt}" if job.attempt > 1 else sweep_part
+    name = f"{sweep_part}#{job.attempt}" if job.attempt > 1 else sweep_part
+    return f"{name}+{offset}" if offset else name
+
+
+def named_task(name: str | None, task: int | None) -> tuple[str | None, int | None]:
+    """(name without its offset, job number) of an array task named by `job_name`."""
+    base, plus, offset = (name or "").rpartition("+")
+    if plus and offset.isdigit() and task is not None:
+        return base, task + int(offset)
+    return name, task
 
 
 # --- options -> sbatch directives ---------------------------------------------------------------
@@ -284,7 +294,7 @@ class SlurmQueue:
 
     @cached_property
     def by_name(self) -> dict[tuple[str | None, int | None], QueueRow]:
-        return {(row.label, row.task): row for row in self.rows.values()}
+        return {named_task(row.label, row.task): row for row in self.rows.values()}
 
     def find(self, job: JobRef) -> QueueRow | None:
         if job.queue_id is not None:
@@ -505,7 +515,7 @@ class SlurmBackend:
         per_task = _make_folder(output, spec.parent / "slurm")
         if per_task:  # held until each task's folder exists (the array id names them)
             extra.append("--hold")
-        script = self._script(spec, attempt, job_name(jobs[0]), options, extra, offset)
+        script = self._script(spec, attempt, job_name(jobs[0], offset), options, extra, offset)
         claims = [hold(job) for job in jobs]
         try:
             array_id = self._sbatch(script, options, claims)
