@@ -6,14 +6,14 @@ on the same cluster, in the same run, interleaved (README "Benchmarks", issue #1
    side, their order alternating (`_common.paired`). The floor: the same command with the
    floor launcher (`benchmarks/floor_plugin`: Hydra starts, expands and validates the sweep,
    and hands back pending results; the Slurm options are given to it too, and ignored), plus
-   one `sbatch --array=0-<N-1>` of a trivial script with the same resource options, timed
-   apart in the same round and added. That is what any launcher that
-   queues a sweep on Slurm and gives the prompt back must pay: Hydra's own sweep, and one
-   submission; everything above it is tsq's (finding the cluster, `sbatch --test-only`, the
-   code snapshot, the batch spec, the store). Both arrays are queued held (`--hold`; for tsq
-   through `additional_parameters`) so that their jobs do not take the CPU from the next
-   measure, and scancelled right after. submitit_slurm gives the prompt back only once every
-   job has ended: its time to prompt is its end-to-end time (2).
+   one `sbatch --array` of a trivial script with the same resource options per `MaxArraySize`
+   jobs (as submitit and tsq split a sweep), timed apart in the same round and added. That is
+   what any launcher that queues a sweep on Slurm and gives the prompt back must pay: Hydra's
+   own sweep, and its submissions; everything above it is tsq's (finding the cluster, `sbatch
+   --test-only`, the code snapshot, the batch spec, the store). Both are queued held
+   (`--hold`; for tsq through `additional_parameters`) so that their jobs do not take the CPU
+   from the next measure, and scancelled right after. submitit_slurm gives the prompt back
+   only once every job has ended: its time to prompt is its end-to-end time (2).
 2. End to end, N no-op jobs (RUNS rounds, paired the same way), from the command to every
    result collected: tsq's launch, then `python -m tsq wait <sweep dir>` and
    `python -m tsq collect --json <sweep dir>` (which must list the N return values);
@@ -201,13 +201,18 @@ def main() -> None:
 
         held = "++hydra.launcher.additional_parameters.hold=true"
         sbatch_s: list[float] = []
+        config = run(["scontrol", "show", "config"], env)
+        found = re.search(r"^MaxArraySize\s*=\s*(\d+)", config, re.M)
+        max_array = int(found.group(1)) if found else 1001  # Slurm's default
 
         def floor() -> float:
             hydra_s = timed(multirun("floor", n, held)[0], env, app)
             start = time.perf_counter()
-            run(["sbatch", "--parsable", "--hold", f"--job-name={NAME}", "--output=/dev/null",
-                 f"--array=0-{n - 1}", "--time=10", "--cpus-per-task=1", "--mem=1GB",
-                 "--wrap=true"], env, work)  # fmt: skip
+            for first in range(0, n, max_array):
+                last = min(max_array, n - first) - 1
+                run(["sbatch", "--parsable", "--hold", f"--job-name={NAME}", "--output=/dev/null",
+                     f"--array=0-{last}", "--time=10", "--cpus-per-task=1", "--mem=1GB",
+                     "--wrap=true"], env, work)  # fmt: skip
             sbatch_s.append(time.perf_counter() - start)
             cancel_ours(env)
             return hydra_s + sbatch_s[-1]

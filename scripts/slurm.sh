@@ -26,9 +26,10 @@
 # Why each setting (DESIGN §5): the defaults schedule a 100-task array in ~130 s, these in ~10 s;
 # kill_invalid_depend ends jobs whose dependency can never be met (else PENDING forever);
 # MinJobAge keeps ended jobs visible to `scontrol show job` for an hour (tests run without
-# accounting too). Killed daemons stay <defunct> on this machine (PID 1 does not reap), so a
-# daemon is "up" when its pid file names a live, non-zombie process, never by `kill -0`. Every
-# wait is bounded by the wall clock: Slurm's clients retry forever when the controller is down.
+# accounting too); MaxArraySize=50 makes small sweeps take several arrays. Killed daemons
+# stay <defunct> on this machine (PID 1 does not reap), so a daemon is "up" when its pid file
+# names a live, non-zombie process, never by `kill -0`. Every wait is bounded by the wall
+# clock: Slurm's clients retry forever when the controller is down.
 set -euo pipefail
 
 DIR=${TSQ_SLURM_DIR:-/tmp/tsq-slurm}
@@ -130,6 +131,9 @@ DependencyParameters=kill_invalid_depend
 MpiDefault=none
 ReturnToService=2
 MinJobAge=3600
+# Array task ids below 50 (Slurm's default: 1001), so that tsq's tests split a 120-job sweep
+# into 3 arrays as a 1,500-job one would be on a default cluster.
+MaxArraySize=50
 KillWait=5
 InactiveLimit=0
 # Memory limits enforced by polling (no cgroups here): a job over its --mem (default 1 GiB a CPU)

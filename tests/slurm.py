@@ -10,6 +10,7 @@ only the jobs carrying this session's tag, never anyone else's.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -32,12 +33,14 @@ START_TIMEOUT = 600  # an apt-get install on a busy machine, behind another work
 
 @dataclass
 class SlurmCluster:
-    """A running cluster: its SLURM_CONF, whether sacct works, and a tag for this session's jobs."""
+    """A running cluster: its SLURM_CONF, whether sacct works, a tag for this session's jobs,
+    and its MaxArraySize (scripts/slurm.sh sets 50: a 120-job sweep takes three arrays)."""
 
     conf: Path
     accounting: bool
     tag: str
     env: dict[str, str] = field(repr=False)
+    max_array_size: int = 1001
 
     def job_name(self, what: str) -> str:
         """A job name no other worker or test run uses: `tsq-test-<tag>-<what>`."""
@@ -141,8 +144,10 @@ def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmClu
         ["scontrol", "show", "config"], env=env, capture_output=True, text=True, timeout=30
     ).stdout
     accounting = "accounting_storage/slurmdbd" in config
+    found = re.search(r"^MaxArraySize\s*=\s*(\d+)", config, re.M)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    cluster = SlurmCluster(CONF, accounting, f"{worker}-{uuid.uuid4().hex[:8]}", env)
+    tag = f"{worker}-{uuid.uuid4().hex[:8]}"
+    cluster = SlurmCluster(CONF, accounting, tag, env, int(found.group(1)) if found else 1001)
     yield cluster
     # Cancel only this session's jobs (by name), whatever state they were left in.
     listing = cluster.run("squeue", "-h", "-o", "%A|%j", check=False, timeout=30).stdout

@@ -109,7 +109,7 @@ def test_a_bad_option_is_one_line_and_nothing_is_recorded(
     lines = [line for line in bad.stderr.splitlines() if line.startswith("tsq: ")]
     assert len(lines) == 1 and "Traceback" not in bad.stderr, bad.stderr
     assert "Slurm refuses these options" in lines[0] and "invalid partition" in lines[0]
-    assert not box.store.exists(), "refused before the store was even made"
+    assert not box.store.exists(), "a refused launch makes no store"
     multi = launch(box, slurm_cluster, "multi", "x=1", "hydra.launcher.nodes=2", check=False)
     lines = [line for line in multi.stderr.splitlines() if line.startswith("tsq: ")]
     assert multi.returncode != 0 and len(lines) == 1 and "multi-task" in lines[0], multi.stderr
@@ -195,7 +195,20 @@ def attempts(box: Sandbox) -> list[tuple[Any, ...]]:
     ]
 
 
-REQUEUED = "Slurm ran it again (requeued or preempted) before this run wrote a result"
+def requeued(cluster: SlurmCluster) -> str:
+    """The reason of a run `scontrol requeue` ended: with accounting, the cause sacct gives
+    (the earlier run's state); without, that Slurm ran it again."""
+    cause = "REQUEUED: requeued" if cluster.accounting else "requeued or preempted"
+    return f"Slurm ran it again ({cause}) before this run wrote a result"
+
+
+def sacct_lists_the_requeue(cluster: SlurmCluster, task: str) -> bool:
+    """sacct -D has the earlier run of a requeued task (slurmdbd hears of it a moment later);
+    True at once without accounting."""
+    if not cluster.accounting:
+        return True
+    runs = cluster.run("sacct", "-n", "-X", "-D", "-P", "-o", "State", "-j", task).stdout
+    return "REQUEUED" in runs.split()
 
 
 def test_a_requeued_job_goes_back_to_queued_its_run_kept_as_an_attempt(
@@ -207,10 +220,14 @@ def test_a_requeued_job_goes_back_to_queued_its_run_kept_as_an_attempt(
     launch(box, slurm_cluster, "requeue", "x=1", "sleep=15")
     started(box, 0)  # its runner runs: Slurm has it RUNNING
     (job,) = wait_for(box, lambda js: js[0]["state"] == "running", "running")
-    slurm_cluster.run("scontrol", "requeue", f"{job['ts_id']}_0")
+    task = f"{job['ts_id']}_0"
+    slurm_cluster.run("scontrol", "requeue", task)
+    slurm_cluster.poll(
+        "sacct to list the requeue", lambda: sacct_lists_the_requeue(slurm_cluster, task)
+    )
     jobs = wait_for(box, lambda js: js[0]["attempt"] == 2, "the rerun")
     assert (jobs[0]["state"], jobs[0]["started_at"]) == ("queued", None), jobs[0]
-    assert attempts(box) == [(0, 1, "failed", REQUEUED, job["ts_id"])]
+    assert attempts(box) == [(0, 1, "failed", requeued(slurm_cluster), job["ts_id"])]
     slurm_cluster.run("scontrol", "update", f"JobId={job['ts_id']}_0", "StartTime=now+2")
     (done,) = wait_for(box, terminal, "the rerun to end")
     assert (done["state"], done["attempt"], done["ts_id"]) == ("completed", 2, job["ts_id"])
@@ -244,7 +261,7 @@ def test_a_requeue_no_status_saw_is_found_from_slurms_restart_count(
     started(box, 0, suffix="2.json", timeout=120)  # the rerun's result
     (job,) = box.status()
     assert (job["state"], job["attempt"]) == ("completed", 2), job
-    assert attempts(box) == [(0, 1, "failed", REQUEUED, int(array))]
+    assert attempts(box) == [(0, 1, "failed", requeued(slurm_cluster), int(array))]
 
 
 def test_depends_on_a_sweep_waits_for_it(box: Sandbox, slurm_cluster: SlurmCluster) -> None:
@@ -355,3 +372,84 @@ def test_the_time_limit_warns_then_stops_the_job(box: Sandbox, slurm_cluster: Sl
     assert jobs[0]["state"] == "failed" and "TIMEOUT" in jobs[0]["reason"], jobs[0]
     logs = box.tsq("logs", f"{jobs[0]['sweep']}:0").stdout
     assert "tsq: Slurm sent SIGUSR2: the job's time limit is signal_delay_s away" in logs, logs
+
+
+def test_a_sweep_larger_than_max_array_size_takes_several_arrays(
+    box: Sandbox, slurm_cluster: SlurmCluster
+) -> None:
+    """120 jobs on a cluster whose MaxArraySize is 50: three arrays, task ids below 50 (a
+    job's number in the first, its offset from its array's first job in the others). Queued
+    held; the last task of each array, released, runs the right job (its own x, its own
+    output dir); one `tsq cancel` (one scancel) takes the other 117 out."""
+    size = slurm_cluster.max_array_size
+    assert size == 50, (
+        f"this cluster's MaxArraySize is {size}; scripts/slurm.sh sets 50: restart it "
+        "(bash scripts/slurm.sh stop; bash scripts/slurm.sh start --accounting)"
+    )
+    launch(box, slurm_cluster, "big", "x=range(120)",
+           "++hydra.launcher.additional_parameters.hold=true")  # fmt: skip
+    jobs = by_num(box.status())
+    assert len(jobs) == 120 and {j["state"] for j in jobs.values()} == {"queued"}
+    arrays = sorted({j["ts_id"] for j in jobs.values()})
+    assert [sum(j["ts_id"] == a for j in jobs.values()) for a in arrays] == [50, 50, 20]
+    assert [jobs[n]["ts_id"] for n in (0, 49, 50, 99, 100, 119)] == [
+        arrays[0], arrays[0], arrays[1], arrays[1], arrays[2], arrays[2],
+    ]  # fmt: skip
+    for array, task in zip(arrays, (49, 49, 19), strict=True):
+        slurm_cluster.run("scontrol", "release", f"{array}_{task}")
+    ran = by_num(wait_for(
+        box, lambda js: sum(j["state"] == "completed" for j in js) == 3, "the released tasks"
+    ))  # fmt: skip
+    assert [n for n, j in ran.items() if j["state"] == "completed"] == [49, 99, 119]
+    sweep = ran[0]["sweep"]
+    collected = json.loads(box.tsq("collect", "--json", sweep).stdout)
+    assert {c["num"]: c["return_value"]["x"] for c in collected} == {49: 49, 99: 99, 119: 119}
+    assert {Path(c["output_dir"]).name for c in collected} == {"49", "99", "119"}
+    out = box.tsq("cancel", sweep).stdout
+    assert "117 queued jobs removed from slurm" in out, out
+    jobs = by_num(wait_for(box, terminal, "the cancelled jobs"))
+    assert sum(j["state"] == "cancelled" for j in jobs.values()) == 117
+
+
+def test_a_sweep_in_batches_queues_every_batch(box: Sandbox, slurm_cluster: SlurmCluster) -> None:
+    """`hydra.sweeper.max_batch_size=45`: Hydra hands the launcher 55 jobs in two batches,
+    numbered on from one to the next: the second (45-54) runs past MaxArraySize (50), so it
+    takes two arrays (45-49, then 50-54 as tasks 0-4). Every job completes with its own x."""
+    assert slurm_cluster.max_array_size == 50, "scripts/slurm.sh sets MaxArraySize=50"
+    out = launch(box, slurm_cluster, "batches", "x=range(55)", "hydra.sweeper.max_batch_size=45")
+    assert "Slurm refused" not in out.stderr, out.stderr
+    jobs = by_num(wait_for(box, lambda js: len(js) == 55 and terminal(js), "every batch"))
+    assert {j["state"] for j in jobs.values()} == {"completed"}, jobs
+    assert len({j["ts_id"] for j in jobs.values()}) == 3
+    collected = json.loads(box.tsq("collect", "--json", jobs[0]["sweep"]).stdout)
+    assert sorted((c["num"], c["return_value"]["x"]) for c in collected) == [
+        (n, n) for n in range(55)
+    ]
+
+
+def test_any_host_that_reaches_the_cluster_checks_cancels_and_retries(
+    box: Sandbox, slurm_cluster: SlurmCluster
+) -> None:
+    """A sweep launched on host a (TSQ_HOST=a) is checked, cancelled and retried from host b,
+    which reaches the same cluster (the same ClusterName): Slurm's job ids belong to the
+    cluster, not to the login node. b's retry is then cancelled from a."""
+    a, b = box.as_host("a"), box.as_host("b")
+    launch(a, slurm_cluster, "hosts", "x=1,2", "sleep=120", "hydra.launcher.array_parallelism=1")
+    started(a, 0, where="hosts")
+    status = b.tsq("status", "--all")
+    assert "not checked from here" not in status.stderr, status.stderr
+    assert "its unfinished jobs are checked in its queue" in status.stdout, status.stdout
+    jobs = by_num(b.status())
+    assert (jobs[0]["state"], jobs[1]["state"]) == ("running", "queued")
+    sweep = jobs[0]["sweep"]
+    out = b.tsq("cancel", sweep)
+    assert "1 queued job removed from slurm, 1 running job stopped" in out.stdout, out
+    jobs = by_num(wait_for(b, terminal, "the cancelled jobs"))
+    assert {j["state"] for j in jobs.values()} == {"cancelled"}
+    b.tsq("retry", sweep, "1")
+    again = by_num(a.status())[1]
+    assert again["attempt"] == 2 and again["state"] in ("queued", "running"), again
+    assert again["host"] == "b" and again["ts_id"] != jobs[1]["ts_id"], again
+    assert "marked cancelled" in a.tsq("cancel", f"{sweep}:1").stdout
+    (retried,) = [j for j in wait_for(a, terminal, "the retry cancelled") if j["num"] == 1]
+    assert retried["state"] == "cancelled"

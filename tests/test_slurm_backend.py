@@ -18,6 +18,7 @@ from tsq.backends.slurm import (
     queue_row,
     refusal,
     scancel_targets,
+    split_arrays,
     task_ranges,
 )
 from tsq.backends.slurmlist import (
@@ -26,11 +27,26 @@ from tsq.backends.slurmlist import (
     Phase,
     SlurmState,
     judge,
+    last_runs,
     parse_sacct,
     parse_squeue,
 )
 
 SAMPLES = Path(__file__).parent / "data" / "slurm-samples"
+
+
+def test_a_batch_takes_as_many_arrays_as_max_array_size_needs() -> None:
+    """Task ids stay below MaxArraySize (50 here): the job's number in the first array, its
+    offset from the array's first job in the others, whatever numbers a retry picks."""
+    arrays = split_arrays(range(120), 50)
+    assert [(offset, nums[0], nums[-1]) for offset, nums in arrays] == [
+        (0, 0, 49), (50, 50, 99), (100, 100, 119),
+    ]  # fmt: skip
+    assert split_arrays([200, 3, 70, 71, 119, 120], 50) == [
+        (0, [3]), (70, [70, 71, 119]), (120, [120]), (200, [200]),
+    ]  # fmt: skip
+    for offset, nums in split_arrays([0, 5, 1500, 1501, 2999, 3000], 1001):
+        assert all(0 <= num - offset < 1001 for num in nums)
 
 
 def test_task_ranges_collapse() -> None:
@@ -70,11 +86,14 @@ def test_submitit_options_become_sbatch_directives() -> None:
         "--job-name=mine", "--output=/o", "--error=/e",
     ]  # fmt: skip
     script = batch_script(
-        ["--array=0-2%2"], ["module load x"], ["py", "s p", "$SLURM_ARRAY_TASK_ID"]
+        ["--array=0-2%2"],
+        ["module load x"],
+        ["py", "s p", "$((SLURM_ARRAY_TASK_ID + 50))"],
+        shell=["$((SLURM_ARRAY_TASK_ID + 50))"],
     )
     assert script.splitlines() == [
         "#!/bin/bash", "#SBATCH --array=0-2%2", "module load x",
-        "exec py 's p' $SLURM_ARRAY_TASK_ID",
+        "exec py 's p' $((SLURM_ARRAY_TASK_ID + 50))",
     ]  # fmt: skip
 
 
@@ -161,3 +180,41 @@ def test_a_refresh_asks_sacct_for_ended_tasks_of_an_array_still_running(
     skipped = queue.find(jobs[2])
     assert skipped is not None and skipped.state is RowState.SKIPPED
     assert skipped.reason == "cancelled in Slurm (scancel) before it started"
+
+
+def test_a_rerun_names_the_cause_slurm_gives_for_the_earlier_run() -> None:
+    """sacct -D keeps each run of a requeued job (captured: `scontrol requeue`): the earlier
+    run's state is the cause the earlier attempt's reason names."""
+    from tsq.states import JobState
+    from tsq.status import RunFiles, decide_rerun
+    from tsq.store import Job
+
+    (run,) = last_runs(parse_sacct((SAMPLES / "sacct-rerun-D.txt").read_text())).values()
+    job = Job(id=1, num=0, attempt=1, version=0, overrides=[], label="a/b/0", ts_id=2885,
+              state=JobState.RUNNING)  # fmt: skip
+    rerun = decide_rerun(job, "Slurm", [RunFiles()], run.causes(run.restarts))
+    (ended,) = rerun.ended
+    assert ended.reason == "Slurm ran it again (REQUEUED: requeued) before this run started"
+
+
+def test_a_task_of_an_offset_array_never_recorded_is_found_by_its_name() -> None:
+    """The launcher killed between sbatch and recording: the job is found by its default
+    name, which carries its array's offset (task 3 of `app/abc+50` is job 53), and once its
+    array id and task are recorded it is found by them."""
+    job = JobRef(53, 1, "app/abc/53")
+    name = job_name(job, 50)
+    assert name == "app/abc+50"
+    row = QueueRow(queue_id=9, label=name, state=RowState.QUEUED, task=3)
+    other = QueueRow(queue_id=8, label="app/abc", state=RowState.QUEUED, task=3)
+    queue = SlurmQueue({(9, 3): row, (8, 3): other}, "tsq")
+    assert queue.find(job) is row
+    assert queue.find(JobRef(3, 1, "app/abc/3")) is other
+    assert queue.find(JobRef(53, 1, "app/abc/53", 9, "3")) is row
+    from tsq.states import JobState
+    from tsq.status import Observation, QueueFacts, decide
+    from tsq.store import Job
+
+    record = Job(id=1, num=53, attempt=1, version=0, overrides=[], label="app/abc/53",
+                 state=JobState.QUEUED)  # fmt: skip
+    update = decide(record, Observation(queue=QueueFacts.of(queue), row=row))
+    assert update is not None and (update.ts_id, update.server_id) == (9, "3")

@@ -291,7 +291,12 @@ def test_sacct_d_lists_each_run_of_a_requeued_job() -> None:
         SlurmState.REQUEUED, SlurmState.CANCELLED, 0,
     )  # fmt: skip
     runs = last_runs([first, second])
-    assert runs == {(2885, None): RunOf(second, 1)}
+    assert runs == {(2885, None): RunOf(second, 1, ("REQUEUED: requeued", "CANCELLED: cancelled"))}
+    # Why Slurm ran it again: how the earlier run ended (`scontrol requeue`: REQUEUED). While
+    # the rerun waits, sacct lists only that run: squeue's restart count (1) picks it.
+    assert runs[2885, None].causes(1) == ("REQUEUED: requeued",)
+    (pending,) = last_runs([first]).values()
+    assert (pending.restarts, pending.causes(1)) == (0, ("REQUEUED: requeued",))
     (shown,) = parse_scontrol(sample("scontrol-rerun.txt"))
     assert (shown.job, shown.restarts) == (2885, 1)
 

@@ -76,11 +76,12 @@ def cancel(store: Store, jobs: Sequence[Job]) -> Cancelled:
     report = Cancelled()
     by_sweep: dict[str, list[Job]] = defaultdict(list)
     active = [job for job in jobs if not job.state.terminal]
-    if active:  # only the host that queued a job can reach its queue (or its process)
+    if active:  # only a host that reaches a job's queue can cancel it (`tsq.status.Reach`)
         one = len(jobs) == 1
         target = f"{jobs[0].sweep_id}:{jobs[0].num}" if one else jobs[0].sweep_id
         what = f"job {target}" if one else f"sweep {target}"
-        refuse_elsewhere(what, {job.queued_on for job in active}, f"tsq cancel {target}")
+        queues = {(job.queued_on, backend_for(job.sweep)) for job in active}
+        refuse_elsewhere(what, queues, f"tsq cancel {target}")
     for job in jobs:
         if job.state.terminal:
             report.ended.append(job.num)

@@ -101,8 +101,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         hint = "" if args.all else " in the last 24 hours (--all lists every sweep)"
         print(f"no sweeps{hint}")
         return 0
+    from tsq.backends import backend_for
+    from tsq.status import Reach
+
+    reach = Reach()
     for sweep in sweeps:
-        print(sweep_line(sweep, jobs_by_sweep[sweep.id]))
+        asked = reach.backend(sweep.hostname, backend_for(sweep))
+        print(sweep_line(sweep, jobs_by_sweep[sweep.id], queue_asked=asked))
         notifier = notify_line(sweep)
         if notifier is not None:
             print(f"  {notifier}")

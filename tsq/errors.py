@@ -13,6 +13,10 @@ class BackendError(TsqError):
     """A queue (task-spooler) is missing, is the wrong program, or refused a request."""
 
 
+class QueueRefused(BackendError):
+    """The queue refused to queue jobs (Slurm's sbatch failed): none of them is in it."""
+
+
 class StoreError(TsqError):
     """The store cannot be opened, created or migrated."""
 

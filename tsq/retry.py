@@ -51,15 +51,15 @@ def retry(store: Store, sweep: Sweep, jobs: Sequence[Job], follow: str) -> list[
     """Queue `jobs` again; returns them as their new attempts (queued in ts).
 
     A job another retry renewed first (its row changed since it was read) is left out. Runs
-    only on the sweep's host: its queue is there."""
-    refuse_elsewhere(f"sweep {sweep.id}", [sweep.hostname], f"tsq retry {sweep.id}")
+    only on a host that reaches the sweep's queue (`tsq.status.Reach`)."""
+    backend = backend_for(sweep)
+    refuse_elsewhere(f"sweep {sweep.id}", [(sweep.hostname, backend)], f"tsq retry {sweep.id}")
     spool = sweep.spool
     try:
         specs = {job.num: spool.spec_of(job.num) for job in jobs}
     except FileNotFoundError as e:
         raise TsqError(f"cannot retry: {e} (was the sweep dir moved or deleted?)") from None
     options = {spec: TsOptions(**read_header(spec).get("ts", {})) for spec in set(specs.values())}
-    backend = backend_for(sweep)
     for queueing in options.values():
         backend.check_resources(queueing)
         require_passed(queueing, "run tsq retry")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal as signals
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -43,8 +43,9 @@ from tsq.words import plural
 class Observation:
     """Everything known about one active job at one moment, whatever its queue.
 
-    `queue` is None for a job queued on another host: its queue cannot be asked from here, so
-    only its files (shared with that host) are seen."""
+    `queue` is None for a job whose queue cannot be asked from here (another host's ts, or a
+    Slurm cluster this host does not reach: `Reach`), so only its files (shared with that
+    host) are seen."""
 
     queue: QueueFacts | None
     row: QueueRow | None = None  # its row in the queue, only if the label matches
@@ -136,16 +137,18 @@ def decide(job: Job, obs: Observation) -> JobUpdate | None:
     """The state a job should have given what was observed; None to leave it as it is.
 
     A queue row found by label under another id (the launcher stopped before recording the id)
-    also records that id and the queue instance it is in. A job that names a lease nobody holds
-    any more has its claim cleared, whatever else is decided.
+    also records that id and where in the queue it is (`tsq.backends.Queued.place`). A job
+    that names a lease nobody holds any more has its claim cleared, whatever else is decided.
     """
     update = _decide(job, obs)
     row = obs.row
     if row is not None and obs.queue is not None and row.queue_id != job.ts_id:
+        # Where in the queue it is: its array task (Slurm), else the queue instance (ts).
+        place = str(row.task) if row.task is not None else obs.queue.server_id
         update = replace(
             update or JobUpdate.of(job, job.state),
             ts_id=row.queue_id,
-            server_id=job.server_id or obs.queue.server_id,
+            server_id=job.server_id or place,
         )
     if job.lease is not None and not obs.lease_held:
         update = replace(update or JobUpdate.of(job, job.state), release=True)
@@ -165,9 +168,9 @@ def _decide(job: Job, obs: Observation) -> JobUpdate | None:
     """The policy. `lost` needs positive evidence: the queue is gone or was replaced, or the
     job ran and ended without a result and its queue forgot it. Nothing is decided from the
     queue's silence while a live command (its lease held) is queueing or cancelling the job,
-    nor from a listing that printed rows it could not read (`QueueFacts.complete`). Only the
-    host that queued a job can ask its queue: any other decides from the job's files alone, and
-    never that it failed without a result, was lost or cancelled.
+    nor from a listing that printed rows it could not read (`QueueFacts.complete`). A host that
+    cannot ask a job's queue (`Reach`) decides from the job's files alone, and never that it
+    failed without a result, was lost or cancelled.
 
     A job the queue has not listed *yet* is never taken for removed: task-spooler (both
     variants) does not list a job whose client it holds back for want of connections, but that
@@ -301,12 +304,16 @@ class RunFiles:
             return cls(began=began)
 
 
-def decide_rerun(job: Job, title: str, runs: list[RunFiles]) -> Rerun:
+RERUN_CAUSE = "requeued or preempted"  # when the queue does not say why it ran a job again
+
+
+def decide_rerun(job: Job, title: str, runs: list[RunFiles], causes: Sequence[str] = ()) -> Rerun:
     """The policy for a job its queue ran again (`QueueRow.restarts` above the job's): each run
     before the latest (`runs`, from the job's current attempt on) ended as its own files say,
-    or, without a result, failed because it was run again."""
+    or, without a result, failed because it was run again, for the cause the queue gives
+    (`causes`, one per run in `runs`; `RERUN_CAUSE` for those it does not say)."""
     ended: list[JobUpdate] = []
-    for files in runs:
+    for n, files in enumerate(runs):
         if files.result_problem is not None:
             ended.append(JobUpdate.of(job, JobState.FAILED, reason=files.result_problem))
         elif files.result is not None:
@@ -314,11 +321,12 @@ def decide_rerun(job: Job, title: str, runs: list[RunFiles]) -> Rerun:
         else:
             started = files.started
             what = "this run wrote a result" if started else "this run started"
+            cause = causes[n] if n < len(causes) else RERUN_CAUSE
             ended.append(
                 JobUpdate.of(
                     job,
                     JobState.FAILED,
-                    reason=f"{title} ran it again (requeued or preempted) before {what}",
+                    reason=f"{title} ran it again ({cause}) before {what}",
                     started_at=started.started_at if started else None,
                     output_dir=started.output_dir if started else None,
                 )
@@ -328,17 +336,17 @@ def decide_rerun(job: Job, title: str, runs: list[RunFiles]) -> Rerun:
 
 def observe(job: Job, queue: Queue | None) -> Observation:
     """What is known of `job` now: its row in `queue`, its result and `started` files, and,
-    on the host that queued it, its process and its lease. Pass no queue for a job queued on
-    another host (`is_local`): its files are all this host can see of it."""
+    on the host that queued it, its process and its lease. Pass no queue for a job whose queue
+    this host cannot ask (`Reach`): its files are all this host can see of it."""
     spool = job.sweep.spool
-    local = queue is not None and is_local(job)
-    row = queue.find(JobRef.of(job)) if queue is not None and local else None
+    local = is_local(job)
+    row = queue.find(JobRef.of(job)) if queue is not None else None
     files = RunFiles.read(spool, job.num, job.attempt)
     started = files.started
     if row is not None and row.ambiguous and files.result is None:
         row = queue.explain(row)  # type: ignore[union-attr]
     return Observation(
-        queue=QueueFacts.of(queue) if queue is not None and local else None,
+        queue=QueueFacts.of(queue) if queue is not None else None,
         row=row,
         result=files.result,
         result_problem=files.result_problem,
@@ -352,14 +360,37 @@ def observe(job: Job, queue: Queue | None) -> Observation:
 
 
 def is_local(job: Job) -> bool:
-    """Was `job` (its latest attempt) queued on this host? Only then can its queue be asked."""
+    """Was `job` (its latest attempt) queued on this host? Its process and its files outside
+    the shared sweep dir are there; its queue may be reachable from other hosts too (`Reach`)."""
     return job.queued_on == this_host()
 
 
-def refuse_elsewhere(subject: str, hosts: Iterable[str], command: str) -> None:
+@dataclass
+class Reach:
+    """Which jobs' queues this host can ask, each backend asked once (`Backend.reachable_here`):
+    its own jobs' always; another host's when their queue is not tied to that host (a Slurm
+    cluster this host's clients reach too: same `ClusterName`), never for ts."""
+
+    known: dict[Backend, bool] = field(default_factory=dict)
+
+    def backend(self, host: str, backend: Backend) -> bool:
+        """Can this host ask `backend`, the queue jobs went to on `host`?"""
+        if host == this_host():
+            return True
+        if backend not in self.known:
+            self.known[backend] = backend.reachable_here()
+        return self.known[backend]
+
+    def job(self, job: Job) -> bool:
+        return self.backend(job.queued_on, backend_for(job.sweep))
+
+
+def refuse_elsewhere(subject: str, queues: Iterable[tuple[str, Backend]], command: str) -> None:
     """Refuse, in one line naming the host where it works, a command that needs the queue of
-    jobs queued on another host (`cancel`, `retry`)."""
-    elsewhere = sorted(set(hosts) - {this_host()})
+    jobs queued on another host (`cancel`, `retry`), given as (host, backend) pairs, when this
+    host cannot reach that queue (`Reach`)."""
+    reach = Reach()
+    elsewhere = sorted({host for host, backend in set(queues) if not reach.backend(host, backend)})
     if elsewhere:
         where = " and ".join(elsewhere)
         raise TsqError(
@@ -378,14 +409,16 @@ def _by_backend(jobs: Iterable[Job]) -> dict[Backend, list[Job]]:
 def refresh(store: Store, sweep_id: str | None = None) -> Refresh:
     """Reconcile every queued or running job (of one sweep, if given). The queue is asked
     before the result files are read, so a job that ends in between is seen by its result,
-    never mistaken for lost. Jobs queued on another host are judged from their files only,
-    and their queue is never asked: the same socket path here is another server."""
+    never mistaken for lost. Jobs whose queue this host cannot ask (`Reach`: another host's ts
+    server, where the same socket path here is another server) are judged from their files
+    only."""
     report = Refresh()
     updates: list[JobUpdate] = []
     active = _in_own_dirs(store.active_jobs(sweep_id), report.warnings)
-    remote = [job for job in active if not is_local(job)]
+    reach = Reach()
+    remote = [job for job in active if not reach.job(job)]
     groups: list[tuple[Queue | None, list[Job]]] = [(None, remote)] if remote else []
-    for backend, jobs in _by_backend(job for job in active if is_local(job)).items():
+    for backend, jobs in _by_backend(job for job in active if reach.job(job)).items():
         queue = backend.look([JobRef.of(job) for job in jobs], report.warnings)
         if queue is None:
             continue
@@ -452,7 +485,8 @@ def _after_reruns(
                 RunFiles.read(spool, job.num, job.attempt + n)
                 for n in range(row.restarts - job.restarts)
             ]
-            reruns.append(decide_rerun(job, queue.title, runs))  # type: ignore[union-attr]
+            causes = row.rerun_causes[job.restarts :]  # the causes of the runs in `runs`
+            reruns.append(decide_rerun(job, queue.title, runs, causes))  # type: ignore[union-attr]
         if reruns:
             changed = set(store.record_reruns(reruns))
             renewed = store.active_jobs(ids=sorted(changed)) if changed else []
@@ -466,8 +500,8 @@ def unchecked_note(unchecked: dict[str, int]) -> str:
     hosts = ", ".join(f"{count} on host {host}" for host, count in sorted(unchecked.items()))
     total = plural(sum(unchecked.values()), "unfinished job")
     return (
-        f"{total} not checked from here ({hosts}): only the host that queued a job can ask "
-        "its queue; judged from their files only (`tsq status` on that host checks them)"
+        f"{total} not checked from here ({hosts}): this host cannot ask their queue; judged "
+        "from their files only (`tsq status` on that host checks them)"
     )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from tsq.backends import Backend, JobRef
-from tsq.errors import StoreError, TsqError
+from tsq.errors import QueueRefused, StoreError, TsqError
 from tsq.lease import Lease
 from tsq.options import TsOptions
 from tsq.states import JobState
@@ -74,13 +74,12 @@ def submit_jobs(
         # Which queue instance each job went to, read around it: a ts server killed part-way
         # is replaced by the next ts client, and the jobs it held are lost, not removed.
         before = backend.server_id()
-        for ref, queue_id in backend.submit_batch(
-            spec, list(by_ref), queueing, after=after, hold=hold
-        ):
+        for queued in backend.submit_batch(spec, list(by_ref), queueing, after=after, hold=hold):
             now = backend.server_id()
             # None before: no server listened, so the job's own client started this one.
             server = now if before in (None, now) else None
-            submitted[by_ref[ref].id] = Submitted(queue_id, time.time(), server)
+            place = queued.place if queued.place is not None else server
+            submitted[by_ref[queued.job].id] = Submitted(queued.queue_id, time.time(), place)
             before = now
     except (Exception, KeyboardInterrupt) as cause:
         _record(store, backend, sweep, submitted, lease, follow)
@@ -96,7 +95,8 @@ def submit_jobs(
 
 
 class Submitted(NamedTuple):
-    """Where one job went: its queue id, when, and the queue instance (None: not known)."""
+    """Where one job went: its queue id, when, and the queue instance (None: not known) or,
+    for a queue that says where in a shared submission it went, that (`Queued.place`)."""
 
     queue_id: int
     at: float
@@ -156,14 +156,16 @@ def _abandon(
     """Mark the jobs never sent to ts lost once queueing stopped part-way (the ones queued are
     recorded), and say what the records are.
 
-    The job being queued when it stopped may or may not have reached ts: it keeps its claim
-    while its ts client lives, then the next refresh finds it in ts by its label, or marks it
-    lost.
+    The job being queued when it stopped, unless the queue refused it (`QueueRefused`), may
+    or may not have reached ts: it keeps its claim while its ts client lives, then the next
+    refresh finds it in ts by its label, or marks it lost.
     """
     why = "interrupted" if isinstance(cause, KeyboardInterrupt) else str(cause)
     ids = {job_id for job_id in submitted}
     unsent = [job for job in jobs if job.id not in ids]
-    never = unsent[1:]
+    # A queue that refused them has none of them; otherwise the first may have got there.
+    in_flight = unsent[:1] if not isinstance(cause, QueueRefused) else []
+    never = unsent[len(in_flight) :]
     store.apply(
         [
             JobUpdate.of(
@@ -175,10 +177,10 @@ def _abandon(
             for job in never
         ]
     )
-    in_flight = f"; job {unsent[0].num} was being queued" if unsent else ""
+    being = f"; job {in_flight[0].num} was being queued" if in_flight else ""
     total = plural(len(jobs), "job")
     return (
         f"{why}: {len(submitted)} of {total} of sweep {sweep.id} were queued in {backend.name} "
-        f"and are recorded, {len(never)} never were and are marked lost{in_flight}. "
+        f"and are recorded, {len(never)} never were and are marked lost{being}. "
         f"See: {follow}"
     )

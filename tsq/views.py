@@ -75,16 +75,15 @@ def exit_text(job: Run) -> str:
     return "" if job.exit_code is None else str(job.exit_code)
 
 
-def sweep_line(sweep: Sweep, jobs: Sequence[Job]) -> str:
+def sweep_line(sweep: Sweep, jobs: Sequence[Job], *, queue_asked: bool = True) -> str:
+    """The sweep's heading; `queue_asked`: this host can ask its queue (`tsq.status.Reach`)."""
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(sweep.created_at))
     count = plural(len(jobs), "job")
     line = f"sweep {sweep.id}  {sweep.task_name}  {when}  {count}: {counts(jobs)}\n"
     line += f"  dir: {sweep.sweep_dir}"
     if sweep.hostname != this_host():
-        line += (
-            f"\n  host: {sweep.hostname} (not this host: its unfinished jobs are judged from "
-            "their files only)"
-        )
+        judged = "checked in its queue" if queue_asked else "judged from their files only"
+        line += f"\n  host: {sweep.hostname} (not this host: its unfinished jobs are {judged})"
     if sweep.project is not None:  # sweeps launched before tsq recorded their code have none
         from tsq.snapshot import Provenance
 

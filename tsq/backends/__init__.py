@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:  # the barrier and the runner import this package without the store
     from tsq.options import TsOptions
@@ -55,6 +55,9 @@ class QueueRow:
     # How many times the queue started this submission again (Slurm's requeue, preemption);
     # None for a queue that never does (ts). Each run is an attempt of its own (`runner_argv`).
     restarts: int | None = None
+    # Why the queue ran it again, one per earlier run, oldest first, where it says (Slurm's
+    # sacct: "NODE_FAIL"...); shorter than `restarts` when it does not say for every run.
+    rerun_causes: tuple[str, ...] = ()
 
 
 def runner_argv(
@@ -93,17 +96,30 @@ class RunnerArgs:
 @dataclass(frozen=True)
 class JobRef:
     """One job attempt as a queue needs it to queue or find it: its number, attempt, label
-    (unique to the attempt) and the queue id recorded for it (None until it is recorded).
-    A `tsq.store.Job` has the same attributes (`ts_id` for `queue_id`): `JobRef.of`."""
+    (unique to the attempt), the queue id recorded for it (None until it is recorded) and
+    where in that submission it is (`Queued.place`). A `tsq.store.Job` has the same attributes
+    (`ts_id` for `queue_id`, `server_id` for `place`): `JobRef.of`."""
 
     num: int
     attempt: int
     label: str
     queue_id: int | None = None
+    place: str | None = None
 
     @classmethod
     def of(cls, job: Any) -> JobRef:
-        return cls(job.num, job.attempt, job.label, job.ts_id)
+        return cls(job.num, job.attempt, job.label, job.ts_id, job.server_id)
+
+
+class Queued(NamedTuple):
+    """One job as `Backend.submit_batch` queued it: its queue id and, for a queue whose id is
+    shared by several jobs, where in that submission it is (Slurm: its array task id, which
+    need not be its number). The store keeps `place` as the attempt's `server_id`; None lets
+    the caller record the queue instance there (`Backend.server_id`, ts)."""
+
+    job: JobRef
+    queue_id: int
+    place: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,17 +197,23 @@ class Backend(Protocol):
         *,
         after: Sequence[int] = (),
         hold: Callable[[JobRef], int],
-    ) -> Iterator[tuple[JobRef, int]]:
+    ) -> Iterator[Queued]:
         """Queue the job runners of `jobs` (all of batch spec `spec`), yielding each job with
-        its queue id as soon as it is queued, so that a failure part-way leaves those queued
-        known (ts queues one at a time; Slurm one array at a time). `after`: queue ids they
-        wait for, however those end. `hold(job)` gives a lease descriptor (`Lease.hold_for`)
-        that the queueing process must keep open while it may still queue `job`; the backend
-        closes it."""
+        its queue id (`Queued`) as soon as it is queued, so that a failure part-way leaves
+        those queued known (ts queues one at a time; Slurm one array at a time). `after`:
+        queue ids they wait for, however those end. `hold(job)` gives a lease descriptor
+        (`Lease.hold_for`) that the queueing process must keep open while it may still queue
+        `job`; the backend closes it."""
         ...
 
     def server_id(self) -> str | None:
         """The identity of the queue instance jobs go to now (None: unknown)."""
+        ...
+
+    def reachable_here(self) -> bool:
+        """Whether this host can ask the queue that jobs queued on another host went to:
+        ts never (a server lives on its host, whatever its socket path), Slurm when this
+        host's clients reach the same cluster (`tsq.status.Reach`)."""
         ...
 
     def look(self, jobs: Sequence[JobRef], warnings: list[str]) -> Queue | None:

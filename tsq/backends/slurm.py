@@ -1,11 +1,13 @@
-"""Slurm as a queue backend: one `sbatch --array` per batch, refreshed from squeue and sacct.
+"""Slurm as a queue backend: `sbatch --array` per batch, refreshed from squeue and sacct.
 
-Every job of a batch is one task of one array, its task id the job's number, running the same
-job runner as ts jobs (`tsq.backends.runner_argv`, with `$SLURM_ARRAY_TASK_ID` for the number).
-The store keeps the array's job id in `ts_id`; with the job's number it names the task
-(`<array id>_<num>`), so no column was added. `slurmlist` parses what the clients print; this
-module runs them, always bounded in time (Slurm's clients retry forever when the controller is
-down).
+Every job of a batch is one task of an array, running the same job runner as ts jobs
+(`tsq.backends.runner_argv`). A batch takes as many arrays as the cluster's `MaxArraySize` needs
+(`split_arrays`): a task id is the job's number below that size, else its offset from the
+array's first job, and the batch script adds that offset back (`task_word`). The store keeps the
+array's job id in `ts_id` and the task id in `server_id` (`Queued.place`; none recorded: the
+job's number, as before arrays were split): together they name the task (`<array id>_<task>`).
+`slurmlist` parses what the clients print; this module runs them, always bounded in time
+(Slurm's clients retry forever when the controller is down).
 
 A refresh costs at most three calls, whatever the number of jobs: `squeue --me` for the active
 ones, then, for recorded jobs it does not list, one `sacct -D -j <ids>` (accounting on) and one
@@ -18,17 +20,16 @@ left no result.
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tsq.backends import JobRef, QueueRow, RowState, Stopped, runner_argv
+from tsq.backends import JobRef, Queued, QueueRow, RowState, Stopped, runner_argv
 from tsq.backends.slurmlist import (
     LAUNCH_FAILED,
     SACCT_FIELDS,
@@ -39,6 +40,7 @@ from tsq.backends.slurmlist import (
     SlurmState,
     Verdict,
     cancelled_unstarted,
+    config_value,
     last_runs,
     parse_sacct,
     parse_sbatch,
@@ -46,7 +48,7 @@ from tsq.backends.slurmlist import (
     parse_squeue,
     sbatch_error,
 )
-from tsq.errors import BackendError
+from tsq.errors import BackendError, QueueRefused
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -58,8 +60,32 @@ TASK = "$SLURM_ARRAY_TASK_ID"
 #: Which run of its submission the runner is (0 for the first): a requeued job runs the same
 #: batch script again, and each run must leave files of its own.
 RESTART = "${SLURM_RESTART_COUNT:-0}"
-_SHELL_WORDS = (TASK, RESTART)
 SCANCELLED = "cancelled in Slurm (scancel)"
+
+
+def split_arrays(nums: Sequence[int], max_size: int) -> list[tuple[int, list[int]]]:
+    """Job numbers as few arrays as `MaxArraySize` (`max_size`: task ids below it) allows, each
+    as (offset, numbers): a job's task id is its number minus its array's offset. The first
+    array's offset is 0 while its numbers allow, so below that size a task id is the job's
+    number (`scancel <array>_<num>`); an array past it starts at its first job's number."""
+    arrays: list[tuple[int, list[int]]] = []
+    for num in sorted(set(nums)):
+        if arrays and num - arrays[-1][0] < max_size:
+            arrays[-1][1].append(num)
+        else:
+            arrays.append((0 if num < max_size else num, [num]))
+    return arrays
+
+
+def task_word(offset: int) -> str:
+    """The job's number in its array task's batch script: the task id plus the offset."""
+    return TASK if offset == 0 else f"$(({TASK[1:]} + {offset}))"
+
+
+def array_task(job: JobRef) -> int:
+    """The job's task id in its array: the one recorded when it was queued, else (a job not
+    recorded yet, or queued before arrays were split) its number."""
+    return int(job.place) if job.place is not None else job.num
 
 
 def task_ranges(nums: Sequence[int]) -> str:
@@ -91,11 +117,21 @@ def scancel_targets(rows: Sequence[QueueRow]) -> list[str]:
     return arrays + [str(job) for job in sorted(plain)]
 
 
-def job_name(job: JobRef) -> str:
+def job_name(job: JobRef, offset: int = 0) -> str:
     """The Slurm job name of an attempt when the user sets none: its label without the job's
-    number (array tasks share one name), so a job queued but never recorded is found again."""
+    number (array tasks share one name), and the offset of its array's task ids when there is
+    one (`+50`), so a job queued but never recorded is found again (`named_task`)."""
     sweep_part = job.label.rsplit("/", 1)[0]
-    return f"{sweep_part}#{job.attempt}" if job.attempt > 1 else sweep_part
+    name = f"{sweep_part}#{job.attempt}" if job.attempt > 1 else sweep_part
+    return f"{name}+{offset}" if offset else name
+
+
+def named_task(name: str | None, task: int | None) -> tuple[str | None, int | None]:
+    """(name without its offset, job number) of an array task named by `job_name`."""
+    base, plus, offset = (name or "").rpartition("+")
+    if plus and offset.isdigit() and task is not None:
+        return base, task + int(offset)
+    return name, task
 
 
 # --- options -> sbatch directives ---------------------------------------------------------------
@@ -186,9 +222,12 @@ def _make_folder(output: str, spool: Path) -> bool:
     return False
 
 
-def batch_script(options: list[str], setup: Sequence[str], command: list[str]) -> str:
+def batch_script(
+    options: list[str], setup: Sequence[str], command: list[str], shell: Sequence[str] = ()
+) -> str:
+    """The batch script running `command`, quoted but for its `shell` words (`$SLURM_...`)."""
     lines = ["#!/bin/bash", *(f"#SBATCH {shlex.quote(o)}" for o in options), *setup]
-    quoted = " ".join(arg if arg in _SHELL_WORDS else shlex.quote(arg) for arg in command)
+    quoted = " ".join(arg if arg in shell else shlex.quote(arg) for arg in command)
     return "\n".join([*lines, f"exec {quoted}", ""])
 
 
@@ -209,12 +248,13 @@ def queue_row(
     exit_code: int | None = None,
     signal: int | None = None,
     run_time: float | None = None,
+    rerun_causes: tuple[str, ...] = (),
 ) -> QueueRow:
     """A Slurm job or array task as the refresh sees it, in its latest run (`restarts` runs came
     before it). Cancelled jobs (scancel, or a dependency that can never be met) will never run:
     SKIPPED, with Slurm's why. Ended ones carry their exit code and signal, and the why when the
     state says more (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, PREEMPTED...)."""
-    base = dict(queue_id=job, task=task, label=name, restarts=restarts)
+    base = dict(queue_id=job, task=task, label=name, restarts=restarts, rerun_causes=rerun_causes)
     if verdict.phase is Phase.QUEUED:
         return QueueRow(**base, state=RowState.QUEUED, reason=verdict.why or None)
     if verdict.phase is Phase.RUNNING:
@@ -254,11 +294,11 @@ class SlurmQueue:
 
     @cached_property
     def by_name(self) -> dict[tuple[str | None, int | None], QueueRow]:
-        return {(row.label, row.task): row for row in self.rows.values()}
+        return {named_task(row.label, row.task): row for row in self.rows.values()}
 
     def find(self, job: JobRef) -> QueueRow | None:
         if job.queue_id is not None:
-            return self.rows.get((job.queue_id, job.num))
+            return self.rows.get((job.queue_id, array_task(job)))
         return self.by_name.get((job_name(job), job.num))
 
     def explain(self, row: QueueRow) -> QueueRow:
@@ -285,9 +325,24 @@ class SlurmBackend:
         if shutil.which("sbatch") is None:
             raise BackendError("Slurm's sbatch is not on the PATH (install slurm-client)")
         backend = cls(cluster="", conf=os.environ.get("SLURM_CONF", ""))
-        config = backend._run(["scontrol", "show", "config"], "scontrol show config")
-        m = re.search(r"^ClusterName\s*=\s*(\S+)", config.stdout, re.M)
-        return cls(cluster=m.group(1) if m else "", conf=backend.conf)
+        return cls(cluster=backend.cluster_here(), conf=backend.conf)
+
+    def _config(self, key: str) -> str | None:
+        """One setting of the cluster this host's clients reach (`scontrol show config`)."""
+        config = self._run(["scontrol", "show", "config"], "scontrol show config")
+        return config_value(config.stdout, key)
+
+    def cluster_here(self) -> str:
+        """The name of the cluster this host's clients reach ("" when it has none)."""
+        return self._config("ClusterName") or ""
+
+    def reachable_here(self) -> bool:
+        """Every host whose clients reach the same cluster (same `ClusterName`) can ask it:
+        Slurm's job ids belong to the cluster, not to the login node that submitted them."""
+        try:
+            return self.cluster_here() == self.cluster
+        except BackendError:
+            return False
 
     @classmethod
     def of_record(cls, record: Mapping[str, str | None]) -> SlurmBackend:
@@ -345,15 +400,23 @@ class SlurmBackend:
     # -- submitting
 
     def _script(
-        self, spec: Path, attempt: int, name: str, options: TsOptions, extra: list[str]
+        self,
+        spec: Path,
+        attempt: int,
+        name: str,
+        options: TsOptions,
+        extra: list[str],
+        offset: int = 0,
     ) -> str:
         slurm = options.slurm
         output, error = output_paths(slurm, spec.parent / "slurm")
-        command = runner_argv(spec, TASK, attempt, RESTART)
+        num = task_word(offset)
+        command = runner_argv(spec, num, attempt, RESTART)
         if slurm.get("srun_args"):
             command = ["srun", "--unbuffered", *map(str, slurm["srun_args"]), *command]
         setup = [str(line) for line in slurm.get("setup") or []]
-        return batch_script([*directives(slurm, name, output, error), *extra], setup, command)
+        options_ = [*directives(slurm, name, output, error), *extra]
+        return batch_script(options_, setup, command, shell=(num, RESTART))
 
     def check_resources(self, options: TsOptions) -> None:
         """Refuse what tsq does not do, then ask `sbatch --test-only` (~40 ms) whether
@@ -377,7 +440,7 @@ class SlurmBackend:
             check=False,
         )
         if done.returncode != 0:
-            raise BackendError(f"Slurm refused the jobs: {sbatch_error(done.stderr)}")
+            raise QueueRefused(f"Slurm refused the jobs: {sbatch_error(done.stderr)}")
         try:
             return parse_sbatch(done.stdout).job_id
         except SlurmParseError as e:
@@ -404,38 +467,66 @@ class SlurmBackend:
         *,
         after: Sequence[int] = (),
         hold: Callable[[JobRef], int],
-    ) -> Iterator[tuple[JobRef, int]]:
+    ) -> Iterator[Queued]:
         """One `sbatch --array` per attempt number among `jobs` (a launch: one; a retry of
-        jobs at different attempts: one per attempt), throttled by `array_parallelism`.
-        An array is queued whole or not at all."""
+        jobs at different attempts: one per attempt) and per `MaxArraySize` (`split_arrays`),
+        each throttled by `array_parallelism` as submitit does. An array is queued whole or
+        not at all; a refused one stops the batch, the arrays before it stay queued."""
         by_attempt: dict[int, list[JobRef]] = {}
         for job in jobs:
             by_attempt.setdefault(job.attempt, []).append(job)
+        max_size = self.max_array_size()
         for attempt, group in sorted(by_attempt.items()):
-            limit = int(options.slurm.get("array_parallelism") or 0)
-            array = task_ranges([job.num for job in group])
-            if limit > 0:
-                array += f"%{min(limit, len(group))}"
-            extra = [f"--array={array}"]
-            if after:
-                extra.append("--dependency=afterany:" + ":".join(map(str, after)))
-            output, _ = output_paths(options.slurm, spec.parent / "slurm")
-            per_task = _make_folder(output, spec.parent / "slurm")
-            if per_task:  # held until each task's folder exists (the array id names them)
-                extra.append("--hold")
-            script = self._script(spec, attempt, job_name(group[0]), options, extra)
-            claims = [hold(job) for job in group]
-            try:
-                array_id = self._sbatch(script, options, claims)
-            finally:
-                for claim in claims:
-                    os.close(claim)
-            if per_task:
-                folders = [task_folder(output, array_id, job.num) for job in group]
-                user_hold = bool((options.slurm.get("additional_parameters") or {}).get("hold"))
-                self._release(array_id, folders, release=not user_hold)
-            for job in group:
-                yield job, array_id
+            by_num = {job.num: job for job in group}
+            for offset, nums in split_arrays(list(by_num), max_size):
+                chunk = [by_num[num] for num in nums]
+                array_id = self._submit_array(spec, attempt, chunk, offset, options, after, hold)
+                for job in chunk:
+                    yield Queued(job, array_id, str(job.num - offset))
+
+    def max_array_size(self) -> int:
+        """The cluster's `MaxArraySize`: array task ids must be below it."""
+        value = self._config("MaxArraySize")
+        try:
+            return int(value or "")
+        except ValueError:
+            raise BackendError(f"scontrol show config gives no MaxArraySize ({value!r})") from None
+
+    def _submit_array(
+        self,
+        spec: Path,
+        attempt: int,
+        jobs: list[JobRef],
+        offset: int,
+        options: TsOptions,
+        after: Sequence[int],
+        hold: Callable[[JobRef], int],
+    ) -> int:
+        """Queue `jobs` as one array, task ids their numbers minus `offset`; its job id."""
+        tasks = [job.num - offset for job in jobs]
+        array = task_ranges(tasks)
+        limit = int(options.slurm.get("array_parallelism") or 0)
+        if limit > 0:
+            array += f"%{min(limit, len(jobs))}"
+        extra = [f"--array={array}"]
+        if after:
+            extra.append("--dependency=afterany:" + ":".join(map(str, after)))
+        output, _ = output_paths(options.slurm, spec.parent / "slurm")
+        per_task = _make_folder(output, spec.parent / "slurm")
+        if per_task:  # held until each task's folder exists (the array id names them)
+            extra.append("--hold")
+        script = self._script(spec, attempt, job_name(jobs[0], offset), options, extra, offset)
+        claims = [hold(job) for job in jobs]
+        try:
+            array_id = self._sbatch(script, options, claims)
+        finally:
+            for claim in claims:
+                os.close(claim)
+        if per_task:
+            folders = [task_folder(output, array_id, task) for task in tasks]
+            user_hold = bool((options.slurm.get("additional_parameters") or {}).get("hold"))
+            self._release(array_id, folders, release=not user_hold)
+        return array_id
 
     def _release(self, array_id: int, folders: list[Path], *, release: bool) -> None:
         """Create the array's per-task output folders, then let it run (unless the user asked
@@ -472,11 +563,15 @@ class SlurmBackend:
                     entry.job, entry.task, entry.name, verdict, entry.state, entry.restarts
                 )
         # Per task: an array may have some tasks running (in squeue) and others ended.
-        wanted: set[tuple[int, int]] = {(j.queue_id, j.num) for j in jobs if j.queue_id is not None}
+        wanted: set[tuple[int, int]] = {
+            (j.queue_id, array_task(j)) for j in jobs if j.queue_id is not None
+        }
         missing = {job for job, _ in wanted - rows.keys()}
-        if not missing:
+        # sacct -D says why Slurm ran a job again (its earlier runs' states).
+        rerun = {key[0] for key, row in rows.items() if row.restarts and key in wanted}
+        if not missing | rerun:
             return rows
-        ids = ",".join(map(str, sorted(missing)))
+        ids = ",".join(map(str, sorted(missing | rerun)))
         fields = ",".join(SACCT_FIELDS)
         done = self._run(
             ["sacct", "--parsable2", "-n", "-X", "-D", "-o", fields, "-j", ids],
@@ -487,13 +582,17 @@ class SlurmBackend:
         for key, run in last_runs(accounted or []).items():
             acct = run.entry
             verdict = acct.verdict()
-            if verdict is None or acct.state is None or key in rows:
+            if key in rows:
+                rows[key] = replace(rows[key], rerun_causes=run.causes(rows[key].restarts or 0))
+                continue
+            if verdict is None or acct.state is None:
                 continue
             rows[key] = queue_row(
                 acct.job, acct.task, acct.name, verdict, acct.state, run.restarts,
                 exit_code=acct.exit.code if acct.exit else None,
                 signal=acct.exit.signal if acct.exit else None,
                 run_time=_seconds(acct.start, acct.end),
+                rerun_causes=run.causes(run.restarts),
             )  # fmt: skip
         missing_tasks = wanted - rows.keys()
         if not missing_tasks:

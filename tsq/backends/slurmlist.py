@@ -291,6 +291,15 @@ def judge(state: SlurmState, exit_status: ExitStatus | None = None, reason: str 
     return Verdict(meaning.phase, meaning.ending, why)
 
 
+# --- scontrol show config ---------------------------------------------------------------------
+
+
+def config_value(text: str, key: str) -> str | None:
+    """One setting in what ``scontrol show config`` prints (``Key = value``); None if absent."""
+    m = re.search(rf"^{re.escape(key)}\s*=\s*(\S.*?)\s*$", text, re.M)
+    return m.group(1) if m else None
+
+
 # --- ids ---------------------------------------------------------------------------------------
 
 
@@ -539,16 +548,38 @@ def last_runs(entries: list[AccountingEntry]) -> dict[tuple[int, int | None], Ru
         if entry.in_range and before is not None:
             continue
         after = None if before is None or before.entry.in_range else before
-        runs[key] = RunOf(entry, 0 if after is None else after.restarts + 1)
+        if after is None:
+            runs[key] = RunOf(entry, 0, (rerun_cause(entry),))
+        else:
+            runs[key] = RunOf(entry, after.restarts + 1, (*after.endings, rerun_cause(entry)))
     return runs
+
+
+def rerun_cause(earlier: AccountingEntry) -> str:
+    """Why Slurm ran a job again, from its earlier run's entry: the state that run ended in
+    and what it means ("NODE_FAIL: its node failed", "PREEMPTED: preempted", "REQUEUED:
+    requeued" for `scontrol requeue`, "FAILED: exit code 3" for a RequeueExit)."""
+    state = earlier.state_text.split(" ", 1)[0] or "no state"
+    verdict = earlier.verdict()
+    why = verdict.why.removesuffix(f" ({state})") if verdict is not None else ""
+    return f"{state}: {why}" if why else state
 
 
 @dataclass(frozen=True)
 class RunOf:
-    """A job's latest run in sacct, and how many times Slurm started the job again before it."""
+    """A job's latest run in sacct, how many times Slurm started the job again before it, and
+    how each run listed ended (`rerun_cause`), oldest first. A job requeued and pending again
+    has no record of its new run yet: whoever knows its restart count (squeue) takes the
+    first that many as the causes (`causes`)."""
 
     entry: AccountingEntry
     restarts: int
+    endings: tuple[str, ...] = ()
+
+    def causes(self, restarts: int) -> tuple[str, ...]:
+        """Why Slurm ran the job again, for each of its `restarts` earlier runs that sacct
+        lists."""
+        return self.endings[:restarts]
 
 
 # --- scontrol show job -o ---------------------------------------------------------------------

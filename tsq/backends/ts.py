@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tsq.backends import JobRef, QueueRow, RowState, Stopped, runner_argv
+from tsq.backends import JobRef, Queued, QueueRow, RowState, Stopped, runner_argv
 from tsq.backends.tsclient import FORK, Spooler, server_id
 from tsq.backends.tslist import TsJob, exit_code_from_elevel, job_output
 from tsq.errors import BackendError
@@ -157,7 +157,7 @@ class TsBackend:
         *,
         after: Sequence[int] = (),
         hold: Callable[[JobRef], int],
-    ) -> Iterator[tuple[JobRef, int]]:
+    ) -> Iterator[Queued]:
         """One `ts` client per job, each holding its job's claim while it queues it."""
         if len(after) > 1:
             raise BackendError("task-spooler jobs can wait for one job only")
@@ -177,10 +177,13 @@ class TsBackend:
                 )
             finally:
                 os.close(claim)
-            yield job, ts_id
+            yield Queued(job, ts_id)
 
     def server_id(self) -> str | None:
         return server_id(self.socket)
+
+    def reachable_here(self) -> bool:
+        return False  # the same socket path on another host is another server
 
     def look(self, jobs: Sequence[JobRef], warnings: list[str]) -> TsQueue | None:
         """The server as it is now. Its identity is read after its list: if the server died

@@ -122,7 +122,8 @@ class AttemptColumns:
     started_at: Mapped[float | None]
     ended_at: Mapped[float | None]
     output_dir: Mapped[str | None]
-    # The ts server instance the attempt was queued in (`Backend.server_id`).
+    # The ts server instance the attempt was queued in (`Backend.server_id`); for Slurm, its
+    # array task id (`tsq.backends.Queued.place`).
     server_id: Mapped[str | None]
     # The host it was queued on (`tsq.hosts.this_host`): only that host can ask its queue.
     host: Mapped[str | None]
