@@ -173,6 +173,49 @@ def postgres(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterat
             state.write_text(json.dumps(info))
 
 
+@dataclass(frozen=True)
+class OwnCluster(Cluster):
+    """A cluster of one test's own, which it may restart or stop (the session's is shared)."""
+
+    programs: Path = Path()
+
+    def pg_ctl(self, *args: str) -> None:
+        """`pg_ctl ARGS` on this cluster, waiting for it; the server's output goes to its log
+        (a captured pipe would be held open by the server it starts)."""
+        data = os.path.join(self.directory, "data")
+        log = os.path.join(self.directory, "log")
+        subprocess.run(
+            _as_owner([str(self.programs / "pg_ctl"), "-D", data, "-w", "-l", log, *args]),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            timeout=60, check=True,
+        )  # fmt: skip
+
+    def start(self) -> None:
+        """Start it again after `pg_ctl stop`, where it was (`restart` keeps the options by
+        itself)."""
+        self.pg_ctl("-o", f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory}",
+                    "start")  # fmt: skip
+
+    def database(self) -> Database:
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        self.admin(f"CREATE DATABASE {name} OWNER {SECRET_ROLE}")
+        return Database(self, name)
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[OwnCluster]:
+    """A private cluster for this test alone, stopped and removed after it."""
+    programs = bindir()
+    if programs is None:
+        why = "PostgreSQL is not installed (apt-get install postgresql; scripts/setup.sh does)"
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    cluster = start_cluster(programs)
+    yield OwnCluster(cluster.directory, cluster.port, programs)
+    stop_cluster(programs, cluster)
+
+
 @pytest.fixture
 def pg_database(postgres: Cluster) -> Iterator[Database]:
     """A database of the test's own, owned by the password role (so both roles can use it)."""

@@ -223,10 +223,12 @@ def _job(store: Store, ref: str) -> tuple[Sweep, Job]:
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
-    from tsq.store import Store
+    from tsq.store import LONG_PATIENCE_S, Store
     from tsq.wait import Progress, wait_for_jobs
 
-    store = Store.open(args.store)  # not _open: the wait loop refreshes, and says each note once
+    # Not _open: the wait loop refreshes, and says each note once. Patient: a database server
+    # restarting while it waits is not the end of the jobs it follows.
+    store = Store.open(args.store, patience=LONG_PATIENCE_S)
     sweep = store.find_sweep(args.sweep)
     nums = [job.num for job in store.jobs([sweep.id])]
     progress = Progress(f"tsq: sweep {sweep.id}")

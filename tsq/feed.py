@@ -37,7 +37,7 @@ from tsq.detach import start_watcher
 from tsq.errors import SpecError, TsqError
 from tsq.safeio import read_private, write_atomic
 from tsq.spool import SpoolDir
-from tsq.store import INTENT_HOLD, INTENT_SUBMIT, Job, Store
+from tsq.store import INTENT_HOLD, INTENT_SUBMIT, LONG_PATIENCE_S, Job, Store
 
 PLAN = "feed.json"
 LOCK = "feed.lock"
@@ -153,7 +153,7 @@ def watch(spool_root: Path) -> int:
     delay, failures = POLL_FIRST, 0
     while True:
         try:
-            store = Store.open(os.environ.get("TSQ_STORE"))
+            store = Store.open(os.environ.get("TSQ_STORE"), patience=LONG_PATIENCE_S)
             try:
                 report = refresh(store, sweep_id)
                 held = [j for j in store.active_jobs(sweep_id) if j.intent == INTENT_HOLD]

@@ -46,7 +46,16 @@ from tsq.snapshot import (
     take,
 )
 from tsq.states import JobState
-from tsq.store import INTENT_HOLD, INTENT_SUBMIT, STORE_FILES, Job, Store, Sweep
+from tsq.store import (
+    INTENT_HOLD,
+    INTENT_SUBMIT,
+    LONG_PATIENCE_S,
+    PATIENCE_S,
+    STORE_FILES,
+    Job,
+    Store,
+    Sweep,
+)
 from tsq.submit import require_passed, submit_jobs
 from tsq.sweepdir import claim_sweep_dir, release_sweep_dir
 from tsq.words import plural
@@ -163,7 +172,9 @@ class SweepLauncher:
         self.backend = options.backend()
         self.backend.check_resources(options.ts)
         require_passed(options.ts, "launch")
-        self.store = Store.open(options.store, create=True)
+        # A launcher that waits for its jobs (wait=true) rides out a database server's restart.
+        patience = LONG_PATIENCE_S if options.wait else PATIENCE_S
+        self.store = Store.open(options.store, create=True, patience=patience)
         if self.backend.name == "slurm":
             self.after, self.after_sweep = self._slurm_dependency(options.depends_on), None
         else:

@@ -141,14 +141,14 @@ def wait_for_end(spool_root: Path, sweep_id: str) -> tuple[Sweep, list[JobState]
     states, or None if the sweep was forgotten meanwhile."""
     from tsq.errors import SweepNotFound, TsqError
     from tsq.status import refresh
-    from tsq.store import Store
+    from tsq.store import LONG_PATIENCE_S, Store
 
     delay, failures = POLL_FIRST, 0
     store: Store | None = None
     while True:
         try:
             if store is None:
-                store = Store.open(os.environ.get("TSQ_STORE"))
+                store = Store.open(os.environ.get("TSQ_STORE"), patience=LONG_PATIENCE_S)
             refresh(store, sweep_id)
             sweep = store.find_sweep(sweep_id)
             jobs = store.jobs([sweep_id])

@@ -6,6 +6,8 @@ writes it. Callers import from here.
 
 from tsq.store.engine import (
     HEAD_REVISION,
+    LONG_PATIENCE_S,
+    PATIENCE_S,
     STORE_FILES,
     Location,
     default_location,
@@ -20,6 +22,8 @@ __all__ = [
     "INTENT_CANCEL",
     "INTENT_HOLD",
     "INTENT_SUBMIT",
+    "LONG_PATIENCE_S",
+    "PATIENCE_S",
     "STORE_FILES",
     "UPDATE_FIELDS",
     "Attempt",

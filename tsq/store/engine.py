@@ -13,6 +13,14 @@ PostgreSQL runs writers side by side: a write that depends on what it read locks
 (`SELECT ... FOR UPDATE`, see `Store.new_attempts`), writes of several jobs lock them in id order
 and are run again if PostgreSQL aborts them as a deadlock (see `tsq.store.queries`), and a
 migration holds an advisory lock, which works across hosts where a file lock would not.
+
+A PostgreSQL server restarts (an upgrade, a failover, `pg_ctl restart`) while commands that follow
+jobs for hours hold connections to it. So a PostgreSQL engine checks a pooled connection before
+lending it (pre-ping), goes on trying to connect while the server cannot be reached, and a
+transaction cut off by a dropped connection runs again (`tsq.store.queries`), all for a bounded
+time, the location's `patience`: a few seconds for a command that answers at once, a minute for
+one that waits (`tsq wait`, a launcher with `wait=true`, the watchers). Only a store still out of
+reach after that is an error, one line.
 """
 
 from __future__ import annotations
@@ -23,14 +31,18 @@ import os
 import re
 import sqlite3
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, exc, inspect
 from sqlalchemy.engine import URL, make_url
 
 from tsq.errors import StoreError
+
+T = TypeVar("T")
 
 # The newest migration in tsq/migrations/versions. Comparing it with the store's alembic_version
 # row lets `open_engine` skip importing alembic (slow) on every `status` call; a test keeps it in
@@ -44,6 +56,23 @@ STORE_FILES = ("", "-wal", "-shm", "-journal", ".lock")
 MIGRATION_LOCK = 0x74737120_6D696772  # "tsq migr"
 # Seconds a PostgreSQL connection attempt may take (libpq waits for TCP's own timeout otherwise).
 CONNECT_TIMEOUT_S = 10
+# How long a command goes on reaching a PostgreSQL store that dropped its connections or refuses
+# new ones (a restart: under a second with `pg_ctl restart -m fast`, measured), and for one that
+# waits on jobs for hours (`Store.open(patience=LONG_PATIENCE_S)`).
+PATIENCE_S = 10.0
+LONG_PATIENCE_S = 60.0
+# The first pause between two tries to reach it, doubled up to the longest.
+FIRST_PAUSE_S, LONGEST_PAUSE_S = 0.1, 2.0
+# libpq's words for a server that is there but cannot be used yet, or not there at all: worth
+# trying again. A wrong password, a missing database or role are not (they fail at once).
+_UNREACHABLE = (
+    "connection refused", "the database system is starting up",
+    "the database system is shutting down", "the database system is in recovery mode",
+    "the database system is not yet accepting connections", "terminating connection",
+    "server closed the connection", "no such file or directory", "connection reset",
+    "could not receive data", "could not send data", "timeout expired", "connection timed out",
+    "too many connections", "network is unreachable", "no route to host",
+)  # fmt: skip
 # URL query keys that carry secrets (libpq's `password`, `sslpassword`).
 _SECRET_KEYS = ("password", "sslpassword")
 
@@ -105,6 +134,8 @@ class Location:
     display: str
     #: the file of a SQLite store; None for a database server
     path: Path | None = None
+    #: seconds a command goes on trying a store it cannot reach (a database server restarting)
+    patience: float = PATIENCE_S
 
     def prepare(self, create: bool) -> None:
         """What must hold before the engine is made (a directory, a local file system); a
@@ -129,6 +160,42 @@ class Location:
     def describe(self, error: exc.DBAPIError) -> StoreError:
         """A database error as the one line a user sees."""
         return StoreError(f"cannot use the store {self.display}: {_reason(error)}")
+
+    def gave_up(self, error: exc.DBAPIError) -> StoreError:
+        """`describe`, for an error that came after `patience` seconds of trying again."""
+        return self.describe(error)
+
+    def dropped(self, error: exc.DBAPIError) -> bool:
+        """Whether `error` says the connection was lost, not that the request was wrong."""
+        return error.connection_invalidated
+
+    def outlast(self, work: Callable[[], T]) -> T:
+        """`work()`, run again from its start while it fails because its connection dropped
+        (the server restarted: nothing of an unfinished transaction was written), for
+        `patience` seconds; the engine connects again meanwhile (patiently, on PostgreSQL).
+        Other errors go through; a drop that lasts is `gave_up`."""
+        pauses = _pauses(self.patience)
+        while True:
+            try:
+                return work()
+            except exc.DBAPIError as e:
+                if not self.dropped(e):
+                    raise
+                if not next(pauses):
+                    raise self.gave_up(e) from None
+
+
+def _pauses(patience: float) -> Iterator[bool]:
+    """Pauses between tries, growing, for `patience` seconds in all: each `next` sleeps and
+    gives True, or gives False once the time is up (then stop trying)."""
+    deadline = time.monotonic() + patience
+    pause = FIRST_PAUSE_S
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, LONGEST_PAUSE_S)
+        yield True
+    while True:
+        yield False
 
 
 def _reason(error: exc.DBAPIError) -> str:
@@ -246,16 +313,51 @@ class PostgresLocation(Location):
         self.display = public.render_as_string(hide_password=False)
 
     def make_engine(self) -> Engine:
+        """An engine that outlasts a restart of the server: a pooled connection is checked
+        before use (a restart closed it), and a connection the server refuses because it is
+        down or starting up is tried again for `patience` seconds (`_connect_patiently`)."""
         query = self.url.query
         defaults = {"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "tsq"}
         connect_args = {k: v for k, v in defaults.items() if k not in query}
         try:
-            return create_engine(self.url, connect_args=connect_args)
+            engine = create_engine(self.url, connect_args=connect_args, pool_pre_ping=True)
         except ImportError as e:
             raise StoreError(
                 f"the store {self.display} is a PostgreSQL database, which needs psycopg 3 "
                 f"({e}): pip install 'tsq[postgres]'"
             ) from None
+        _quiet_secondary_errors()
+
+        @event.listens_for(engine, "do_connect")
+        def _connect(
+            dialect: Any, _record: object, cargs: list[Any], cparams: dict[str, Any]
+        ) -> Any:
+            return self._connect_patiently(lambda: dialect.connect(*cargs, **cparams))
+
+        return engine
+
+    def _connect_patiently(self, connect: Callable[[], T]) -> T:
+        """`connect()`, tried again after a growing pause while the server cannot be reached
+        (see `_UNREACHABLE`), for `patience` seconds; any other failure (a wrong password)
+        at once."""
+        pauses = _pauses(self.patience)
+        while True:
+            try:
+                return connect()
+            except Exception as e:  # the driver's OperationalError; SQLAlchemy wraps it
+                if not is_unreachable(e) or not next(pauses):
+                    raise
+
+    def dropped(self, error: exc.DBAPIError) -> bool:
+        # A connection the server ends while it is being set up (its first queries) is not
+        # marked invalidated by SQLAlchemy, but is as lost.
+        return error.connection_invalidated or is_unreachable(error)
+
+    def gave_up(self, error: exc.DBAPIError) -> StoreError:
+        described = self.describe(error)
+        if not is_unreachable(error):
+            return described
+        return StoreError(f"{described} (still unreachable after {self.patience:g} s)")
 
     def lock_schema(self, connection: Connection) -> None:
         # Released with the transaction, however it ends; without it, concurrent first opens
@@ -273,6 +375,27 @@ class PostgresLocation(Location):
         elif re.search(r'database ".*" does not exist', reason):
             hint = "; create it first (createdb NAME)"
         return StoreError(f"cannot use the store {self.display}: {reason}{hint}")
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """Whether a PostgreSQL error says the server cannot be reached now (it is down,
+    restarting, or dropped the connection), rather than that the request is wrong."""
+    text = str(getattr(error, "orig", None) or error).lower()
+    return any(words in text for words in _UNREACHABLE)
+
+
+def _quiet_secondary_errors() -> None:
+    """Keep psycopg's "error ignored ..." warnings (a rollback or pipeline exit that fails on a
+    connection already known to be broken) off the user's console: the error that broke the
+    connection is the one handled, and said once, by tsq."""
+    psycopg_log = logging.getLogger("psycopg")
+    if not any(isinstance(f, _SecondaryErrors) for f in psycopg_log.filters):
+        psycopg_log.addFilter(_SecondaryErrors())
+
+
+class _SecondaryErrors(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("error ignored")
 
 
 def no_store(where: Location, why: str) -> StoreError:
@@ -359,16 +482,21 @@ def _fuse_subtype(directory: str) -> str | None:
 
 
 def open_engine(
-    location: str | os.PathLike[str] | None, *, create: bool = False
+    location: str | os.PathLike[str] | None,
+    *,
+    create: bool = False,
+    patience: float = PATIENCE_S,
 ) -> tuple[Location, Engine]:
     """The store's location and an engine on it, its schema brought up to date: a store at an
     older schema is upgraded; one that does not exist is created only if `create` (a launch),
-    else refused (StoreError), and nothing (file, directory, table) is made."""
+    else refused (StoreError), and nothing (file, directory, table) is made. A database server
+    that cannot be reached is tried for `patience` seconds."""
     where = locate(location)
+    where.patience = patience
     where.prepare(create)
     engine = where.make_engine()
     try:
-        _ensure_schema(where, engine, create)
+        where.outlast(lambda: _ensure_schema(where, engine, create))
     except exc.DBAPIError as e:
         engine.dispose()
         raise where.describe(e) from None

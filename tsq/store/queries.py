@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, contains_eager, selectinload, sessionmaker
 from tsq.errors import SweepNotFound
 from tsq.hosts import this_host
 from tsq.states import ACTIVE, JobState, can_renew, can_transition, sources_of
-from tsq.store.engine import Location, open_engine
+from tsq.store.engine import PATIENCE_S, Location, open_engine
 from tsq.store.models import ATTEMPT_FIELDS, INTENT_SUBMIT, Attempt, Job, Sweep, now
 
 _ACTIVE = sorted(ACTIVE)
@@ -113,11 +113,19 @@ class Store:
         )
 
     @classmethod
-    def open(cls, location: str | os.PathLike[str] | None = None, *, create: bool = False) -> Store:
+    def open(
+        cls,
+        location: str | os.PathLike[str] | None = None,
+        *,
+        create: bool = False,
+        patience: float = PATIENCE_S,
+    ) -> Store:
         """The store at `location` (default: `default_location()`), its schema brought up to
         date. Only a launch passes `create`: every other command refuses a store that does not
-        exist (see `open_engine`)."""
-        return cls(*open_engine(location, create=create))
+        exist (see `open_engine`). A command that waits on jobs for hours passes a longer
+        `patience` (`LONG_PATIENCE_S`): how long it goes on trying a database server that
+        restarted before it gives up."""
+        return cls(*open_engine(location, create=create, patience=patience))
 
     def command(self, verb: str, sweep_id: str, *, named: bool) -> str:
         """The tsq command a user types next, e.g. to follow a sweep; with `--store` when the
@@ -147,23 +155,38 @@ class Store:
         except (exc.OperationalError, exc.InterfaceError) as e:
             raise self.location.describe(e) from None
 
-    def _transaction(self, work: Callable[[Session], T]) -> T:
-        """`work(session)` in a write transaction, committed; run again from the start, a few
-        times after a short random pause, when PostgreSQL aborts it as a deadlock or a
-        serialization failure (then nothing of it was written, and `work` decides again from
-        what it reads). Any other database error, or the last such abort, is a StoreError."""
-        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
-            try:
-                with self._writer.begin() as session:
-                    return work(session)
-            except exc.OperationalError as e:
-                if attempt < TRANSACTION_ATTEMPTS and _transient(e):
-                    time.sleep(random.uniform(0, RETRY_PAUSE_S * 2 ** (attempt - 1)))
-                    continue
-                raise self.location.describe(e) from None
-            except exc.InterfaceError as e:
-                raise self.location.describe(e) from None
-        raise AssertionError("unreachable: the last attempt returns or raises")
+    def _transaction(self, work: Callable[[Session], T], *, write: bool = True) -> T:
+        """`work(session)` in a transaction, committed; run again from the start when it could
+        not finish for a reason that passes (then nothing of it was written, and `work` decides
+        again from what it reads):
+
+        - PostgreSQL aborted it as a deadlock or a serialization failure: a few times, after a
+          short random pause;
+        - the connection dropped (the server restarted): for the location's `patience`
+          seconds, while the engine reconnects (`tsq.store.engine`).
+
+        Any other database error, or the last of these, is a StoreError."""
+        factory = self._writer if write else self._reader
+
+        def run() -> T:
+            for aborted in range(1, TRANSACTION_ATTEMPTS + 1):
+                try:
+                    with factory.begin() as session:
+                        return work(session)
+                except exc.OperationalError as e:
+                    if aborted == TRANSACTION_ATTEMPTS or not _transient(e):
+                        raise
+                    time.sleep(random.uniform(0, RETRY_PAUSE_S * 2 ** (aborted - 1)))
+            raise AssertionError("unreachable: the last attempt returns or raises")
+
+        try:
+            return self.location.outlast(run)
+        except (exc.OperationalError, exc.InterfaceError) as e:
+            raise self.location.describe(e) from None
+
+    def _read(self, work: Callable[[Session], T]) -> T:
+        """`work(session)` in a read-only transaction, run again like `_transaction`'s."""
+        return self._transaction(work, write=False)
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -474,8 +497,7 @@ class Store:
             query = query.where(Job.sweep_id == sweep_id)
         if ids is not None:
             query = query.where(Job.id.in_(list(ids)))
-        with self.session(write=False) as session:
-            return list(session.scalars(query))
+        return self._read(lambda session: list(session.scalars(query)))
 
     def jobs(self, sweep_ids: Sequence[str], *, history: bool = False) -> list[Job]:
         """The jobs of the given sweeps, each with its sweep (and, if asked, its earlier
@@ -489,8 +511,7 @@ class Store:
         )
         if history:
             query = query.options(selectinload(Job.history))
-        with self.session(write=False) as session:
-            return list(session.scalars(query))
+        return self._read(lambda session: list(session.scalars(query)))
 
     def sweeps(self, *, active_or_since: float | None = None) -> list[Sweep]:
         """Sweeps, newest first; with `active_or_since`, only the unfinished or recent ones."""
@@ -500,13 +521,11 @@ class Store:
             # read every job of history (25 ms at 100k jobs, measured; this: under 1 ms).
             active = select(Job.sweep_id).where(Job.state.in_(_ACTIVE))
             query = query.where(or_(Sweep.created_at >= active_or_since, Sweep.id.in_(active)))
-        with self.session(write=False) as session:
-            return list(session.scalars(query))
+        return self._read(lambda session: list(session.scalars(query)))
 
     def has_sweep(self, sweep_id: str) -> bool:
         """Whether the store records the sweep with this exact id."""
-        with self.session(write=False) as session:
-            return session.get(Sweep, sweep_id) is not None
+        return self._read(lambda session: session.get(Sweep, sweep_id) is not None)
 
     def find_sweep(self, ref: str | None) -> Sweep:
         """The sweep a user means by `ref`: an id, a unique id prefix or a sweep directory.
@@ -514,7 +533,8 @@ class Store:
         None means the latest sweep. A directory matches on its real path, so symlinks and
         relative paths work; if several sweeps ran into the same directory, the latest wins.
         """
-        with self.session(write=False) as session:
+
+        def find(session: Session) -> Sweep | list[Sweep]:
             if ref is None:
                 latest = session.scalars(
                     select(Sweep).order_by(Sweep.created_at.desc(), Sweep.id).limit(1)
@@ -536,13 +556,18 @@ class Store:
                 if os.sep in ref:
                     raise SweepNotFound(f"no sweep ran in {ref!r}")
 
-            matches = list(
+            return list(
                 session.scalars(
                     select(Sweep)
                     .where(Sweep.id.startswith(ref, autoescape=True))
                     .order_by(Sweep.created_at.desc())
                 )
             )
+
+        found = self._read(find)
+        if isinstance(found, Sweep):
+            return found
+        matches = found
         if not matches:
             raise SweepNotFound(f"no sweep matches {ref!r}")
         if len(matches) > 1:
