@@ -9,11 +9,12 @@ import json
 import shutil
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from eventually import eventually
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -49,17 +50,11 @@ class Browser:
         self.driver = subprocess.Popen(
             [driver, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if self._call("GET", "/status")["value"].get("ready"):
-                    break
-            except (OSError, ValueError):
-                pass
-            if time.monotonic() > deadline:
-                self.driver.kill()
-                raise NoBrowser("chromedriver did not start")
-            time.sleep(0.1)
+        try:
+            eventually(self._ready, "chromedriver to start", timeout=20, interval=0.1)
+        except AssertionError:
+            self.driver.kill()
+            raise NoBrowser("chromedriver did not start") from None
         options = {"binary": chromium, "args": [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]}
         try:
             made = self._call(
@@ -71,6 +66,12 @@ class Browser:
             self.driver.kill()
             raise NoBrowser(f"chromium did not start: {e}") from None
         self.session = f"/session/{made['value']['sessionId']}"
+
+    def _ready(self) -> bool:
+        try:
+            return bool(self._call("GET", "/status")["value"].get("ready"))
+        except (OSError, ValueError):  # not listening yet
+            return False
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
@@ -92,12 +93,9 @@ class Browser:
         )["value"]
 
     def wait_for(self, script: str, timeout: float = 60, what: str = "") -> Any:
-        deadline = time.monotonic() + timeout
-        while not (value := self.run(script)):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the page did not show {what or script}")
-            time.sleep(0.1)
-        return value
+        return eventually(
+            lambda: self.run(script), f"the page to show {what or script}", timeout=timeout
+        )
 
     def screenshot(self, path: Path) -> Path:
         png = base64.b64decode(self._call("GET", f"{self.session}/screenshot")["value"])

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventually import eventually
 
 APPS = Path(__file__).parent / "apps"
 SLOTS = 2
@@ -33,11 +34,13 @@ def notify_with(out: Path) -> str:
 
 def notified(path: Path, timeout: float = 60) -> list[dict]:
     """The notifier's lines, once it has written one."""
-    deadline = time.monotonic() + timeout
-    while not path.exists() or not path.read_text().endswith("\n"):
-        assert time.monotonic() < deadline, "the notifier did not run"
-        time.sleep(0.1)
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    text = eventually(
+        lambda: path.read_text() if path.exists() else "",
+        "the notifier to write its line",
+        until=lambda text: text.endswith("\n"),
+        timeout=timeout,
+    )
+    return [json.loads(line) for line in text.splitlines()]
 
 
 @dataclass
@@ -143,23 +146,26 @@ class Sandbox:
         from tsq.views import job_json
 
         store = Store.open(self.env.get("TSQ_STORE", str(self.store)))
+
+        def refreshed() -> tuple[list[Any], list[Any]]:  # the jobs first: a timeout shows them
+            refresh(store)
+            sweeps = store.sweeps()
+            return store.jobs([sweep.id for sweep in sweeps]), sweeps
+
         try:
-            deadline = time.monotonic() + timeout
-            delay = 0.1
-            while True:
-                refresh(store)
-                sweeps = store.sweeps()
-                jobs = store.jobs([sweep.id for sweep in sweeps])
-                if jobs and all(job.state.terminal for job in jobs):
-                    now = time.time()  # `status` lists the newest sweep first
-                    rows = [job_json(s, j, now) for s in sweeps for j in jobs if j.sweep_id == s.id]
-                    return json.loads(json.dumps(rows))
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"jobs not terminal after {timeout}s: {jobs}")
-                time.sleep(delay)
-                delay = min(delay * 1.5, 1.0)
+            jobs, sweeps = eventually(
+                refreshed,
+                "every job to end",
+                until=lambda seen: seen[0] and all(job.state.terminal for job in seen[0]),
+                timeout=timeout,
+                interval=0.1,
+                max_interval=1.0,
+            )
         finally:
             store.close()
+        now = time.time()  # `status` lists the newest sweep first
+        rows = [job_json(s, j, now) for s in sweeps for j in jobs if j.sweep_id == s.id]
+        return json.loads(json.dumps(rows))
 
     def tsp(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -183,22 +189,22 @@ class Sandbox:
 
     def started(self, num: int = 0, timeout: float = 120) -> dict[str, Any]:
         """Wait for job `num` (of any sweep in the sandbox) to start; its runner's marker."""
-        deadline = time.monotonic() + timeout
-        while not (
-            found := list((self.root / "multirun").glob(f"**/.tsq/*/jobs/{num}.started.json"))
-        ):
-            assert time.monotonic() < deadline, f"job {num} did not start"
-            time.sleep(0.05)
+        found = eventually(
+            lambda: list((self.root / "multirun").glob(f"**/.tsq/*/jobs/{num}.started.json")),
+            f"job {num} to start",
+            timeout=timeout,
+        )
         return json.loads(found[0].read_text())
 
     def pid_of(self, ts_id: int) -> int:
         """The pid of a running ts job (ts answers 0 until it has started it; kill(0) would hit
         this very process group)."""
-        deadline = time.monotonic() + 10
-        while (pid := int(self.tsp("-p", str(ts_id)).stdout)) <= 0:
-            assert time.monotonic() < deadline, f"ts job {ts_id} did not start"
-            time.sleep(0.05)
-        return pid
+        return eventually(
+            lambda: int(self.tsp("-p", str(ts_id)).stdout),
+            f"ts job {ts_id} to start",
+            until=lambda pid: pid > 0,
+            timeout=10,
+        )
 
     def kill_server(self) -> None:
         """Kill the ts server the way a crash or a reboot would lose it: `-K` forgets every job
@@ -210,10 +216,10 @@ class Sandbox:
             if line.split()[1:2] == ["running"]
         ]
         self.tsp("-K")
-        deadline = time.monotonic() + 10
-        while self.has_socket():  # the server removes it as it exits
-            assert time.monotonic() < deadline, "ts -K did not remove the socket"
-            time.sleep(0.05)
+        # The server removes its socket as it exits.
+        eventually(
+            self.has_socket, "ts -K to remove the socket", until=lambda there: not there, timeout=10
+        )
         for pid in running:
             with contextlib.suppress(ProcessLookupError):  # it may have ended meanwhile
                 os.kill(pid, signal.SIGKILL)

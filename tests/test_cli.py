@@ -7,6 +7,7 @@ tests run on Debian's ts only (`ts_variant` below), except the one that runs a r
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ import pytest
 from conftest import VARIANTS
 from postgres import SECRET_PASSWORD, SECRET_ROLE, Cluster, Database, db_tables
 
+from tsq.cli import parser
 from tsq.hosts import this_host
 from tsq.store import Job, Store, Sweep, locate
 
@@ -438,9 +440,15 @@ def test_no_command_is_a_usage_error(cli: Cli) -> None:
     assert not (cli.cwd / "state").exists()
 
 
-@pytest.mark.parametrize(
-    "command", ["status", "collect", "wait", "logs", "cancel", "retry", "forget", "adopt"]
-)
+def _commands() -> list[str]:
+    """Every command the CLI's parser knows, so that a new one is held to its help's rules."""
+    (commands,) = [
+        action for action in parser()._actions if isinstance(action, argparse._SubParsersAction)
+    ]
+    return sorted(commands.choices)
+
+
+@pytest.mark.parametrize("command", _commands())
 def test_command_help_has_an_example(cli: Cli, command: str) -> None:
     proc = cli(command, "--help")
     assert proc.returncode == 0, proc.stderr

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventually import eventually
 from sweeps import Sandbox, by_num
 
 from tsq.backends.tslist import parse_list, parse_tab
@@ -123,18 +124,15 @@ def _settled(sandbox: Sandbox, sweep: str, attempt: int) -> tuple[dict[str, str]
     """ts's rows of the sweep's attempt and the records after a refresh, read until ts's list
     is the same before and after the refresh: a ts client a killed command started may still
     be finishing its request."""
-    while True:
+
+    def read() -> tuple[dict[str, str], list[dict], dict[str, str]]:
         before = _ts_rows(sandbox, sweep, attempt)
-        jobs = sandbox.status()
-        if _ts_rows(sandbox, sweep, attempt) == before:
-            return before, jobs
+        return before, sandbox.status(), _ts_rows(sandbox, sweep, attempt)
 
-
-def _wait_for(condition: Any, what: str, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
+    before, jobs, _ = eventually(
+        read, "ts's list to stay the same over a refresh", until=lambda seen: seen[0] == seen[2]
+    )
+    return before, jobs
 
 
 # --- retry and cancel while status loops run -------------------------------------------------
@@ -211,7 +209,11 @@ def test_cancel_killed_half_way_leaves_no_lost_job(sandbox: Sandbox) -> None:
     sweep = _launch(sandbox, "noop.py", f"+x=range(0,{N})")
     cancel = subprocess.Popen([sys.executable, "-m", "tsq", "cancel", sweep], env=sandbox.env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    _wait_for(lambda: len(_ts_rows(sandbox, sweep)) <= N // 2, "cancel to remove half the jobs")
+    eventually(
+        lambda: len(_ts_rows(sandbox, sweep)) <= N // 2,
+        "cancel to remove half the jobs",
+        timeout=180,
+    )
     cancel.kill()
     cancel.wait()
     in_ts, jobs = _settled(sandbox, sweep, 1)
@@ -233,7 +235,9 @@ def test_retry_killed_half_way_leaves_only_true_records(sandbox: Sandbox) -> Non
     blocker = sandbox.block_queue()
     retry = subprocess.Popen([sys.executable, "-m", "tsq", "retry", sweep], env=sandbox.env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    _wait_for(lambda: len(_ts_rows(sandbox, sweep, 2)) >= N // 4, "retry to queue some jobs")
+    eventually(
+        lambda: len(_ts_rows(sandbox, sweep, 2)) >= N // 4, "retry to queue some jobs", timeout=180
+    )
     retry.kill()
     retry.wait()
     in_ts, jobs = _settled(sandbox, sweep, 2)
@@ -280,7 +284,9 @@ def test_the_runner_check_matches_the_job_and_attempt_not_a_sibling(tmp_path: Pa
         def job(num: int, attempt: int) -> Job:
             return Job(num=num, attempt=attempt)
 
-        _wait_for(lambda: runner_alive(started, spool, job(1, 1)), "the runner to start")
+        eventually(
+            lambda: runner_alive(started, spool, job(1, 1)), "the runner to start", timeout=180
+        )
         assert not runner_alive(started, spool, job(0, 1)), "a sibling job's runner"
         assert not runner_alive(started, spool, job(1, 2)), "another attempt's runner"
         assert not runner_alive(started, SpoolDir(tmp_path / "other"), job(1, 1))
@@ -306,14 +312,16 @@ def test_a_launcher_killed_in_a_pid_namespace_is_not_taken_for_alive(sandbox: Sa
         cwd=sandbox.app_dir, env=sandbox.env, stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    _wait_for(
+    eventually(
         lambda: launcher.poll() is None and len(sandbox.tsp("-l").stdout.splitlines()) > 10,
         "jobs to be queued",
-        300,
+        timeout=300,
     )
     launcher.send_signal(signal.SIGKILL)  # unshare's child, pid 1 inside, dies with it
     launcher.wait()
-    _wait_for(lambda: not _namespace_alive(sandbox), "the namespace's processes to end")
+    eventually(
+        lambda: not _namespace_alive(sandbox), "the namespace's processes to end", timeout=180
+    )
     jobs = sandbox.status()
     assert len(jobs) == 100
     sweep = jobs[0]["sweep"]
@@ -399,7 +407,7 @@ def test_a_job_still_being_queued_by_a_killed_retry_is_not_called_lost(
     block.touch()
     retry = subprocess.Popen([sys.executable, "-m", "tsq", "retry", sweep], env=sandbox.env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    _wait_for(lambda: not block.exists(), "retry's ts client to be held")
+    eventually(lambda: not block.exists(), "retry's ts client to be held", timeout=180)
     retry.kill()
     retry.wait()
     jobs = by_num(sandbox.status())
@@ -407,7 +415,9 @@ def test_a_job_still_being_queued_by_a_killed_retry_is_not_called_lost(
     assert [jobs[n]["state"] for n in (1, 2)] == ["lost", "lost"], "never queued: true"
     with open(fifo, "w"):  # let the held client go: it queues the job
         pass
-    _wait_for(lambda: f"{sweep}/0#2" in "".join(_ts_rows(sandbox, sweep, 2)), "job 0 in ts")
+    eventually(
+        lambda: f"{sweep}/0#2" in "".join(_ts_rows(sandbox, sweep, 2)), "job 0 in ts", timeout=180
+    )
     jobs = by_num(sandbox.wait_terminal())
     assert (jobs[0]["state"], jobs[0]["attempt"]) == ("completed", 2)
     assert jobs[0]["ts_id"] is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 from sweeps import Sandbox, by_num
 
@@ -28,27 +29,51 @@ def test_a_sweep_waits_for_every_job_of_the_sweep_it_depends_on(sandbox: Sandbox
     )
 
 
+def _gated(sandbox: Sandbox, label: str, exit_code: int) -> tuple[int, Path]:
+    """A ts job that runs until the test creates its gate file, then exits `exit_code`; its ts
+    id and its gate."""
+    gate = sandbox.root / f"gate-{label}"
+    script = f'while [ ! -e "{gate}" ]; do sleep 0.05; done; exit {exit_code}'
+    return int(sandbox.tsp("-L", label, "sh", "-c", script).stdout), gate
+
+
+def _held_while_it_runs(sandbox: Sandbox, sweep: str) -> None:
+    """The sweep's job stays queued while the job it depends on runs, though a slot is free:
+    a job queued after it, with no dependency, has run to its end, and ts starts queued jobs
+    in order, so an independent sweep job would have started first."""
+    witness = int(sandbox.tsp("-L", "witness", "true").stdout)
+    sandbox.tsp("-w", str(witness))
+    (job,) = [j for j in sandbox.status() if j["sweep"] == sweep]
+    assert job["state"] == "queued", job
+
+
 def test_a_sweep_after_a_ts_job_waits_for_it_then_runs_as_the_variant_says(
     sandbox: Sandbox,
 ) -> None:
     """`depends_on=ts:ID` is ts's `-D` on both variants, which differ after a failure: Debian's
     ts skips the dependent jobs (`cancelled`), the GPU fork runs them once the job has ended,
     whatever its exit (README, "task-spooler variants")."""
-    good = int(sandbox.tsp("-L", "prep", "sleep", "1").stdout)
+    good, gate = _gated(sandbox, "prep", 0)
     sandbox.sweep("x=1", f"hydra.launcher.depends_on=ts:{good}")
     assert f"[{good}]&& " in sandbox.listing()
+    _held_while_it_runs(sandbox, sandbox.status()[0]["sweep"])
+    gate.touch()
     done = sandbox.wait_terminal()
     assert done[0]["state"] == "completed"
-    queued_at = time.time()
-    bad = int(sandbox.tsp("-L", "broken prep", "sh", "-c", "sleep 1; exit 3").stdout)
+
+    bad, gate = _gated(sandbox, "broken prep", 3)
     sandbox.sweep("x=2", f"hydra.launcher.depends_on=ts:{bad}")
-    jobs = by_num([j for j in sandbox.wait_terminal() if j["sweep"] != done[0]["sweep"]])
+    sweep = next(j["sweep"] for j in sandbox.status() if j["sweep"] != done[0]["sweep"])
+    _held_while_it_runs(sandbox, sweep)
+    opened = time.time()
+    gate.touch()
+    jobs = by_num([j for j in sandbox.wait_terminal() if j["sweep"] == sweep])
     if sandbox.variant == "debian":
         assert jobs[0]["state"] == "cancelled"
         assert "skipped by ts" in jobs[0]["reason"]
     else:
         assert jobs[0]["state"] == "completed"
-        assert jobs[0]["started_at"] >= queued_at + 1, "it waited for the failing job to end"
+        assert jobs[0]["started_at"] >= opened, "it waited for the failing job to end"
 
 
 def test_an_unknown_dependency_is_refused_before_anything_is_queued(sandbox: Sandbox) -> None:

@@ -7,10 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from eventually import eventually
+from procs import children
 from sweeps import SLOTS, ReadOnly, Sandbox, Tmpfs, by_num, debian_only
 
 from tsq.backends.tsclient import server_id
@@ -56,10 +57,13 @@ def test_a_dead_server_loses_queued_jobs_but_running_ones_finish(
     assert jobs[0]["state"] == "running", "its process still runs: not lost"
     assert [jobs[n]["state"] for n in (1, 2)] == ["lost", "lost"]
     assert all("is gone" in jobs[n]["reason"] for n in (1, 2))
-    deadline = time.monotonic() + 120
-    while (job := sandbox.status()[0])["state"] == "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    job = eventually(
+        lambda: sandbox.status()[0],
+        "job 0 to end",
+        until=lambda job: job["state"] != "running",
+        timeout=120,
+        interval=0.2,
+    )
     assert job["state"] == "completed", "its result arrived after ts was gone"
 
 
@@ -93,6 +97,23 @@ def test_every_way_a_job_ends_is_recorded_truly(sandbox: Sandbox) -> None:
     assert {j["state"] for j in sandbox.status()} == {"completed", "failed", "cancelled"}
 
 
+def _rows_while_launching(sandbox: Sandbox, launcher: subprocess.Popen[str], rows: int) -> None:
+    """Until ts lists `rows` lines (its header included); the launcher must still be queueing."""
+
+    def listed() -> int:
+        assert launcher.poll() is None, f"the launcher ended: {launcher.communicate()}"
+        return len(sandbox.tsp("-l").stdout.splitlines())
+
+    eventually(
+        listed, f"{rows} lines in ts's list", until=lambda n: n >= rows, timeout=240, interval=0.02
+    )
+
+
+def _label(argv: list[str]) -> str:
+    """The label a ts client's command line gives its job (`-L LABEL`); "" when none."""
+    return argv[argv.index("-L") + 1] if "-L" in argv[:-1] else ""
+
+
 def _launch_in_background(sandbox: Sandbox, *overrides: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "app.py", "-m", "hydra/launcher=ts", *overrides,
@@ -119,11 +140,12 @@ def test_a_job_held_back_by_the_connection_limit_is_not_judged_from_its_absence(
     def listed() -> int:
         return sum(1 for line in sandbox.listing().splitlines() if "[app/" in line)
 
-    deadline = time.monotonic() + 60
-    while listed() < 1 or len(sandbox.status()) < 2:
-        assert time.monotonic() < deadline and launcher.poll() is None
-        time.sleep(0.2)
-    time.sleep(1)
+    def second_client() -> list[list[str]]:
+        assert launcher.poll() is None, f"the launcher ended: {launcher.communicate()}"
+        return [argv for argv in children(launcher.pid) if _label(argv).endswith("/1")]
+
+    # Job 0 is listed, job 1's client runs: the server holds it back.
+    eventually(lambda: listed() and second_client(), "job 1's ts client", interval=0.2)
     jobs = sandbox.status()
     assert launcher.poll() is None, "the launcher waits for the server to take the 2nd job"
     assert listed() == 1, "the held job is in no listing"
@@ -138,10 +160,7 @@ def test_a_job_held_back_by_the_connection_limit_is_not_judged_from_its_absence(
 def test_sigint_while_queueing_300_jobs_leaves_every_record_truthful(sandbox: Sandbox) -> None:
     blocker = sandbox.block_queue()
     launcher = _launch_in_background(sandbox, "x=range(0,300)")
-    deadline = time.monotonic() + 240
-    while len(sandbox.tsp("-l").stdout.splitlines()) < 40:
-        assert time.monotonic() < deadline and launcher.poll() is None
-        time.sleep(0.02)
+    _rows_while_launching(sandbox, launcher, 40)
     launcher.send_signal(signal.SIGINT)
     _, err = launcher.communicate(timeout=60)
     assert launcher.returncode == 1, "it was interrupted before queueing all 300"
@@ -280,11 +299,13 @@ def test_a_store_that_fails_after_queueing_says_the_jobs_will_run(
 
     jobs = status()
     assert [j["ts_id"] is not None for j in jobs] == [True] * 3, "found in ts by their labels"
-    deadline = time.monotonic() + 90
-    while {j["state"] for j in jobs} != {"completed"}:
-        assert time.monotonic() < deadline, jobs
-        time.sleep(0.3)
-        jobs = status()
+    eventually(
+        status,
+        "every job to complete",
+        until=lambda jobs: {j["state"] for j in jobs} == {"completed"},
+        timeout=90,
+        interval=0.3,
+    )
 
 
 def test_a_job_whose_python_could_not_start_then_forgotten_is_not_taken_for_removed(
@@ -307,12 +328,11 @@ def test_a_job_whose_python_could_not_start_then_forgotten_is_not_taken_for_remo
     [job] = sandbox.status()
     subprocess.run(["rm", "-rf", str(venv)], check=True)
     sandbox.release(blocker)
-    deadline = time.monotonic() + 60
-    while [str(job["ts_id"]), "finished"] not in [
-        line.split()[:2] for line in sandbox.tsp("-l").stdout.splitlines()
-    ]:
-        assert time.monotonic() < deadline, "ts did not run the job"
-        time.sleep(0.05)
+    eventually(
+        lambda: [line.split()[:2] for line in sandbox.tsp("-l").stdout.splitlines()],
+        "ts to run the job",
+        until=lambda rows: [str(job["ts_id"]), "finished"] in rows,
+    )
     sandbox.tsp("-C")
     [job] = sandbox.status()
     assert job["state"] == "lost", job
@@ -326,15 +346,13 @@ def _server_killed_mid_launch(sandbox: Sandbox) -> tuple[int, str, list[dict]]:
     blocker = sandbox.block_queue()
     blocker_pid = sandbox.pid_of(blocker)
     launcher = _launch_in_background(sandbox, "x=range(0,120)")
-    deadline = time.monotonic() + 240
-    while len(sandbox.tsp("-l").stdout.splitlines()) < 30:
-        assert time.monotonic() < deadline and launcher.poll() is None
-        time.sleep(0.02)
+    _rows_while_launching(sandbox, launcher, 30)
     old = server_id(sandbox.socket)
     sandbox.tsp("-K")
-    while server_id(sandbox.socket) == old:  # then it starts no queued job as the blocker ends
-        assert time.monotonic() < deadline, "ts -K did not stop the server"
-        time.sleep(0.02)
+    # Then it starts no queued job as the blocker ends.
+    eventually(
+        lambda: server_id(sandbox.socket), "ts -K to stop the server", until=lambda now: now != old
+    )
     os.kill(blocker_pid, signal.SIGKILL)  # -K leaves running jobs alive
     _, err = launcher.communicate(timeout=120)
     newest = sandbox.status()[0]["sweep"]

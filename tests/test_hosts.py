@@ -14,11 +14,11 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from eventually import eventually
 from sweeps import SLOTS, Sandbox, by_num
 
 from tsq.status import refresh
@@ -39,10 +39,12 @@ def hosts(ts_socket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     monkeypatch.setenv("TSQ_HOST", "a")
     a = Sandbox.create(tmp_path, ts_socket).as_host("a")
     holder = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sleep", "600"])
-    deadline = time.monotonic() + 10
-    while _namespace_of(holder.pid) == _namespace_of(os.getpid()):
-        assert time.monotonic() < deadline, "unshare did not make a mount namespace"
-        time.sleep(0.01)
+    eventually(
+        lambda: _namespace_of(holder.pid) != _namespace_of(os.getpid()),
+        "unshare to make a mount namespace",
+        timeout=10,
+        interval=0.01,
+    )
     # nsenter's working directory would be b's root: b works in the app's dir, as a does.
     prefix = ("nsenter", "-t", str(holder.pid), "-m", f"--wd={a.app_dir}", "--")
     socket_dir = os.path.dirname(ts_socket)  # also TMPDIR: ts's output files stay on b
@@ -80,9 +82,12 @@ def test_a_sweep_launched_on_b_completes_while_a_polls(hosts: Hosts) -> None:
     )  # fmt: skip
     store = Store.open(a.store, create=True)  # racing B's launch to make it
     warnings: set[str] = set()
-    while launch.poll() is None:
+
+    def refreshed_until_launched() -> bool:
         warnings.update(refresh(store).messages())
-        time.sleep(0.05)
+        return launch.poll() is not None
+
+    eventually(refreshed_until_launched, "B's launch to end", timeout=240)
     _, err = launch.communicate()
     assert launch.returncode == 0, err
     [sweep] = store.sweeps()

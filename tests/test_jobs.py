@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import yaml
@@ -100,8 +101,18 @@ def test_overrides_reach_the_task_verbatim(sandbox: Sandbox) -> None:
 
 
 def test_job_environment_is_the_submitters(sandbox: Sandbox) -> None:
-    sandbox.sweep("x=1", env={"TSQ_TEST_ENV": "from the launching shell"})
-    sandbox.wait_terminal()
+    """A job runs in the environment of the shell that launched the sweep, not in that of the
+    process that queues it: its second attempt, queued by `tsq retry` from a shell where the
+    variable has another value, still sees the launching shell's."""
+    flags = sandbox.root / "flags"
+    sandbox.sweep("x=1", "fail=once", f"marker_dir={flags}",
+                  env={"TSQ_TEST_ENV": "from the launching shell"})  # fmt: skip
+    [first] = sandbox.wait_terminal()
+    assert first["state"] == "failed"
+    sandbox.run([sys.executable, "-m", "tsq", "retry", first["sweep"]],
+                env={"TSQ_TEST_ENV": "from the retrying shell"})  # fmt: skip
+    [job] = sandbox.wait_terminal()
+    assert (job["state"], job["attempt"]) == ("completed", 2)
     assert _results(sandbox)[0]["return_value"]["env"] == "from the launching shell"
 
 

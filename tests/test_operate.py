@@ -6,18 +6,11 @@ import json
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from eventually import eventually
+from procs import alive
 from sweeps import Sandbox, by_num
-
-
-def _alive(pid: int) -> bool:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    return "zombie" not in status
 
 
 def _sweep_id(sandbox: Sandbox) -> str:
@@ -104,10 +97,7 @@ def test_cancel_stops_a_running_job(sandbox: Sandbox) -> None:
     pid = sandbox.started(0)["pid"]
     proc = sandbox.tsq("cancel", spool.name)
     assert "1 running job stopped (SIGTERM); marked cancelled" in proc.stdout
-    deadline = time.monotonic() + 10
-    while _alive(pid):
-        assert time.monotonic() < deadline, "the job process is still running"
-        time.sleep(0.1)
+    eventually(lambda: not alive(pid), "the job process to end", timeout=10)
     job = sandbox.status()[0]
     assert job["state"] == "cancelled" and "tsq cancel" in job["reason"]
 
@@ -118,10 +108,7 @@ def test_a_job_that_answers_cancel_with_a_result_is_recorded_as_its_result(
     """A result written after cancel looked (here: the task returns once signalled) wins over
     the cancel: the record says what the job's files say, and collect returns it."""
     sandbox.sweep("+x=1", script="graceful.py")
-    deadline = time.monotonic() + 60
-    while not list((sandbox.root / "multirun").glob("*/0/ready")):
-        assert time.monotonic() < deadline, "the task did not start"
-        time.sleep(0.05)
+    eventually(lambda: list((sandbox.root / "multirun").glob("*/0/ready")), "the task to start")
     proc = sandbox.tsq("cancel", _sweep_id(sandbox))
     assert "1 running job stopped (SIGTERM); 1 job wrote a result as it stopped" in proc.stdout
     assert "marked cancelled" not in proc.stdout
@@ -149,10 +136,7 @@ def test_cancel_stops_a_job_that_outlived_its_ts_server(sandbox: Sandbox) -> Non
     assert sandbox.status()[0]["state"] == "running"
     proc = sandbox.tsq("cancel", _sweep_id(sandbox))
     assert "1 running job stopped (SIGTERM); marked cancelled" in proc.stdout
-    deadline = time.monotonic() + 10
-    while _alive(pid):
-        assert time.monotonic() < deadline, "the job process is still running"
-        time.sleep(0.1)
+    eventually(lambda: not alive(pid), "the job process to end", timeout=10)
     assert sandbox.status()[0]["state"] == "cancelled"
 
 

@@ -10,6 +10,7 @@ import time
 import uuid
 from pathlib import Path
 
+from eventually import eventually
 from sweeps import Sandbox, by_num
 
 
@@ -112,10 +113,8 @@ def test_a_retry_writes_where_the_first_attempt_did_though_its_subdir_names_the_
     first = sandbox.wait_terminal()[0]
     assert first["state"] == "failed"
     stamp = Path(first["output_dir"]).name.removesuffix("_0")
-    deadline = time.monotonic() + 5
-    while time.strftime("%H%M%S") == stamp:  # the retry runs in a later second
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    # The retry runs in a later second.
+    eventually(lambda: time.strftime("%H%M%S") != stamp, "the clock to pass " + stamp, timeout=5)
     sandbox.tsq("retry", first["sweep"])
     job = sandbox.wait_terminal()[0]
     assert (job["state"], job["attempt"]) == ("completed", 2)

@@ -11,11 +11,12 @@ import os
 import shutil
 import signal
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from eventually import eventually
+from procs import alive
 from slurm import SlurmCluster
 from sweeps import Sandbox, by_num, debian_only
 
@@ -45,15 +46,15 @@ def launch(box: Sandbox, cluster: SlurmCluster, what: str, *overrides: str, chec
 
 
 def wait_for(box: Sandbox, predicate, what: str, timeout: float = 120) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    delay = 0.3
-    while True:
-        jobs = box.status()
-        if jobs and predicate(jobs):
-            return jobs
-        assert time.monotonic() < deadline, f"timed out waiting for {what}: {jobs}"
-        time.sleep(delay)
-        delay = min(delay * 1.5, 2.0)
+    """Every job, from `status`, once `predicate` holds for them."""
+    return eventually(
+        box.status,
+        what,
+        until=lambda jobs: jobs and predicate(jobs),
+        timeout=timeout,
+        interval=0.3,
+        max_interval=2.0,
+    )
 
 
 def terminal(jobs: list[dict[str, Any]]) -> bool:
@@ -63,12 +64,14 @@ def terminal(jobs: list[dict[str, Any]]) -> bool:
 def started(
     box: Sandbox, num: int, where: str = "*", timeout: float = 60, suffix: str = "started.json"
 ) -> dict[str, Any]:
-    """A job's first attempt's `started` record, once there (`suffix`: another file of it)."""
-    deadline = time.monotonic() + timeout
-    while not (found := list(box.root.glob(f"multirun/{where}/.tsq/*/jobs/{num}.{suffix}"))):
-        assert time.monotonic() < deadline, f"job {num} did not start"
-        time.sleep(0.1)
-    time.sleep(0.1)  # written atomically, but give a slow machine a moment
+    """A job's first attempt's `started` record, once there (`suffix`: another file of it,
+    written as atomically)."""
+    found = eventually(
+        lambda: list(box.root.glob(f"multirun/{where}/.tsq/*/jobs/{num}.{suffix}")),
+        f"job {num}'s {suffix}",
+        timeout=timeout,
+        interval=0.1,
+    )
     return json.loads(found[0].read_text())
 
 
@@ -132,7 +135,7 @@ def test_cancel_scancel_and_retry(box: Sandbox, slurm_cluster: SlurmCluster) -> 
     jobs = by_num(wait_for(box, terminal, "the cancelled jobs"))
     assert {n: j["state"] for n, j in jobs.items()} == {i: "cancelled" for i in range(3)}
     assert "cancelled in Slurm" in jobs[2]["reason"]
-    assert not Path(f"/proc/{first['pid']}").exists() or _zombie(first["pid"])
+    assert not alive(first["pid"])
 
     box.tsq("retry", sweep, "0", "2")
     again = by_num(box.status())
@@ -175,13 +178,6 @@ def test_pending_tasks_cancelled_by_hand_are_cancelled_not_lost(
     box.tsq("cancel", f"{jobs[0]['sweep']}:0")
     jobs = by_num(wait_for(box, terminal, "job 0 to end"))
     assert {n: j["state"] for n, j in jobs.items()} == {n: "cancelled" for n in range(5)}
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
-    except OSError:
-        return True
 
 
 def attempts(box: Sandbox) -> list[tuple[Any, ...]]:
@@ -247,12 +243,13 @@ def test_a_requeue_no_status_saw_is_found_from_slurms_restart_count(
     array = slurm_cluster.run("squeue", "-h", "-o", "%F", "-n", slurm_cluster.job_name(
         "requeue-unseen")).stdout.split()[0]  # fmt: skip
     slurm_cluster.run("scontrol", "requeue", f"{array}_0")
-    deadline = time.monotonic() + 60
-    while slurm_cluster.run("squeue", "-h", "-o", "%T", "-j", f"{array}_0").stdout.split() != [
-        "PENDING"
-    ]:  # the first run is being stopped (its state says so until it has been)
-        assert time.monotonic() < deadline, "the requeued job did not go back to pending"
-        time.sleep(0.2)
+    # The first run is being stopped (its state says so until it has been).
+    eventually(
+        lambda: slurm_cluster.run("squeue", "-h", "-o", "%T", "-j", f"{array}_0").stdout.split(),
+        "the requeued job to go back to pending",
+        until=lambda states: states == ["PENDING"],
+        interval=0.2,
+    )
     # Not `now`: a run started in the second of the requeue has its credential revoked
     # ("Killing non-startable batch job"), which is why Slurm holds requeued jobs back.
     slurm_cluster.run("scontrol", "update", f"JobId={array}_0", "StartTime=now+2")

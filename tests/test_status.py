@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from eventually import eventually
 from sweeps import Sandbox, by_num
 
 from tsq.backends import QueueRow, RowState
@@ -347,11 +348,13 @@ def test_dead_server_without_a_new_one_marks_queued_jobs_lost(sandbox: Sandbox) 
     assert not Path(sandbox.socket).exists(), "status must not start a server"
 
 
-def _wait_ts_idle(sandbox: Sandbox, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while any(s in sandbox.tsp("-l").stdout for s in (" queued ", " running ")):
-        assert time.monotonic() < deadline, sandbox.tsp("-l").stdout
-        time.sleep(0.2)
+def _wait_ts_idle(sandbox: Sandbox) -> None:
+    eventually(
+        lambda: sandbox.tsp("-l").stdout,
+        "ts to run every job",
+        until=lambda listing: not any(s in listing for s in (" queued ", " running ")),
+        interval=0.2,
+    )
 
 
 def _restart_server(sandbox: Sandbox, **env: str) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventually import eventually
 from postgres import Database, db_columns, db_rows, db_tables
 from sqlalchemy.exc import IntegrityError
 from sweeps import ReadOnly, Sandbox
@@ -768,11 +769,14 @@ def test_two_racing_retries_renew_a_job_once(pg_database: Database) -> None:
         ]
         for thread in threads:
             thread.start()
-        deadline = time.monotonic() + 30
         waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-        while watcher.execute(waiting).fetchone() != (2,):  # type: ignore[arg-type]
-            assert time.monotonic() < deadline, "the retries never waited on the row"
-            time.sleep(0.02)
+        eventually(
+            lambda: watcher.execute(waiting).fetchone(),  # type: ignore[arg-type]
+            "both retries to wait on the row",
+            until=lambda row: row == (2,),
+            timeout=30,
+            interval=0.02,
+        )
         holder.commit()
         for thread in threads:
             thread.join(timeout=30)
@@ -872,10 +876,12 @@ def _deadlocks(database: Database) -> int:
         others = (
             "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
         )
-        deadline = time.monotonic() + 60
-        while watcher.execute(others, (database.name,)).fetchone() != (0,):
-            assert time.monotonic() < deadline, "connections to the store never closed"
-            time.sleep(0.02)
+        eventually(
+            lambda: watcher.execute(others, (database.name,)).fetchone(),
+            "the connections to the store to close",
+            until=lambda row: row == (0,),
+            interval=0.02,
+        )
         watcher.execute("SELECT pg_stat_clear_snapshot()")
         row = watcher.execute(
             "SELECT deadlocks FROM pg_stat_database WHERE datname = %s", (database.name,)
@@ -956,13 +962,15 @@ def test_a_transaction_aborted_as_a_deadlock_is_run_again(pg_database: Database)
         other.execute("SELECT id FROM jobs WHERE id = %s FOR UPDATE", (second.id,))
         thread = threading.Thread(target=apply)
         thread.start()
-        deadline = time.monotonic() + 60
         waiting = (
             "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
         )
-        while watcher.execute(waiting, (pg_database.name,)).fetchone() != (1,):
-            assert time.monotonic() < deadline, "the apply never waited for job 2"
-            time.sleep(0.02)
+        eventually(
+            lambda: watcher.execute(waiting, (pg_database.name,)).fetchone(),
+            "the apply to wait for job 2",
+            until=lambda row: row == (1,),
+            interval=0.02,
+        )
         # Blocks until PostgreSQL breaks the deadlock by aborting the apply's transaction.
         other.execute("SELECT id FROM jobs WHERE id = %s FOR UPDATE", (first.id,))
         other.commit()

@@ -7,12 +7,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from eventually import eventually
 from sweeps import fork_only
 
 from tsq.backends.tsclient import Spooler, default_socket
@@ -31,13 +30,6 @@ def ts(spooler: Spooler, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=10,
         check=False,
     )
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)
 
 
 def test_detect_finds_task_spooler(spooler: Spooler, ts_socket: str) -> None:
@@ -152,12 +144,16 @@ def test_argv_starting_with_a_dash_is_the_command(spooler: Spooler) -> None:
     assert spooler.info(ts_id) == TsInfo(exit_code=255, signal=None, state="finished")
 
 
-def test_submit_returns_while_the_job_sleeps(spooler: Spooler) -> None:
-    # the ts client forks a runner that waits for the job; it must not hold our stdout pipe
-    started = time.monotonic()
-    ts_id = spooler.submit([sys.executable, "-c", "import time; time.sleep(3)"], "sleeper")
-    assert time.monotonic() - started < 2.0
-    wait_until(lambda: spooler.info(ts_id).state == "running")
+def test_submit_returns_while_the_job_runs(spooler: Spooler, tmp_path: Path) -> None:
+    """The ts client forks a runner that waits for the job; it must not hold our stdout pipe:
+    submit returns while the job waits for a file that only this test, afterwards, makes."""
+    gate = tmp_path / "gate"
+    waits = f"import os, time\nwhile not os.path.exists({str(gate)!r}): time.sleep(0.05)"
+    ts_id = spooler.submit([sys.executable, "-c", waits], "waiter")
+    eventually(lambda: spooler.info(ts_id).state, "the job to run", until=lambda s: s == "running")
+    gate.touch()
+    eventually(lambda: spooler.info(ts_id), "the job to end", until=lambda i: i.state == "finished")
+    assert spooler.info(ts_id).exit_code == 0
 
 
 def test_slots_are_passed(spooler: Spooler) -> None:
@@ -255,7 +251,7 @@ def test_status_calls_never_start_a_server(spooler: Spooler) -> None:
     spooler.submit([sys.executable, "-c", "pass"], "wake")
     assert spooler.alive()
     assert ts(spooler, "-K").returncode == 0
-    wait_until(lambda: not spooler.alive())
+    eventually(lambda: not spooler.alive(), "the server to stop")
     with pytest.raises(BackendError, match="is not running"):
         spooler.list()
     assert not os.path.exists(spooler.socket)

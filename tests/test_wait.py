@@ -7,10 +7,10 @@ import pty
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import yaml
+from eventually import eventually
 from procs import finish, read_until
 from sweeps import Sandbox, by_num, notified, notify_with
 
@@ -70,13 +70,6 @@ def _launch_waiting(sandbox: Sandbox, *overrides: str) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
-def _wait_for(predicate: object, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
 def test_a_job_killed_while_waiting_ends_the_wait_with_the_cause(sandbox: Sandbox) -> None:
     launcher = _launch_waiting(sandbox, "sleep=60")
     pid = sandbox.started(0)["pid"]
@@ -90,7 +83,11 @@ def test_a_job_killed_while_waiting_ends_the_wait_with_the_cause(sandbox: Sandbo
 def test_a_job_lost_while_waiting_ends_the_wait_with_the_cause(sandbox: Sandbox) -> None:
     sandbox.block_queue()
     launcher = _launch_waiting(sandbox, "x=1,2")
-    _wait_for(lambda: len(sandbox.tsp("-l").stdout.splitlines()) == 4)
+    eventually(
+        lambda: sandbox.tsp("-l").stdout.splitlines(),
+        "the blocker and both jobs in ts's list",
+        until=lambda lines: len(lines) == 4,
+    )
     sandbox.kill_server()
     _, err = launcher.communicate(timeout=60)
     assert launcher.returncode == 1

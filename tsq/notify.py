@@ -11,7 +11,8 @@ that launches several batches may add more jobs), it runs CMD through the shell,
 
 Nothing is lost silently: the watcher's record, `<spool>/notify.json`, says whether it waits,
 runs the command, ran it well or not (exit code and the last lines of its output; the whole output
-is in `notify.log` beside it), and `tsq status` shows it. A watcher that died without running the
+is in `notify.log` beside it, after a line each time what the watcher waits for changes: "waiting
+for 3 of 8 jobs to end"), and `tsq status` shows it. A watcher that died without running the
 command (a reboot, a kill) is seen as such: its record still says `waiting` but its process is
 gone.
 
@@ -143,7 +144,7 @@ def wait_for_end(spool_root: Path, sweep_id: str) -> tuple[Sweep, list[JobState]
     from tsq.status import refresh
     from tsq.store import LONG_PATIENCE_S, Store
 
-    delay, failures = POLL_FIRST, 0
+    delay, failures, said = POLL_FIRST, 0, ""
     store: Store | None = None
     while True:
         try:
@@ -161,9 +162,17 @@ def wait_for_end(spool_root: Path, sweep_id: str) -> tuple[Sweep, list[JobState]
                 raise
             print(f"tsq.notify: {e}; trying again", flush=True)
         else:
-            if jobs and all(job.state.terminal for job in jobs) and _launcher_gone(sweep):
+            left = sum(not job.state.terminal for job in jobs)
+            launch_done = _launcher_gone(sweep)
+            if jobs and not left and launch_done:
                 store.close()
                 return sweep, [job.state for job in jobs]
+            waiting = f"{left} of {len(jobs)} jobs to end" + (
+                "" if launch_done else f", and the launching process (pid {sweep.launcher_pid})"
+            )
+            if waiting != said:  # the log says what it waits for, once per change
+                print(f"tsq.notify: waiting for {waiting}", flush=True)
+                said = waiting
         time.sleep(delay)
         delay = min(delay * 1.5, POLL_MAX)
 

@@ -72,6 +72,10 @@ def main(cfg: DictConfig) -> Any:
     log.info("job %s running with x=%s", hc.job.num, cfg.x)
     if cfg.sleep:
         time.sleep(cfg.sleep)
+    if cfg.get("hold"):  # `+hold=DIR`: the job waits until the test creates DIR/<its number>
+        gate = Path(cfg.hold) / str(hc.job.num)
+        while not gate.exists():
+            time.sleep(0.05)
     if cfg.fail == "unpicklable_value":
         return Unpicklable()
     if cfg.fail == "unpicklable_error":
