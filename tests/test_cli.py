@@ -439,7 +439,7 @@ def test_no_command_is_a_usage_error(cli: Cli) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["status", "collect", "wait", "logs", "cancel", "retry", "forget", "adopt"]
+    "command", ["status", "collect", "diff", "wait", "logs", "cancel", "retry", "forget", "adopt"]
 )
 def test_command_help_has_an_example(cli: Cli, command: str) -> None:
     proc = cli(command, "--help")
