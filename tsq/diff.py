@@ -129,44 +129,28 @@ def compare_trees(a: Path, b: Path) -> list[FileChange]:
 
 @dataclass(frozen=True)
 class CodeDiff:
-    a: dict[str, Any]  # each sweep's snapshot and git state
-    b: dict[str, Any]
     compared: bool  # False when a side has no snapshot to compare
     why_not: str | None
     files: list[FileChange] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "a": self.a,
-            "b": self.b,
-            "compared": self.compared,
-            "why_not": self.why_not,
-            "files": [asdict(f) for f in self.files],
-        }
-
-
-def _code_of(sweep: Sweep) -> dict[str, Any]:
-    return {
-        "snapshot": sweep.snapshot,
-        "git_commit": sweep.git_commit,
-        "git_dirty": sweep.git_dirty,
-    }
+        return {**asdict(self), "files": [asdict(f) for f in self.files]}
 
 
 def code_diff(a: Sweep, b: Sweep) -> CodeDiff:
-    sides = _code_of(a), _code_of(b)
+    """The two sweeps' snapshots compared, or why they cannot be."""
     for sweep in (a, b):
         if sweep.snapshot is None:
             why = f"sweep {sweep.id} has no code snapshot (snapshot=false, or no project)"
-            return CodeDiff(*sides, False, why)
+            return CodeDiff(False, why)
         if not Path(sweep.snapshot).is_dir():
-            why = f"the code snapshot of sweep {sweep.id} is gone ({sweep.snapshot})"
-            return CodeDiff(*sides, False, why)
-    if Path(a.snapshot or "").resolve() == Path(b.snapshot or "").resolve():
-        return CodeDiff(*sides, True, None)  # content-addressed: one snapshot, the same code
-    return CodeDiff(
-        *sides, True, None, compare_trees(Path(a.snapshot or ""), Path(b.snapshot or ""))
-    )
+            return CodeDiff(
+                False, f"the code snapshot of sweep {sweep.id} is gone ({sweep.snapshot})"
+            )
+    old, new = Path(a.snapshot or ""), Path(b.snapshot or "")
+    if old.resolve() == new.resolve():
+        return CodeDiff(True, None)  # content-addressed: one snapshot, the same code
+    return CodeDiff(True, None, compare_trees(old, new))
 
 
 # --- config -----------------------------------------------------------------------------------
@@ -298,12 +282,9 @@ def result_rows(
 
 
 def _sweep_json(sweep: Sweep) -> dict[str, Any]:
-    return {
-        "sweep": sweep.id,
-        "task_name": sweep.task_name,
-        "created_at": sweep.created_at,
-        "sweep_dir": sweep.sweep_dir,
-    }
+    """Which sweep a side is, and the code it ran."""
+    names = ("task_name", "created_at", "sweep_dir", "snapshot", "git_commit", "git_dirty")
+    return {"sweep": sweep.id, **{name: getattr(sweep, name) for name in names}}
 
 
 def _aggregate(sweep: Sweep, jobs: Sequence[Job], by: Sequence[str]) -> dict[str, Any]:
@@ -377,7 +358,7 @@ def render_text(diff: Mapping[str, Any]) -> str:
         lines.append(f"{name.upper()}: sweep {s['sweep']}  {s['task_name']}  {s['sweep_dir']}")
 
     code = diff["code"]
-    head = f"code: {_git(code['a'])} -> {_git(code['b'])}"
+    head = f"code: {_git(diff['a'])} -> {_git(diff['b'])}"
     if not code["compared"]:
         lines += ["", f"{head}; not compared: {code['why_not']}"]
     elif not code["files"]:
