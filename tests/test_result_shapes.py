@@ -12,8 +12,9 @@ import math
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
@@ -98,6 +99,75 @@ def test_summary_value_keeps_a_mapping_whole_around_nan_numpy_and_objects() -> N
     assert kept["nested"] == {"peak": float("inf"), "labels": "{'a'}"}, "repr at that key only"
     assert kept["3"] is True
     assert json.loads(json.dumps(kept))["steps"] == 10
+
+
+@dataclass
+class _Scores:
+    loss: Any
+    acc: float
+
+
+class _Pair(NamedTuple):
+    loss: float
+    curve: Any
+
+
+@dataclass
+class _Report:
+    loss: float
+    best: _Scores
+    steps: Any
+    late: int = field(init=False)  # never set: no value to report
+
+
+def test_summary_value_makes_records_mappings_of_their_fields() -> None:
+    report = _Report(float("nan"), _Scores(np.float32(0.5), 0.9), np.int64(3))
+    kept, truncated = summary_value(report)
+    assert not truncated
+    assert list(kept) == ["loss", "best", "steps"], "fields in order; an unset one left out"
+    assert math.isnan(kept["loss"]) and kept["steps"] == 3 and type(kept["steps"]) is int
+    assert kept["best"] == {"loss": 0.5, "acc": 0.9}, "a record inside a record"
+    assert summary_value(_Pair(0.25, [np.float64(1.0), math.inf])) == (
+        {"loss": 0.25, "curve": [1.0, math.inf]},
+        False,
+    )
+    assert summary_value({"run": _Pair(1.0, None)})[0] == {"run": {"loss": 1.0, "curve": None}}
+    assert summary_value((1.0, 2.0))[0] == [1.0, 2.0], "a plain tuple stays a list"
+    assert summary_value(_Scores)[0] == repr(_Scores), "a record class is not a record"
+    loop = _Scores(0.5, 0.9)
+    loop.loss = loop
+    assert summary_value(loop)[0] == {"loss": repr(loop), "acc": 0.9}, "a cycle is cut"
+
+
+def test_summary_value_reads_attrs_classes_as_records() -> None:
+    attrs = pytest.importorskip("attrs")
+
+    @attrs.define
+    class Scores:
+        loss: float
+        curve: Any = attrs.field(factory=list)
+
+    @attrs.frozen
+    class Frozen:
+        acc: float
+
+    value = Scores(float("inf"), [np.int64(2)])
+    assert summary_value(value)[0] == {"loss": math.inf, "curve": [2]}
+    assert summary_value([Frozen(0.5)])[0] == [{"acc": 0.5}]
+
+
+def test_summary_value_reads_pydantic_models_as_records() -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Inner(pydantic.BaseModel):
+        acc: float
+
+    class Scores(pydantic.BaseModel):
+        loss: float
+        inner: Inner
+
+    kept, _ = summary_value(Scores(loss=float("nan"), inner=Inner(acc=0.5)))
+    assert math.isnan(kept["loss"]) and kept["inner"] == {"acc": 0.5}
 
 
 def test_summary_value_falls_back_to_repr_per_part_and_survives_cycles() -> None:
@@ -200,6 +270,59 @@ def test_nan_and_numpy_metrics_keep_their_columns_in_every_format(sandbox: Sandb
     assert frame.stdout.split() == ["float64", "[False,", "True]", "inf"]
 
 
+def _installed(module: str) -> bool:
+    probe = [sys.executable, "-c", f"import {module}"]
+    return subprocess.run(probe, capture_output=True, check=False).returncode == 0
+
+
+def test_records_of_metrics_keep_their_columns_in_every_format(sandbox: Sandbox) -> None:
+    """A task returning its metrics as a dataclass, NamedTuple, attrs class or pydantic model
+    has them as columns, as a dict's; one job returning a string beside them costs the others
+    no column. attrs and pydantic kinds run when the venv has them (the test extra does)."""
+    kinds = ["dataclass", "namedtuple", "report", "text"]
+    kinds += [k for k in ("attrs", "pydantic") if _installed(k)]
+    sandbox.sweep(f"+kind={','.join(kinds)}", script="shapes.py")
+    assert {job["state"] for job in sandbox.wait_terminal()} == {"completed"}
+    losses = {"dataclass": 0.5, "namedtuple": 0.25, "attrs": 0.75, "pydantic": 1.0}
+
+    values = {row["overrides"][0][6:]: row["return_value"] for row in _collect_json(sandbox)}
+    assert values["dataclass"] == {"loss": 0.5, "acc": 0.9}
+    assert values["namedtuple"] == {"loss": 0.25, "acc": 0.8}
+    assert values["report"] == {
+        "loss": "NaN",
+        "steps": 3,
+        "best": {"loss": 0.5, "acc": 0.9},
+        "curve": [1.0, "Infinity"],
+    }
+    assert values["text"] == "converged"
+    for kind in kinds[4:]:
+        assert values[kind]["loss"] == losses[kind], kind
+
+    rows = list(csv.DictReader(io.StringIO(sandbox.tsq("collect", "--format", "csv").stdout)))
+    cells = {row["kind"]: (row["return.loss"], row["return_value"]) for row in rows}
+    assert cells["dataclass"] == ("0.5", "") and cells["namedtuple"] == ("0.25", "")
+    assert cells["report"] == ("nan", "") and cells["text"] == ("", "converged")
+    assert rows[2]["return.best"] == '{"loss": 0.5, "acc": 0.9}'
+    for kind in kinds[4:]:
+        assert cells[kind] == (str(losses[kind]), ""), kind
+
+    frame = subprocess.run(
+        [sys.executable, "-c", "import tsq; f = tsq.collect_frame(); "
+         "print(f['return.loss'].dtype, f['return.acc'].tolist()[:2])"],
+        env=sandbox.env, cwd=sandbox.root, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert frame.stdout.split() == ["float64", "[0.9,", "0.8]"]
+
+    groups = json.loads(sandbox.tsq("collect", "--by", "kind", "--json").stdout)["groups"]
+    loss = {group["by"]["kind"]: group["metrics"]["loss"] for group in groups}
+    assert (loss["dataclass"]["n"], loss["dataclass"]["mean"]) == (1, 0.5)
+    assert (loss["namedtuple"]["n"], loss["namedtuple"]["mean"]) == (1, 0.25)
+    assert (loss["report"]["n"], loss["report"]["nan"]) == (0, 1), "NaN counted, not averaged"
+    assert (loss["text"]["n"], loss["text"]["mean"]) == (0, None)
+    for kind in kinds[4:]:
+        assert loss[kind]["mean"] == losses[kind], kind
+
+
 def test_huge_return_values_stay_out_of_summaries(sandbox: Sandbox) -> None:
     sandbox.sweep("+kind=huge,huge_string", script="shapes.py")
     assert {job["state"] for job in sandbox.wait_terminal()} == {"completed"}
@@ -215,8 +338,8 @@ def test_huge_return_values_stay_out_of_summaries(sandbox: Sandbox) -> None:
     assert all(path.stat().st_size < 2 * SUMMARY_LIMIT for path in jobs_dir.glob("?.json"))
 
     rows = list(csv.DictReader(io.StringIO(sandbox.tsq("collect", "--format", "csv").stdout)))
-    cell = json.loads(rows[0]["return_value"])  # a mapping and a string: one column
-    assert cell["loss"] == 0.1 and cell["blob"].startswith("<truncated: ")
+    assert rows[0]["return.loss"] == "0.1" and rows[0]["return.blob"].startswith("<truncated: ")
+    assert rows[0]["return_value"] == "", "the mapping's job keeps its columns"
     assert rows[1]["return_value"].startswith("<truncated: ")
 
     got = _python_collect(sandbox, sandbox.root)["jobs"]
@@ -290,7 +413,7 @@ def test_results_of_the_apps_own_classes_load_from_any_directory(sandbox: Sandbo
     assert got["raised"]["type"] == "ResultUnavailable"
     assert "No module named 'shapes_models'" in got["raised"]["text"]
     row = _collect_json(sandbox)[0]
-    assert (row["state"], row["return_value"]) == ("completed", "Scores(loss=0.5, acc=0.9)")
+    assert (row["state"], row["return_value"]) == ("completed", {"loss": 0.5, "acc": 0.9})
     assert sandbox.status()[0]["state"] == "completed"
 
 

@@ -347,23 +347,31 @@ def test_collect_rows_nested_values_in_mapping_are_json() -> None:
     assert rows[0]["return.note"] is None
 
 
-def test_collect_rows_mixed_returns_fall_back_to_one_column() -> None:
+def test_collect_rows_mixed_returns_keep_the_mapping_columns() -> None:
+    """Jobs returning something else than a mapping among jobs returning mappings cost those
+    jobs none of their `return.<key>` columns: their values have a `return_value` column."""
     items = [
         item(0, ["lr=0.1"], {"loss": 0.5}),
         item(1, ["lr=0.2"], 0.25),
         item(2, ["lr=0.3"], None, **FAILED),
         item(3, ["lr=0.4"], [1, 2]),
         item(4, ["lr=0.5"], "<Model object at 0x7f>"),
+        item(5, ["lr=0.6"], {"acc": [1]}),
     ]
     columns, rows = collect_rows(items)
-    assert columns == ["sweep", "num", "state", "lr", "return_value", "error", "output_dir"]
-    assert [r["return_value"] for r in rows] == [
-        '{"loss": 0.5}',
-        0.25,
-        None,
-        "[1, 2]",
-        "<Model object at 0x7f>",
+    assert columns == [
+        *("sweep", "num", "state", "lr", "return.loss", "return.acc", "return_value"),
+        *("error", "output_dir"),
     ]
+    assert [[r[c] for c in columns[4:7]] for r in rows] == [
+        [0.5, None, None],
+        [None, None, 0.25],
+        [None, None, None],
+        [None, None, "[1, 2]"],
+        [None, None, "<Model object at 0x7f>"],
+        [None, "[1]", None],
+    ]
+    assert "return_value" not in collect_rows([items[0], items[2]])[0], "mappings only"
 
 
 def test_collect_rows_all_failed_has_one_empty_return_column() -> None:

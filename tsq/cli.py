@@ -210,6 +210,19 @@ def _print_aggregate(
             print(f"not averaged: {plural(len(failed), 'job')} did not complete ({nums})")
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from tsq.aggregate import parse_keys
+    from tsq.diff import render_text, sweep_diff
+    from tsq.tables import strict_json
+
+    by = parse_keys(args.by) if args.by else []
+    store, _ = _open(args)
+    a, b = store.find_sweep(args.a), store.find_sweep(args.b)
+    diff = sweep_diff(a, store.jobs([a.id]), b, store.jobs([b.id]), by)
+    print(strict_json(diff, indent=1) if args.json else render_text(diff))
+    return 0
+
+
 def _job(store: Store, ref: str) -> tuple[Sweep, Job]:
     """`SWEEP:NUM` -> (sweep, job)."""
     sweep_ref, sep, num = ref.rpartition(":")
@@ -506,6 +519,24 @@ def parser() -> argparse.ArgumentParser:
     collect.add_argument(
         "--top", type=int, metavar="N", help="with --by and --sort: the first N groups only"
     )
+
+    diff = _command(
+        commands, "diff", cmd_diff, "show what changed between two sweeps",
+        "Compare sweep A with sweep B: their code (a diff of their code snapshots), their "
+        "config (each key whose values differ between their jobs' configs, swept or not, "
+        "launcher options included) and their results (collect --by aggregates side by side, "
+        "with the difference of the means, B - A).",
+        "python -m tsq diff 3f9a 7b2e --by lr",
+    )  # fmt: skip
+    diff.add_argument("a", metavar="A", help=SWEEP_HELP)
+    diff.add_argument("b", metavar="B", help=SWEEP_HELP)
+    diff.add_argument(
+        "--by",
+        metavar="KEY[,KEY]",
+        help="compare results per group of these overrides, as collect --by groups them "
+        "(default: each sweep as one group)",
+    )
+    diff.add_argument("--json", action="store_true", help="print one JSON object")
 
     wait = _command(
         commands, "wait", cmd_wait, "block until a sweep has ended",

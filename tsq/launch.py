@@ -27,6 +27,7 @@ from hydra.errors import CompactHydraException
 
 from tsq.adopt import write_record
 from tsq.compose import record_composes
+from tsq.defaultdir import sweep_dir_of
 from tsq.errors import TsqError
 from tsq.feed import FeedPlan, room, start_feeder
 from tsq.frozen import freeze_imports
@@ -193,8 +194,9 @@ class SweepLauncher:
         # Last, once every other check has passed, and in setup: Hydra's sweeper writes the
         # sweep dir's multirun.yaml after setup and before the first launch().
         self.sweep_id = secrets.token_hex(6)
-        self.sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
         try:
+            # Hydra's default dir, taken by a sweep of the same second: this sweep's own instead.
+            self.sweep_dir, self.default_taken = sweep_dir_of(config)
             # The lease is held for the launcher's life: the jobs of each batch name it until
             # they are queued, and it marks the sweep dir as in use.
             self.spool, self.lease = claim_sweep_dir(self.sweep_dir, self.sweep_id, self.store)
@@ -501,11 +503,20 @@ class SweepLauncher:
             return f"{line}\t            not snapshotted ({why}): jobs import it from disk\n"
         return line + "".join(f"\t            {text}\n" for text in snapshot_lines(self.snapshot))
 
+    def _renamed_line(self) -> str:
+        if self.default_taken is None:
+            return ""
+        return (
+            f"\t            made unique: Hydra's default {self.default_taken.name} was taken "
+            "by a launch in the same second\n"
+        )
+
     def _report(self, sweep: Sweep, count: int) -> None:
         jobs = f"{count} job" if count == 1 else f"{count} jobs"
         log.info(
             f"tsq: queued {jobs} of sweep {sweep.id} ({sweep.task_name}) in {self.backend.title}\n"
             f"\tsweep dir : {sweep.sweep_dir}\n"
+            f"{self._renamed_line()}"
             f"\t{self.backend.describe()}\n"
             f"\tstore     : {self.store.display}\n"
             f"{self._code_line()}"

@@ -9,7 +9,9 @@ parser.
 
 The summary holds the return value in JSON's types (see `summary_value`): numpy numbers become
 plain ones, NaN and infinities stay floats (the summary is read by Python's `json`, which writes
-and reads them as `NaN`/`Infinity`), and only a part JSON cannot hold becomes its repr. It keeps
+and reads them as `NaN`/`Infinity`), records (dataclasses, NamedTuples, attrs classes, pydantic
+models: `tsq.records`) become mappings of their fields, and only a part JSON cannot hold
+becomes its repr. It keeps
 at most `SUMMARY_LIMIT` bytes of a value; the pickle always has all of it.
 """
 
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tsq.errors import SpecError
+from tsq.records import record_fields
 from tsq.safeio import read_private, write_atomic
 from tsq.spool import SpoolDir
 from tsq.states import JobState
@@ -130,15 +133,21 @@ def _plain(value: Any, open_containers: frozenset[int]) -> Any:
         value = value.tolist()  # Python numbers for scalars and 0-d arrays, lists for arrays
     if value is None or isinstance(value, str | int | float):
         return value  # subclasses (IntEnum, numpy.float64) too: JSON writes them as their base
-    if not isinstance(value, Mapping | list | tuple) or id(value) in open_containers:
-        return _repr(value)  # also what breaks a reference cycle
+    if id(value) in open_containers:
+        return _repr(value)  # what breaks a reference cycle
     inside = open_containers | {id(value)}
-    if not isinstance(value, Mapping):
-        return [_plain(item, inside) for item in value]
-    try:
-        items = list(value.items())
-    except Exception:  # a mapping that cannot be read whole (an OmegaConf node with ??? ...)
+    fields = record_fields(value)  # a dataclass, NamedTuple, attrs class or pydantic model
+    if fields is not None:
+        items = list(fields.items())
+    elif not isinstance(value, Mapping | list | tuple):
         return _repr(value)
+    elif not isinstance(value, Mapping):
+        return [_plain(item, inside) for item in value]
+    else:
+        try:
+            items = list(value.items())
+        except Exception:  # a mapping that cannot be read whole (an OmegaConf node with ???)
+            return _repr(value)
     names = key_names([key for key, _ in items])
     return {name: _plain(item, inside) for name, (_, item) in zip(names, items, strict=True)}
 
@@ -172,7 +181,9 @@ def summary_value(value: Any) -> tuple[Any, bool]:
     """What the summary keeps of a return value, and whether SUMMARY_LIMIT cut parts of it.
 
     The value in JSON's types, part by part: numpy scalars and arrays become Python numbers
-    and lists; NaN and infinities stay floats; a part JSON cannot hold (an object, a set)
+    and lists; NaN and infinities stay floats; a record (a dataclass, NamedTuple, attrs class
+    or pydantic model instance) becomes the mapping of its fields, at any depth, so metrics
+    returned as one keep their columns too; a part JSON cannot hold (an object, a set)
     becomes its repr at that place only, so a mapping stays a mapping and `collect` keeps its
     `return.<key>` columns. A value over the limit loses its largest top-level keys, each
     replaced by a `<truncated: ...>` marker, until it fits; a value that is not a mapping is

@@ -5,9 +5,10 @@ and `.hydra/` files (job N of both writes `<sweep dir>/N`), and Hydra's default
 `multirun/${now:%Y-%m-%d}/${now:%H-%M-%S}` gives one dir to sweeps launched in the same second,
 which fire-and-forget makes likely. tsq refuses rather than picking another dir: the sweep dir is
 the user's (set in their config or command line, read by their scripts), and a launcher that
-moved it would make every one of those wrong without a word. A dir whose other tsq sweeps have
-all ended is used again, as Hydra's own launchers do when a sweep is run into a fixed dir once
-more; so is an ended sweep's dir by `tsq retry`, whose jobs write where they did before.
+moved it would make every one of those wrong without a word. Hydra's default dir, which nobody
+chose, is made unique before it is claimed instead (`tsq.defaultdir`). A dir whose other tsq
+sweeps have all ended is used again, as Hydra's own launchers do when a sweep is run into a fixed
+dir once more; so is an ended sweep's dir by `tsq retry`, whose jobs write where they did before.
 """
 
 from __future__ import annotations

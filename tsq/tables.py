@@ -183,13 +183,15 @@ def collect_rows(items: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[di
     Columns: `sweep`, `num`, `state`; one per override key, in first-seen order across the jobs
     (None where a job does not set it); the return value; `error`; `output_dir`.
 
-    The return value is spread into columns `return.<key>` when at least one job returned
-    something and every job that did returned a mapping (the usual `{"loss": ..., "acc": ...}`):
-    one column per key in first-seen order, None where a job's mapping lacks it or the job
-    returned nothing (failed jobs). Otherwise (plain numbers, or a mix of mappings and numbers,
-    or nothing at all) it is one `return_value` column, so no job's value is lost or misplaced.
-    Scalar cells (str, int, float, bool, None) are kept as they are; lists and mappings are
-    encoded as JSON text.
+    A returned mapping (the usual `{"loss": ..., "acc": ...}`, or a dataclass or other record,
+    which its summary holds as one: `tsq.records`) is spread into columns `return.<key>`, one
+    per key of any job's mapping in first-seen order, None where a job's mapping lacks it or
+    the job returned something else or nothing (failed jobs). Any other value (a plain number,
+    a string) goes to one `return_value` column, there when some job returned such a value or
+    when no job returned a mapping: in a sweep where some jobs return mappings and others not,
+    the mapping jobs keep their columns and no job's value is lost or misplaced. Scalar cells
+    (str, int, float, bool, None) are kept as they are; lists and mappings are encoded as JSON
+    text.
 
     The `return.` prefix keeps return keys apart from one another's and from the fixed columns.
     An override key can still collide (an app with a `state` or `error` option, or a dotted key
@@ -198,34 +200,26 @@ def collect_rows(items: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[di
     """
     parsed = [override_dict(item.get("overrides") or ()) for item in items]
     values = [item.get(RETURN_VALUE) for item in items]
-    returned = [v for v in values if v is not None]
-    spread = bool(returned) and all(isinstance(v, Mapping) for v in returned)
+    mappings = [v for v in values if isinstance(v, Mapping)]
+    return_keys = list(dict.fromkeys(str(k) for v in mappings for k in v))
+    return_cols = {k: RETURN_PREFIX + k for k in return_keys}
+    others = not mappings or any(v is not None and not isinstance(v, Mapping) for v in values)
+    value_col = [RETURN_VALUE] if others else []
 
-    return_keys: list[str] = []
-    return_cols: dict[str, str] = {}
-    if spread:
-        return_keys = list(dict.fromkeys(str(k) for v in returned for k in v))
-        return_cols = {k: RETURN_PREFIX + k for k in return_keys}
-        taken = {*_LEADING, *return_cols.values(), *_TRAILING}
-    else:
-        taken = {*_LEADING, RETURN_VALUE, *_TRAILING}
-
+    taken = {*_LEADING, *return_cols.values(), *value_col, *_TRAILING}
     override_keys = list(dict.fromkeys(k for overrides in parsed for k in overrides))
     override_cols = _override_columns(override_keys, taken)
 
-    columns = [*_LEADING, *override_cols.values()]
-    columns += [return_cols[k] for k in return_keys] if spread else [RETURN_VALUE]
-    columns += _TRAILING
+    columns = [*_LEADING, *override_cols.values(), *return_cols.values(), *value_col, *_TRAILING]
 
     rows: list[dict[str, Any]] = []
     for item, overrides, value in zip(items, parsed, values, strict=True):
         row: dict[str, Any] = {name: item.get(name) for name in _LEADING}
         row.update({col: overrides.get(key) for key, col in override_cols.items()})
-        if spread:
-            mapping = {str(k): v for k, v in (value or {}).items()}
-            row.update({return_cols[k]: _encode(mapping.get(k)) for k in return_keys})
-        else:
-            row[RETURN_VALUE] = _encode(value)
+        mapping = {str(k): v for k, v in value.items()} if isinstance(value, Mapping) else {}
+        row.update({return_cols[k]: _encode(mapping.get(k)) for k in return_keys})
+        if others:
+            row[RETURN_VALUE] = None if isinstance(value, Mapping) else _encode(value)
         row.update({name: item.get(name) for name in _TRAILING})
         rows.append(row)
     return columns, rows

@@ -1,6 +1,7 @@
 """A Hydra app whose results have the shapes real ones have: NaN and numpy metrics, values of
-tens of kB and of tens of MB, instances of the app's own classes, exceptions that pickle but do
-not unpickle, and `sys.exit`. `+kind=...` picks one."""
+tens of kB and of tens of MB, instances of the app's own classes, records of metrics (a
+dataclass, a NamedTuple, an attrs class, a pydantic model), exceptions that pickle but do not
+unpickle, and `sys.exit`. `+kind=...` picks one."""
 
 import sys
 from typing import Any
@@ -8,7 +9,7 @@ from typing import Any
 import hydra
 import numpy as np
 from omegaconf import DictConfig
-from shapes_models import ModelError, Scores
+from shapes_models import ModelError, Report, Scores, ScoresTuple
 
 HUGE = 30_000_000  # characters: a 30 MB value
 
@@ -43,6 +44,21 @@ def main(cfg: DictConfig) -> Any:
         return "y" * HUGE
     if kind == "dataclass":
         return Scores(loss=0.5, acc=0.9)
+    if kind == "namedtuple":
+        return ScoresTuple(loss=0.25, acc=0.8)
+    if kind == "attrs":
+        from shapes_attrs import AttrsScores  # attrs may not be installed: only when asked
+
+        return AttrsScores(loss=0.75, acc=0.7)
+    if kind == "pydantic":
+        from shapes_pydantic import PydanticScores
+
+        return PydanticScores(loss=1.0, acc=0.6)
+    if kind == "report":
+        best = Scores(loss=0.5, acc=0.9)
+        return Report(float("nan"), np.int64(3), best, [1.0, float("inf")])
+    if kind == "text":
+        return "converged"
     if kind == "two_arg_error":
         raise TwoArgError("bad", "input")
     if kind == "module_error":
