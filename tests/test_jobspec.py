@@ -12,10 +12,10 @@ from hydra._internal.utils import create_config_search_path
 from hydra.types import HydraContext, RunMode
 from omegaconf import OmegaConf
 
-from tsq.compose import record_composes
 from tsq.errors import SpecError
-from tsq.jobspec import BatchSpec, CodeSpec, pickled, read_header, read_job, write_spec
-from tsq.safeio import write_atomic
+from tsq.files.jobspec import BatchSpec, CodeSpec, pickled, read_header, read_job, write_spec
+from tsq.files.safeio import write_atomic
+from tsq.launch.compose import record_composes
 
 
 def _batch(**overrides: list[str]) -> BatchSpec:

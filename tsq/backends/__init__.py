@@ -3,7 +3,7 @@
 A backend queues job runners (`python -m tsq.runner SPEC NUM [ATTEMPT [RESTART]]`), looks at its
 queue once per refresh and turns what it prints into typed `QueueRow`s matched to jobs by label,
 says why an ended job ended, and stops jobs. Nothing outside this package parses a queue's output
-or runs its commands, and the refresh policy (`tsq.status.decide`) sees only `QueueRow`s.
+or runs its commands, and the refresh policy (`tsq.refresh.status.decide`) sees only `QueueRow`s.
 
 Adding a backend: a module here with a class that implements `Backend` (its pure parsers in a
 module of their own), and its name in `_REGISTRY`. A sweep records the backend it was queued with
@@ -147,7 +147,7 @@ class Queue(Protocol):
 
     def find(self, job: JobRef) -> QueueRow | None:
         """The job attempt's row; None when the queue does not list it. ts matches by label
-        (`tsq.labels.match`); Slurm's array tasks share a name, and match by array id and
+        (`tsq.files.labels.match`); Slurm's array tasks share a name, and match by array id and
         task (the job's number)."""
         ...
 
@@ -186,7 +186,7 @@ class Backend(Protocol):
     ) -> int:
         """Queue one command `argv` labelled `label` (a barrier job); its queue id. `after`:
         a queue id it must wait for, whatever becomes of that job; `pass_fds` stay open in
-        the queueing process (`tsq.lease.Lease.hold_for`)."""
+        the queueing process (`tsq.files.lease.Lease.hold_for`)."""
         ...
 
     def submit_batch(
@@ -213,7 +213,7 @@ class Backend(Protocol):
     def reachable_here(self) -> bool:
         """Whether this host can ask the queue that jobs queued on another host went to:
         ts never (a server lives on its host, whatever its socket path), Slurm when this
-        host's clients reach the same cluster (`tsq.status.Reach`)."""
+        host's clients reach the same cluster (`tsq.refresh.status.Reach`)."""
         ...
 
     def look(self, jobs: Sequence[JobRef], warnings: list[str]) -> Queue | None:

@@ -187,7 +187,7 @@ class Store:
         self, lease: str, submitted: Mapping[int, tuple[int, float, str | None]]
     ) -> None:
         """Record the queue ids that jobs (by job id) got when the holder of `lease` queued
-        them, when, and the queue instance each went to (`tsq.submit.Submitted`), and end its
+        them, when, and the queue instance each went to (`tsq.launch.submit.Submitted`), and end its
         claim on them. Conditional on the lease: only the command that queued an attempt
         records where it went."""
         if not submitted:

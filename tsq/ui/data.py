@@ -14,12 +14,12 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tsq.aggregate import Aggregate, aggregate, returned_metrics
 from tsq.errors import TsqError
-from tsq.results import ResultSummary, ended_summary
+from tsq.files.results import ResultSummary, ended_summary
+from tsq.render.aggregate import Aggregate, aggregate, returned_metrics
+from tsq.render.tables import override_dict
+from tsq.render.views import ORDER, error_of, exit_text
 from tsq.states import TERMINAL, JobState
-from tsq.tables import override_dict
-from tsq.views import ORDER, error_of, exit_text
 
 if TYPE_CHECKING:
     from tsq.store import Job, Store, Sweep

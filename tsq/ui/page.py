@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tsq.errors import TsqError
-from tsq.tables import strict_json
+from tsq.render.tables import strict_json
 
 INSTALL = "pip install 'tsq[ui]'"
 
@@ -54,7 +54,7 @@ def report(
     store_location: str | None, sweep_ref: str | None, by: list[str] | None
 ) -> tuple[str, bytes]:
     """`tsq report`: the sweep's id and its results page as one self-contained HTML file."""
-    from tsq.status import refresh
+    from tsq.refresh.status import refresh
     from tsq.store import Store
     from tsq.ui.data import Results, job_rows, sweep_counts, sweep_payload, sweeps_payload
 
@@ -81,6 +81,6 @@ def report(
 
 
 def _keys(overrides: list[str]) -> list[str]:
-    from tsq.tables import override_dict
+    from tsq.render.tables import override_dict
 
     return list(override_dict(overrides))

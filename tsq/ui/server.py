@@ -1,7 +1,7 @@
 """`tsq ui`: a read-only local web page over the store, served by the standard library.
 
 One `ThreadingHTTPServer`; the page polls small JSON endpoints. The store is brought up to date
-(`tsq.status.refresh`, what `tsq status` does) at most once every `refresh_every` seconds,
+(`tsq.refresh.status.refresh`, what `tsq status` does) at most once every `refresh_every` seconds,
 whatever the number of open pages; between refreshes every request is answered from what was read.
 A sweep's document is rebuilt only when its jobs changed (a grouped query on the jobs' state,
 count, version and update time tells), and each job's result summary is parsed once
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
 from tsq.errors import TsqError
-from tsq.tables import strict_json
+from tsq.render.tables import strict_json
 from tsq.ui import page
 from tsq.ui.data import Results, job_rows, sweep_counts, sweep_payload, sweeps_payload
 
@@ -113,7 +113,7 @@ class View:
         """Refresh (if the last one is older than `every`) and read the sweeps; under the lock."""
         from sqlalchemy import func, select
 
-        from tsq.status import refresh
+        from tsq.refresh.status import refresh
         from tsq.store import Job
 
         if time.monotonic() - self._refreshed < self.every:
@@ -155,7 +155,7 @@ class View:
             return cached[1], cached[2]
 
     def log(self, ref: str, num: int) -> str:
-        from tsq import logs
+        from tsq.ops import logs
 
         with self._lock:
             self._fresh()

@@ -27,16 +27,16 @@ from tsq.backends import (
     runner_argv,
 )
 from tsq.errors import SpecError, TsqError
+from tsq.files.lease import held
+from tsq.files.results import ResultSummary, read_summary, stored_copy
+from tsq.files.safeio import NotYours, private_exists
+from tsq.files.spool import SpoolDir
+from tsq.files.started import Started, read_started
 from tsq.hosts import this_host
-from tsq.lease import held
-from tsq.results import ResultSummary, read_summary, stored_copy
-from tsq.safeio import NotYours, private_exists
-from tsq.spool import SpoolDir
-from tsq.started import Started, read_started
+from tsq.launch.submit import lease_part
+from tsq.render.words import plural
 from tsq.states import JobState
 from tsq.store import INTENT_CANCEL, INTENT_HOLD, UPDATE_FIELDS, Job, JobUpdate, Rerun, Store
-from tsq.submit import lease_part
-from tsq.words import plural
 
 
 @dataclass(frozen=True)
@@ -445,8 +445,8 @@ def refresh(store: Store, sweep_id: str | None = None) -> Refresh:
     if updates:
         report.changed = store.apply(updates)
     held = [job for job in active if job.intent == INTENT_HOLD and is_local(job)]
-    if held:  # the queue may have room for jobs held in the store (`tsq.feed`)
-        from tsq.feed import feed
+    if held:  # the queue may have room for jobs held in the store (`tsq.ops.feed`)
+        from tsq.ops.feed import feed
 
         report.changed += feed(store, held, report.warnings)
     return report

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from tsq.lease import LEASES
-from tsq.safeio import check_dirs
+from tsq.files.lease import LEASES
+from tsq.files.safeio import check_dirs
 
 # What to do about a sweep dir another user could change (`SpoolDir.check_owner`).
 OWN_DIR = "give the sweep a dir of your own (hydra.sweep.dir=...)"
@@ -59,7 +59,7 @@ class SpoolDir:
         return self.spec(max(starts))
 
     def retry_spec(self, num: int, attempt: int) -> Path:
-        """One spec per `tsq retry` batch (`tsq.retryspec`), named by its first job's new
+        """One spec per `tsq retry` batch (`tsq.files.retryspec`), named by its first job's new
         attempt, which only that retry made; not a `spec-*` one, which `spec_of` reads."""
         return self.root / f"retry-{self._stem(num, attempt)}.pkl"
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tsq.errors import SpecError, TsqError
-from tsq.jobspec import read_header
-from tsq.results import (
+from tsq.files.jobspec import read_header
+from tsq.files.results import (
     FAILED,
     RemoteError,
     ResultNotLoadable,
@@ -31,9 +31,9 @@ from tsq.results import (
     ended_summary,
     load_job_return,
 )
-from tsq.spool import SpoolDir
+from tsq.files.spool import SpoolDir
+from tsq.render.views import error_of
 from tsq.store import Job, Store, Sweep
-from tsq.views import error_of
 
 if TYPE_CHECKING:
     import pandas
@@ -115,7 +115,7 @@ class Finished:
         """
         from hydra.core.utils import JobReturn, JobStatus
 
-        from tsq.unloaded import UnloadedJobReturn
+        from tsq.ops.unloaded import UnloadedJobReturn
 
         if summary.status == FAILED:
             error = RemoteError(summary.error or "the job failed", summary.traceback or "")
@@ -141,7 +141,7 @@ def finished(sweep: Sweep, jobs: list[Job]) -> tuple[list[Finished], int]:
 
 
 def _finished_of(sweep: str | None, store: str | None) -> tuple[Sweep, list[Finished]]:
-    from tsq.status import refresh
+    from tsq.refresh.status import refresh
 
     opened = Store.open(store)
     refresh(opened)
@@ -198,7 +198,7 @@ def collect_frame(
 ) -> pandas.DataFrame:
     """The finished jobs as a pandas DataFrame with the columns of `collect --format csv`; with
     `by`, one row per group with the columns of `collect --by ... --format csv`."""
-    from tsq.tables import collect_rows, to_frame
+    from tsq.render.tables import collect_rows, to_frame
 
     found, done = _finished_of(sweep, store)
     items = [item.as_json() for item in done]
@@ -206,7 +206,7 @@ def collect_frame(
         if sort is not None or top is not None:
             raise TsqError("sort and top rank groups: give by=KEYS too")
         return to_frame(*collect_rows(items))
-    from tsq.aggregate import SortKey, aggregate, parse_keys
+    from tsq.render.aggregate import SortKey, aggregate, parse_keys
 
     keys = parse_keys(by) if isinstance(by, str) else list(by)
     if not items:

@@ -16,7 +16,7 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from tsq.errors import SpecError
-from tsq.jobspec import pickled
+from tsq.files.jobspec import pickled
 
 if TYPE_CHECKING:
     from hydra.core.config_loader import ConfigLoader
@@ -67,7 +67,7 @@ def record_composes(
     hydra_context: HydraContext, master: DictConfig, main_by_name: bool
 ) -> RecordingLoader:
     """Put a recording loader in `hydra_context`, which the sweeper shares with the launcher.
-    `main_by_name`: the jobs run the app's script as `__main__` (`tsq.jobspec.pickled`)."""
+    `main_by_name`: the jobs run the app's script as `__main__` (`tsq.files.jobspec.pickled`)."""
     loader = hydra_context.config_loader
     if isinstance(loader, RecordingLoader):  # an earlier launcher's, for another master
         loader = loader._loader

@@ -1,6 +1,6 @@
 """The `started` record a job's runner leaves as soon as it runs: `<num>.started.json`.
 
-One writer (`tsq.runner`, first when the process starts, again once Hydra's job has its output
+One writer (`tsq.job.runner`, first when the process starts, again once Hydra's job has its output
 dir) and one reader (`read_started`, for the refresh, `cancel` and `logs`). It says the job ran
 even after its queue forgot it, which process runs it, and where its output goes: the file the
 queue captures its stdout and stderr in, then Hydra's job log.
@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from tsq.errors import SpecError
-from tsq.safeio import read_private, write_atomic
+from tsq.files.safeio import read_private, write_atomic
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from typing import TextIO
 
 from tsq.backends import backend_for
 from tsq.errors import SpecError, TsqError
-from tsq.results import FAILED, read_summary
-from tsq.started import read_started
-from tsq.status import is_local, refresh
+from tsq.files.results import FAILED, read_summary
+from tsq.files.started import read_started
+from tsq.ops.wait import FIRST_DELAY, next_delay
+from tsq.refresh.status import is_local, refresh
 from tsq.store import Job, Store, Sweep
-from tsq.wait import FIRST_DELAY, next_delay
 
 FOLLOW_POLL = 0.5
 

@@ -4,7 +4,7 @@ Imported lazily by the Hydra plugin, so Hydra apps that never use the ts launche
 Order of work in a batch, so that nothing is lost or recorded half-way:
 spec written (refuses what cannot be pickled, before anything is recorded) -> one transaction
 records every job as queued with no ts id -> each job queued in ts -> one transaction stores the
-ts ids (see `tsq.submit` for what an interruption part-way leaves).
+ts ids (see `tsq.launch.submit` for what an interruption part-way leaves).
 """
 
 from __future__ import annotations
@@ -25,17 +25,15 @@ from typing import Any
 from hydra.core.utils import JobReturn
 from hydra.errors import CompactHydraException
 
-from tsq.adopt import write_record
-from tsq.compose import record_composes
 from tsq.errors import TsqError
-from tsq.feed import FeedPlan, room, start_feeder
+from tsq.files.jobspec import BatchSpec, CodeSpec, write_spec
+from tsq.files.labels import make_label, sweep_label
+from tsq.files.safeio import write_atomic
 from tsq.frozen import freeze_imports
 from tsq.hosts import this_host
-from tsq.jobspec import BatchSpec, CodeSpec, write_spec
-from tsq.labels import make_label, sweep_label
-from tsq.options import CommonOptions, TsOptions
-from tsq.safeio import write_atomic
-from tsq.snapshot import (
+from tsq.launch.adopt import write_record
+from tsq.launch.compose import record_composes
+from tsq.launch.snapshot import (
     Limits,
     Provenance,
     Snapshot,
@@ -45,11 +43,13 @@ from tsq.snapshot import (
     snapshot_store,
     take,
 )
+from tsq.launch.submit import require_passed, submit_jobs
+from tsq.launch.sweepdir import claim_sweep_dir, release_sweep_dir
+from tsq.ops.feed import FeedPlan, room, start_feeder
+from tsq.options import CommonOptions, TsOptions
+from tsq.render.words import plural
 from tsq.states import JobState
 from tsq.store import INTENT_HOLD, INTENT_SUBMIT, STORE_FILES, Job, Store, Sweep
-from tsq.submit import require_passed, submit_jobs
-from tsq.sweepdir import claim_sweep_dir, release_sweep_dir
-from tsq.words import plural
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class PendingJob:
 
     sweep_id: str
     num: int
-    ts_id: int | None  # None: held in the store until the queue has room (`tsq.feed`)
+    ts_id: int | None  # None: held in the store until the queue has room (`tsq.ops.feed`)
     label: str
 
 
@@ -106,7 +106,7 @@ INSTALLED = "an installed package"
 class App:
     """Where the app's code is, as a launch finds it before anything is snapshotted."""
 
-    main_file: str | None = None  # the script each job runs as its `__main__` (tsq.toplevel)
+    main_file: str | None = None  # the script each job runs as its `__main__` (tsq.job.toplevel)
     main_module: str | None = None  # what `python -m` ran, so the job runs it with its package
     code_file: str | None = None  # the task's file: its project is snapshotted
     code_module: str | None = None  # the task's module name (finds its project outside git)
@@ -170,8 +170,8 @@ class SweepLauncher:
             after_ts_job, self.after_sweep = self._dependency(options.depends_on)
             self.after = () if after_ts_job is None else (after_ts_job,)
         self.sweep: Sweep | None = None
-        self._feeding = 0  # the feeder's pid, once started (`tsq.feed`)
-        # ts only: how many of the sweep's jobs may wait in the queue at once (`tsq.feed`)
+        self._feeding = 0  # the feeder's pid, once started (`tsq.ops.feed`)
+        # ts only: how many of the sweep's jobs may wait in the queue at once (`tsq.ops.feed`)
         self.max_queued: int | None = getattr(options, "max_queued", None)
         if self.max_queued is not None and self.max_queued < 1:
             raise TsqError(f"hydra.launcher.max_queued={self.max_queued}: it must be at least 1")
@@ -254,7 +254,7 @@ class SweepLauncher:
 
     def _after_sweep(self, ref: str) -> Sweep:
         """The sweep `ref` names, refreshed so the barrier watches only its unfinished jobs."""
-        from tsq.status import refresh
+        from tsq.refresh.status import refresh
 
         sweep = self.store.find_sweep(ref)
         refresh(self.store, sweep.id)
@@ -262,7 +262,7 @@ class SweepLauncher:
 
     def _queue_barrier(self, sweep: Sweep) -> int | None:
         """Queue the job that ends once `depends_on`'s sweep has; None if it already has."""
-        from tsq.barrier import watch_list
+        from tsq.job.barrier import watch_list
 
         assert self.after_sweep is not None
         watch = watch_list(self.store, self.after_sweep)
@@ -429,8 +429,8 @@ class SweepLauncher:
         """Block until the batch has ended and hand back the jobs' real JobReturns, built by
         the same code as `tsq.collect()`; a failed job's return_value raises, as with Hydra's
         basic launcher."""
-        from tsq.collector import finished
-        from tsq.wait import Progress, wait_for_jobs
+        from tsq.ops.collector import finished
+        from tsq.ops.wait import Progress, wait_for_jobs
 
         progress = Progress(f"tsq: sweep {sweep.id}")
         try:
@@ -445,7 +445,7 @@ class SweepLauncher:
         return [item.job_return() for item in done]
 
     def _hold_past_room(self, sweep_id: str, jobs: list[Job], first: bool) -> list[Job]:
-        """The jobs past `max_queued` (ts), recorded as held in the store (`tsq.feed`)."""
+        """The jobs past `max_queued` (ts), recorded as held in the store (`tsq.ops.feed`)."""
         if self.max_queued is None:
             return []
         before = [] if first else self.store.active_jobs(sweep_id)
@@ -473,7 +473,7 @@ class SweepLauncher:
 
     def _start_notifier(self, sweep: Sweep, command: str) -> None:
         """`notify`: a watcher outside the queue runs `command` once the sweep has ended."""
-        from tsq import notify
+        from tsq.ops import notify
 
         pid = notify.start(self.spool.root, sweep.id, command, self._store_location())
         log.info(f"tsq: once every job has ended, watcher pid {pid} runs: {command}")

@@ -1,9 +1,10 @@
 """Code snapshots: a queued job imports the app's code as it was when the sweep was launched.
 
 A job may start hours after its launch while its author keeps editing. The config is frozen at
-submit time (`tsq.compose`); this freezes the code. At launch, the app's project is copied into
-a content-addressed store, and every job of the sweep (and every retry of it) imports from that
-copy. The job's working directory stays the launch's, so relative data paths work as before.
+submit time (`tsq.launch.compose`); this freezes the code. At launch, the app's project is
+copied into a content-addressed store, and every job of the sweep (and every retry of it) imports
+from that copy. The job's working directory stays the launch's, so relative data paths work as
+before.
 
 The snapshot holds every entry of the project (the directory holding the app), so paths found
 relative to a module's `__file__` (`Path(__file__).parents[1] / "data"`) keep working; only code
@@ -54,9 +55,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from tsq.errors import TsqError
-from tsq.jobspec import CodeSpec
-from tsq.safeio import write_atomic
-from tsq.words import plural
+from tsq.files.jobspec import CodeSpec
+from tsq.files.safeio import write_atomic
+from tsq.render.words import plural
 
 CODE = "code"
 OBJECTS = "objects"

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from tsq.backends import Backend, JobRef
 from tsq.errors import QueueRefused, StoreError, TsqError
-from tsq.lease import Lease
+from tsq.files.lease import Lease
 from tsq.options import TsOptions
+from tsq.render.words import plural
 from tsq.states import JobState
 from tsq.store import Job, JobUpdate, Store, Sweep
-from tsq.words import plural
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -20,15 +20,15 @@ from hydra.core.utils import JobReturn
 from omegaconf import OmegaConf, open_dict
 
 from tsq.errors import TsqError
-from tsq.launch import BASIC_SWEEPER, PendingJobReturn
+from tsq.launch.launcher import BASIC_SWEEPER, PendingJobReturn
 from tsq.options import CommonOptions
-from tsq.words import plural
+from tsq.render.words import plural
 
 log = logging.getLogger(__name__)
 
 
 class DryRun:
-    """Stands in for `tsq.launch.SweepLauncher` when `dry_run` is set."""
+    """Stands in for `tsq.launch.launcher.SweepLauncher` when `dry_run` is set."""
 
     def __init__(
         self, options: CommonOptions, *, config: Any, hydra_context: Any, task_function: Any

@@ -5,7 +5,7 @@ its module-level statements (`np.seterr(...)`, `torch.backends.cudnn.benchmark =
 `sys.setrecursionlimit`, logging set-up, resolvers, ConfigStore entries) have run, and its
 functions and classes are `__main__.<name>`, which is what `pickle`, `multiprocessing.Pool`,
 PyTorch's DataLoader workers and `torch.save` rely on. A job in another interpreter would have
-`tsq.runner` as `__main__`. So the job does what Python's multiprocessing `spawn` does: it runs
+`tsq.job.runner` as `__main__`. So the job does what Python's multiprocessing `spawn` does: it runs
 the script under the name `__mp_main__` (its `if __name__ == "__main__":` block does not run)
 and makes that module `sys.modules["__main__"]`, *before* the spec is unpickled, so whatever the
 launch pickled by name from `__main__` (the task, structured configs, dataclasses) is the

@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tsq.backends import Backend, JobRef, QueueRow, backend_for
-from tsq.lease import Lease, held
-from tsq.status import CANCELLED_REASON, observe, refuse_elsewhere
+from tsq.files.lease import Lease, held
+from tsq.launch.submit import lease_part
+from tsq.refresh.status import CANCELLED_REASON, observe, refuse_elsewhere
 from tsq.store import INTENT_CANCEL, Job, Store, Sweep
-from tsq.submit import lease_part
 
 CLAIM_ROUNDS = 5  # a job whose row a refresh changed meanwhile is read again and claimed again
 GRACE_S = 10.0  # how long cancel waits for a job it sent SIGTERM to end (`_once_stopped`)
@@ -76,7 +76,7 @@ def cancel(store: Store, jobs: Sequence[Job]) -> Cancelled:
     report = Cancelled()
     by_sweep: dict[str, list[Job]] = defaultdict(list)
     active = [job for job in jobs if not job.state.terminal]
-    if active:  # only a host that reaches a job's queue can cancel it (`tsq.status.Reach`)
+    if active:  # only a host that reaches a job's queue can cancel it (`tsq.refresh.status.Reach`)
         one = len(jobs) == 1
         target = f"{jobs[0].sweep_id}:{jobs[0].num}" if one else jobs[0].sweep_id
         what = f"job {target}" if one else f"sweep {target}"

@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from tsq.errors import SpecError, TsqError
-from tsq.labels import make_label
-from tsq.safeio import write_atomic
-from tsq.spool import SpoolDir
+from tsq.files.labels import make_label
+from tsq.files.safeio import write_atomic
+from tsq.files.spool import SpoolDir
+from tsq.render.words import plural
 from tsq.states import JobState
 from tsq.store import Job, Store, Sweep
-from tsq.words import plural
 
 RECORD_GLOB = "record-*.json"
 # A job's files in `jobs/` (`SpoolDir._stem`): `<num>.<ext>` for attempt 1, `<num>.<n>.<ext>`.

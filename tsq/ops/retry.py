@@ -1,8 +1,8 @@
 """`tsq retry`: queue ended jobs again, as new attempts of the same jobs.
 
 Same overrides, same `hydra.job.num`, same output dir (the first attempt's, even where the
-subdir names the time: `tsq.retryspec`), same config (frozen at the first launch) and queued the
-same way: slots, GPUs, and the launch's working directory and
+subdir names the time: `tsq.files.retryspec`), same config (frozen at the first launch) and
+queued the same way: slots, GPUs, and the launch's working directory and
 environment from the spec's header, in the queue the sweep was launched in (its ts socket),
 whatever the shell that runs `tsq retry`. The attempt that ended is archived as it was; the job's
 row becomes the new attempt.
@@ -16,15 +16,15 @@ from pathlib import Path
 
 from tsq.backends import backend_for
 from tsq.errors import TsqError
-from tsq.jobspec import read_header
-from tsq.labels import make_label
+from tsq.files.jobspec import read_header
+from tsq.files.labels import make_label
+from tsq.files.retryspec import OutputDir, write_retry_spec
+from tsq.launch.submit import require_passed, submit_jobs
+from tsq.launch.sweepdir import RETRY_ADVICE, claim_sweep_dir
 from tsq.options import TsOptions
-from tsq.retryspec import OutputDir, write_retry_spec
+from tsq.refresh.status import refuse_elsewhere
 from tsq.states import JobState
-from tsq.status import refuse_elsewhere
 from tsq.store import Job, Store, Sweep
-from tsq.submit import require_passed, submit_jobs
-from tsq.sweepdir import RETRY_ADVICE, claim_sweep_dir
 
 DEFAULT_STATES = frozenset({JobState.FAILED, JobState.LOST, JobState.CANCELLED})
 
@@ -51,7 +51,7 @@ def retry(store: Store, sweep: Sweep, jobs: Sequence[Job], follow: str) -> list[
     """Queue `jobs` again; returns them as their new attempts (queued in ts).
 
     A job another retry renewed first (its row changed since it was read) is left out. Runs
-    only on a host that reaches the sweep's queue (`tsq.status.Reach`)."""
+    only on a host that reaches the sweep's queue (`tsq.refresh.status.Reach`)."""
     backend = backend_for(sweep)
     refuse_elsewhere(f"sweep {sweep.id}", [(sweep.hostname, backend)], f"tsq retry {sweep.id}")
     spool = sweep.spool

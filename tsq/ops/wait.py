@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from tsq.errors import TsqError
-from tsq.status import refresh, unchecked_note
+from tsq.refresh.status import refresh, unchecked_note
+from tsq.render.views import counts
 from tsq.store import Job, Store
-from tsq.views import counts
 
 FIRST_DELAY = 0.1
 MAX_DELAY = 2.0

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from tsq.errors import SpecError
-from tsq.safeio import open_private
+from tsq.files.safeio import open_private
 
 LEASES = "leases"
 

@@ -1,5 +1,5 @@
-"""Starting a sweep's watchers (`tsq.notify`, `tsq.feed`): detached processes that outlive the
-launching shell, as the queued jobs do."""
+"""Starting a sweep's watchers (`tsq.ops.notify`, `tsq.ops.feed`): detached processes that
+outlive the launching shell, as the queued jobs do."""
 
 from __future__ import annotations
 

@@ -1,14 +1,15 @@
 """`tsq collect --by KEY[,KEY]`: finished jobs grouped by some overrides, the rest aggregated.
 
-Pure functions over `Finished.as_json()` dicts, like `tsq.tables`: nothing here touches the store.
-Jobs are grouped by the values of the `--by` overrides (as recorded, see `tsq.tables`); every
-other override (typically `seed`) varies inside a group and is aggregated over. For each numeric
+Pure functions over `Finished.as_json()` dicts, like `tsq.render.tables`: nothing here touches
+the store. Jobs are grouped by the values of the `--by` overrides (as recorded, see
+`tsq.render.tables`); every other override (typically `seed`) varies inside a group and is
+aggregated over. For each numeric
 metric the jobs returned (the keys of a returned mapping, or `return_value` when jobs return a
 plain number), each group gets n, mean, std (sample, n-1), min and max, and the best job of the
 group by the sort metric. Integers are averaged exactly (a float holds 53 bits: `10**20 + 1`
 is not one): the mean is an int when it is a whole number, the std the float nearest the exact
 one. Keys that only JSON would merge (`1` and `"1"`) are two metrics, named as the result's
-summary names them (`tsq.results.key_names`: "1 (int)" and "1").
+summary names them (`tsq.files.results.key_names`: "1 (int)" and "1").
 
 The rules that keep an aggregate honest:
 
@@ -31,8 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tsq.errors import TsqError
-from tsq.results import key_names
-from tsq.tables import RETURN_PREFIX, RETURN_VALUE, override_dict
+from tsq.files.results import key_names
+from tsq.render.tables import RETURN_PREFIX, RETURN_VALUE, override_dict
 
 STATS = ("n", "nan", "none", "mean", "std", "min", "max")
 COMPLETED = "completed"

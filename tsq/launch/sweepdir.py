@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tsq.errors import TsqError
-from tsq.lease import LEASES, Lease, held
-from tsq.safeio import make_private_dir
-from tsq.spool import SpoolDir
+from tsq.files.lease import LEASES, Lease, held
+from tsq.files.safeio import make_private_dir
+from tsq.files.spool import SpoolDir
 
 if TYPE_CHECKING:
     from tsq.store import Store
@@ -94,7 +94,7 @@ def _in_use(spool_root: Path, store: Store) -> bool:
     leases = spool_root / LEASES
     if leases.is_dir() and any(held(spool_root, f.stem) for f in leases.glob("*.lock")):
         return True
-    from tsq.status import refresh
+    from tsq.refresh.status import refresh
 
     refresh(store, spool_root.name)  # a sweep that ended since the last refresh is free
     return bool(store.active_jobs(spool_root.name))

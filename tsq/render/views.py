@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tsq.hosts import this_host
+from tsq.render.words import plural
 from tsq.states import JobState
-from tsq.words import plural
 
 if TYPE_CHECKING:
-    from tsq.results import ResultSummary
+    from tsq.files.results import ResultSummary
     from tsq.store import Attempt, Job, Sweep
 
     Run = Job | Attempt  # an attempt, latest or earlier: what one run of a job did
@@ -69,14 +69,15 @@ def error_of(job: Run, summary: ResultSummary | None, problem: str | None) -> st
 
 def exit_text(job: Run) -> str:
     if job.signal is not None:
-        from tsq.status import signal_name
+        from tsq.refresh.status import signal_name
 
         return signal_name(job.signal)
     return "" if job.exit_code is None else str(job.exit_code)
 
 
 def sweep_line(sweep: Sweep, jobs: Sequence[Job], *, queue_asked: bool = True) -> str:
-    """The sweep's heading; `queue_asked`: this host can ask its queue (`tsq.status.Reach`)."""
+    """The sweep's heading; `queue_asked`: this host can ask its queue
+    (`tsq.refresh.status.Reach`)."""
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(sweep.created_at))
     count = plural(len(jobs), "job")
     line = f"sweep {sweep.id}  {sweep.task_name}  {when}  {count}: {counts(jobs)}\n"
@@ -85,7 +86,7 @@ def sweep_line(sweep: Sweep, jobs: Sequence[Job], *, queue_asked: bool = True) -
         judged = "checked in its queue" if queue_asked else "judged from their files only"
         line += f"\n  host: {sweep.hostname} (not this host: its unfinished jobs are {judged})"
     if sweep.project is not None:  # sweeps launched before tsq recorded their code have none
-        from tsq.snapshot import Provenance
+        from tsq.launch.snapshot import Provenance
 
         code = Provenance(sweep.project, sweep.git_commit, sweep.git_branch, sweep.git_dirty)
         copy = f"snapshot {sweep.snapshot}" if sweep.snapshot else "not snapshotted"
