@@ -25,7 +25,7 @@ from store_scale import history, sweep_of
 
 from tsq.files.results import write_result
 from tsq.files.safeio import make_private_dir
-from tsq.refresh.status import refresh
+from tsq.refresh.update import refresh
 from tsq.store import Job, Store
 
 JOBS = 10_000

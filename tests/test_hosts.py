@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from sweeps import SLOTS, Sandbox, by_num
 
-from tsq.refresh.status import refresh
+from tsq.refresh.update import refresh
 from tsq.store import Store
 
 Hosts = tuple[Sandbox, Sandbox]

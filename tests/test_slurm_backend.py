@@ -185,7 +185,8 @@ def test_a_refresh_asks_sacct_for_ended_tasks_of_an_array_still_running(
 def test_a_rerun_names_the_cause_slurm_gives_for_the_earlier_run() -> None:
     """sacct -D keeps each run of a requeued job (captured: `scontrol requeue`): the earlier
     run's state is the cause the earlier attempt's reason names."""
-    from tsq.refresh.status import RunFiles, decide_rerun
+    from tsq.refresh.decide import decide_rerun
+    from tsq.refresh.observe import RunFiles
     from tsq.states import JobState
     from tsq.store import Job
 
@@ -210,7 +211,7 @@ def test_a_task_of_an_offset_array_never_recorded_is_found_by_its_name() -> None
     assert queue.find(job) is row
     assert queue.find(JobRef(3, 1, "app/abc/3")) is other
     assert queue.find(JobRef(53, 1, "app/abc/53", 9, "3")) is row
-    from tsq.refresh.status import Observation, QueueFacts, decide
+    from tsq.refresh.decide import Observation, QueueFacts, decide
     from tsq.states import JobState
     from tsq.store import Job
 

@@ -18,7 +18,8 @@ from tsq.backends.tslist import TsJob
 from tsq.files.labels import match
 from tsq.files.results import ResultSummary
 from tsq.files.started import Started
-from tsq.refresh.status import Observation, QueueFacts, RunFiles, decide, decide_rerun
+from tsq.refresh.decide import Observation, QueueFacts, decide, decide_rerun
+from tsq.refresh.observe import RunFiles
 from tsq.states import JobState
 from tsq.store import INTENT_CANCEL, INTENT_SUBMIT, Job
 

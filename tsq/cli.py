@@ -32,7 +32,7 @@ the store: --store PATH, else $TSQ_STORE, else $XDG_STATE_HOME/tsq/tsq.db."""
 def _open(args: argparse.Namespace) -> tuple[Store, set[str]]:
     """The store, brought up to date; and the sweeps whose jobs that changed. No command of
     the CLI makes a store: one that is not there is refused (`Store.open`)."""
-    from tsq.refresh.status import refresh
+    from tsq.refresh.update import refresh
     from tsq.store import Store
 
     store = Store.open(args.store)
@@ -102,7 +102,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"no sweeps{hint}")
         return 0
     from tsq.backends import backend_for
-    from tsq.refresh.status import Reach
+    from tsq.refresh.reach import Reach
 
     reach = Reach()
     for sweep in sweeps:
@@ -297,7 +297,7 @@ def _confirm(question: str) -> bool:
 
 def cmd_adopt(args: argparse.Namespace) -> int:
     from tsq.launch.adopt import adopt, spool_dirs, summary
-    from tsq.refresh.status import refresh
+    from tsq.refresh.update import refresh
     from tsq.store import Store
 
     directory = Path(args.dir).expanduser().resolve()

@@ -3,7 +3,7 @@
 A backend queues job runners (`python -m tsq.runner SPEC NUM [ATTEMPT [RESTART]]`), looks at its
 queue once per refresh and turns what it prints into typed `QueueRow`s matched to jobs by label,
 says why an ended job ended, and stops jobs. Nothing outside this package parses a queue's output
-or runs its commands, and the refresh policy (`tsq.refresh.status.decide`) sees only `QueueRow`s.
+or runs its commands, and the refresh policy (`tsq.refresh.decide.decide`) sees only `QueueRow`s.
 
 Adding a backend: a module here with a class that implements `Backend` (its pure parsers in a
 module of their own), and its name in `_REGISTRY`. A sweep records the backend it was queued with
@@ -213,7 +213,7 @@ class Backend(Protocol):
     def reachable_here(self) -> bool:
         """Whether this host can ask the queue that jobs queued on another host went to:
         ts never (a server lives on its host, whatever its socket path), Slurm when this
-        host's clients reach the same cluster (`tsq.refresh.status.Reach`)."""
+        host's clients reach the same cluster (`tsq.refresh.reach.Reach`)."""
         ...
 
     def look(self, jobs: Sequence[JobRef], warnings: list[str]) -> Queue | None:

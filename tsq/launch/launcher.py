@@ -254,7 +254,7 @@ class SweepLauncher:
 
     def _after_sweep(self, ref: str) -> Sweep:
         """The sweep `ref` names, refreshed so the barrier watches only its unfinished jobs."""
-        from tsq.refresh.status import refresh
+        from tsq.refresh.update import refresh
 
         sweep = self.store.find_sweep(ref)
         refresh(self.store, sweep.id)

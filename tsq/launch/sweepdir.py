@@ -94,7 +94,7 @@ def _in_use(spool_root: Path, store: Store) -> bool:
     leases = spool_root / LEASES
     if leases.is_dir() and any(held(spool_root, f.stem) for f in leases.glob("*.lock")):
         return True
-    from tsq.refresh.status import refresh
+    from tsq.refresh.update import refresh
 
     refresh(store, spool_root.name)  # a sweep that ended since the last refresh is free
     return bool(store.active_jobs(spool_root.name))

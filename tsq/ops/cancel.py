@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from tsq.backends import Backend, JobRef, QueueRow, backend_for
 from tsq.files.lease import Lease, held
 from tsq.launch.submit import lease_part
-from tsq.refresh.status import CANCELLED_REASON, observe, refuse_elsewhere
+from tsq.refresh.decide import CANCELLED_REASON
+from tsq.refresh.observe import observe
+from tsq.refresh.reach import refuse_elsewhere
 from tsq.store import INTENT_CANCEL, Job, Store, Sweep
 
 CLAIM_ROUNDS = 5  # a job whose row a refresh changed meanwhile is read again and claimed again
@@ -76,7 +78,7 @@ def cancel(store: Store, jobs: Sequence[Job]) -> Cancelled:
     report = Cancelled()
     by_sweep: dict[str, list[Job]] = defaultdict(list)
     active = [job for job in jobs if not job.state.terminal]
-    if active:  # only a host that reaches a job's queue can cancel it (`tsq.refresh.status.Reach`)
+    if active:  # only a host that reaches a job's queue can cancel it (`tsq.refresh.reach.Reach`)
         one = len(jobs) == 1
         target = f"{jobs[0].sweep_id}:{jobs[0].num}" if one else jobs[0].sweep_id
         what = f"job {target}" if one else f"sweep {target}"

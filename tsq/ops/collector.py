@@ -141,7 +141,7 @@ def finished(sweep: Sweep, jobs: list[Job]) -> tuple[list[Finished], int]:
 
 
 def _finished_of(sweep: str | None, store: str | None) -> tuple[Sweep, list[Finished]]:
-    from tsq.refresh.status import refresh
+    from tsq.refresh.update import refresh
 
     opened = Store.open(store)
     refresh(opened)

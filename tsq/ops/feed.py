@@ -147,7 +147,7 @@ def start_feeder(spool_root: Path, store: str) -> int:
 def watch(spool_root: Path) -> int:
     """The feeder: refresh the sweep (which queues what there is room for) until none of its
     jobs is held any more."""
-    from tsq.refresh.status import refresh
+    from tsq.refresh.update import refresh
 
     sweep_id = spool_root.name
     delay, failures = POLL_FIRST, 0

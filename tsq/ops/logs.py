@@ -18,7 +18,8 @@ from tsq.errors import SpecError, TsqError
 from tsq.files.results import FAILED, read_summary
 from tsq.files.started import read_started
 from tsq.ops.wait import FIRST_DELAY, next_delay
-from tsq.refresh.status import is_local, refresh
+from tsq.refresh.reach import is_local
+from tsq.refresh.update import refresh
 from tsq.store import Job, Store, Sweep
 
 FOLLOW_POLL = 0.5

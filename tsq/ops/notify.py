@@ -5,7 +5,7 @@ another (`-D`) only if that one ended well, and on one job only; a job that wait
 by polling (as `tsq.job.barrier` does for `depends_on`) holds a queue slot the whole time the sweep
 runs. So the launcher starts this watcher in its own session (it survives the launching shell,
 as the queued jobs do) and it takes no slot at all: every few seconds it brings the store up to
-date exactly as `tsq status` would (`tsq.refresh.status.refresh`), and once every job of the
+date exactly as `tsq status` would (`tsq.refresh.update.refresh`), and once every job of the
 sweep has ended (however: completed, failed, lost, cancelled) and the launching process is gone (a
 sweeper that launches several batches may add more jobs), it runs CMD through the shell, once.
 
@@ -140,7 +140,7 @@ def wait_for_end(spool_root: Path, sweep_id: str) -> tuple[Sweep, list[JobState]
     """Refresh the store until every job of the sweep has ended; the sweep and the jobs'
     states, or None if the sweep was forgotten meanwhile."""
     from tsq.errors import SweepNotFound, TsqError
-    from tsq.refresh.status import refresh
+    from tsq.refresh.update import refresh
     from tsq.store import Store
 
     delay, failures = POLL_FIRST, 0

@@ -22,7 +22,7 @@ from tsq.files.retryspec import OutputDir, write_retry_spec
 from tsq.launch.submit import require_passed, submit_jobs
 from tsq.launch.sweepdir import RETRY_ADVICE, claim_sweep_dir
 from tsq.options import TsOptions
-from tsq.refresh.status import refuse_elsewhere
+from tsq.refresh.reach import refuse_elsewhere
 from tsq.states import JobState
 from tsq.store import Job, Store, Sweep
 
@@ -51,7 +51,7 @@ def retry(store: Store, sweep: Sweep, jobs: Sequence[Job], follow: str) -> list[
     """Queue `jobs` again; returns them as their new attempts (queued in ts).
 
     A job another retry renewed first (its row changed since it was read) is left out. Runs
-    only on a host that reaches the sweep's queue (`tsq.refresh.status.Reach`)."""
+    only on a host that reaches the sweep's queue (`tsq.refresh.reach.Reach`)."""
     backend = backend_for(sweep)
     refuse_elsewhere(f"sweep {sweep.id}", [(sweep.hostname, backend)], f"tsq retry {sweep.id}")
     spool = sweep.spool

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from tsq.errors import TsqError
-from tsq.refresh.status import refresh, unchecked_note
+from tsq.refresh.update import refresh, unchecked_note
 from tsq.render.views import counts
 from tsq.store import Job, Store
 

@@ -69,7 +69,7 @@ def error_of(job: Run, summary: ResultSummary | None, problem: str | None) -> st
 
 def exit_text(job: Run) -> str:
     if job.signal is not None:
-        from tsq.refresh.status import signal_name
+        from tsq.refresh.decide import signal_name
 
         return signal_name(job.signal)
     return "" if job.exit_code is None else str(job.exit_code)
@@ -77,7 +77,7 @@ def exit_text(job: Run) -> str:
 
 def sweep_line(sweep: Sweep, jobs: Sequence[Job], *, queue_asked: bool = True) -> str:
     """The sweep's heading; `queue_asked`: this host can ask its queue
-    (`tsq.refresh.status.Reach`)."""
+    (`tsq.refresh.reach.Reach`)."""
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(sweep.created_at))
     count = plural(len(jobs), "job")
     line = f"sweep {sweep.id}  {sweep.task_name}  {when}  {count}: {counts(jobs)}\n"

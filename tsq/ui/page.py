@@ -54,7 +54,7 @@ def report(
     store_location: str | None, sweep_ref: str | None, by: list[str] | None
 ) -> tuple[str, bytes]:
     """`tsq report`: the sweep's id and its results page as one self-contained HTML file."""
-    from tsq.refresh.status import refresh
+    from tsq.refresh.update import refresh
     from tsq.store import Store
     from tsq.ui.data import Results, job_rows, sweep_counts, sweep_payload, sweeps_payload
 

@@ -1,7 +1,7 @@
 """`tsq ui`: a read-only local web page over the store, served by the standard library.
 
 One `ThreadingHTTPServer`; the page polls small JSON endpoints. The store is brought up to date
-(`tsq.refresh.status.refresh`, what `tsq status` does) at most once every `refresh_every` seconds,
+(`tsq.refresh.update.refresh`, what `tsq status` does) at most once every `refresh_every` seconds,
 whatever the number of open pages; between refreshes every request is answered from what was read.
 A sweep's document is rebuilt only when its jobs changed (a grouped query on the jobs' state,
 count, version and update time tells), and each job's result summary is parsed once
@@ -113,7 +113,7 @@ class View:
         """Refresh (if the last one is older than `every`) and read the sweeps; under the lock."""
         from sqlalchemy import func, select
 
-        from tsq.refresh.status import refresh
+        from tsq.refresh.update import refresh
         from tsq.store import Job
 
         if time.monotonic() - self._refreshed < self.every:
