@@ -25,6 +25,29 @@ def make_label(task_name: str, sweep_id: str, num: int, attempt: int = 1) -> str
     return f"{sweep_label(task_name, sweep_id)}/{num}{suffix}"
 
 
+def barrier_label(task_name: str, sweep_id: str, after_id: str) -> str:
+    """The label of the barrier job that holds sweep `sweep_id` back until sweep `after_id`
+    has ended (`depends_on=sweep:`)."""
+    return f"{sweep_label(task_name, sweep_id)}/after-{after_id}"
+
+
+def array_name(label: str, attempt: int, offset: int = 0) -> str:
+    """The Slurm job name of an attempt when the user sets none: its label without the job's
+    number (array tasks share one name), and the offset of its array's task ids when there is
+    one (`+50`), so a job queued but never recorded is found again (`named_task`)."""
+    sweep_part = label.rsplit("/", 1)[0]
+    name = f"{sweep_part}#{attempt}" if attempt > 1 else sweep_part
+    return f"{name}+{offset}" if offset else name
+
+
+def named_task(name: str | None, task: int | None) -> tuple[str | None, int | None]:
+    """(name without its offset, job number) of an array task named by `array_name`."""
+    base, plus, offset = (name or "").rpartition("+")
+    if plus and offset.isdigit() and task is not None:
+        return base, task + int(offset)
+    return name, task
+
+
 class Labelled(Protocol):
     @property
     def label(self) -> str | None: ...

@@ -22,12 +22,16 @@ from pathlib import Path
 
 from tsq.errors import SpecError
 from tsq.files.safeio import open_private
-
-LEASES = "leases"
+from tsq.files.spool import SpoolDir
 
 
 def _path(spool_root: Path, token: str) -> Path:
-    return spool_root / LEASES / f"{token}.lock"
+    return SpoolDir(spool_root).lease(token)
+
+
+def lease_part(num: int, attempt: int) -> str:
+    """The part of a lease that one job attempt being queued holds (`Lease.hold_for`)."""
+    return f"{num}-{attempt}"
 
 
 class Lease:

@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tsq.backends import RunnerArgs
+from tsq.files.commands import RunnerArgs
 from tsq.files.jobspec import CodeSpec, JobSpec, read_job
 from tsq.files.results import exit_status, write_result
 from tsq.files.safeio import make_private_dir

@@ -16,7 +16,6 @@ cannot be adopted.
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,16 +29,8 @@ from tsq.render.words import plural
 from tsq.states import JobState
 from tsq.store import Job, Store, Sweep
 
-RECORD_GLOB = "record-*.json"
-# A job's files in `jobs/` (`SpoolDir._stem`): `<num>.<ext>` for attempt 1, `<num>.<n>.<ext>`.
-_JOB_FILE = re.compile(r"^(\d+)(?:\.(\d+))?\.(?:began|started\.json|json|pkl)$")
-_RETRY_SPEC = re.compile(r"^retry-(\d+)(?:\.(\d+))?\.pkl$")
 # The Sweep columns that come from where the files are now, not from the record.
 _PLACED = ("sweep_dir", "spool_dir", "njobs")
-
-
-def record_path(spool: SpoolDir, first_num: int) -> Path:
-    return spool.root / f"record-{first_num}.json"
 
 
 def write_record(spool: SpoolDir, first_num: int, sweep: Sweep, jobs: list[Job]) -> None:
@@ -51,7 +42,7 @@ def write_record(spool: SpoolDir, first_num: int, sweep: Sweep, jobs: list[Job])
         if column.name not in _PLACED
     }
     batch = [{"num": job.num, "overrides": list(job.overrides), "host": job.host} for job in jobs]
-    path = record_path(spool, first_num)
+    path = spool.launch_record(first_num)
     try:
         write_atomic(path, json.dumps({"sweep": row, "jobs": batch}).encode())
     except OSError as e:
@@ -89,7 +80,7 @@ def adopt(store: Store, directory: Path) -> Adopted:
         if store.has_sweep(sweep_id):
             adopted.notes.append(f"sweep {sweep_id} is already in the store; left as it is")
             continue
-        records = sorted(root.glob(RECORD_GLOB))
+        records = SpoolDir(root).launch_records()
         if not records:
             adopted.notes.append(
                 f"{root} holds no launch record (written by tsq since `adopt` exists): "
@@ -132,11 +123,11 @@ def latest_attempts(spool: SpoolDir) -> dict[int, int]:
     """The latest attempt of each job that its files (or a retry spec) name."""
     latest: dict[int, int] = {}
     names = [p.name for p in spool.jobs.iterdir()] if spool.jobs.is_dir() else []
-    names += [p.name for p in spool.root.glob("retry-*.pkl")]
+    names += [p.name for p in spool.retry_specs()]
     for name in names:
-        match = _JOB_FILE.match(name) or _RETRY_SPEC.match(name)
-        if match:
-            num, attempt = int(match[1]), int(match[2] or 1)
+        found = SpoolDir.attempt_of(name)
+        if found:
+            num, attempt = found
             latest[num] = max(latest.get(num, 1), attempt)
     return latest
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
+
+from tsq.files.commands import watcher_argv
 
 
 def start_watcher(module: str, spool_root: Path, log: Path, store: str) -> int:
@@ -14,7 +15,7 @@ def start_watcher(module: str, spool_root: Path, log: Path, store: str) -> int:
     does not reach it), its output appended to `log`, the store in $TSQ_STORE; its pid."""
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", module, str(spool_root)],
+            watcher_argv(module, spool_root),
             env={**os.environ, "TSQ_STORE": store},
             stdin=subprocess.DEVNULL,
             stdout=out,

@@ -26,8 +26,9 @@ from hydra.core.utils import JobReturn
 from hydra.errors import CompactHydraException
 
 from tsq.errors import TsqError
+from tsq.files.commands import barrier_argv
 from tsq.files.jobspec import BatchSpec, CodeSpec, write_spec
-from tsq.files.labels import make_label, sweep_label
+from tsq.files.labels import barrier_label, make_label
 from tsq.files.safeio import write_atomic
 from tsq.frozen import freeze_imports
 from tsq.hosts import this_host
@@ -268,11 +269,11 @@ class SweepLauncher:
         watch = watch_list(self.store, self.after_sweep)
         if watch is None:
             return None
-        path = self.spool.root / f"after-{self.after_sweep.id}.json"
+        path = self.spool.after(self.after_sweep.id)
         write_atomic(path, json.dumps(watch).encode())
         return self.backend.submit(
-            [sys.executable, "-m", "tsq.barrier", str(path)],
-            f"{sweep_label(sweep.task_name, sweep.id)}/after-{self.after_sweep.id}",
+            barrier_argv(path),
+            barrier_label(sweep.task_name, sweep.id, self.after_sweep.id),
             TsOptions(),
         )
 

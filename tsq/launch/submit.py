@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from tsq.backends import Backend, JobRef
 from tsq.errors import QueueRefused, StoreError, TsqError
-from tsq.files.lease import Lease
+from tsq.files.lease import Lease, lease_part
 from tsq.options import TsOptions
 from tsq.render.words import plural
 from tsq.states import JobState
@@ -24,11 +24,6 @@ from tsq.store import Job, JobUpdate, Store, Sweep
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-
-def lease_part(job: Job) -> str:
-    """The part of a lease that one job attempt being queued holds (`Lease.hold_for`)."""
-    return f"{job.num}-{job.attempt}"
 
 
 def require_passed(options: TsOptions, command: str) -> None:
@@ -68,7 +63,7 @@ def submit_jobs(
     def hold(ref: JobRef) -> int:
         # A queue client still queueing the job when this process is killed keeps it
         # claimed until it is done: a refresh meanwhile never calls it "never queued".
-        return lease.hold_for(lease_part(by_ref[ref]))
+        return lease.hold_for(lease_part(ref.num, ref.attempt))
 
     try:
         # Which queue instance each job went to, read around it: a ts server killed part-way
@@ -88,7 +83,7 @@ def submit_jobs(
             raise TsqError(message) from cause
         raise
     _record(store, backend, sweep, submitted, lease, follow)
-    lease.settle([lease_part(job) for job in jobs])
+    lease.settle([lease_part(job.num, job.attempt) for job in jobs])
     ids = {job.id: job.num for job in jobs}
     _say_if_replaced(backend, [ids[job_id] for job_id in submitted], list(submitted.values()))
     return {ids[job_id]: queued.queue_id for job_id, queued in submitted.items()}

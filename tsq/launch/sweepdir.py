@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tsq.errors import TsqError
-from tsq.files.lease import LEASES, Lease, held
+from tsq.files.lease import Lease, held
 from tsq.files.safeio import make_private_dir
 from tsq.files.spool import SpoolDir
 
@@ -91,7 +91,7 @@ def _unknown(spool_root: Path, store: Store) -> bool:
 def _in_use(spool_root: Path, store: Store) -> bool:
     """Whether the sweep of this spool dir is being launched, retried or cancelled (a lease in
     it is held), or the store holds jobs of it that have not ended."""
-    leases = spool_root / LEASES
+    leases = SpoolDir(spool_root).leases
     if leases.is_dir() and any(held(spool_root, f.stem) for f in leases.glob("*.lock")):
         return True
     from tsq.refresh.update import refresh

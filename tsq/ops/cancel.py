@@ -19,8 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tsq.backends import Backend, JobRef, QueueRow, backend_for
-from tsq.files.lease import Lease, held
-from tsq.launch.submit import lease_part
+from tsq.files.lease import Lease, held, lease_part
 from tsq.refresh.decide import CANCELLED_REASON
 from tsq.refresh.observe import observe
 from tsq.refresh.reach import refuse_elsewhere
@@ -112,7 +111,9 @@ def _claim(
             if job.state.terminal:
                 report.ended.append(job.num)
                 wanted.discard(job.id)
-            elif job.lease is not None and held(spool_root, job.lease, lease_part(job)):
+            elif job.lease is not None and held(
+                spool_root, job.lease, lease_part(job.num, job.attempt)
+            ):
                 report.notes.append(
                     f"job {job.num} is being queued by another tsq command; cancel it again "
                     "once that has finished"

@@ -34,14 +34,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tsq.errors import SpecError, TsqError
+from tsq.files.commands import FEED
 from tsq.files.safeio import read_private, write_atomic
 from tsq.files.spool import SpoolDir
 from tsq.launch.detach import start_watcher
 from tsq.store import INTENT_HOLD, INTENT_SUBMIT, Job, Store
 
-PLAN = "feed.json"
-LOCK = "feed.lock"
-LOG = "feed.log"
 POLL_FIRST, POLL_MAX = 0.5, 5.0
 STORE_RETRIES = 30  # consecutive failures to open or refresh the store before giving up
 
@@ -54,13 +52,13 @@ class FeedPlan:
     after: tuple[int, ...] = ()
 
     def write(self, spool_root: Path) -> None:
-        write_atomic(spool_root / PLAN, json.dumps(asdict(self)).encode())
+        write_atomic(SpoolDir(spool_root).feed_plan, json.dumps(asdict(self)).encode())
 
     @classmethod
     def read(cls, spool_root: Path) -> FeedPlan | None:
         """The plan; None when it is missing, damaged or not yours (`safeio.read_private`)."""
         try:
-            raw = json.loads(read_private(spool_root / PLAN))
+            raw = json.loads(read_private(SpoolDir(spool_root).feed_plan))
             return cls(int(raw["max_queued"]), tuple(int(i) for i in raw.get("after", ())))
         except (OSError, ValueError, KeyError, TypeError, SpecError):
             return None
@@ -97,7 +95,7 @@ def _feed_sweep(store: Store, spool: SpoolDir, sweep_id: str) -> int:
 
     plan = FeedPlan.read(spool.root)
     if plan is None:
-        raise TsqError(f"{spool.root / PLAN} is missing, damaged or not yours")
+        raise TsqError(f"{spool.feed_plan} is missing, damaged or not yours")
     with _alone(spool.root) as alone:
         if not alone:  # another command is feeding this sweep now
             return 0
@@ -127,7 +125,9 @@ def _feed_sweep(store: Store, spool: SpoolDir, sweep_id: str) -> int:
 @contextmanager
 def _alone(spool_root: Path) -> Iterator[bool]:
     """Whether this process holds the sweep's feed lock (never waits for it)."""
-    fd = os.open(spool_root / LOCK, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    fd = os.open(
+        SpoolDir(spool_root).feed_lock, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
+    )
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -141,7 +141,7 @@ def _alone(spool_root: Path) -> Iterator[bool]:
 
 def start_feeder(spool_root: Path, store: str) -> int:
     """Start the sweep's feeder, detached; its pid."""
-    return start_watcher("tsq.feed", spool_root, spool_root / LOG, store)
+    return start_watcher(FEED, spool_root, SpoolDir(spool_root).feed_log, store)
 
 
 def watch(spool_root: Path) -> int:

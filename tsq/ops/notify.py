@@ -33,7 +33,9 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tsq.files.commands import NOTIFY
 from tsq.files.safeio import NotYours, read_private, write_atomic
+from tsq.files.spool import SpoolDir
 from tsq.hosts import this_host
 from tsq.launch.detach import start_watcher
 from tsq.states import JobState
@@ -41,8 +43,6 @@ from tsq.states import JobState
 if TYPE_CHECKING:
     from tsq.store import Sweep
 
-RECORD = "notify.json"
-LOG = "notify.log"
 POLL_FIRST, POLL_MAX = 1.0, 10.0
 TIMEOUT = 3600.0  # a command still running after an hour is stopped and recorded as failed
 TAIL = 2000
@@ -51,22 +51,18 @@ STORE_RETRIES = 30  # consecutive failures to open or refresh the store before g
 WAITING, RUNNING, DONE, FAILED = "waiting", "running", "done", "failed"
 
 
-def record_path(spool_root: Path) -> Path:
-    return spool_root / RECORD
-
-
 def read_record(spool_root: Path) -> dict[str, Any] | None:
     """The watcher's record; None when there is none or it is damaged. NotYours when it is not
     this user's own file: it names the command the watcher runs."""
     try:
-        record = json.loads(read_private(record_path(spool_root)))
+        record = json.loads(read_private(SpoolDir(spool_root).notify_record))
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None
 
 
 def _write(spool_root: Path, record: dict[str, Any]) -> None:
-    write_atomic(record_path(spool_root), json.dumps(record, indent=1).encode())
+    write_atomic(SpoolDir(spool_root).notify_record, json.dumps(record, indent=1).encode())
 
 
 def start(spool_root: Path, sweep_id: str, command: str, store: str) -> int:
@@ -74,7 +70,7 @@ def start(spool_root: Path, sweep_id: str, command: str, store: str) -> int:
     once the first batch is queued."""
     record = {"command": command, "sweep": sweep_id, "state": WAITING, "pid": None}
     _write(spool_root, record)
-    pid = start_watcher("tsq.notify", spool_root, spool_root / LOG, store)
+    pid = start_watcher(NOTIFY, spool_root, SpoolDir(spool_root).notify_log, store)
     record.update(pid=pid, host=this_host())
     _write(spool_root, record)
     return pid
@@ -114,14 +110,14 @@ def describe(record: dict[str, Any] | None, spool_root: Path) -> str | None:
         last = f": {output[-1]}" if output else ""
         return (
             f"notify: FAILED: {command!r} {record.get('reason', 'failed')}{last} "
-            f"(output: {spool_root / LOG})"
+            f"(output: {SpoolDir(spool_root).notify_log})"
         )
     pid = record.get("pid")
     here = record.get("host") in (None, this_host())
     if pid is not None and here and not _alive(pid):
         return (
             f"notify: LOST: its watcher (pid {pid}) ended without running {command!r} "
-            f"(see {spool_root / LOG})"
+            f"(see {SpoolDir(spool_root).notify_log})"
         )
     if state == RUNNING:
         return f"notify: running {command!r}"
@@ -176,7 +172,7 @@ def run(spool_root: Path) -> int:
         return 2
     command, sweep_id = record.get("command"), record.get("sweep")
     if not command or not sweep_id:
-        print(f"tsq.notify: no usable {record_path(spool_root)}", file=sys.stderr)
+        print(f"tsq.notify: no usable {SpoolDir(spool_root).notify_record}", file=sys.stderr)
         return 2
     try:
         ended = wait_for_end(spool_root, sweep_id)

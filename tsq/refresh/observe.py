@@ -7,14 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tsq.backends import JobRef, Queue, RunnerArgs, runner_argv
+from tsq.backends import JobRef, Queue
 from tsq.errors import SpecError
-from tsq.files.lease import held
+from tsq.files.commands import RunnerArgs, runner_argv
+from tsq.files.lease import held, lease_part
 from tsq.files.results import ResultSummary, read_summary
 from tsq.files.safeio import NotYours, private_exists
 from tsq.files.spool import SpoolDir
 from tsq.files.started import Started, read_started
-from tsq.launch.submit import lease_part
 from tsq.refresh.decide import Observation, QueueFacts
 from tsq.refresh.reach import is_local
 from tsq.store import Job
@@ -22,7 +22,7 @@ from tsq.store import Job
 
 def runner_alive(started: Started, spool: SpoolDir, job: Job) -> bool:
     """Is this job attempt's own process still running? Its whole command line must be the
-    one its queue runs for it (`tsq.backends.runner_argv`): the pid alone may have been
+    one its queue runs for it (`tsq.files.commands.runner_argv`): the pid alone may have been
     recycled, and a sibling job's runner shares the spec but not the job number or attempt."""
     try:
         cmdline = Path(f"/proc/{started.pid}/cmdline").read_bytes().decode(errors="replace")
@@ -91,5 +91,5 @@ def observe(job: Job, queue: Queue | None) -> Observation:
         runner_alive=started is not None and local and runner_alive(started, spool, job),
         # Another host's lease cannot be probed from here: never take it for dead.
         lease_held=job.lease is not None
-        and (not local or held(spool.root, job.lease, lease_part(job))),
+        and (not local or held(spool.root, job.lease, lease_part(job.num, job.attempt))),
     )
