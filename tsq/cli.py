@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from tsq.errors import TsqError
 from tsq.render.views import attempt_json, counts, job_json, status_rows, sweep_line
-from tsq.render.words import plural
+from tsq.render.words import next_command, plural
 from tsq.states import JobState
 
 if TYPE_CHECKING:  # the store is imported only by the commands that open it
@@ -30,15 +30,11 @@ the store: --store PATH, else $TSQ_STORE, else $XDG_STATE_HOME/tsq/tsq.db."""
 
 
 def _open(args: argparse.Namespace) -> tuple[Store, set[str]]:
-    """The store, brought up to date; and the sweeps whose jobs that changed. No command of
-    the CLI makes a store: one that is not there is refused (`Store.open`)."""
-    from tsq.refresh.update import refresh
-    from tsq.store import Store
+    """The store, brought up to date (`open_refreshed`); and the sweeps whose jobs that
+    changed."""
+    from tsq.refresh.update import open_refreshed
 
-    store = Store.open(args.store)
-    report = refresh(store)
-    for warning in report.messages():
-        print(f"tsq: {warning}", file=sys.stderr)
+    store, report = open_refreshed(args.store)
     return store, report.changed_sweeps
 
 
@@ -167,16 +163,9 @@ def _grouping(
     args: argparse.Namespace,
 ) -> tuple[list[str], SortKey | None, int | None] | None:
     """`--by`, `--sort`, `--top`, checked before the store is opened."""
-    from tsq.render.aggregate import SortKey, parse_keys
+    from tsq.render.aggregate import grouping
 
-    if args.by is None:
-        if args.sort is not None or args.top is not None:
-            raise TsqError("--sort and --top rank groups: give --by KEY[,KEY...] too")
-        return None
-    sort = SortKey.parse(args.sort) if args.sort is not None else None
-    if args.top is not None and sort is None:
-        raise TsqError("--top N keeps the best groups: give --sort METRIC too")
-    return parse_keys(args.by), sort, args.top
+    return grouping(args.by, args.sort, args.top)
 
 
 def _print_aggregate(
@@ -275,7 +264,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
     if not chosen:
         print(f"sweep {sweep.id}: nothing to retry")
         return 0
-    follow = store.command("status", sweep.id, named=bool(args.store))
+    follow = next_command("status", sweep.id, store.display if args.store else None)
     renewed = retry(store, sweep, chosen, follow)
     nums = " ".join(str(job.num) for job in renewed)
     said = f"sweep {sweep.id}: queued {plural(len(renewed), 'job')} again ({nums})"

@@ -48,7 +48,7 @@ from tsq.launch.submit import require_passed, submit_jobs
 from tsq.launch.sweepdir import claim_sweep_dir, release_sweep_dir
 from tsq.ops.feed import FeedPlan, room, start_feeder
 from tsq.options import CommonOptions, TsOptions
-from tsq.render.words import plural
+from tsq.render.words import next_command, plural
 from tsq.states import JobState
 from tsq.store import INTENT_HOLD, INTENT_SUBMIT, STORE_FILES, Job, Store, Sweep
 
@@ -480,7 +480,7 @@ class SweepLauncher:
         log.info(f"tsq: once every job has ended, watcher pid {pid} runs: {command}")
 
     def _command(self, verb: str, sweep_id: str) -> str:
-        return self.store.command(verb, sweep_id, named=bool(self.options.store))
+        return next_command(verb, sweep_id, self.store.display if self.options.store else None)
 
     def _code_line(self) -> str:
         if self.provenance is None:
@@ -492,7 +492,7 @@ class SweepLauncher:
         return line + "".join(f"\t            {text}\n" for text in snapshot_lines(self.snapshot))
 
     def _report(self, sweep: Sweep, count: int) -> None:
-        jobs = f"{count} job" if count == 1 else f"{count} jobs"
+        jobs = plural(count, "job")
         log.info(
             f"tsq: queued {jobs} of sweep {sweep.id} ({sweep.task_name}) in {self.backend.title}\n"
             f"\tsweep dir : {sweep.sweep_dir}\n"

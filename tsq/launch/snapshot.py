@@ -57,6 +57,7 @@ from pathlib import Path
 from tsq.errors import TsqError
 from tsq.files.jobspec import CodeSpec
 from tsq.files.safeio import write_atomic
+from tsq.render.views import Provenance
 from tsq.render.words import plural
 
 CODE = "code"
@@ -71,25 +72,6 @@ _GIT_TIMEOUT = 60.0
 
 class SnapshotError(TsqError):
     """The project cannot be snapshotted; nothing is queued."""
-
-
-@dataclass(frozen=True)
-class Provenance:
-    """Where the code of a sweep came from."""
-
-    project: str  # the directory that was snapshotted
-    git_commit: str | None = None
-    git_branch: str | None = None  # None on a detached HEAD
-    git_dirty: bool | None = None  # uncommitted changes or untracked files; None outside git
-    note: str | None = None  # why there is no git information ("not a git repository", ...)
-
-    def describe(self) -> str:
-        """One line for `tsq status`."""
-        if self.git_commit is None:
-            return f"{self.project} ({self.note or 'not a git commit'})"
-        branch = self.git_branch or "detached HEAD"
-        dirty = ", uncommitted changes" if self.git_dirty else ""
-        return f"git {self.git_commit[:12]} ({branch}{dirty}) in {self.project}"
 
 
 # Why an entry is linked live rather than copied (`Linked.why`).

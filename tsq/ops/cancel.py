@@ -23,6 +23,7 @@ from tsq.files.lease import Lease, held, lease_part
 from tsq.refresh.decide import CANCELLED_REASON
 from tsq.refresh.observe import observe
 from tsq.refresh.reach import refuse_elsewhere
+from tsq.render.words import plural
 from tsq.store import INTENT_CANCEL, Job, Store, Sweep
 
 CLAIM_ROUNDS = 5  # a job whose row a refresh changed meanwhile is read again and claimed again
@@ -45,11 +46,11 @@ class Cancelled:
     def summary(self, sweep_id: str) -> str:
         """One line saying what was done: counts only of what really happened."""
         done = [
-            f"{_jobs(len(self.removed), 'queued ')} removed from {self.queue}"
+            f"{plural(len(self.removed), 'queued job')} removed from {self.queue}"
             if self.removed
             else "",
-            f"{_jobs(len(self.killed), 'running ')} stopped (SIGTERM)" if self.killed else "",
-            f"{_jobs(len(self.dropped))} no longer in {self.queue}" if self.dropped else "",
+            f"{plural(len(self.killed), 'running job')} stopped (SIGTERM)" if self.killed else "",
+            f"{plural(len(self.dropped), 'job')} no longer in {self.queue}" if self.dropped else "",
         ]
         said = ", ".join(part for part in done if part)
         if said and self.marked:
@@ -57,7 +58,7 @@ class Cancelled:
         said = said or "nothing cancelled"
         if self.answered:
             said += (
-                f"; {_jobs(len(self.answered))} wrote a result as it stopped: recorded as "
+                f"; {plural(len(self.answered), 'job')} wrote a result as it stopped: recorded as "
                 "that result says"
             )
         ended = sorted(set(self.ended))
@@ -66,10 +67,6 @@ class Cancelled:
         elif ended:
             said += f"; {len(ended)} jobs had already ended"
         return f"sweep {sweep_id}: {said}"
-
-
-def _jobs(count: int, kind: str = "") -> str:
-    return f"{count} {kind}job" if count == 1 else f"{count} {kind}jobs"
 
 
 def cancel(store: Store, jobs: Sequence[Job]) -> Cancelled:

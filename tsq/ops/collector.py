@@ -33,7 +33,7 @@ from tsq.files.results import (
 )
 from tsq.files.spool import SpoolDir
 from tsq.render.views import error_of
-from tsq.store import Job, Store, Sweep
+from tsq.store import Job, Sweep
 
 if TYPE_CHECKING:
     import pandas
@@ -141,10 +141,9 @@ def finished(sweep: Sweep, jobs: list[Job]) -> tuple[list[Finished], int]:
 
 
 def _finished_of(sweep: str | None, store: str | None) -> tuple[Sweep, list[Finished]]:
-    from tsq.refresh.update import refresh
+    from tsq.refresh.update import open_refreshed
 
-    opened = Store.open(store)
-    refresh(opened)
+    opened, _ = open_refreshed(store, warn=False)
     found = opened.find_sweep(sweep)
     done, _ = finished(found, opened.jobs([found.id]))
     return found, done
@@ -198,18 +197,15 @@ def collect_frame(
 ) -> pandas.DataFrame:
     """The finished jobs as a pandas DataFrame with the columns of `collect --format csv`; with
     `by`, one row per group with the columns of `collect --by ... --format csv`."""
+    from tsq.render.aggregate import aggregate, grouping
     from tsq.render.tables import collect_rows, to_frame
 
+    groups = grouping(by, sort, top)
     found, done = _finished_of(sweep, store)
     items = [item.as_json() for item in done]
-    if by is None:
-        if sort is not None or top is not None:
-            raise TsqError("sort and top rank groups: give by=KEYS too")
+    if groups is None:
         return to_frame(*collect_rows(items))
-    from tsq.render.aggregate import SortKey, aggregate, parse_keys
-
-    keys = parse_keys(by) if isinstance(by, str) else list(by)
     if not items:
         raise TsqError(f"sweep {found.id} has no finished job yet: nothing to aggregate")
-    result = aggregate(items, keys, SortKey.parse(sort) if sort else None, top)
+    result = aggregate(items, *groups)
     return to_frame(result.columns(), result.rows())

@@ -78,12 +78,11 @@ def start(spool_root: Path, sweep_id: str, command: str, store: str) -> int:
 
 def state_counts(states: list[JobState]) -> dict[str, str]:
     """The command's TSQ_* counts."""
-    from tsq.render.views import ORDER
+    from tsq.render.views import counted
 
     by_state = Counter(states)
-    counts = ", ".join(f"{by_state[s]} {s}" for s in ORDER if by_state[s])
     env = {f"TSQ_{s.name}": str(by_state[s]) for s in JobState if s.terminal}
-    return {**env, "TSQ_JOBS": str(len(states)), "TSQ_COUNTS": counts}
+    return {**env, "TSQ_JOBS": str(len(states)), "TSQ_COUNTS": counted(states)}
 
 
 def _alive(pid: int) -> bool:

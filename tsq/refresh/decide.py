@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING
 from tsq.backends import Queue, QueueRow, RowState
 from tsq.files.results import ResultSummary, stored_copy
 from tsq.files.started import Started
-from tsq.states import JobState
-from tsq.store import INTENT_CANCEL, INTENT_HOLD, Job, JobUpdate, Rerun
+from tsq.render.words import signal_name
+from tsq.states import INTENT_CANCEL, INTENT_HOLD, JobState, JobUpdate, Rerun
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # types only: the policy reads no file and no store
     from tsq.refresh.observe import RunFiles
+    from tsq.store import Job
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,6 @@ class QueueFacts:
             queue.server_id,
             queue.complete,
         )
-
-
-def signal_name(number: int) -> str:
-    try:
-        return signals.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
 
 
 CANCELLED_REASON = "cancelled with `tsq cancel`"

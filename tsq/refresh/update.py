@@ -8,6 +8,7 @@ so concurrent refreshes agree and terminal states never change.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -87,6 +88,19 @@ def refresh(store: Store, sweep_id: str | None = None) -> Refresh:
 
         report.changed += feed(store, held, report.warnings)
     return report
+
+
+def open_refreshed(location: str | None, *, warn: bool = True) -> tuple[Store, Refresh]:
+    """The store at `location` (a path or URL; None: `$TSQ_STORE`, else the per-user store),
+    brought up to date, as every reader starts; and what the refresh did. No reader makes a
+    store: one that is not there is refused (`Store.open`). With `warn`, what the refresh could
+    not find out is said on stderr, one `tsq: ` line each."""
+    store = Store.open(location)
+    report = refresh(store)
+    if warn:
+        for line in report.messages():
+            print(f"tsq: {line}", file=sys.stderr)
+    return store, report
 
 
 def _in_own_dirs(jobs: list[Job], warnings: list[str]) -> list[Job]:

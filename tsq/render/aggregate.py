@@ -139,6 +139,21 @@ def parse_keys(text: str) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
+def grouping(
+    by: str | Sequence[str] | None, sort: str | None, top: int | None
+) -> tuple[list[str], SortKey | None, int | None] | None:
+    """`--by`, `--sort` and `--top` (`by`, `sort`, `top` of `tsq.collect_frame`), checked
+    together before anything is read: the keys, the sort key and N; None without `by`."""
+    if by is None:
+        if sort is not None or top is not None:
+            raise TsqError("--sort and --top rank groups: give --by KEY[,KEY...] too")
+        return None
+    key = SortKey.parse(sort) if sort is not None else None
+    if top is not None and key is None:
+        raise TsqError("--top N keeps the best groups: give --sort METRIC too")
+    return (parse_keys(by) if isinstance(by, str) else list(by)), key, top
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tsq.hosts import this_host
-from tsq.render.words import plural
+from tsq.render.words import plural, signal_name
 from tsq.states import JobState
 
 if TYPE_CHECKING:
@@ -33,7 +34,12 @@ ORDER = (
 
 def counts(jobs: Sequence[Job]) -> str:
     """ "3 completed, 1 failed, 2 queued": the jobs counted by state, in `ORDER`."""
-    by_state = Counter(job.state for job in jobs)
+    return counted(job.state for job in jobs)
+
+
+def counted(states: Iterable[JobState]) -> str:
+    """`counts` of jobs in these states."""
+    by_state = Counter(states)
     return ", ".join(f"{by_state[s]} {s}" for s in ORDER if by_state[s])
 
 
@@ -69,8 +75,6 @@ def error_of(job: Run, summary: ResultSummary | None, problem: str | None) -> st
 
 def exit_text(job: Run) -> str:
     if job.signal is not None:
-        from tsq.refresh.decide import signal_name
-
         return signal_name(job.signal)
     return "" if job.exit_code is None else str(job.exit_code)
 
@@ -86,12 +90,30 @@ def sweep_line(sweep: Sweep, jobs: Sequence[Job], *, queue_asked: bool = True) -
         judged = "checked in its queue" if queue_asked else "judged from their files only"
         line += f"\n  host: {sweep.hostname} (not this host: its unfinished jobs are {judged})"
     if sweep.project is not None:  # sweeps launched before tsq recorded their code have none
-        from tsq.launch.snapshot import Provenance
-
         code = Provenance(sweep.project, sweep.git_commit, sweep.git_branch, sweep.git_dirty)
         copy = f"snapshot {sweep.snapshot}" if sweep.snapshot else "not snapshotted"
         line += f"\n  code: {code.describe()}; {copy}"
     return line
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where the code of a sweep came from (recorded with the sweep, and in its snapshot's
+    `provenance.json`: `tsq.launch.snapshot`)."""
+
+    project: str  # the directory that was snapshotted
+    git_commit: str | None = None
+    git_branch: str | None = None  # None on a detached HEAD
+    git_dirty: bool | None = None  # uncommitted changes or untracked files; None outside git
+    note: str | None = None  # why there is no git information ("not a git repository", ...)
+
+    def describe(self) -> str:
+        """One line for `tsq status`."""
+        if self.git_commit is None:
+            return f"{self.project} ({self.note or 'not a git commit'})"
+        branch = self.git_branch or "detached HEAD"
+        dirty = ", uncommitted changes" if self.git_dirty else ""
+        return f"git {self.git_commit[:12]} ({branch}{dirty}) in {self.project}"
 
 
 def job_json(sweep: Sweep, job: Job, now: float) -> dict[str, Any]:

@@ -26,11 +26,6 @@ from sqlalchemy.types import TypeDecorator
 from tsq.files.spool import SpoolDir
 from tsq.states import JobState
 
-INTENT_SUBMIT = "submit"
-INTENT_CANCEL = "cancel"
-# A job held in the store, not queued yet: the queue holds no more of the sweep (`tsq.ops.feed`).
-INTENT_HOLD = "hold"
-
 
 def now() -> float:
     return time.time()

@@ -37,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 from tsq.errors import TsqError
 from tsq.render.tables import strict_json
 from tsq.ui import page
-from tsq.ui.data import Results, job_rows, sweep_counts, sweep_payload, sweeps_payload
+from tsq.ui.data import Results, job_rows, sweep_payload, sweeps_payload
 
 if TYPE_CHECKING:
     from tsq.store import Store
@@ -111,24 +111,15 @@ class View:
 
     def _fresh(self) -> None:
         """Refresh (if the last one is older than `every`) and read the sweeps; under the lock."""
-        from sqlalchemy import func, select
-
         from tsq.refresh.update import refresh
-        from tsq.store import Job
 
         if time.monotonic() - self._refreshed < self.every:
             return
         refresh(self.store)
         self.refreshes += 1
         self._refreshed = time.monotonic()
-        fingerprints: dict[str, list[Any]] = {}
-        with self.store.session(write=False) as session:
-            changes = (func.count(), func.max(Job.updated_at), func.sum(Job.version))
-            query = select(Job.sweep_id, Job.state, *changes).group_by(Job.sweep_id, Job.state)
-            for row in session.execute(query):
-                fingerprints.setdefault(row[0], []).append(tuple(str(v) for v in row[1:]))
-        self._fingerprints = {k: tuple(sorted(v)) for k, v in fingerprints.items()}
-        counts = sweep_counts(self.store)
+        self._fingerprints = self.store.fingerprints()
+        counts = self.store.state_counts()
         self._sweeps = strict_json(
             {"sweeps": sweeps_payload(self.store.sweeps(), counts), "at": time.time()}
         ).encode()
