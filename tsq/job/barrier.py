@@ -15,39 +15,12 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tsq.backends import JobRef, Queue, backend_for, from_record
+from tsq.backends import JobRef, Queue, from_record
 from tsq.files.safeio import NotYours, private_exists, read_private
 
-if TYPE_CHECKING:  # the barrier itself runs without the store (and without SQLAlchemy)
-    from tsq.store import Store, Sweep
-
 POLL = 1.0
-
-
-def watch_list(store: Store, sweep: Sweep) -> dict[str, Any] | None:
-    """What a barrier must watch for `sweep`: its jobs that have not ended (None: none left).
-
-    Called by the launcher, which refreshes the store first."""
-    spool = sweep.spool
-    active = [job for job in store.jobs([sweep.id]) if not job.state.terminal]
-    if not active:
-        return None
-    return {
-        "sweep": sweep.id,
-        "backend": backend_for(sweep).recorded(),
-        "jobs": [
-            {
-                "num": job.num,
-                "attempt": job.attempt,
-                "label": job.label,
-                "queue_id": job.ts_id,
-                "result": str(spool.result_json(job.num, job.attempt)),
-            }
-            for job in active
-        ],
-    }
 
 
 def pending(watch: dict[str, Any], queue: Queue | None) -> list[str]:

@@ -25,6 +25,7 @@ from typing import Any
 from hydra.core.utils import JobReturn
 from hydra.errors import CompactHydraException
 
+from tsq.backends import backend_for
 from tsq.errors import TsqError
 from tsq.files.commands import barrier_argv
 from tsq.files.jobspec import BatchSpec, CodeSpec, write_spec
@@ -263,8 +264,6 @@ class SweepLauncher:
 
     def _queue_barrier(self, sweep: Sweep) -> int | None:
         """Queue the job that ends once `depends_on`'s sweep has; None if it already has."""
-        from tsq.job.barrier import watch_list
-
         assert self.after_sweep is not None
         watch = watch_list(self.store, self.after_sweep)
         if watch is None:
@@ -502,3 +501,28 @@ class SweepLauncher:
             f"\tfollow    : {self._command('status', sweep.id)}\n"
             f"\tresults   : {self._command('collect', sweep.id)}"
         )
+
+
+def watch_list(store: Store, sweep: Sweep) -> dict[str, Any] | None:
+    """What a barrier (`tsq.job.barrier`) must watch for `sweep`: its jobs that have not ended
+    (None: none left).
+
+    Called by the launcher, which refreshes the store first."""
+    spool = sweep.spool
+    active = [job for job in store.jobs([sweep.id]) if not job.state.terminal]
+    if not active:
+        return None
+    return {
+        "sweep": sweep.id,
+        "backend": backend_for(sweep).recorded(),
+        "jobs": [
+            {
+                "num": job.num,
+                "attempt": job.attempt,
+                "label": job.label,
+                "queue_id": job.ts_id,
+                "result": str(spool.result_json(job.num, job.attempt)),
+            }
+            for job in active
+        ],
+    }
