@@ -34,8 +34,9 @@ if TYPE_CHECKING:  # the runner imports this module: Hydra only for annotations
 
     Run = Job | Attempt
 
-COMPLETED = "completed"
-FAILED = "failed"
+# A summary's `status`: the job's own words for how its task ended, those of `JobState`.
+COMPLETED = JobState.COMPLETED.value
+FAILED = JobState.FAILED.value
 JOB_TRACEBACK = "Traceback of the job, as it ran:"
 # Bytes of encoded JSON a summary keeps of one return value: `collect --json` prints every
 # summary, and a task returning tens of MB (predictions, weights) must not make it print them.

@@ -34,9 +34,10 @@ from typing import Any
 from tsq.errors import TsqError
 from tsq.files.results import key_names
 from tsq.render.tables import RETURN_PREFIX, RETURN_VALUE, override_dict
+from tsq.states import JobState
 
 STATS = ("n", "nan", "none", "mean", "std", "min", "max")
-COMPLETED = "completed"
+COMPLETED = JobState.COMPLETED.value  # an item's "state" (`Finished.as_json()`)
 
 
 @dataclass(frozen=True)
