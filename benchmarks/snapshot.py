@@ -3,7 +3,7 @@
 Two measures, medians of RUNS, interleaved with their floors:
 - `take()` alone, in a fresh process: cold (an empty snapshot store: every file hashed and
   copied) and warm (the project unchanged since the last snapshot: nothing hashed or copied),
-  over the floor of the same process that only imports tsq.snapshot;
+  over the floor of the same process that only imports tsq.launch.snapshot;
 - a whole launch of 10 no-op jobs into ts with the snapshot (warm) over the same launch with
   `hydra.launcher.snapshot=false`, the floor the snapshot adds to.
 
@@ -23,7 +23,7 @@ FILES, SIZE = 1000, 20_000  # 1,000 files of 20 kB: 20 MB
 
 TAKE = (
     "import sys\nfrom pathlib import Path\n"
-    "from tsq.snapshot import Limits, take\n"
+    "from tsq.launch.snapshot import Limits, take\n"
     "if len(sys.argv) > 3:\n"
     "    take(Path(sys.argv[1]), None, Path(sys.argv[2]), Limits(10**7, 10**9), 'b', 'bench')\n"
 )

@@ -22,9 +22,9 @@ from _common import IMPORT_FLOOR, RUNS, interleaved, run_ts, sandbox, wall
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 
+from tsq.files.results import write_result
+from tsq.files.safeio import make_private_dir
 from tsq.hosts import this_host
-from tsq.results import write_result
-from tsq.safeio import make_private_dir
 from tsq.store import Job, Store, Sweep
 
 DAY = 24 * 3600

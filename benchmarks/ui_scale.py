@@ -23,9 +23,9 @@ from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 from store_scale import history, sweep_of
 
-from tsq.results import write_result
-from tsq.safeio import make_private_dir
-from tsq.status import refresh
+from tsq.files.results import write_result
+from tsq.files.safeio import make_private_dir
+from tsq.refresh.update import refresh
 from tsq.store import Job, Store
 
 JOBS = 10_000

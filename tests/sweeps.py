@@ -141,9 +141,9 @@ class Sandbox:
         """Refresh until every job is terminal; then every job as `tsq status --all --json`
         gives it. All in this process (the code `status` runs, without starting an interpreter
         per poll: tests of the command itself call it), backing off from 0.1 s to 1 s."""
-        from tsq.status import refresh
+        from tsq.refresh.update import refresh
+        from tsq.render.views import job_json
         from tsq.store import Store
-        from tsq.views import job_json
 
         store = Store.open(self.env.get("TSQ_STORE", str(self.store)))
 

@@ -1,4 +1,5 @@
-"""`tsq.aggregate`: groups, statistics, failures and NaN, on plain values (no store, no ts)."""
+"""`tsq.render.aggregate`: groups, statistics, failures and NaN, on plain values (no store, no
+ts)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from tsq.aggregate import SortKey, aggregate, parse_keys, stats_of
 from tsq.errors import TsqError
-from tsq.results import key_names, summary_value
-from tsq.tables import render_csv, strict_json
+from tsq.files.results import key_names, summary_value
+from tsq.render.aggregate import SortKey, aggregate, parse_keys, stats_of
+from tsq.render.tables import render_csv, strict_json
 
 
 def item(num: int, lr: str, seed: int, value: Any = None, state: str = "completed") -> dict:

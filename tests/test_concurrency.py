@@ -23,9 +23,9 @@ from eventually import eventually
 from sweeps import Sandbox, by_num
 
 from tsq.backends.tslist import parse_list, parse_tab
-from tsq.spool import SpoolDir
-from tsq.started import Started
-from tsq.status import runner_alive
+from tsq.files.spool import SpoolDir
+from tsq.files.started import Started
+from tsq.refresh.observe import runner_alive
 from tsq.store import Job
 
 POLLER = Path(__file__).parent / "poller.py"

@@ -1,6 +1,7 @@
 """Hydra's default sweep dir has one-second resolution: sweeps launched back to back each get
-their own (`tsq.defaultdir`), while a dir the user chose keeps the refusal of a dir in use. The
-app `sameclock.py` stands its clock still, so that its launches always fall in one second."""
+their own (`tsq.launch.defaultdir`), while a dir the user chose keeps the refusal of a dir in
+use. The app `sameclock.py` stands its clock still, so that its launches always fall in one
+second."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import yaml
 from slurm import SlurmCluster
 from sweeps import Sandbox, debian_only
 
-from tsq.defaultdir import HYDRA_DEFAULT
+from tsq.launch.defaultdir import HYDRA_DEFAULT
 
 NOW = {"FROZEN_NOW": "2026-01-02T03:04:05"}
 DEFAULT = "multirun/2026-01-02/03-04-05"  # Hydra's default dir, resolved at NOW

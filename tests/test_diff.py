@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sweeps import Sandbox
 
-from tsq.diff import ADDED, MODIFIED, REMOVED, compare_trees, config_changes, distinct_values
+from tsq.ops.diff import ADDED, MODIFIED, REMOVED, compare_trees, config_changes, distinct_values
 
 
 def sweep_ids(sandbox: Sandbox) -> list[str]:

@@ -1,5 +1,5 @@
 """Sweeps larger than a ts server holds: past `max_queued`, jobs wait in the store and are fed
-to ts as the sweep's jobs there end (`tsq.feed`); real ts, real store, real app."""
+to ts as the sweep's jobs there end (`tsq.ops.feed`); real ts, real store, real app."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from eventually import eventually
 from procs import alive
 from sweeps import Sandbox, by_num, debian_only
 
-from tsq.feed import FeedPlan, room
+from tsq.ops.feed import FeedPlan, room
 from tsq.states import JobState
 from tsq.store import INTENT_HOLD, INTENT_SUBMIT, Job
 

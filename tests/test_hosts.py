@@ -21,7 +21,7 @@ import pytest
 from eventually import eventually
 from sweeps import SLOTS, Sandbox, by_num
 
-from tsq.status import refresh
+from tsq.refresh.update import refresh
 from tsq.store import Store
 
 Hosts = tuple[Sandbox, Sandbox]

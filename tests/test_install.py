@@ -55,7 +55,7 @@ WHEEL_FILES = [
 ]
 DEPENDENCIES = {"hydra-core", "omegaconf", "sqlalchemy", "alembic", "filelock", "cloudpickle"}
 # Modules only the store needs: slow to import, and never wanted by a job or a plain Hydra app.
-HEAVY = ("sqlalchemy", "alembic", "tsq.store", "tsq.launch", "tsq.status")
+HEAVY = ("sqlalchemy", "alembic", "tsq.store", "tsq.launch", "tsq.refresh")
 
 
 def run(

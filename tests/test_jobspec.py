@@ -12,10 +12,10 @@ from hydra._internal.utils import create_config_search_path
 from hydra.types import HydraContext, RunMode
 from omegaconf import OmegaConf
 
-from tsq.compose import record_composes
 from tsq.errors import SpecError
-from tsq.jobspec import BatchSpec, CodeSpec, pickled, read_header, read_job, write_spec
-from tsq.safeio import write_atomic
+from tsq.files.jobspec import BatchSpec, CodeSpec, pickled, read_header, read_job, write_spec
+from tsq.files.safeio import write_atomic
+from tsq.launch.compose import record_composes
 
 
 def _batch(**overrides: list[str]) -> BatchSpec:
@@ -103,3 +103,24 @@ def test_configs_are_those_composed_at_submit_time(tmp_path: Path) -> None:
     assert (later.x, later.message) == (2, "after"), "not composed by the sweeper: composed now"
     again = taken(["x=1"])
     assert again.message == "after", "a recorded compose is used once"
+
+
+@pytest.mark.parametrize(
+    "module, name",
+    [
+        ("tsq.jobspec", "BatchSpec"),
+        ("tsq.jobspec", "unwrapped_attribute"),
+        ("tsq.retryspec", "OutputDir"),
+        ("tsq.retryspec", "launched_batch"),
+        ("tsq.retryspec", "held_config"),
+        ("tsq.results", "RemoteError"),
+        ("tsq.results", "UnpicklableResult"),
+    ],
+)
+def test_pickles_written_before_the_layout_still_load(module: str, name: str) -> None:
+    """Specs of jobs queued, and results written, by tsq before its modules moved into
+    `tsq.files` name these objects by their old paths: they load as the same objects."""
+    import importlib
+
+    new = importlib.import_module(module.replace("tsq.", "tsq.files.", 1))
+    assert pickle.loads(f"c{module}\n{name}\n.".encode()) is getattr(new, name)

@@ -1,5 +1,5 @@
 """`hydra.launcher.dry_run=true`: the jobs a sweep would queue, printed; nothing queued or
-recorded (`tsq.plan`). Real app, real ts."""
+recorded (`tsq.launch.plan`). Real app, real ts."""
 
 from __future__ import annotations
 

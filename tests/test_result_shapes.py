@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from sweeps import Sandbox, by_num
 
-from tsq.results import SUMMARY_LIMIT, exit_status, summary_value
-from tsq.tables import collect_rows, render_csv, render_json, strict_json
+from tsq.files.results import SUMMARY_LIMIT, exit_status, summary_value
+from tsq.render.tables import collect_rows, render_csv, render_json, strict_json
 
 HUGE = 30_000_000  # as in tests/apps/shapes.py
 

@@ -14,7 +14,6 @@ from tsq.backends.slurm import (
     SlurmQueue,
     batch_script,
     directives,
-    job_name,
     queue_row,
     refusal,
     scancel_targets,
@@ -31,6 +30,7 @@ from tsq.backends.slurmlist import (
     parse_sacct,
     parse_squeue,
 )
+from tsq.files.labels import array_name
 
 SAMPLES = Path(__file__).parent / "data" / "slurm-samples"
 
@@ -66,8 +66,8 @@ def test_scancel_targets_one_argument_per_array() -> None:
 
 
 def test_job_name_finds_an_unrecorded_attempt() -> None:
-    assert job_name(JobRef(3, 1, "app/abc/3")) == "app/abc"
-    assert job_name(JobRef(3, 2, "app/abc/3#2")) == "app/abc#2"
+    assert array_name("app/abc/3", 1) == "app/abc"
+    assert array_name("app/abc/3#2", 2) == "app/abc#2"
 
 
 def test_submitit_options_become_sbatch_directives() -> None:
@@ -185,8 +185,9 @@ def test_a_refresh_asks_sacct_for_ended_tasks_of_an_array_still_running(
 def test_a_rerun_names_the_cause_slurm_gives_for_the_earlier_run() -> None:
     """sacct -D keeps each run of a requeued job (captured: `scontrol requeue`): the earlier
     run's state is the cause the earlier attempt's reason names."""
+    from tsq.refresh.decide import decide_rerun
+    from tsq.refresh.observe import RunFiles
     from tsq.states import JobState
-    from tsq.status import RunFiles, decide_rerun
     from tsq.store import Job
 
     (run,) = last_runs(parse_sacct((SAMPLES / "sacct-rerun-D.txt").read_text())).values()
@@ -202,7 +203,7 @@ def test_a_task_of_an_offset_array_never_recorded_is_found_by_its_name() -> None
     name, which carries its array's offset (task 3 of `app/abc+50` is job 53), and once its
     array id and task are recorded it is found by them."""
     job = JobRef(53, 1, "app/abc/53")
-    name = job_name(job, 50)
+    name = array_name(job.label, job.attempt, 50)
     assert name == "app/abc+50"
     row = QueueRow(queue_id=9, label=name, state=RowState.QUEUED, task=3)
     other = QueueRow(queue_id=8, label="app/abc", state=RowState.QUEUED, task=3)
@@ -210,8 +211,8 @@ def test_a_task_of_an_offset_array_never_recorded_is_found_by_its_name() -> None
     assert queue.find(job) is row
     assert queue.find(JobRef(3, 1, "app/abc/3")) is other
     assert queue.find(JobRef(53, 1, "app/abc/53", 9, "3")) is row
+    from tsq.refresh.decide import Observation, QueueFacts, decide
     from tsq.states import JobState
-    from tsq.status import Observation, QueueFacts, decide
     from tsq.store import Job
 
     record = Job(id=1, num=53, attempt=1, version=0, overrides=[], label="app/abc/53",

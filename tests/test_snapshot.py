@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sweeps import ReadOnly, Sandbox
 
-from tsq.snapshot import (
+from tsq.launch.snapshot import (
     LARGE,
     NOT_CODE,
     Limits,
@@ -22,7 +22,7 @@ from tsq.snapshot import (
     project_of,
     release,
 )
-from tsq.snapshot import take as take_for
+from tsq.launch.snapshot import take as take_for
 
 LIMITS = Limits(max_file_bytes=100_000, max_total_bytes=1_000_000)
 
@@ -168,7 +168,7 @@ def test_outside_git_the_import_directory_is_copied(tmp_path: Path) -> None:
 
 def test_without_git_installed_the_directory_rule_applies(repo: Path, tmp_path: Path) -> None:
     probe = (
-        "import json, sys\nfrom pathlib import Path\nfrom tsq.snapshot import Limits, take\n"
+        "import json, sys\nfrom pathlib import Path\nfrom tsq.launch.snapshot import Limits, take\n"
         "s = take(Path(sys.argv[1]), None, Path(sys.argv[2]), Limits(10**6, 10**7), 's', 'o')\n"
         "print(json.dumps([s.provenance.note, sorted(p.name for p in s.code.rglob('*.py'))]))"
     )
@@ -191,7 +191,7 @@ def test_an_unreadable_file_is_one_clear_error(repo: Path, tmp_path: Path) -> No
     shutil.chown(secret, "nobody")
     secret.chmod(0o600)
     probe = (
-        "import sys\nfrom pathlib import Path\nfrom tsq.snapshot import Limits, take\n"
+        "import sys\nfrom pathlib import Path\nfrom tsq.launch.snapshot import Limits, take\n"
         "from tsq.errors import TsqError\n"
         "try:\n    take(Path(sys.argv[1]), None, Path(sys.argv[2]), Limits(10**6, 10**7),"
         " 's', 'o')\n"

@@ -16,11 +16,12 @@ from sweeps import Sandbox, by_num
 from tsq.backends import QueueRow, RowState
 from tsq.backends.ts import SKIPPED_REASON, queue_row
 from tsq.backends.tslist import TsJob
-from tsq.labels import match
-from tsq.results import ResultSummary
-from tsq.started import Started
+from tsq.files.labels import match
+from tsq.files.results import ResultSummary
+from tsq.files.started import Started
+from tsq.refresh.decide import Observation, QueueFacts, decide, decide_rerun
+from tsq.refresh.observe import RunFiles
 from tsq.states import JobState
-from tsq.status import Observation, QueueFacts, RunFiles, decide, decide_rerun
 from tsq.store import INTENT_CANCEL, INTENT_SUBMIT, Job
 
 

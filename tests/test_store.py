@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sweeps import ReadOnly, Sandbox
 
 from tsq.errors import StoreError, SweepNotFound
-from tsq.results import ResultSummary, ended_summary, stored_copy
+from tsq.files.results import ResultSummary, ended_summary, stored_copy
 from tsq.states import JobState
 from tsq.store import (
     HEAD_REVISION,

@@ -1,4 +1,4 @@
-"""`tsq.tables`: status filters and collect exports, on plain values (no store, no ts)."""
+"""`tsq.render.tables`: status filters and collect exports, on plain values (no store, no ts)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from tsq.errors import TsqError
-from tsq.states import JobState
-from tsq.tables import (
+from tsq.render.tables import (
     collect_rows,
     matches,
     override_dict,
@@ -25,6 +24,7 @@ from tsq.tables import (
     render_table,
     to_frame,
 )
+from tsq.states import JobState
 
 
 def item(num: int, overrides: list[str], return_value: Any = None, **extra: Any) -> dict[str, Any]:
@@ -597,7 +597,7 @@ def test_to_frame_without_pandas_is_one_line_error() -> None:
         import sys
         sys.modules["pandas"] = None
         from tsq.errors import TsqError
-        from tsq.tables import to_frame
+        from tsq.render.tables import to_frame
         try:
             to_frame(["a"], [{"a": 1}])
         except TsqError as e:
@@ -613,7 +613,7 @@ def test_to_frame_without_pandas_is_one_line_error() -> None:
 
 def test_tables_does_not_import_pandas_or_hydra() -> None:
     code = (
-        "import sys, tsq.tables; "
+        "import sys, tsq.render.tables; "
         "print(sorted(m for m in ('pandas', 'hydra', 'sqlalchemy') if m in sys.modules))"
     )
     done = subprocess.run(

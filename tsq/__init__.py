@@ -23,7 +23,7 @@ def collect(sweep: str | None = None, store: str | None = None) -> list[JobRetur
 
     `store` is a path or sqlite URL; default `$TSQ_STORE`, else the per-user store.
     """
-    from tsq.collector import collect as collect_returns
+    from tsq.ops.collector import collect as collect_returns
 
     return collect_returns(sweep, store)
 
@@ -43,6 +43,6 @@ def collect_frame(
     those overrides, with `jobs`, `failed` and, per numeric metric, `<metric>.n`, `.nan`,
     `.none`, `.mean`, `.std`, `.min`, `.max`, and the `best` job; `sort="loss"` (or
     `"acc:max"`) orders the groups, `top=N` keeps the first N. As `tsq collect --by`."""
-    from tsq.collector import collect_frame as frame
+    from tsq.ops.collector import collect_frame as frame
 
     return frame(sweep, store, by=by, sort=sort, top=top)

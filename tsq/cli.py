@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tsq.errors import TsqError
+from tsq.render.views import attempt_json, counts, job_json, status_rows, sweep_line
+from tsq.render.words import next_command, plural
 from tsq.states import JobState
-from tsq.views import attempt_json, counts, job_json, status_rows, sweep_line
-from tsq.words import plural
 
 if TYPE_CHECKING:  # the store is imported only by the commands that open it
-    from tsq.aggregate import SortKey
+    from tsq.render.aggregate import SortKey
     from tsq.store import Job, Store, Sweep
 
 RECENT_SECONDS = 24 * 3600
@@ -30,15 +30,11 @@ the store: --store PATH, else $TSQ_STORE, else $XDG_STATE_HOME/tsq/tsq.db."""
 
 
 def _open(args: argparse.Namespace) -> tuple[Store, set[str]]:
-    """The store, brought up to date; and the sweeps whose jobs that changed. No command of
-    the CLI makes a store: one that is not there is refused (`Store.open`)."""
-    from tsq.status import refresh
-    from tsq.store import Store
+    """The store, brought up to date (`open_refreshed`); and the sweeps whose jobs that
+    changed."""
+    from tsq.refresh.update import open_refreshed
 
-    store = Store.open(args.store)
-    report = refresh(store)
-    for warning in report.messages():
-        print(f"tsq: {warning}", file=sys.stderr)
+    store, report = open_refreshed(args.store)
     return store, report.changed_sweeps
 
 
@@ -52,7 +48,7 @@ def _is_sweep_ref(word: str) -> bool:
 
 def _sweep_and_filters(words: Sequence[str]) -> tuple[str | None, list[tuple[str, str]]]:
     """`status [SWEEP] [KEY=VALUE ...]`: the sweep ref, and the override filters."""
-    from tsq.tables import parse_override_filter
+    from tsq.render.tables import parse_override_filter
 
     refs = [w for w in words if _is_sweep_ref(w)]
     if len(refs) > 1:
@@ -62,7 +58,7 @@ def _sweep_and_filters(words: Sequence[str]) -> tuple[str | None, list[tuple[str
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from tsq.tables import matches, parse_states, render_table
+    from tsq.render.tables import matches, parse_states, render_table
 
     sweep_ref, filters = _sweep_and_filters(args.targets)
     states = parse_states(args.state) if args.state else None
@@ -102,7 +98,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"no sweeps{hint}")
         return 0
     from tsq.backends import backend_for
-    from tsq.status import Reach
+    from tsq.refresh.reach import Reach
 
     reach = Reach()
     for sweep in sweeps:
@@ -123,8 +119,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def notify_line(sweep: Sweep) -> str | None:
     """The sweep's `notify` watcher as `status` shows it; None without one."""
-    from tsq.notify import describe, read_record
-    from tsq.safeio import NotYours
+    from tsq.files.safeio import NotYours
+    from tsq.ops.notify import describe, read_record
 
     try:
         return describe(read_record(sweep.spool.root), sweep.spool.root)
@@ -133,8 +129,8 @@ def notify_line(sweep: Sweep) -> str | None:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from tsq.collector import finished
-    from tsq.tables import collect_rows, render_csv, render_json, render_table
+    from tsq.ops.collector import finished
+    from tsq.render.tables import collect_rows, render_csv, render_json, render_table
 
     grouping = _grouping(args)
     store, _ = _open(args)
@@ -167,16 +163,9 @@ def _grouping(
     args: argparse.Namespace,
 ) -> tuple[list[str], SortKey | None, int | None] | None:
     """`--by`, `--sort`, `--top`, checked before the store is opened."""
-    from tsq.aggregate import SortKey, parse_keys
+    from tsq.render.aggregate import grouping
 
-    if args.by is None:
-        if args.sort is not None or args.top is not None:
-            raise TsqError("--sort and --top rank groups: give --by KEY[,KEY...] too")
-        return None
-    sort = SortKey.parse(args.sort) if args.sort is not None else None
-    if args.top is not None and sort is None:
-        raise TsqError("--top N keeps the best groups: give --sort METRIC too")
-    return parse_keys(args.by), sort, args.top
+    return grouping(args.by, args.sort, args.top)
 
 
 def _print_aggregate(
@@ -188,8 +177,8 @@ def _print_aggregate(
     sort: SortKey | None,
     top: int | None,
 ) -> None:
-    from tsq.aggregate import aggregate, format_number
-    from tsq.tables import render_csv, render_table, strict_json
+    from tsq.render.aggregate import aggregate, format_number
+    from tsq.render.tables import render_csv, render_table, strict_json
 
     if not items:
         raise TsqError(
@@ -211,9 +200,9 @@ def _print_aggregate(
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from tsq.aggregate import parse_keys
-    from tsq.diff import render_text, sweep_diff
-    from tsq.tables import strict_json
+    from tsq.ops.diff import render_text, sweep_diff
+    from tsq.render.aggregate import parse_keys
+    from tsq.render.tables import strict_json
 
     by = parse_keys(args.by) if args.by else []
     store, _ = _open(args)
@@ -236,8 +225,8 @@ def _job(store: Store, ref: str) -> tuple[Sweep, Job]:
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
+    from tsq.ops.wait import Progress, wait_for_jobs
     from tsq.store import LONG_PATIENCE_S, Store
-    from tsq.wait import Progress, wait_for_jobs
 
     # Not _open: the wait loop refreshes, and says each note once. Patient: a database server
     # restarting while it waits is not the end of the jobs it follows.
@@ -250,7 +239,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from tsq import logs
+    from tsq.ops import logs
 
     store, _ = _open(args)
     sweep, job = _job(store, args.job)
@@ -262,7 +251,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    from tsq.cancel import cancel
+    from tsq.ops.cancel import cancel
 
     store, _ = _open(args)
     if ":" in args.target:
@@ -279,7 +268,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
-    from tsq.retry import retry, select
+    from tsq.ops.retry import retry, select
 
     store, _ = _open(args)
     sweep = store.find_sweep(args.sweep)
@@ -290,7 +279,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
     if not chosen:
         print(f"sweep {sweep.id}: nothing to retry")
         return 0
-    follow = store.command("status", sweep.id, named=bool(args.store))
+    follow = next_command("status", sweep.id, store.display if args.store else None)
     renewed = retry(store, sweep, chosen, follow)
     nums = " ".join(str(job.num) for job in renewed)
     said = f"sweep {sweep.id}: queued {plural(len(renewed), 'job')} again ({nums})"
@@ -311,8 +300,8 @@ def _confirm(question: str) -> bool:
 
 
 def cmd_adopt(args: argparse.Namespace) -> int:
-    from tsq.adopt import adopt, spool_dirs, summary
-    from tsq.status import refresh
+    from tsq.launch.adopt import adopt, spool_dirs, summary
+    from tsq.refresh.update import refresh
     from tsq.store import Store
 
     directory = Path(args.dir).expanduser().resolve()
@@ -348,7 +337,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
             print("nothing forgotten")
             return 0
     if active:
-        from tsq.cancel import cancel
+        from tsq.ops.cancel import cancel
 
         report = cancel(store, active)
         print(report.summary(sweep.id))
@@ -361,7 +350,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     records = plural(len(jobs), "job record")
     said = f"forgot sweep {sweep.id}: {records} dropped; its files are untouched"
     if sweep.snapshot:
-        from tsq.snapshot import release
+        from tsq.launch.snapshot import release
 
         if release(Path(sweep.snapshot), sweep.id):
             said += f"; its code snapshot {Path(sweep.snapshot).parent} is removed"
@@ -380,7 +369,7 @@ def _still_active(sweep: Sweep, active: list[Job]) -> str:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    from tsq.snapshot import collect_garbage, snapshot_store
+    from tsq.launch.snapshot import collect_garbage, snapshot_store
 
     store, _ = _open(args)
     sweeps = store.sweeps()
@@ -403,7 +392,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from tsq.aggregate import parse_keys
+    from tsq.render.aggregate import parse_keys
     from tsq.ui.page import report
 
     by = parse_keys(args.by) if args.by else None

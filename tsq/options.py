@@ -72,7 +72,7 @@ class CommonOptions:
     # twice (so `\${...}` is not enough: `\\\${TSQ_COUNTS}`); the plugin refuses it in one line.
     notify: str | None = None
     # Print the jobs the sweep would queue (numbers, overrides, the first job's config) and
-    # queue and record nothing (`tsq.plan`).
+    # queue and record nothing (`tsq.launch.plan`).
     dry_run: bool = False
     # Jobs import the app's code as it was at launch, from a snapshot of its project.
     snapshot: bool = True
@@ -123,7 +123,7 @@ class LaunchOptions(CommonOptions):
     gpus: int = 0
     # At most this many jobs of the sweep wait in ts at once (each is a ts client process and
     # a connection; a ts server takes about a thousand): the rest wait in tsq's store and are
-    # queued as these end (`tsq.feed`).
+    # queued as these end (`tsq.ops.feed`).
     max_queued: int = 500
 
     @property

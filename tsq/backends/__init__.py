@@ -3,7 +3,7 @@
 A backend queues job runners (`python -m tsq.runner SPEC NUM [ATTEMPT [RESTART]]`), looks at its
 queue once per refresh and turns what it prints into typed `QueueRow`s matched to jobs by label,
 says why an ended job ended, and stops jobs. Nothing outside this package parses a queue's output
-or runs its commands, and the refresh policy (`tsq.status.decide`) sees only `QueueRow`s.
+or runs its commands, and the refresh policy (`tsq.refresh.decide.decide`) sees only `QueueRow`s.
 
 Adding a backend: a module here with a class that implements `Backend` (its pure parsers in a
 module of their own), and its name in `_REGISTRY`. A sweep records the backend it was queued with
@@ -12,7 +12,6 @@ module of their own), and its name in `_REGISTRY`. A sweep records the backend i
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -58,39 +57,6 @@ class QueueRow:
     # Why the queue ran it again, one per earlier run, oldest first, where it says (Slurm's
     # sacct: "NODE_FAIL"...); shorter than `restarts` when it does not say for every run.
     rerun_causes: tuple[str, ...] = ()
-
-
-def runner_argv(
-    spec: Path, num: int | str, attempt: int = 1, restart: str | None = None
-) -> list[str]:
-    """The job runner's command line, as every backend queues it (`num` and `restart` may be
-    shell words for a queue that runs it through a shell, e.g. Slurm's array task id). A queue
-    that may run one submission again (Slurm's requeue) passes `restart`, which run of it this
-    is: each run is an attempt of its own, `attempt + restart` (`RunnerArgs`)."""
-    argv = [sys.executable, "-m", "tsq.runner", str(spec), str(num)]
-    if restart is not None:
-        return [*argv, str(attempt), restart]
-    return [*argv, str(attempt)] if attempt > 1 else argv
-
-
-@dataclass(frozen=True)
-class RunnerArgs:
-    """The runner's arguments, read back (by the runner, and by the refresh from a process's
-    command line): which job, and the attempt whose files this run writes."""
-
-    spec: Path
-    num: int
-    attempt: int  # the attempt queued, plus the run's restart count
-    restart: int
-
-    @classmethod
-    def parse(cls, args: Sequence[str]) -> RunnerArgs | None:
-        """`SPEC NUM [ATTEMPT [RESTART]]`; None when they are not that."""
-        if not 2 <= len(args) <= 4 or not all(arg.isdigit() for arg in args[1:]):
-            return None
-        queued = int(args[2]) if len(args) > 2 else 1
-        restart = int(args[3]) if len(args) > 3 else 0
-        return cls(Path(args[0]), int(args[1]), queued + restart, restart)
 
 
 @dataclass(frozen=True)
@@ -147,7 +113,7 @@ class Queue(Protocol):
 
     def find(self, job: JobRef) -> QueueRow | None:
         """The job attempt's row; None when the queue does not list it. ts matches by label
-        (`tsq.labels.match`); Slurm's array tasks share a name, and match by array id and
+        (`tsq.files.labels.match`); Slurm's array tasks share a name, and match by array id and
         task (the job's number)."""
         ...
 
@@ -186,7 +152,7 @@ class Backend(Protocol):
     ) -> int:
         """Queue one command `argv` labelled `label` (a barrier job); its queue id. `after`:
         a queue id it must wait for, whatever becomes of that job; `pass_fds` stay open in
-        the queueing process (`tsq.lease.Lease.hold_for`)."""
+        the queueing process (`tsq.files.lease.Lease.hold_for`)."""
         ...
 
     def submit_batch(
@@ -213,7 +179,7 @@ class Backend(Protocol):
     def reachable_here(self) -> bool:
         """Whether this host can ask the queue that jobs queued on another host went to:
         ts never (a server lives on its host, whatever its socket path), Slurm when this
-        host's clients reach the same cluster (`tsq.status.Reach`)."""
+        host's clients reach the same cluster (`tsq.refresh.reach.Reach`)."""
         ...
 
     def look(self, jobs: Sequence[JobRef], warnings: list[str]) -> Queue | None:

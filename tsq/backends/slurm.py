@@ -1,8 +1,8 @@
 """Slurm as a queue backend: `sbatch --array` per batch, refreshed from squeue and sacct.
 
 Every job of a batch is one task of an array, running the same job runner as ts jobs
-(`tsq.backends.runner_argv`). A batch takes as many arrays as the cluster's `MaxArraySize` needs
-(`split_arrays`): a task id is the job's number below that size, else its offset from the
+(`tsq.files.commands.runner_argv`). A batch takes as many arrays as the cluster's `MaxArraySize`
+needs (`split_arrays`): a task id is the job's number below that size, else its offset from the
 array's first job, and the batch script adds that offset back (`task_word`). The store keeps the
 array's job id in `ts_id` and the task id in `server_id` (`Queued.place`; none recorded: the
 job's number, as before arrays were split): together they name the task (`<array id>_<task>`).
@@ -29,7 +29,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tsq.backends import JobRef, Queued, QueueRow, RowState, Stopped, runner_argv
+from tsq.backends import JobRef, Queued, QueueRow, RowState, Stopped
 from tsq.backends.slurmlist import (
     LAUNCH_FAILED,
     SACCT_FIELDS,
@@ -49,6 +49,9 @@ from tsq.backends.slurmlist import (
     sbatch_error,
 )
 from tsq.errors import BackendError, QueueRefused
+from tsq.files.commands import runner_argv
+from tsq.files.labels import array_name, named_task
+from tsq.files.spool import SpoolDir
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -115,23 +118,6 @@ def scancel_targets(rows: Sequence[QueueRow]) -> list[str]:
             tasks.setdefault(row.queue_id, []).append(row.task)
     arrays = [f"{job}_[{task_ranges(nums)}]" for job, nums in sorted(tasks.items())]
     return arrays + [str(job) for job in sorted(plain)]
-
-
-def job_name(job: JobRef, offset: int = 0) -> str:
-    """The Slurm job name of an attempt when the user sets none: its label without the job's
-    number (array tasks share one name), and the offset of its array's task ids when there is
-    one (`+50`), so a job queued but never recorded is found again (`named_task`)."""
-    sweep_part = job.label.rsplit("/", 1)[0]
-    name = f"{sweep_part}#{job.attempt}" if job.attempt > 1 else sweep_part
-    return f"{name}+{offset}" if offset else name
-
-
-def named_task(name: str | None, task: int | None) -> tuple[str | None, int | None]:
-    """(name without its offset, job number) of an array task named by `job_name`."""
-    base, plus, offset = (name or "").rpartition("+")
-    if plus and offset.isdigit() and task is not None:
-        return base, task + int(offset)
-    return name, task
 
 
 # --- options -> sbatch directives ---------------------------------------------------------------
@@ -299,7 +285,7 @@ class SlurmQueue:
     def find(self, job: JobRef) -> QueueRow | None:
         if job.queue_id is not None:
             return self.rows.get((job.queue_id, array_task(job)))
-        return self.by_name.get((job_name(job), job.num))
+        return self.by_name.get((array_name(job.label, job.attempt), job.num))
 
     def explain(self, row: QueueRow) -> QueueRow:
         return row
@@ -409,7 +395,7 @@ class SlurmBackend:
         offset: int = 0,
     ) -> str:
         slurm = options.slurm
-        output, error = output_paths(slurm, spec.parent / "slurm")
+        output, error = output_paths(slurm, SpoolDir(spec.parent).slurm)
         num = task_word(offset)
         command = runner_argv(spec, num, attempt, RESTART)
         if slurm.get("srun_args"):
@@ -511,11 +497,18 @@ class SlurmBackend:
         extra = [f"--array={array}"]
         if after:
             extra.append("--dependency=afterany:" + ":".join(map(str, after)))
-        output, _ = output_paths(options.slurm, spec.parent / "slurm")
-        per_task = _make_folder(output, spec.parent / "slurm")
+        output, _ = output_paths(options.slurm, SpoolDir(spec.parent).slurm)
+        per_task = _make_folder(output, SpoolDir(spec.parent).slurm)
         if per_task:  # held until each task's folder exists (the array id names them)
             extra.append("--hold")
-        script = self._script(spec, attempt, job_name(jobs[0], offset), options, extra, offset)
+        script = self._script(
+            spec,
+            attempt,
+            array_name(jobs[0].label, jobs[0].attempt, offset),
+            options,
+            extra,
+            offset,
+        )
         claims = [hold(job) for job in jobs]
         try:
             array_id = self._sbatch(script, options, claims)

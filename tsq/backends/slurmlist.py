@@ -27,6 +27,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from tsq.render.words import signal_name
+
 #: squeue ``-O`` columns: the job id as users see it (``123``, ``123_4``, ``123_[5-9%2]``), the
 #: task's own numeric job id, state, reason, start time (actual when running, *expected* when
 #: pending, N/A when unknown), how many times Slurm started the job again (requeue, preemption),
@@ -195,33 +197,10 @@ class ExitStatus:
         return self.code == 0 and self.signal == 0
 
 
-_SIGNAL_NAMES = {
-    1: "SIGHUP",
-    2: "SIGINT",
-    3: "SIGQUIT",
-    4: "SIGILL",
-    6: "SIGABRT",
-    7: "SIGBUS",
-    8: "SIGFPE",
-    9: "SIGKILL",
-    10: "SIGUSR1",
-    11: "SIGSEGV",
-    12: "SIGUSR2",
-    13: "SIGPIPE",
-    14: "SIGALRM",
-    15: "SIGTERM",
-}
-
-
 #: The "signal" slurmstepd reports when it could not set a batch job up, before anything ran:
 #: here, when it could not open the job's output file (its folder missing); the job is FAILED
 #: 0:53, Reason=JobLaunchFailure (sampled: scontrol-launch-failed.txt). Not a signal anyone sent.
 LAUNCH_FAILED = 53
-
-
-def signal_name(number: int) -> str:
-    """Linux signal names (Slurm reports Linux numbers); ``signal 42`` for the others."""
-    return _SIGNAL_NAMES.get(number, f"signal {number}")
 
 
 def parse_exit_code(text: str) -> ExitStatus | None:

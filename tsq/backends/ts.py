@@ -13,13 +13,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tsq.backends import JobRef, Queued, QueueRow, RowState, Stopped, runner_argv
+from tsq.backends import JobRef, Queued, QueueRow, RowState, Stopped
 from tsq.backends.tsclient import FORK, Spooler, server_id
 from tsq.backends.tslist import TsJob, exit_code_from_elevel, job_output
 from tsq.errors import BackendError
-from tsq.labels import match
-from tsq.safeio import make_private_dir
-from tsq.spool import SpoolDir
+from tsq.files.commands import runner_argv
+from tsq.files.labels import match
+from tsq.files.safeio import make_private_dir
+from tsq.files.spool import SpoolDir
 
 if TYPE_CHECKING:
     from tsq.options import TsOptions

@@ -27,7 +27,7 @@ from tsq.backends.tslist import (
     unread_tab_rows,
 )
 from tsq.errors import BackendError
-from tsq.safeio import user_name
+from tsq.files.safeio import user_name
 
 # -V never talks to a server; the others may wait behind a busy one.
 _VERSION_TIMEOUT = 5.0
@@ -119,8 +119,8 @@ class Spooler:
         job's exit (its "only after success" is `-W`). tsq's barrier exits 0, so a sweep queued
         after a barrier starts once the barrier ends on both.
 
-        `pass_fds` go to the ts client: the caller's lease (`tsq.lease`), so that a client still
-        queueing the job when the caller is killed keeps the job claimed until it is done.
+        `pass_fds` go to the ts client: the caller's lease (`tsq.files.lease`), so that a client
+        still queueing the job when the caller is killed keeps the job claimed until it is done.
 
         ts runs the job with execvp (no shell) in the environment and working directory of
         this ts client, so `env` (default: ours) plus TS_SOCKET is exactly what the job sees,

@@ -4,6 +4,7 @@
 writes it. Callers import from here.
 """
 
+from tsq.states import INTENT_CANCEL, INTENT_HOLD, INTENT_SUBMIT, UPDATE_FIELDS, JobUpdate, Rerun
 from tsq.store.engine import (
     HEAD_REVISION,
     LONG_PATIENCE_S,
@@ -14,8 +15,8 @@ from tsq.store.engine import (
     locate,
     migrations_dir,
 )
-from tsq.store.models import INTENT_CANCEL, INTENT_HOLD, INTENT_SUBMIT, Attempt, Base, Job, Sweep
-from tsq.store.queries import UPDATE_FIELDS, JobUpdate, Rerun, Store
+from tsq.store.models import Attempt, Base, Job, Sweep
+from tsq.store.queries import Store
 
 __all__ = [
     "HEAD_REVISION",

@@ -23,13 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from tsq.spool import SpoolDir
+from tsq.files.spool import SpoolDir
 from tsq.states import JobState
-
-INTENT_SUBMIT = "submit"
-INTENT_CANCEL = "cancel"
-# A job held in the store, not queued yet: the queue holds no more of the sweep (`tsq.feed`).
-INTENT_HOLD = "hold"
 
 
 def now() -> float:
@@ -86,7 +81,7 @@ class Sweep(Base):
     launcher_pid: Mapped[int]
     hostname: Mapped[str]  # the launch's host (`tsq.hosts.this_host`): its queue is there
     njobs: Mapped[int]
-    # The code the jobs run (`tsq.snapshot`): the project dir, its snapshot's copy (None when
+    # The code the jobs run (`tsq.launch.snapshot`): the project dir, its snapshot's copy (None when
     # snapshots are off), and the git state it was taken of (None outside git).
     project: Mapped[str | None]
     snapshot: Mapped[str | None]
@@ -103,7 +98,7 @@ class Sweep(Base):
 
     @property
     def spool(self) -> SpoolDir:
-        """Where the sweep's specs, leases and its jobs' files are (`tsq.spool`)."""
+        """Where the sweep's specs, leases and its jobs' files are (`tsq.files.spool`)."""
         return SpoolDir.at(self.spool_dir)
 
     def __repr__(self) -> str:
@@ -131,7 +126,7 @@ class AttemptColumns:
     # again (Slurm's requeue, preemption) makes each run an attempt of its own, so the attempt
     # it queued is `attempt - restarts` (`tsq.backends.RunnerArgs`).
     restarts: Mapped[int] = mapped_column(default=0, server_default="0")
-    # A copy of the attempt's result summary (`tsq.results.stored_copy`), kept by the refresh
+    # A copy of the attempt's result summary (`tsq.files.results.stored_copy`), kept by the refresh
     # that read it when the attempt ended; None before, for one over the size kept, and for
     # attempts that ended before tsq kept copies (their files are read instead). Text, not
     # JSON: a summary may hold NaN, which PostgreSQL's JSON types refuse.
@@ -157,7 +152,7 @@ class Job(AttemptColumns, Base):
     # decided from, so a stale or concurrent writer changes nothing (see `Store.apply`).
     version: Mapped[int] = mapped_column(default=0, server_default="0")
     # A live command working on the job (INTENT_SUBMIT, INTENT_CANCEL) and its lease
-    # (`tsq.lease`): while the lease is held, nobody judges the job from the queue's silence.
+    # (`tsq.files.lease`): while the lease is held, nobody judges the job from the queue's silence.
     intent: Mapped[str | None]
     lease: Mapped[str | None]
 

@@ -14,31 +14,17 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tsq.aggregate import Aggregate, aggregate, returned_metrics
 from tsq.errors import TsqError
-from tsq.results import ResultSummary, ended_summary
+from tsq.files.results import ResultSummary, ended_summary
+from tsq.render.aggregate import Aggregate, aggregate, returned_metrics
+from tsq.render.tables import override_dict
+from tsq.render.views import ORDER, error_of, exit_text
 from tsq.states import TERMINAL, JobState
-from tsq.tables import override_dict
-from tsq.views import ORDER, error_of, exit_text
 
 if TYPE_CHECKING:
     from tsq.store import Job, Store, Sweep
 
 SEED_WORDS = ("seed",)
-
-
-def sweep_counts(store: Store) -> dict[str, dict[str, int]]:
-    """Sweep id -> state -> number of jobs, in one grouped query (not one row per job)."""
-    from sqlalchemy import func, select
-
-    from tsq.store import Job
-
-    counts: dict[str, dict[str, int]] = {}
-    with store.session(write=False) as session:
-        query = select(Job.sweep_id, Job.state, func.count()).group_by(Job.sweep_id, Job.state)
-        for sweep_id, state, n in session.execute(query):
-            counts.setdefault(sweep_id, {})[str(state)] = int(n)
-    return counts
 
 
 # The `Job` fields the page reads, in the order `job_rows` selects them.
@@ -53,19 +39,8 @@ JOB_COLUMNS = ("num", "attempt", "ts_id", "reason", "submitted_at", "started_at"
 
 
 def job_rows(store: Store, sweep_id: str) -> list[Any]:
-    """The sweep's jobs in job order, as plain rows of `ROW_FIELDS`: a Core query, not ORM
-    objects (a third of the time on 10k jobs, measured)."""
-    from sqlalchemy import select
-
-    from tsq.store import Job
-
-    with store.session(write=False) as session:
-        query = (
-            select(*(getattr(Job, name) for name in ROW_FIELDS))
-            .where(Job.sweep_id == sweep_id)
-            .order_by(Job.num)
-        )
-        return list(session.execute(query))
+    """The sweep's jobs in job order, as plain rows of `ROW_FIELDS`."""
+    return store.job_fields(sweep_id, ROW_FIELDS)
 
 
 def sweeps_payload(sweeps: Sequence[Sweep], counts: Mapping[str, Mapping[str, int]]) -> list[dict]:

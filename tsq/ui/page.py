@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tsq.errors import TsqError
-from tsq.tables import strict_json
+from tsq.render.tables import strict_json
 
 INSTALL = "pip install 'tsq[ui]'"
 
@@ -54,14 +54,12 @@ def report(
     store_location: str | None, sweep_ref: str | None, by: list[str] | None
 ) -> tuple[str, bytes]:
     """`tsq report`: the sweep's id and its results page as one self-contained HTML file."""
-    from tsq.status import refresh
-    from tsq.store import Store
-    from tsq.ui.data import Results, job_rows, sweep_counts, sweep_payload, sweeps_payload
+    from tsq.refresh.update import open_refreshed
+    from tsq.ui.data import Results, job_rows, sweep_payload, sweeps_payload
 
     plotly = plotly_js()
-    store = Store.open(store_location)
+    store, _ = open_refreshed(store_location, warn=False)
     try:
-        refresh(store)
         sweep = store.find_sweep(sweep_ref)
         jobs = job_rows(store, sweep.id)
         if by is not None:
@@ -73,7 +71,7 @@ def report(
                         f"{', '.join(known) or 'none'}"
                     )
         doc = sweep_payload(sweep, jobs, Results(), by)
-        listing = sweeps_payload([sweep], sweep_counts(store))
+        listing = sweeps_payload([sweep], store.state_counts())
     finally:
         store.close()
     static = {"sweeps": listing, "sweep": doc}
@@ -81,6 +79,6 @@ def report(
 
 
 def _keys(overrides: list[str]) -> list[str]:
-    from tsq.tables import override_dict
+    from tsq.render.tables import override_dict
 
     return list(override_dict(overrides))

@@ -1,7 +1,7 @@
 """`tsq ui`: a read-only local web page over the store, served by the standard library.
 
 One `ThreadingHTTPServer`; the page polls small JSON endpoints. The store is brought up to date
-(`tsq.status.refresh`, what `tsq status` does) at most once every `refresh_every` seconds,
+(`tsq.refresh.update.refresh`, what `tsq status` does) at most once every `refresh_every` seconds,
 whatever the number of open pages; between refreshes every request is answered from what was read.
 A sweep's document is rebuilt only when its jobs changed (a grouped query on the jobs' state,
 count, version and update time tells), and each job's result summary is parsed once
@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
 from tsq.errors import TsqError
-from tsq.tables import strict_json
+from tsq.render.tables import strict_json
 from tsq.ui import page
-from tsq.ui.data import Results, job_rows, sweep_counts, sweep_payload, sweeps_payload
+from tsq.ui.data import Results, job_rows, sweep_payload, sweeps_payload
 
 if TYPE_CHECKING:
     from tsq.store import Store
@@ -111,24 +111,15 @@ class View:
 
     def _fresh(self) -> None:
         """Refresh (if the last one is older than `every`) and read the sweeps; under the lock."""
-        from sqlalchemy import func, select
-
-        from tsq.status import refresh
-        from tsq.store import Job
+        from tsq.refresh.update import refresh
 
         if time.monotonic() - self._refreshed < self.every:
             return
         refresh(self.store)
         self.refreshes += 1
         self._refreshed = time.monotonic()
-        fingerprints: dict[str, list[Any]] = {}
-        with self.store.session(write=False) as session:
-            changes = (func.count(), func.max(Job.updated_at), func.sum(Job.version))
-            query = select(Job.sweep_id, Job.state, *changes).group_by(Job.sweep_id, Job.state)
-            for row in session.execute(query):
-                fingerprints.setdefault(row[0], []).append(tuple(str(v) for v in row[1:]))
-        self._fingerprints = {k: tuple(sorted(v)) for k, v in fingerprints.items()}
-        counts = sweep_counts(self.store)
+        self._fingerprints = self.store.fingerprints()
+        counts = self.store.state_counts()
         self._sweeps = strict_json(
             {"sweeps": sweeps_payload(self.store.sweeps(), counts), "at": time.time()}
         ).encode()
@@ -155,7 +146,7 @@ class View:
             return cached[1], cached[2]
 
     def log(self, ref: str, num: int) -> str:
-        from tsq import logs
+        from tsq.ops import logs
 
         with self._lock:
             self._fresh()
