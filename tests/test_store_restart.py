@@ -12,10 +12,10 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 
 import psycopg
 import pytest
+from eventually import eventually
 from postgres import OwnCluster
 from sqlalchemy import select
 from sweeps import Sandbox
@@ -32,13 +32,6 @@ def _tsq_connections(cluster: OwnCluster, database: str) -> int:
             (database,),
         ).fetchone()
     return int(row[0]) if row else 0
-
-
-def _until(condition: object, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 NOISE = ("error ignored", "Pipeline", "Traceback", "cannot use the store", "terminating")
@@ -63,7 +56,8 @@ def test_wait_and_a_waiting_launcher_ride_out_a_restart(
     sandbox.started(0)
     waiter = start([sys.executable, "-m", "tsq", "wait"])
     # Both hold a connection before the restart: the launcher's pool, the waiter's.
-    _until(lambda: _tsq_connections(own_postgres, database.name) >= 2, "both to connect")
+    eventually(lambda: _tsq_connections(own_postgres, database.name), "both to connect",
+               until=lambda n: n >= 2)  # fmt: skip
     own_postgres.pg_ctl("-m", "fast", "restart")
     _, err = launcher.communicate(timeout=120)
     assert launcher.returncode == 0, err
@@ -161,7 +155,9 @@ def test_a_command_goes_on_trying_a_server_that_is_down_until_it_is_back(
         status = subprocess.Popen([sys.executable, "-m", "tsq", "status", "--json", "--all"],
                                   cwd=sandbox.app_dir, env=sandbox.env, text=True,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-        _until(lambda: refuser.count >= 3, "status to try the server three times")
+        eventually(
+            lambda: refuser.count, "status to try the server 3 times", until=lambda n: n >= 3
+        )
     finally:
         refuser.close()
     own_postgres.start()
