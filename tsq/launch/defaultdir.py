@@ -32,7 +32,10 @@ def is_hydra_default(config: Any) -> bool:
 
     sweep = OmegaConf.to_container(config.hydra.sweep, resolve=False)
     assert isinstance(sweep, dict)
-    overridden = override_dict(list(config.hydra.overrides.hydra))
+    # Unresolved: an override's value may interpolate what only a job has (`${hydra.job.num}`).
+    hydra_overrides = OmegaConf.to_container(config.hydra.overrides.hydra, resolve=False)
+    assert isinstance(hydra_overrides, list)
+    overridden = override_dict([str(item) for item in hydra_overrides])
     return sweep.get("dir") == HYDRA_DEFAULT and not {KEY, "hydra.sweep", "hydra"} & set(overridden)
 
 
