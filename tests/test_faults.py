@@ -132,6 +132,8 @@ def test_a_job_held_back_by_the_connection_limit_is_not_judged_from_its_absence(
     meanwhile: `status` leaves the job queued, never lost or cancelled, and it runs once the
     queue has room."""
     sandbox.tsp("-K")
+    # A client started before the server has gone would reach the dying one (exit 255).
+    eventually(sandbox.has_socket, "ts -K to remove the socket", until=lambda there: not there)
     subprocess.run([sandbox.binary, "-S", "2"], env={**sandbox.env, "TS_MAXCONN": "8"},
                    check=True, capture_output=True, stdin=subprocess.DEVNULL)  # fmt: skip
     blocker = sandbox.block_queue()
