@@ -211,7 +211,7 @@ def test_many_processes_at_once_never_fail_and_record_every_job_once(sandbox: Sa
     """8 processes run `status` in a loop and one `collect`, while 3 sweeps of 50 jobs launch
     at the same time and run."""
     stop = sandbox.root / "stop"
-    poller = Path(__file__).parent / "poller.py"
+    poller = Path(__file__).parents[1] / "poller.py"
     pollers = [
         subprocess.Popen([sys.executable, str(poller), str(stop), *args], env=sandbox.env,
                          stdout=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)

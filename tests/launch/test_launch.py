@@ -11,7 +11,7 @@ import pytest
 from postgres import SECRET_PASSWORD, Database
 from sweeps import Sandbox, by_num
 
-PLUGINS = Path(__file__).parent / "plugins"
+PLUGINS = Path(__file__).parents[1] / "plugins"
 
 
 def test_launch_returns_with_every_job_queued_and_recorded(sandbox: Sandbox) -> None:

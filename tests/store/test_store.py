@@ -39,7 +39,7 @@ from tsq.store import (
     migrations_dir,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TABLES = "SELECT name FROM sqlite_master WHERE type = 'table'"
 
 
@@ -559,7 +559,7 @@ def test_many_processes_share_one_store(store_location: str) -> None:
 # -- schema upgrades ------------------------------------------------------------------------------
 
 
-V1_STORE = Path(__file__).parent / "data" / "store-v1.db"
+V1_STORE = Path(__file__).parents[1] / "data" / "store-v1.db"
 
 
 def v1_store(location: str) -> str:

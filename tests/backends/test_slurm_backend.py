@@ -32,7 +32,7 @@ from tsq.backends.slurmlist import (
 )
 from tsq.files.labels import array_name
 
-SAMPLES = Path(__file__).parent / "data" / "slurm-samples"
+SAMPLES = Path(__file__).parents[1] / "data" / "slurm-samples"
 
 
 def test_a_batch_takes_as_many_arrays_as_max_array_size_needs() -> None:

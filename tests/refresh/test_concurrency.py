@@ -28,7 +28,7 @@ from tsq.files.started import Started
 from tsq.refresh.observe import runner_alive
 from tsq.store import Job
 
-POLLER = Path(__file__).parent / "poller.py"
+POLLER = Path(__file__).parents[1] / "poller.py"
 N = 30
 
 
