@@ -19,14 +19,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tsq.backends import backend_for
+from tsq.backends.queueing import QueueOptions
 from tsq.causes import end_cause, retry_reason
 from tsq.errors import TsqError
-from tsq.files.jobspec import read_header
+from tsq.files.jobspec import queue_options, read_header
 from tsq.files.labels import make_label
 from tsq.files.retryspec import OutputDir, write_retry_spec
 from tsq.launch.submit import require_passed, submit_jobs
 from tsq.launch.sweepdir import RETRY_ADVICE, claim_sweep_dir
-from tsq.options import RetryCause, TsOptions
+from tsq.options import RetryCause
 from tsq.refresh.reach import Reach, refuse_elsewhere
 from tsq.render.words import next_command
 from tsq.states import JobState
@@ -69,9 +70,9 @@ def _launch_specs(sweep: Sweep, jobs: Sequence[Job]) -> dict[int, Path]:
         raise TsqError(f"cannot retry: {e} (was the sweep dir moved or deleted?)") from None
 
 
-def _queueing(specs: dict[int, Path]) -> dict[Path, TsOptions]:
+def _queueing(specs: dict[int, Path]) -> dict[Path, QueueOptions]:
     """How the jobs of each launch spec were queued (its header)."""
-    return {spec: TsOptions(**read_header(spec).get("ts", {})) for spec in set(specs.values())}
+    return {spec: QueueOptions(**queue_options(read_header(spec))) for spec in set(specs.values())}
 
 
 def retries_due(sweep: Sweep, jobs: Sequence[Job]) -> list[Job]:
