@@ -474,5 +474,5 @@ def test_jobs_killed_or_timed_out_are_retried_by_cause(
     assert ended == {0: [(1, "failed", "signal")], 1: [(1, "failed", "timeout")]}
     assert "TIMEOUT" in shown[1]["attempts"][0]["reason"]
     assert [(jobs[n]["state"], jobs[n]["attempt"]) for n in (0, 1)] == [("completed", 2)] * 2
-    first_array = shown[0]["attempts"][0]["ts_id"]
-    assert jobs[0]["ts_id"] != first_array and jobs[1]["ts_id"] != first_array
+    first_array = shown[0]["attempts"][0]["queue_id"]
+    assert jobs[0]["queue_id"] != first_array and jobs[1]["queue_id"] != first_array
