@@ -573,10 +573,11 @@ def parser() -> argparse.ArgumentParser:
     retry = _command(
         commands, "retry", cmd_retry, "queue ended jobs again",
         "Queue jobs of a sweep again, as new attempts: same overrides, job number, output dir "
-        "and config (as frozen at launch). Without NUM or state flags: every job that failed, "
-        "was lost or cancelled. The store keeps every attempt; status shows the latest and "
-        "counts them, collect returns the latest result.",
-        "python -m tsq retry 3f9a --failed      (or: 3f9a 4 7)",
+        "and config (as frozen at launch). Without NUM, state flags or --cause: every job that "
+        "failed, was lost or cancelled. The store keeps every attempt; status shows the latest "
+        "and counts them, collect returns the latest result. hydra.launcher.retry makes the "
+        "same retries by cause on its own.",
+        "python -m tsq retry 3f9a --failed      (or: 3f9a 4 7; 3f9a --cause timeout,lost)",
     )  # fmt: skip
     retry.add_argument("sweep", help=SWEEP_HELP)
     retry.add_argument("nums", nargs="*", type=int, metavar="NUM", help="job numbers to retry")
