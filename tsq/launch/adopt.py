@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tsq.backends import current_record
 from tsq.errors import SpecError, TsqError
 from tsq.files.labels import make_label
 from tsq.files.safeio import write_atomic
@@ -99,7 +100,12 @@ def rebuild(spool: SpoolDir, records: list[dict[str, Any]]) -> tuple[Sweep, list
     row = records[0]["sweep"]
     sweep_dir = spool.root.parent.parent
     batches = [job for record in records for job in record["jobs"]]
-    sweep = Sweep(**row, sweep_dir=str(sweep_dir), spool_dir=str(spool.root), njobs=len(batches))
+    sweep = Sweep(
+        **current_record(row),
+        sweep_dir=str(sweep_dir),
+        spool_dir=str(spool.root),
+        njobs=len(batches),
+    )
     latest = latest_attempts(spool)
     jobs = []
     for item in sorted(batches, key=lambda job: int(job["num"])):
