@@ -83,6 +83,9 @@ class CommonOptions:
     snapshot_max_mb: float = 100.0
     # Files larger than this (MB: data, checkpoints) are linked live, not copied, in the snapshot.
     snapshot_max_file_mb: float = 2.0
+    # A job whose task config and code are those of a job that completed in the same store is
+    # not queued: it is recorded completed with that job's result (`tsq.launch.reuse`).
+    reuse: bool = False
 
     @property
     def ts(self) -> TsOptions:

@@ -41,7 +41,10 @@ def write_record(spool: SpoolDir, first_num: int, sweep: Sweep, jobs: list[Job])
         for column in Sweep.__table__.columns
         if column.name not in _PLACED
     }
-    batch = [{"num": job.num, "overrides": list(job.overrides), "host": job.host} for job in jobs]
+    batch = [
+        {"num": job.num, "overrides": list(job.overrides), "host": job.host, "key": job.reuse_key}
+        for job in jobs
+    ]
     path = spool.launch_record(first_num)
     try:
         write_atomic(path, json.dumps({"sweep": row, "jobs": batch}).encode())
@@ -114,6 +117,7 @@ def rebuild(spool: SpoolDir, records: list[dict[str, Any]]) -> tuple[Sweep, list
                 state=JobState.QUEUED,
                 version=0,
                 host=item.get("host") or sweep.hostname,
+                reuse_key=item.get("key"),
             )
         )
     return sweep, jobs

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Engine, bindparam, exc, func, or_, select, update
 from sqlalchemy.orm import Session, contains_eager, selectinload, sessionmaker
@@ -58,6 +58,21 @@ TRANSACTION_ATTEMPTS = 5
 RETRY_PAUSE_S = 0.05
 # Ids locked by one `SELECT ... FOR UPDATE` (PostgreSQL takes at most 65535 bound parameters).
 _LOCK_CHUNK = 10_000
+# Reuse keys looked up by one query (SQLite takes at most 32766 bound parameters).
+_KEY_CHUNK = 10_000
+
+
+class Reusable(NamedTuple):
+    """A completed job, as a launch that reuses its result needs it (`Store.reusable`)."""
+
+    key: str
+    sweep_id: str
+    num: int
+    attempt: int
+    spool_dir: str
+    output_dir: str | None
+    exit_code: int | None
+    result_summary: str | None
 
 
 class Store:
@@ -469,6 +484,32 @@ class Store:
         if history:
             query = query.options(selectinload(Job.history))
         return self._read(lambda session: list(session.scalars(query)))
+
+    def reusable(self, keys: Sequence[str]) -> dict[str, list[Reusable]]:
+        """Key -> the completed jobs with that reuse key (`Job.reuse_key`), newest first: what
+        a launch with `reuse=true` may reuse. One query over the key's index for a batch
+        (per `_KEY_CHUNK` keys, under the databases' limits on bound parameters)."""
+        wanted = sorted(set(keys))
+        query = (
+            select(
+                Job.reuse_key, Job.sweep_id, Job.num, Job.attempt, Sweep.spool_dir,
+                Job.output_dir, Job.exit_code, Job.result_summary,
+            )
+            .join(Job.sweep)
+            .where(Job.reuse_key.in_(bindparam("keys", expanding=True)))
+            .where(Job.state == JobState.COMPLETED)
+            .order_by(Job.id.desc())
+        )  # fmt: skip
+
+        def read(session: Session) -> dict[str, list[Reusable]]:
+            found: dict[str, list[Reusable]] = defaultdict(list)
+            for start in range(0, len(wanted), _KEY_CHUNK):
+                chunk = wanted[start : start + _KEY_CHUNK]
+                for row in session.execute(query, {"keys": chunk}):
+                    found[row[0]].append(Reusable(*row))
+            return dict(found)
+
+        return self._read(read)
 
     def sweeps(self, *, active_or_since: float | None = None) -> list[Sweep]:
         """Sweeps, newest first; with `active_or_since`, only the unfinished or recent ones."""
