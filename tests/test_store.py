@@ -608,8 +608,8 @@ def test_a_v1_store_upgrades_in_place_and_loses_nothing(store_location: str) -> 
     added = [row[width:] for row in after]
     # attempt (0002); version, intent, lease, server_id (0003); host (0006): the sweep's;
     # restarts (0007): every earlier attempt was its submission's first run; result_summary
-    # (0008): no copy, the result files are read
-    added_by = [(1, 0, None, None, None, "host", 0, None)] * 4
+    # (0008): no copy, the result files are read; reuse_key (0010_reuse): none, never reused
+    added_by = [(1, 0, None, None, None, "host", 0, None, None)] * 4
     assert added == added_by, "each its own, unclaimed attempt"
     sweeps = db_rows(path, "SELECT * FROM sweeps")
     assert [row[: len(sweep_before[0])] for row in sweeps] == sweep_before
