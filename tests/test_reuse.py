@@ -60,15 +60,7 @@ def python_collect(sandbox: Sandbox, sweep: str) -> list[tuple[list[str], str, A
             out.append([r.overrides, r.status.name, value])
         print(json.dumps(out))
     """)
-    proc = subprocess.run(
-        [sys.executable, "-c", probe],
-        env=sandbox.env,
-        cwd=sandbox.root,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return [tuple(item) for item in json.loads(proc.stdout)]
+    return [tuple(item) for item in json.loads(sandbox.python(probe))]
 
 
 def page_losses(sandbox: Sandbox, sweep: str) -> list[float | None]:
@@ -174,6 +166,10 @@ def test_another_config_or_an_edit_of_the_code_is_run_again(sandbox: Sandbox) ->
     assert queued_in_ts(sandbox, third) == [0, 1]
     jobs = [j for j in sandbox.wait_terminal() if j["sweep"] == third]
     assert [(j["state"], j["reason"]) for j in jobs] == [("completed", None)] * 2
+    assert python_collect(sandbox, second) == [
+        (["seed=0", "lr=0.1"], "COMPLETED", 1.0),
+        (["seed=0", "lr=0.2"], "COMPLETED", 2.0),
+    ], "the reused job's JobReturn has its own overrides, not the original's (`seed=0`)"
 
 
 @debian_only
@@ -193,10 +189,9 @@ def test_reuse_without_a_snapshot_is_refused_in_one_line(sandbox: Sandbox) -> No
 
 @debian_only
 def test_slurm_queues_only_what_was_not_reused(
-    tmp_path: Path, slurm_cluster: SlurmCluster, ts_socket: str
+    slurm_sandbox: Sandbox, slurm_cluster: SlurmCluster
 ) -> None:
-    box = Sandbox.create(tmp_path, ts_socket)
-    box.env["SLURM_CONF"] = str(slurm_cluster.conf)
+    box = slurm_sandbox
 
     def launch(what: str, *overrides: str) -> subprocess.CompletedProcess[str]:
         return box.run([
