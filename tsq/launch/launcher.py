@@ -94,7 +94,9 @@ class PendingJob:
 
     sweep_id: str
     num: int
-    ts_id: int | None  # None: held in the store until the queue has room (`tsq.ops.feed`)
+    # None: held in the store until the queue has room (`tsq.ops.feed`), or never queued:
+    # the job reused a completed one's result (`reuse=true`, `tsq.launch.reuse`).
+    ts_id: int | None
     label: str
 
 
