@@ -174,17 +174,25 @@ def test_another_config_or_an_edit_of_the_code_is_run_again(sandbox: Sandbox) ->
 
 @debian_only
 def test_reuse_without_a_snapshot_is_refused_in_one_line(sandbox: Sandbox) -> None:
-    """Without a snapshot, the code of two jobs cannot be compared: refused, nothing queued."""
-    refused = sandbox.sweep(
-        "seed=0,1", REUSE, "hydra.launcher.snapshot=false", script="metrics.py", check=False
-    )
-    assert refused.returncode == 1
-    assert (
-        "tsq: hydra.launcher.reuse=true needs the code snapshot to tell that a job's code is "
-        "the same, and there is none: snapshot=false; nothing was queued"
-    ) in refused.stderr
-    assert "Traceback" not in refused.stderr
+    """Without a snapshot, the code of two jobs cannot be compared: refused, nothing queued;
+    a dry run refuses it too, and otherwise says that it cannot tell what would be reused."""
+    for dry in ("false", "true"):
+        refused = sandbox.sweep(
+            "seed=0,1", REUSE, "hydra.launcher.snapshot=false", f"hydra.launcher.dry_run={dry}",
+            script="metrics.py", check=False,
+        )  # fmt: skip
+        assert refused.returncode == 1
+        assert (
+            "tsq: hydra.launcher.reuse=true needs the code snapshot to tell that a job's code "
+            "is the same, and there is none: snapshot=false; nothing was queued"
+        ) in refused.stderr
+        assert "Traceback" not in refused.stderr
     assert sandbox.listing().count("metrics/") == 0
+    planned = sandbox.sweep("seed=0,1", REUSE, "hydra.launcher.dry_run=true", script="metrics.py")
+    assert (
+        "reuse=true: of these, those that completed before with the same config and code would "
+        "be reused, not queued (a dry run opens no store to tell which)"
+    ) in planned.stdout + planned.stderr
 
 
 @debian_only
