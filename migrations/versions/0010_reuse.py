@@ -4,7 +4,7 @@ so that a launch with `reuse=true` finds the completed jobs it can reuse in one 
 Jobs recorded before this revision have no key: they are never reused.
 
 Revision ID: 0010_reuse
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-06
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_reuse"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -3,7 +3,7 @@ in the same store is not queued; it is recorded completed with that job's result
 
 Real sweeps of `tests/apps/metrics.py` (loss = 10 * lr + seed, `fail_seed` fails on purpose)
 into a private task-spooler and into the one-node Slurm, on SQLite and PostgreSQL stores; the
-key and the store's lookup on their own at the end.
+key on its own at the end.
 """
 
 from __future__ import annotations
@@ -214,7 +214,7 @@ def test_slurm_queues_only_what_was_not_reused(
     second = sweep_of(out)
     assert "queued 1 job of sweep" in out.stdout and "reused    : 2 jobs" in out.stdout
     jobs = by_num([j for j in box.wait_terminal() if j["sweep"] == second])
-    assert [jobs[n]["ts_id"] is None for n in range(3)] == [True, True, False]
+    assert [jobs[n]["queue_id"] is None for n in range(3)] == [True, True, False]
     assert [jobs[n]["reason"] for n in range(2)] == [
         f"reused from {first}:0",
         f"reused from {first}:1",
@@ -223,7 +223,7 @@ def test_slurm_queues_only_what_was_not_reused(
                                       (2, "completed", 3.0)]  # fmt: skip
 
 
-# -- the key and the lookup, on their own ----------------------------------------------------
+# -- the key on its own (the store's lookup: tests/store/test_reusable.py) ---------------------
 
 
 def test_the_key_is_the_task_config_unresolved_and_its_number_only_when_it_is_used() -> None:
@@ -241,39 +241,3 @@ def test_the_key_is_the_task_config_unresolved_and_its_number_only_when_it_is_us
     assert key(0, lr=0.1) != key(0, lr=0.2)
     assert key(0, seed="${hydra:job.num}") != key(1, seed="${hydra:job.num}")
     assert reuse_key("other code", task_config(OmegaConf.create({"lr": 0.1})), 0) != key(0, lr=0.1)
-
-
-def test_a_batch_is_looked_up_in_one_indexed_query(store_location: str) -> None:
-    """3,000 keys, 2,000 of them completed (one twice), 500 failed: one SELECT, over the index."""
-    from sqlalchemy import event
-
-    from tsq.states import JobState
-    from tsq.store import Job, Store, Sweep
-
-    store = Store.open(store_location, create=True)
-
-    def sweep(name: str, states: list[JobState]) -> None:
-        row = Sweep(id=name, created_at=0.0, task_name="t", app="a", cwd="/", sweep_dir="/s",
-                    spool_dir=f"/s/.tsq/{name}", ts_binary="tsp", ts_socket="/t",
-                    launcher_pid=1, hostname="h", njobs=len(states))  # fmt: skip
-        jobs = [Job(num=n, overrides=[], label=f"t/{name}/{n}", state=state, reuse_key=f"{n:064x}")
-                for n, state in enumerate(states)]  # fmt: skip
-        store.add_sweep(row, jobs)
-
-    sweep("old", [JobState.COMPLETED] * 2000 + [JobState.FAILED] * 500)
-    sweep("new", [JobState.COMPLETED])
-    statements: list[str] = []
-    event.listen(
-        store._engine, "before_cursor_execute", lambda _c, _k, sql, *_: statements.append(sql)
-    )
-    found = store.reusable([f"{n:064x}" for n in range(3000)])
-    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
-    assert len(found) == 2000, "the failed and the unknown keys find nothing"
-    assert [(r.sweep_id, r.num) for r in found[f"{0:064x}"]] == [("new", 0), ("old", 0)]
-    if store_location.startswith("postgresql"):
-        return
-    with store._engine.connect() as connection:
-        plan = connection.exec_driver_sql(
-            "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE reuse_key IN ('a', 'b')"
-        ).all()
-    assert "ix_jobs_reuse_key" in str(plan), plan
