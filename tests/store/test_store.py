@@ -652,7 +652,8 @@ def named_rows(location: str, table: str) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-REVISIONS = [f"{n:04d}" for n in range(1, int(HEAD_REVISION))]
+# The revisions before 0009, which moved the queue names (later ones are named `00NN_topic`).
+REVISIONS = [f"{n:04d}" for n in range(1, 9)]
 
 
 @pytest.mark.parametrize("revision", REVISIONS)
