@@ -109,17 +109,20 @@ def code_identity(snapshot_id: str, project: Path, script: str, task: Any) -> st
 
 @dataclass(frozen=True)
 class Reused:
-    """A job of the launch that takes the result of `source`."""
+    """A job of the launch that takes the result of `source` (and the store's copy of its
+    summary, if it has one)."""
 
     job: Job
     source: Reusable
+    summary: str | None = None
 
 
 def take_results(store: Store, spool: SpoolDir, jobs: Sequence[Job]) -> list[Reused]:
     """The jobs among `jobs` that a completed job of the store computed already, each with that
     job's result linked into `spool` as its own first attempt's. One query for the batch (the
-    key is indexed); of several candidates the newest whose result files can be read wins, and
-    a job none can give a result to is queued as usual."""
+    key is indexed) and one for the summaries of the jobs taken; of several candidates the
+    newest whose result files can be read wins, and a job none can give a result to is queued
+    as usual."""
     keyed = [job for job in jobs if job.reuse_key is not None]
     if not keyed:
         return []
@@ -127,13 +130,14 @@ def take_results(store: Store, spool: SpoolDir, jobs: Sequence[Job]) -> list[Reu
     if not found:
         return []
     make_private_dir(spool.jobs)
-    reused = []
+    linked = []
     for job in keyed:
         for source in found.get(job.reuse_key or "", []):
             if _link_result(source, spool, job.num):
-                reused.append(Reused(job, source))
+                linked.append((job, source))
                 break
-    return reused
+    summaries = store.result_summaries([source.job_id for _, source in linked]) if linked else {}
+    return [Reused(job, source, summaries.get(source.job_id)) for job, source in linked]
 
 
 def _link_result(source: Reusable, spool: SpoolDir, num: int) -> bool:
@@ -188,7 +192,7 @@ def completions(reused: Sequence[Reused]) -> list[JobUpdate]:
             started_at=at,
             ended_at=at,
             output_dir=item.source.output_dir,
-            result_summary=item.source.result_summary,
+            result_summary=item.summary,
             release=True,
         )
         for item in reused

@@ -63,16 +63,17 @@ _KEY_CHUNK = 10_000
 
 
 class Reusable(NamedTuple):
-    """A completed job, as a launch that reuses its result needs it (`Store.reusable`)."""
+    """A completed job, as a launch that may reuse its result finds it (`Store.reusable`); its
+    summary's copy, which may be large, is read only for the jobs taken (`result_summaries`)."""
 
     key: str
+    job_id: int
     sweep_id: str
     num: int
     attempt: int
     spool_dir: str
     output_dir: str | None
     exit_code: int | None
-    result_summary: str | None
 
 
 class Store:
@@ -497,8 +498,8 @@ class Store:
         wanted = sorted(set(keys))
         query = (
             select(
-                Job.reuse_key, Job.sweep_id, Job.num, Job.attempt, Sweep.spool_dir,
-                Job.output_dir, Job.exit_code, Job.result_summary,
+                Job.reuse_key, Job.id, Job.sweep_id, Job.num, Job.attempt, Sweep.spool_dir,
+                Job.output_dir, Job.exit_code,
             )
             .join(Job.sweep)
             .where(Job.reuse_key.in_(bindparam("keys", expanding=True)))
@@ -513,6 +514,23 @@ class Store:
                 for row in session.execute(query, {"keys": chunk}):
                     found[row[0]].append(Reusable(*row))
             return dict(found)
+
+        return self._read(read)
+
+    def result_summaries(self, ids: Sequence[int]) -> dict[int, str | None]:
+        """Job id -> the store's copy of its result summary (None: it has none), for these
+        jobs: one query per `_KEY_CHUNK` of them."""
+        wanted = sorted(set(ids))
+        query = select(Job.id, Job.result_summary).where(
+            Job.id.in_(bindparam("ids", expanding=True))
+        )
+
+        def read(session: Session) -> dict[int, str | None]:
+            found: dict[int, str | None] = {}
+            for start in range(0, len(wanted), _KEY_CHUNK):
+                chunk = wanted[start : start + _KEY_CHUNK]
+                found.update(session.execute(query, {"ids": chunk}).tuples().all())
+            return found
 
         return self._read(read)
 
