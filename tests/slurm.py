@@ -30,6 +30,7 @@ import pytest
 from eventually import eventually
 from filelock import FileLock
 from procs import alive
+from sweeps import Sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "slurm.sh"
@@ -175,3 +176,11 @@ def slurm_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmClu
     ]
     if own:
         cluster.run("scancel", *own, check=False, timeout=30)
+
+
+@pytest.fixture
+def slurm_sandbox(tmp_path: Path, slurm_cluster: SlurmCluster, ts_socket: str) -> Sandbox:
+    """A sandbox (`tests/sweeps.py`) whose commands reach the one-node cluster."""
+    box = Sandbox.create(tmp_path, ts_socket)
+    box.env["SLURM_CONF"] = str(slurm_cluster.conf)
+    return box

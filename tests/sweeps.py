@@ -95,10 +95,11 @@ class Sandbox:
         env: dict[str, str] | None = None,
         check: bool = True,
         timeout: float = 120,
+        cwd: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [*self.prefix, *argv],
-            cwd=self.app_dir,
+            cwd=cwd or self.app_dir,
             env={**self.env, **(env or {})},
             capture_output=True,
             text=True,
@@ -167,6 +168,11 @@ class Sandbox:
         now = time.time()  # `status` lists the newest sweep first
         rows = [job_json(s, j, now) for s in sweeps for j in jobs if j.sweep_id == s.id]
         return json.loads(json.dumps(rows))
+
+    def python(self, code: str) -> str:
+        """What `python -c code` prints, run with the sandbox's environment from its root (not
+        the app's dir: `tsq.collect()` must work from anywhere)."""
+        return self.run([sys.executable, "-c", code], cwd=self.root).stdout
 
     def tsp(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

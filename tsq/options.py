@@ -102,6 +102,9 @@ class CommonOptions:
     # timeout, preempted, node_failure) or, its task failing, with one of these exit codes: at
     # most `max` times. The sweep's watcher (as for `notify`) retries while nothing else runs.
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # A job whose task config and code are those of a job that completed in the same store is
+    # not queued: it is recorded completed with that job's result (`tsq.launch.reuse`).
+    reuse: bool = False
 
     # The queue the jobs go to: its name in `tsq.backends`' registry.
     queue: ClassVar[str]

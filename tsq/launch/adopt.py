@@ -48,6 +48,7 @@ def write_record(spool: SpoolDir, first_num: int, sweep: Sweep, jobs: list[Job])
             "num": job.num,
             "overrides": list(job.overrides),
             "host": job.host,
+            "key": job.reuse_key,
             "held": job.intent == INTENT_HOLD,  # past max_queued: the feeder queues it later
         }
         for job in jobs
@@ -134,6 +135,7 @@ def rebuild(spool: SpoolDir, records: list[dict[str, Any]]) -> tuple[Sweep, list
                 intent=INTENT_HOLD if held else None,
                 version=0,
                 host=item.get("host") or sweep.hostname,
+                reuse_key=item.get("key"),
             )
         )
     return sweep, jobs

@@ -35,9 +35,17 @@ from tsq.files.safeio import write_atomic
 from tsq.frozen import freeze_imports
 from tsq.hosts import this_host
 from tsq.launch.adopt import write_record
-from tsq.launch.compose import record_composes
+from tsq.launch.compose import Composed, record_composes
 from tsq.launch.defaultdir import sweep_dir_of
 from tsq.launch.depends import resolve
+from tsq.launch.reuse import (
+    Reused,
+    code_identity,
+    completions,
+    reuse_key,
+    reused_line,
+    take_results,
+)
 from tsq.launch.snapshot import (
     Limits,
     Provenance,
@@ -88,7 +96,9 @@ class PendingJob:
 
     sweep_id: str
     num: int
-    queue_id: int | None  # None: held in the store until the queue has room (`tsq.ops.feed`)
+    # None: held in the store until the queue has room (`tsq.ops.feed`), or never queued:
+    # the job reused a completed one's result (`reuse=true`, `tsq.launch.reuse`).
+    queue_id: int | None
     label: str
 
 
@@ -114,6 +124,25 @@ def check_sweeper(config: Any, wait: bool) -> None:
 
 
 INSTALLED = "an installed package"
+
+
+def check_reuse(options: CommonOptions, app: App) -> None:
+    """`reuse=true` compares the code of jobs by their snapshots: refuse it where there is none,
+    before anything is queued (a job would be reused though its code changed)."""
+    if not options.reuse:
+        return
+    why = None
+    if not options.snapshot:
+        why = "snapshot=false"
+    elif app.installed is not None:
+        why = f"the task comes from {INSTALLED} ({app.installed})"
+    elif app.project is None:
+        why = "the task has no source file"
+    if why is not None:
+        raise TsqError(
+            f"hydra.launcher.reuse=true needs the code snapshot to tell that a job's code is "
+            f"the same, and there is none: {why}; nothing was queued"
+        )
 
 
 @dataclass(frozen=True)
@@ -173,6 +202,7 @@ class SweepLauncher:
         self.callbacks = hydra_context.callbacks
         self.task_function = task_function
         self.app = find_app(task_function)
+        check_reuse(options, self.app)
         self.composes = record_composes(hydra_context, config, self.app.main_file is not None)
         self.backend, self.queueing = open_queue(options)
         require_passed(self.queueing, "launch")
@@ -191,6 +221,7 @@ class SweepLauncher:
         self.code = CodeSpec.as_launched()
         self.snapshot: Snapshot | None = None
         self.provenance: Provenance | None = None
+        self.code_id: str | None = None  # what the jobs run, for their reuse keys
         # Last, once every other check has passed, and in setup: Hydra's sweeper writes the
         # sweep dir's multirun.yaml after setup and before the first launch().
         self.sweep_id = secrets.token_hex(6)
@@ -272,6 +303,7 @@ class SweepLauncher:
             exclude=[snapshots, *own],
         )
         self.provenance = self.snapshot.provenance
+        self.code_id = code_identity(self.snapshot.id, app.project, main_file, self.task_function)
         self.code = replace(
             self.snapshot.code_spec(main_file, top_level), main_module=app.main_module
         )
@@ -310,7 +342,7 @@ class SweepLauncher:
         nums = range(initial_job_idx, initial_job_idx + len(job_overrides))
         overrides = {num: list(ov) for num, ov in zip(nums, job_overrides, strict=True)}
         spec_path = self.spool.spec(initial_job_idx)
-        configs = {num: self.composes.take(ov) for num, ov in overrides.items()}
+        composed = {num: self.composes.take(ov) for num, ov in overrides.items()}
         queueing = self.queueing
         write_spec(
             spec_path,
@@ -322,7 +354,7 @@ class SweepLauncher:
                 singleton_state=self.state,
                 overrides=overrides,
             ),
-            configs,
+            {num: config.pickled for num, config in composed.items()},
             self.code,
         )
         now = time.time()
@@ -337,10 +369,14 @@ class SweepLauncher:
                 intent=INTENT_SUBMIT,
                 lease=self.lease.token,
                 host=sweep.hostname,
+                reuse_key=self._reuse_key(num, composed[num]),
             )
             for num, ov in overrides.items()
         ]
-        held = self._hold_past_room(sweep.id, jobs, first)
+        reused = take_results(self.store, self.spool, jobs) if self.options.reuse else []
+        taken = {id(item.job) for item in reused}
+        to_run = [job for job in jobs if id(job) not in taken]
+        held = self._hold_past_room(sweep.id, to_run, first)
         # Before the store: should it be lost, `tsq adopt` records the batch again from this.
         write_record(self.spool, initial_job_idx, sweep, jobs)
         if first:
@@ -352,22 +388,27 @@ class SweepLauncher:
             self.sweep = sweep
         else:
             self.store.add_jobs(sweep.id, jobs)
-        submitted = submit_jobs(
-            self.store,
-            self.backend,
-            sweep,
-            spec_path,
-            jobs[: len(jobs) - len(held)],
-            queueing,
-            self.lease,
-            self._command("status", sweep.id),
-            after=self.after,
-        )
+        if reused:
+            self.store.apply(completions(reused))
+        queued = to_run[: len(to_run) - len(held)]
+        submitted = {}
+        if queued:
+            submitted = submit_jobs(
+                self.store,
+                self.backend,
+                sweep,
+                spec_path,
+                queued,
+                queueing,
+                self.lease,
+                self._command("status", sweep.id),
+                after=self.after,
+            )
         if held:
             self._start_feeder(len(held))
         if first and (self.options.notify or self.options.retry.asked):
             self._start_notifier(sweep, self.options.notify)
-        self._report(sweep, len(jobs) - len(held))
+        self._report(sweep, len(queued), reused, len(jobs))
         if self.options.wait:
             return self._wait(sweep, [job.num for job in jobs])
         return [
@@ -378,6 +419,11 @@ class SweepLauncher:
             )
             for job in jobs
         ]
+
+    def _reuse_key(self, num: int, composed: Composed) -> str | None:
+        """The job's key (`tsq.launch.reuse`), kept whether this launch reuses or not: a later
+        one may reuse its result. None without a snapshot: its code is not known."""
+        return None if self.code_id is None else reuse_key(self.code_id, composed.task, num)
 
     def _wait(self, sweep: Sweep, nums: list[int]) -> list[JobReturn]:
         """Block until the batch has ended and hand back the jobs' real JobReturns, built by
@@ -456,10 +502,16 @@ class SweepLauncher:
             "by a launch in the same second\n"
         )
 
-    def _report(self, sweep: Sweep, count: int) -> None:
+    def _reused_line(self, reused: list[Reused], count: int) -> str:
+        if not self.options.reuse:
+            return ""
+        return f"\treused    : {reused_line(reused, count)}\n"
+
+    def _report(self, sweep: Sweep, count: int, reused: list[Reused], batch: int) -> None:
         jobs = plural(count, "job")
         log.info(
             f"tsq: queued {jobs} of sweep {sweep.id} ({sweep.task_name}) in {self.backend.title}\n"
+            f"{self._reused_line(reused, batch)}"
             f"\tsweep dir : {sweep.sweep_dir}\n"
             f"{self._renamed_line()}"
             f"\t{self.backend.describe()}\n"

@@ -20,7 +20,7 @@ from hydra.core.utils import JobReturn
 from omegaconf import OmegaConf, open_dict
 
 from tsq.errors import TsqError
-from tsq.launch.launcher import BASIC_SWEEPER, PendingJobReturn
+from tsq.launch.launcher import BASIC_SWEEPER, PendingJobReturn, check_reuse, find_app
 from tsq.launch.submit import open_queue
 from tsq.options import CommonOptions
 from tsq.render.words import plural
@@ -41,7 +41,9 @@ class DryRun:
                 "jobs from the results of earlier ones, which a dry run does not have"
             )
         self.backend, _ = open_queue(options)
+        check_reuse(options, find_app(task_function))
         self.config = config
+        self.reuse = options.reuse
         self.loader = hydra_context.config_loader
         self.shown = False
 
@@ -53,6 +55,11 @@ class DryRun:
             f"tsq: dry run: {plural(len(job_overrides), 'job')} of {task} would be queued in "
             f"{self.backend.title}; nothing was queued or recorded"
         ]
+        if self.reuse:
+            lines.append(
+                "\treuse=true: of these, those that completed before with the same config and "
+                "code would be reused, not queued (a dry run opens no store to tell which)"
+            )
         width = len(str(initial_job_idx + len(job_overrides) - 1))
         for num, overrides in enumerate(job_overrides, initial_job_idx):
             lines.append(f"\t{num:>{width}}  {' '.join(overrides) or '(no overrides)'}")

@@ -74,8 +74,11 @@ class Finished:
 
     def job_return(self) -> JobReturn:
         """The JobReturn the job wrote, or a FAILED one explaining why there is none; either
-        carries the code it ran as `git_commit` and `git_dirty` (None outside git)."""
+        carries the code it ran as `git_commit` and `git_dirty` (None outside git), and the
+        job's own overrides (a job reused with `reuse=true` has the JobReturn of a job whose
+        overrides may be spelled otherwise: `lr=0.1`, or nothing for that default)."""
         result = self._job_return()
+        result.overrides = list(self.job.overrides)
         result.git_commit = self.sweep.git_commit
         result.git_dirty = self.sweep.git_dirty
         return result

@@ -16,7 +16,7 @@ from tsq.store.engine import (
     migrations_dir,
 )
 from tsq.store.models import Attempt, Base, Job, Sweep
-from tsq.store.queries import Store
+from tsq.store.queries import Reusable, Store
 
 __all__ = [
     "HEAD_REVISION",
@@ -33,6 +33,7 @@ __all__ = [
     "JobUpdate",
     "Location",
     "Rerun",
+    "Reusable",
     "Store",
     "Sweep",
     "default_location",

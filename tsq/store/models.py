@@ -155,6 +155,10 @@ class Job(AttemptColumns, Base):
     # (`tsq.files.lease`): while the lease is held, nobody judges the job from the queue's silence.
     intent: Mapped[str | None]
     lease: Mapped[str | None]
+    # What the job computes: its task config and code (`tsq.launch.reuse`); None when not
+    # known (no snapshot, jobs from before keys were kept). Indexed: a launch with `reuse=true`
+    # looks a whole batch's keys up in one query.
+    reuse_key: Mapped[str | None] = mapped_column(String(64), index=True)
 
     sweep: Mapped[Sweep] = relationship(back_populates="jobs")
     history: Mapped[list[Attempt]] = relationship(

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Engine, bindparam, exc, func, or_, select, update
 from sqlalchemy.orm import Session, contains_eager, selectinload, sessionmaker
@@ -58,6 +58,22 @@ TRANSACTION_ATTEMPTS = 5
 RETRY_PAUSE_S = 0.05
 # Ids locked by one `SELECT ... FOR UPDATE` (PostgreSQL takes at most 65535 bound parameters).
 _LOCK_CHUNK = 10_000
+# Reuse keys looked up by one query (SQLite takes at most 32766 bound parameters).
+_KEY_CHUNK = 10_000
+
+
+class Reusable(NamedTuple):
+    """A completed job, as a launch that may reuse its result finds it (`Store.reusable`); its
+    summary's copy, which may be large, is read only for the jobs taken (`result_summaries`)."""
+
+    key: str
+    job_id: int
+    sweep_id: str
+    num: int
+    attempt: int
+    spool_dir: str
+    output_dir: str | None
+    exit_code: int | None
 
 
 class Store:
@@ -482,6 +498,49 @@ class Store:
         if history:
             query = query.options(selectinload(Job.history))
         return self._read(lambda session: list(session.scalars(query)))
+
+    def reusable(self, keys: Sequence[str]) -> dict[str, list[Reusable]]:
+        """Key -> the completed jobs with that reuse key (`Job.reuse_key`), newest first: what
+        a launch with `reuse=true` may reuse. One query over the key's index for a batch
+        (per `_KEY_CHUNK` keys, under the databases' limits on bound parameters)."""
+        wanted = sorted(set(keys))
+        query = (
+            select(
+                Job.reuse_key, Job.id, Job.sweep_id, Job.num, Job.attempt, Sweep.spool_dir,
+                Job.output_dir, Job.exit_code,
+            )
+            .join(Job.sweep)
+            .where(Job.reuse_key.in_(bindparam("keys", expanding=True)))
+            .where(Job.state == JobState.COMPLETED)
+            .order_by(Job.id.desc())
+        )  # fmt: skip
+
+        def read(session: Session) -> dict[str, list[Reusable]]:
+            found: dict[str, list[Reusable]] = defaultdict(list)
+            for start in range(0, len(wanted), _KEY_CHUNK):
+                chunk = wanted[start : start + _KEY_CHUNK]
+                for row in session.execute(query, {"keys": chunk}):
+                    found[row[0]].append(Reusable(*row))
+            return dict(found)
+
+        return self._read(read)
+
+    def result_summaries(self, ids: Sequence[int]) -> dict[int, str | None]:
+        """Job id -> the store's copy of its result summary (None: it has none), for these
+        jobs: one query per `_KEY_CHUNK` of them."""
+        wanted = sorted(set(ids))
+        query = select(Job.id, Job.result_summary).where(
+            Job.id.in_(bindparam("ids", expanding=True))
+        )
+
+        def read(session: Session) -> dict[int, str | None]:
+            found: dict[int, str | None] = {}
+            for start in range(0, len(wanted), _KEY_CHUNK):
+                chunk = wanted[start : start + _KEY_CHUNK]
+                found.update(session.execute(query, {"ids": chunk}).tuples().all())
+            return found
+
+        return self._read(read)
 
     def sweeps(self, *, active_or_since: float | None = None) -> list[Sweep]:
         """Sweeps, newest first; with `active_or_since`, only the unfinished or recent ones."""
