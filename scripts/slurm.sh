@@ -26,7 +26,8 @@
 # Why each setting (DESIGN §5): the defaults schedule a 100-task array in ~130 s, these in ~10 s;
 # kill_invalid_depend ends jobs whose dependency can never be met (else PENDING forever);
 # MinJobAge keeps ended jobs visible to `scontrol show job` for an hour (tests run without
-# accounting too); MaxArraySize=50 makes small sweeps take several arrays. Killed daemons
+# accounting too), and MaxJobCount has room for them; MaxArraySize=50 makes small sweeps take
+# several arrays. Killed daemons
 # stay <defunct> on this machine (PID 1 does not reap), so a daemon is "up" when its pid file
 # names a live, non-zombie process, never by `kill -0`. Every wait is bounded by the wall
 # clock: Slurm's clients retry forever when the controller is down.
@@ -131,6 +132,10 @@ DependencyParameters=kill_invalid_depend
 MpiDefault=none
 ReturnToService=2
 MinJobAge=3600
+# Ended jobs kept for an hour count against MaxJobCount (default 10,000): a machine that runs the
+# suite a few times an hour, or a 10,000-job benchmark, would have sbatch refused ("MaxJobCount
+# limit ... reached"). slurmctld holds a few kB a job record.
+MaxJobCount=100000
 # Array task ids below 50 (Slurm's default: 1001), so that tsq's tests split a 120-job sweep
 # into 3 arrays as a 1,500-job one would be on a default cluster.
 MaxArraySize=50
