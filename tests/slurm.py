@@ -24,6 +24,7 @@ import pytest
 from eventually import eventually
 from filelock import FileLock
 from procs import alive
+from sweeps import Sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "slurm.sh"
@@ -143,3 +144,11 @@ def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmClu
     ]
     if own:
         cluster.run("scancel", *own, check=False, timeout=30)
+
+
+@pytest.fixture
+def slurm_box(tmp_path: Path, slurm_cluster: SlurmCluster, ts_socket: str) -> Sandbox:
+    """A sandbox (`sweeps.Sandbox`) whose commands reach the cluster."""
+    sandbox = Sandbox.create(tmp_path, ts_socket)
+    sandbox.env["SLURM_CONF"] = str(slurm_cluster.conf)
+    return sandbox

@@ -15,9 +15,9 @@ from tsq.backends.slurm import (
     batch_script,
     directives,
     queue_row,
-    srun_command,
     scancel_targets,
     split_arrays,
+    srun_command,
     task_ranges,
 )
 from tsq.backends.slurmlist import (

@@ -20,7 +20,7 @@ import pytest
 from eventually import eventually
 from slurm import SlurmCluster
 from sweeps import Sandbox, by_num
-from test_slurm import attempts, box, terminal, wait_for  # noqa: F401 (`box` is a fixture)
+from test_slurm import attempts, terminal, wait_for
 
 pytestmark = pytest.mark.parametrize("ts_variant", ["debian"])
 
@@ -49,8 +49,9 @@ def seen(job_dir: Path, rank: int) -> dict[str, Any]:
 
 
 def test_two_tasks_per_job_rank_0_returns_and_a_failing_rank_fails_the_job(
-    box: Sandbox, slurm_cluster: SlurmCluster
+    slurm_box: Sandbox, slurm_cluster: SlurmCluster
 ) -> None:
+    box = slurm_box
     """tasks_per_node=2: both ranks run (srun: one step, two tasks, each knowing its rank), the
     job returns rank 0's value; a job whose rank 1 raises fails with rank 1's exception; logs
     and `started` records tell the ranks apart."""
@@ -83,8 +84,8 @@ def test_two_tasks_per_job_rank_0_returns_and_a_failing_rank_fails_the_job(
                 ran["slurm_vars"]
             )
     logs = box.tsq("logs", f"{jobs[0]['sweep']}:0").stdout
-    assert f"rank 0 output (stdout): " in logs and f"{array}_0_0_log.out" in logs, logs
-    assert f"rank 1 output (stdout): " in logs and f"{array}_0_1_log.out" in logs, logs
+    assert "rank 0 output (stdout): " in logs and f"{array}_0_0_log.out" in logs, logs
+    assert "rank 1 output (stdout): " in logs and f"{array}_0_1_log.out" in logs, logs
     rank1 = json.loads(next(sweep_dir.glob(".tsq/*/jobs/0.rank1.started.json")).read_text())
     assert (rank1["rank"], rank1["ranks"]) == (1, 2)
 
@@ -98,8 +99,9 @@ def nudge_requeued(cluster: SlurmCluster, task: str) -> None:
 
 
 def test_a_job_at_its_time_limit_is_requeued_and_resumes_from_its_checkpoint(
-    box: Sandbox, slurm_cluster: SlurmCluster
+    slurm_box: Sandbox, slurm_cluster: SlurmCluster
 ) -> None:
+    box = slurm_box
     """timeout_min=1, max_num_timeout=2: a task needing 75 s of work, checkpointing every 3 s,
     is requeued by tsq when SIGUSR2 comes (signal_delay_s=30: 30-60 s into each run), resumes
     from its checkpoint in the same output dir, and completes on a later attempt; `status
@@ -144,17 +146,23 @@ def submitit_return(sweep_dir: Path, num: int) -> Any:
 
 
 def test_the_same_sweep_under_submitit_slurm_and_tsq_slurm(
-    box: Sandbox, slurm_cluster: SlurmCluster
+    slurm_box: Sandbox, slurm_cluster: SlurmCluster
 ) -> None:
+    box = slurm_box
     """The drop-in promise, as a test: the same overrides but the launcher's name give the same
     return values, output dirs, `hydra.job.*` (the id: Slurm's `<array id>_<task>` under both)
     and the same view of the job from each task (submitit's JobEnvironment, SLURM_* names)."""
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     sweeps = {
         launcher: run_sweep(
-            box, slurm_cluster, launcher, f"same-{launcher}", "x=1,2",
-            "hydra.launcher.tasks_per_node=2", "hydra.launcher.timeout_min=5",
-        )  # fmt: skip
+            box,
+            slurm_cluster,
+            launcher,
+            f"same-{launcher}",
+            "x=1,2",
+            "hydra.launcher.tasks_per_node=2",
+            "hydra.launcher.timeout_min=5",
+        )
         for launcher in ("submitit_slurm", "tsq_slurm")
     }
     wait_for(box, terminal, "tsq_slurm's jobs to end")
@@ -172,6 +180,6 @@ def test_the_same_sweep_under_submitit_slurm_and_tsq_slurm(
                 assert Path(view["output_dir"]).name == str(num)
             assert {**a["hydra_job"], "id": None} == {**b["hydra_job"], "id": None}
             assert {**a["submitit"], "job_id": None} == {**b["submitit"], "job_id": None}
-            assert set(a["slurm_vars"]) == set(b["slurm_vars"]), (
-                set(a["slurm_vars"]) ^ set(b["slurm_vars"])
+            assert set(a["slurm_vars"]) == set(b["slurm_vars"]), set(a["slurm_vars"]) ^ set(
+                b["slurm_vars"]
             )

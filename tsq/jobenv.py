@@ -23,6 +23,8 @@ RESTART = "TSQ_RESTART"
 #: started from inside a Slurm allocation inherits its `SLURM_*` and is still one task).
 QUEUE = "TSQ_QUEUE"
 MAX_NUM_TIMEOUT = "TSQ_MAX_NUM_TIMEOUT"
+#: `TSQ_OUTPUT_FD1` / `2`: the batch's output files, where srun relays a lone task's output.
+OUTPUT_FD = "TSQ_OUTPUT_FD"
 
 
 def expand_hostlist(hostlist: str) -> list[str]:

@@ -24,8 +24,12 @@ def place() -> dict[str, Any]:
     sub = submitit.JobEnvironment()
     seen: dict[str, Any] = {
         "submitit": {
-            "job_id": sub.job_id, "global_rank": sub.global_rank, "local_rank": sub.local_rank,
-            "num_tasks": sub.num_tasks, "num_nodes": sub.num_nodes, "node": sub.node,
+            "job_id": sub.job_id,
+            "global_rank": sub.global_rank,
+            "local_rank": sub.local_rank,
+            "num_tasks": sub.num_tasks,
+            "num_nodes": sub.num_nodes,
+            "node": sub.node,
             "hostnames": list(sub.hostnames),
         },
         "slurm_vars": sorted(k for k in os.environ if k.startswith("SLURM_")),
@@ -33,9 +37,15 @@ def place() -> dict[str, Any]:
     if "TSQ_ATTEMPT" in os.environ:
         env = tsq.job_env()
         seen["tsq"] = {
-            "job_id": env.job_id, "rank": env.rank, "local_rank": env.local_rank,
-            "world_size": env.world_size, "node": env.node, "num_nodes": env.num_nodes,
-            "hostnames": list(env.hostnames), "attempt": env.attempt, "resumed": env.resumed,
+            "job_id": env.job_id,
+            "rank": env.rank,
+            "local_rank": env.local_rank,
+            "world_size": env.world_size,
+            "node": env.node,
+            "num_nodes": env.num_nodes,
+            "hostnames": list(env.hostnames),
+            "attempt": env.attempt,
+            "resumed": env.resumed,
         }
     return seen
 

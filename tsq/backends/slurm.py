@@ -218,13 +218,30 @@ def _make_folder(output: str, spool: Path) -> bool:
     return False
 
 
+#: After srun: a task that died of signal N makes srun exit 128 + N; the batch shell then dies
+#: of N too, so that Slurm records the job as killed by it (SIGKILL: out of memory, `kill -9`)
+#: as it did when the runner was the batch shell itself.
+_DIE_AS_THE_TASK = [
+    "status=$?",
+    'if [ "$status" -gt 128 ] && [ "$status" -lt 160 ]; then kill -$((status - 128)) $$; fi',
+    'exit "$status"',
+]
+
+
 def batch_script(
-    options: list[str], setup: Sequence[str], command: list[str], shell: Sequence[str] = ()
+    options: list[str],
+    setup: Sequence[str],
+    command: list[str],
+    shell: Sequence[str] = (),
+    *,
+    srun: bool = False,
 ) -> str:
-    """The batch script running `command`, quoted but for its `shell` words (`$SLURM_...`)."""
+    """The batch script running `command`, quoted but for its `shell` words (`$SLURM_...`):
+    in its place (`exec`), or, for an `srun` command, followed by `_DIE_AS_THE_TASK`."""
     lines = ["#!/bin/bash", *(f"#SBATCH {shlex.quote(o)}" for o in options), *setup]
     quoted = " ".join(arg if arg in shell else shlex.quote(arg) for arg in command)
-    return "\n".join([*lines, f"exec {quoted}", ""])
+    run = [quoted, *_DIE_AS_THE_TASK] if srun else [f"exec {quoted}"]
+    return "\n".join([*lines, *run, ""])
 
 
 # --- rows -------------------------------------------------------------------------------------
@@ -413,9 +430,10 @@ class SlurmBackend:
             # submitit.JobEnvironment() finds Slurm's variables by this; the runner its ranks.
             f"export SUBMITIT_EXECUTOR=slurm {jobenv.QUEUE}=slurm",
             f"export {jobenv.MAX_NUM_TIMEOUT}={int(slurm.get('max_num_timeout') or 0)}",
+            *(f'export {jobenv.OUTPUT_FD}{fd}="$(readlink /proc/$$/fd/{fd})"' for fd in (1, 2)),
         ]
         options_ = [*directives(slurm, name, output, error), *extra]
-        return batch_script(options_, setup, command, shell=(num, RESTART))
+        return batch_script(options_, setup, command, shell=(num, RESTART), srun=True)
 
     def check_resources(self, options: TsOptions) -> None:
         """Ask `sbatch --test-only` (~40 ms) whether Slurm accepts the options: its own

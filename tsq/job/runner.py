@@ -96,11 +96,14 @@ def _error_file() -> str | None:
 def _output_file(fd: int) -> str | None:
     """The file the queue captures the job's output (fd 1) or errors (fd 2) in (ts -l shows
     it only while it lists the job; Slurm's `%A_%a` names resolved): `tsq logs` finds it here
-    after the queue has forgotten the job."""
+    after the queue has forgotten the job. A Slurm task's output may reach the job's file
+    through srun (a pipe or a pty): the batch script names that file (`jobenv.OUTPUT_FD`)."""
     try:
         target = os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
-        return None
+        target = ""
+    if not os.path.isfile(target):
+        target = os.environ.get(f"{jobenv.OUTPUT_FD}{fd}", target)
     return target if target.startswith("/") else None
 
 
