@@ -6,6 +6,9 @@ needs (`split_arrays`): a task id is the job's number below that size, else its 
 array's first job, and the batch script adds that offset back (`task_word`). The store keeps the
 array's job id in `ts_id` and the task id in `server_id` (`Queued.place`; none recorded: the
 job's number, as before arrays were split): together they name the task (`<array id>_<task>`).
+The batch script starts the runner under `srun` (`srun_command`), as submitit does: one step
+of `nodes` x `tasks_per_node` tasks, each with the step's `SLURM_*` (its rank: `tsq.job.ranks`),
+SIGUSR2 before the time limit going to every task (`tsq.job.timelimit`).
 `slurmlist` parses what the clients print; this module runs them, always bounded in time
 (Slurm's clients retry forever when the controller is down).
 

@@ -7,6 +7,9 @@ and leaves the result files. It never opens the store, and imports neither SQLAl
 Exit status: 0 the task returned, 1 the task raised, 2 the job could not be set up (bad spec,
 composition or logging error, ...), n the task called `sys.exit(n)` (`sys.exit(0)` or
 `sys.exit()`: a completed job); every failure still leaves a result file saying why.
+
+In a multi-task Slurm job every task runs this, one rank each (`tsq.job.ranks`): rank 0 writes
+the job's files, the others records of their own that rank 0 folds into the one result.
 """
 
 from __future__ import annotations
