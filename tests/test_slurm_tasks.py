@@ -53,10 +53,10 @@ def test_two_tasks_per_job_rank_0_returns_and_a_failing_rank_fails_the_job(
 ) -> None:
     box = slurm_box
     """tasks_per_node=2: both ranks run (srun: one step, two tasks, each knowing its rank), the
-    job returns rank 0's value; a job whose rank 1 raises fails with rank 1's exception; logs
-    and `started` records tell the ranks apart."""
+    job returns rank 0's value; a job whose rank 1 raises (3 s after rank 0 has returned) fails
+    with rank 1's exception; logs and `started` records tell the ranks apart."""
     sweep_dir = run_sweep(
-        box, slurm_cluster, "tsq_slurm", "ranks", "fail_rank=-1,1", "x=7",
+        box, slurm_cluster, "tsq_slurm", "ranks", "fail_rank=-1,1", "fail_after=3", "x=7",
         "hydra.launcher.tasks_per_node=2",
     )  # fmt: skip
     jobs = by_num(wait_for(box, terminal, "both jobs to end"))

@@ -74,6 +74,7 @@ def main(cfg: DictConfig) -> Any:
     seen["output_dir"] = str(out)
     (out / f"rank{rank}.json").write_text(json.dumps(seen))
     if rank == cfg.fail_rank:
+        time.sleep(cfg.fail_after)
         raise ValueError(f"rank {rank} asked to fail")
     result = {"rank": rank, "x": cfg.x, "world": seen["submitit"]["num_tasks"]}
     if cfg.work and rank == 0:
