@@ -152,7 +152,6 @@ def test_the_same_sweep_under_submitit_slurm_and_tsq_slurm(
     """The drop-in promise, as a test: the same overrides but the launcher's name give the same
     return values, output dirs, `hydra.job.*` (the id: Slurm's `<array id>_<task>` under both)
     and the same view of the job from each task (submitit's JobEnvironment, SLURM_* names)."""
-    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     sweeps = {
         launcher: run_sweep(
             box,
