@@ -21,6 +21,7 @@ from omegaconf import OmegaConf, open_dict
 
 from tsq.errors import TsqError
 from tsq.launch.launcher import BASIC_SWEEPER, PendingJobReturn
+from tsq.launch.submit import open_queue
 from tsq.options import CommonOptions
 from tsq.render.words import plural
 
@@ -39,8 +40,7 @@ class DryRun:
                 f"dry_run=true lists the jobs of Hydra's basic sweeper; {sweeper} proposes its "
                 "jobs from the results of earlier ones, which a dry run does not have"
             )
-        self.backend = options.backend()
-        self.backend.check_resources(options.ts)
+        self.backend, _ = open_queue(options)
         self.config = config
         self.loader = hydra_context.config_loader
         self.shown = False

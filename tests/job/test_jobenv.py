@@ -64,7 +64,7 @@ def test_the_first_ending_written_stays(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["0.ending.json"]
 
 
-JOB = Job(id=1, num=0, attempt=1, version=0, overrides=[], label="a/b/0", ts_id=9,
+JOB = Job(id=1, num=0, attempt=1, version=0, overrides=[], label="a/b/0", queue_id=9,
           state=JobState.RUNNING)  # fmt: skip
 FACTS = QueueFacts("slurm", "Slurm", "Slurm cluster tsq", "forgotten")
 

@@ -60,7 +60,7 @@ def test_two_tasks_per_job_rank_0_returns_and_a_failing_rank_fails_the_job(
         "hydra.launcher.tasks_per_node=2",
     )  # fmt: skip
     jobs = by_num(wait_for(box, terminal, "both jobs to end"))
-    array = jobs[0]["ts_id"]
+    array = jobs[0]["queue_id"]
     assert jobs[0]["state"] == "completed", jobs[0]
     assert jobs[1]["state"] == "failed" and jobs[1]["reason"] == "ValueError: rank 1 asked to fail"
     collected = by_num(json.loads(box.tsq("collect", "--json", check=False).stdout))
@@ -112,8 +112,8 @@ def test_a_job_at_its_time_limit_is_requeued_and_resumes_from_its_checkpoint(
         "hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=30",
         "hydra.launcher.max_num_timeout=2",
     )  # fmt: skip
-    (job,) = wait_for(box, lambda js: js[0]["ts_id"] is not None, "the job to be queued")
-    task = f"{job['ts_id']}_0"
+    (job,) = wait_for(box, lambda js: js[0]["queue_id"] is not None, "the job to be queued")
+    task = f"{job['queue_id']}_0"
 
     def ended() -> list[dict[str, Any]]:
         nudge_requeued(slurm_cluster, task)
@@ -121,15 +121,15 @@ def test_a_job_at_its_time_limit_is_requeued_and_resumes_from_its_checkpoint(
 
     (done,) = eventually(ended, "the job to complete", until=terminal, timeout=600, interval=2)
     assert done["state"] == "completed", done
-    assert done["attempt"] in (2, 3) and done["ts_id"] == job["ts_id"], done
+    assert done["attempt"] in (2, 3) and done["queue_id"] == job["queue_id"], done
     (result,) = json.loads(box.tsq("collect", "--json").stdout)
     assert result["return_value"]["done"] == 75 and result["return_value"]["resumed_at"] > 0
     assert result["output_dir"] == str(sweep_dir / "0")
     assert seen(sweep_dir / "0", 0)["tsq"]["resumed"] is True  # the last run's view
     earlier = attempts(box)
     assert [a[1] for a in earlier] == list(range(1, done["attempt"]))
-    for num, attempt, state, reason, ts_id in earlier:
-        assert (num, state, ts_id) == (0, "failed", job["ts_id"])
+    for num, attempt, state, reason, queue_id in earlier:
+        assert (num, state, queue_id) == (0, "failed", job["queue_id"])
         assert reason == (
             f"reached its time limit: requeued by tsq (timeout {attempt} of max_num_timeout=2)"
         )
