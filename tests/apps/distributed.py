@@ -8,6 +8,7 @@ rank 0 works that many seconds, checkpointing every 3 s, resuming from its check
 
 import json
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,8 @@ def main(cfg: DictConfig) -> Any:
     (out / f"rank{rank}.json").write_text(json.dumps(seen))
     if rank == cfg.fail_rank:
         time.sleep(cfg.fail_after)
+        if cfg.fail_how == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
         raise ValueError(f"rank {rank} asked to fail")
     result = {"rank": rank, "x": cfg.x, "world": seen["submitit"]["num_tasks"]}
     if cfg.work and rank == 0:

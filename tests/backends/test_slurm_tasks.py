@@ -54,16 +54,26 @@ def test_two_tasks_per_job_rank_0_returns_and_a_failing_rank_fails_the_job(
     box = slurm_box
     """tasks_per_node=2: both ranks run (srun: one step, two tasks, each knowing its rank), the
     job returns rank 0's value; a job whose rank 1 raises (3 s after rank 0 has returned) fails
-    with rank 1's exception; logs and `started` records tell the ranks apart."""
+    with rank 1's exception; one whose rank 1 is SIGKILLed fails too; logs and `started`
+    records tell the ranks apart."""
     sweep_dir = run_sweep(
         box, slurm_cluster, "tsq_slurm", "ranks", "fail_rank=-1,1", "fail_after=3", "x=7",
         "hydra.launcher.tasks_per_node=2",
     )  # fmt: skip
-    jobs = by_num(wait_for(box, terminal, "both jobs to end"))
+    run_sweep(
+        box, slurm_cluster, "tsq_slurm", "killed", "fail_rank=1", "fail_how=kill",
+        "hydra.launcher.tasks_per_node=2",
+    )  # fmt: skip
+    every = wait_for(box, terminal, "every job to end")
+    (killed,) = [job for job in every if "fail_how=kill" in job["overrides"]]
+    assert killed["state"] == "failed" and "killed by" in killed["reason"], killed
+    jobs = by_num([job for job in every if job["sweep"] != killed["sweep"]])
     array = jobs[0]["queue_id"]
     assert jobs[0]["state"] == "completed", jobs[0]
     assert jobs[1]["state"] == "failed" and jobs[1]["reason"] == "ValueError: rank 1 asked to fail"
-    collected = by_num(json.loads(box.tsq("collect", "--json", check=False).stdout))
+    collected = by_num(
+        json.loads(box.tsq("collect", "--json", jobs[0]["sweep"], check=False).stdout)
+    )
     assert collected[0]["return_value"] == {"rank": 0, "x": 7, "world": 2}
     assert collected[1]["error"] == "ValueError: rank 1 asked to fail"
 
