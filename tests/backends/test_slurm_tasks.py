@@ -54,10 +54,10 @@ def test_two_tasks_per_job_rank_0_returns_and_a_failing_rank_fails_the_job(
     box = slurm_box
     """tasks_per_node=2: both ranks run (srun: one step, two tasks, each knowing its rank), the
     job returns rank 0's value; a job whose rank 1 raises (3 s after rank 0 has returned) fails
-    with rank 1's exception; one whose rank 1 is SIGKILLed fails too; logs and `started`
-    records tell the ranks apart."""
+    with rank 1's exception, one whose rank 0 raises with rank 0's; one whose rank 1 is
+    SIGKILLed fails too; logs and `started` records tell the ranks apart."""
     sweep_dir = run_sweep(
-        box, slurm_cluster, "tsq_slurm", "ranks", "fail_rank=-1,1", "fail_after=3", "x=7",
+        box, slurm_cluster, "tsq_slurm", "ranks", "fail_rank=-1,1,0", "fail_after=3", "x=7",
         "hydra.launcher.tasks_per_node=2",
     )  # fmt: skip
     run_sweep(
@@ -71,11 +71,13 @@ def test_two_tasks_per_job_rank_0_returns_and_a_failing_rank_fails_the_job(
     array = jobs[0]["queue_id"]
     assert jobs[0]["state"] == "completed", jobs[0]
     assert jobs[1]["state"] == "failed" and jobs[1]["reason"] == "ValueError: rank 1 asked to fail"
+    assert jobs[2]["state"] == "failed" and jobs[2]["reason"] == "ValueError: rank 0 asked to fail"
     collected = by_num(
         json.loads(box.tsq("collect", "--json", jobs[0]["sweep"], check=False).stdout)
     )
     assert collected[0]["return_value"] == {"rank": 0, "x": 7, "world": 2}
     assert collected[1]["error"] == "ValueError: rank 1 asked to fail"
+    assert collected[2]["error"] == "ValueError: rank 0 asked to fail"
 
     for num in (0, 1):
         for rank in (0, 1):

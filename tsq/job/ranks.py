@@ -89,11 +89,12 @@ class Ranks:
 
     def gather(self, own: JobReturn, own_ended: float, own_exit: int) -> tuple[JobReturn, int]:
         """The job's result and exit status, once every rank has ended or one has failed:
-        rank 0's own unless another rank failed first."""
+        rank 0's own unless another rank failed first. A failed rank 0 does not wait (the
+        others may wait for it forever, in a collective): its exit stops them."""
         while True:
             try:
                 failure = self.first_failure()
-                if failure is not None or all(self.ended().values()):
+                if own_exit or failure is not None or all(self.ended().values()):
                     break
                 time.sleep(POLL)
             except RankFailed:
