@@ -4,7 +4,8 @@ srun step's `SLURM_*`), a job requeued at its time limit (`max_num_timeout`), an
 sweep under submitit_slurm and tsq_slurm side by side.
 
 The app is `tests/apps/distributed.py`: every rank leaves what it sees in `rank<r>.json` in the
-job's output dir. `nodes=2` needs two slurmd nodes, which this cluster has not (README).
+job's output dir. `nodes=2` needs two slurmd nodes, which this cluster has not (README: it
+was run by hand on two).
 """
 
 from __future__ import annotations
