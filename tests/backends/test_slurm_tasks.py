@@ -19,9 +19,8 @@ from typing import Any
 
 import pytest
 from eventually import eventually
-from slurm import SlurmCluster
+from slurm import SlurmCluster, attempts, terminal, wait_for
 from sweeps import Sandbox, by_num
-from test_slurm import attempts, terminal, wait_for
 
 pytestmark = pytest.mark.parametrize("ts_variant", ["debian"])
 
