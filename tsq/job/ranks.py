@@ -99,6 +99,7 @@ class Ranks:
                 time.sleep(POLL)
             except RankFailed:
                 continue  # told to stop: the failure is on record, read it
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # decided: nothing more to fold in
         if failure is None or (own_exit and own_ended <= failure[0]):
             return own, own_exit
         _, rank, summary = failure
