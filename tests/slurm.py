@@ -10,11 +10,15 @@ The cluster is shared by every xdist worker (and by any other pytest session on 
 a test that stops its controller (`controller_down`) would fail the launches of tests running
 beside it. Every test that uses the cluster holds its use lock shared for its whole run; an
 outage takes it exclusive, so it waits for the tests running beside it to end, and they for it.
+
+`slurm_box` is a sandbox (`sweeps.Sandbox`) whose commands reach the cluster; `wait_for`,
+`terminal` and `attempts` read its jobs as `tsq status` gives them.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -25,12 +29,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eventually import eventually
 from filelock import FileLock
 from procs import alive
-from sweeps import Sandbox
+from sweeps import TERMINAL, Sandbox
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "slurm.sh"
@@ -179,8 +184,35 @@ def slurm_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmClu
 
 
 @pytest.fixture
-def slurm_sandbox(tmp_path: Path, slurm_cluster: SlurmCluster, ts_socket: str) -> Sandbox:
-    """A sandbox (`tests/sweeps.py`) whose commands reach the one-node cluster."""
-    box = Sandbox.create(tmp_path, ts_socket)
-    box.env["SLURM_CONF"] = str(slurm_cluster.conf)
-    return box
+def slurm_box(tmp_path: Path, slurm_cluster: SlurmCluster, ts_socket: str) -> Sandbox:
+    """A sandbox (`sweeps.Sandbox`) whose commands reach the cluster."""
+    sandbox = Sandbox.create(tmp_path, ts_socket)
+    sandbox.env["SLURM_CONF"] = str(slurm_cluster.conf)
+    return sandbox
+
+
+def wait_for(box: Sandbox, predicate, what: str, timeout: float = 120) -> list[dict[str, Any]]:
+    """Every job, from `status`, once `predicate` holds for them."""
+    return eventually(
+        box.status,
+        what,
+        until=lambda jobs: jobs and predicate(jobs),
+        timeout=timeout,
+        interval=0.3,
+        max_interval=2.0,
+    )
+
+
+def terminal(jobs: list[dict[str, Any]]) -> bool:
+    return all(job["state"] in TERMINAL for job in jobs)
+
+
+def attempts(box: Sandbox) -> list[tuple[Any, ...]]:
+    """Every earlier attempt, as `status --attempts` shows it: (num, attempt, state, reason,
+    ts id)."""
+    jobs = json.loads(box.tsq("status", "--attempts", "--json").stdout)
+    return [
+        (job["num"], a["attempt"], a["state"], a["reason"], a["queue_id"])
+        for job in jobs
+        for a in job["attempts"]
+    ]

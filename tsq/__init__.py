@@ -14,6 +14,8 @@ if TYPE_CHECKING:  # for annotations only: importing them costs every job
     import pandas
     from hydra.core.utils import JobReturn
 
+    from tsq.jobenv import JobEnv
+
 __version__ = "0.1.0"
 
 
@@ -46,3 +48,12 @@ def collect_frame(
     from tsq.ops.collector import collect_frame as frame
 
     return frame(sweep, store, by=by, sort=sort, top=top)
+
+
+def job_env() -> JobEnv:
+    """Inside a task tsq runs: which job, attempt and rank this is (`tsq.jobenv.JobEnv`: rank,
+    local rank, world size, node list of a multi-task Slurm job; `resumed` when an earlier run
+    may have left a checkpoint). Needs no submitit; RuntimeError outside a tsq job."""
+    from tsq.jobenv import job_env as read
+
+    return read()

@@ -175,9 +175,9 @@ class SlurmLaunchOptions(CommonOptions):
     timeout_min: int = 60
     cpus_per_task: int | None = None
     gpus_per_node: int | None = None
-    tasks_per_node: int = 1  # more than 1 is refused (multi-task jobs: not yet)
+    tasks_per_node: int = 1  # tasks per node, each running the task under srun (`tsq.job.ranks`)
     mem_gb: int | None = None
-    nodes: int = 1  # more than 1 is refused
+    nodes: int = 1
     # The Slurm job name; default: the sweep's label (`<task name>/<sweep id>`), by which tsq
     # finds a job queued but not recorded.
     name: str | None = None
@@ -193,10 +193,10 @@ class SlurmLaunchOptions(CommonOptions):
     mem_per_gpu: str | None = None
     mem_per_cpu: str | None = None
     account: str | None = None
-    # SIGUSR2 this many seconds before the time limit (`--signal=B:USR2@N`), as submitit; the
-    # job runs on unless its task handles the signal (to checkpoint). 0: no signal.
+    # SIGUSR2 this many seconds before the time limit to every task (`--signal=USR2@N`), as
+    # submitit: noted, or the job requeued (`max_num_timeout`). 0: no signal.
     signal_delay_s: int = 120
-    # More than 0 is refused: tsq does not requeue timed-out jobs.
+    # Requeue a job at its time limit up to this many times (`tsq.job.timelimit`).
     max_num_timeout: int = 0
     # Any other sbatch option: {"mail_type": "END"} -> --mail-type=END.
     additional_parameters: dict[str, Any] = field(default_factory=dict)
@@ -204,7 +204,7 @@ class SlurmLaunchOptions(CommonOptions):
     array_parallelism: int = 256
     # Shell lines run before the job (`module load ...`).
     setup: list[str] | None = None
-    # When set, the job runs under `srun --unbuffered <srun_args>`.
+    # More srun options for the job's tasks (`srun --unbuffered ... <srun_args>`).
     srun_args: list[str] | None = None
 
     @property

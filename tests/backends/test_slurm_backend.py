@@ -15,9 +15,9 @@ from tsq.backends.slurm import (
     batch_script,
     directives,
     queue_row,
-    refusal,
     scancel_targets,
     split_arrays,
+    srun_command,
     task_ranges,
 )
 from tsq.backends.slurmlist import (
@@ -97,11 +97,28 @@ def test_submitit_options_become_sbatch_directives() -> None:
     ]  # fmt: skip
 
 
-def test_what_tsq_does_not_do_is_refused() -> None:
-    assert refusal({"nodes": 1, "tasks_per_node": 1, "max_num_timeout": 0}) is None
-    assert "multi-task" in (refusal({"nodes": 2}) or "")
-    assert "multi-task" in (refusal({"tasks_per_node": 4}) or "")
-    assert "max_num_timeout" in (refusal({"max_num_timeout": 3}) or "")
+def test_multi_task_options_become_sbatch_and_srun_options() -> None:
+    """submitit's mapping: `nodes` -> --nodes, `tasks_per_node` -> --ntasks-per-node; the
+    tasks start under one srun, one output file per rank when there are several, srun_args
+    last; SIGUSR2 goes to the tasks (no `B:`)."""
+    opts = directives(
+        {"nodes": 2, "tasks_per_node": 4, "gpus_per_task": 1, "signal_delay_s": 90},
+        "app/abc", "/o/%A_%a_log.out", None,
+    )  # fmt: skip
+    assert {"--nodes=2", "--ntasks-per-node=4", "--gpus-per-task=1", "--signal=USR2@90"} <= set(
+        opts
+    )
+    many = srun_command(
+        {"tasks_per_node": 2, "srun_args": ["--cpu-bind=none"]},
+        "/o/%A_%a_log.out",
+        "/o/%A_%a_log.err",
+    )
+    assert many == [
+        "srun", "--unbuffered", "--kill-on-bad-exit=1", "--open-mode=append",
+        "--output=/o/%A_%a_%t_log.out", "--error=/o/%A_%a_%t_log.err", "--cpu-bind=none",
+    ]  # fmt: skip
+    one = srun_command({}, "/o/%A_%a_log.out", None)
+    assert one[-1] == "--output=/o/%A_%a_log.out", "one task writes the job's own file"
 
 
 @pytest.mark.parametrize("state", list(SlurmState))

@@ -197,9 +197,9 @@ def test_reuse_without_a_snapshot_is_refused_in_one_line(sandbox: Sandbox) -> No
 
 @debian_only
 def test_slurm_queues_only_what_was_not_reused(
-    slurm_sandbox: Sandbox, slurm_cluster: SlurmCluster
+    slurm_box: Sandbox, slurm_cluster: SlurmCluster
 ) -> None:
-    box = slurm_sandbox
+    box = slurm_box
 
     def launch(what: str, *overrides: str) -> subprocess.CompletedProcess[str]:
         return box.run([

@@ -6,6 +6,9 @@ needs (`split_arrays`): a task id is the job's number below that size, else its 
 array's first job, and the batch script adds that offset back (`task_word`). The store keeps the
 array's job id in `queue_id` and the task id in `server_id` (`Queued.place`; none recorded: the
 job's number, as before arrays were split): together they name the task (`<array id>_<task>`).
+The batch script starts the runner under `srun` (`srun_command`), as submitit does: one step
+of `nodes` x `tasks_per_node` tasks, each with the step's `SLURM_*` (its rank: `tsq.job.ranks`),
+SIGUSR2 before the time limit going to every task (`tsq.job.timelimit`).
 `slurmlist` parses what the clients print; this module runs them, always bounded in time
 (Slurm's clients retry forever when the controller is down).
 
@@ -29,6 +32,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tsq import jobenv
 from tsq.backends import JobRef, Queued, QueueRow, RowState, Stopped
 from tsq.backends.slurmlist import (
     LAUNCH_FAILED,
@@ -124,6 +128,8 @@ def scancel_targets(rows: Sequence[QueueRow]) -> list[str]:
 
 #: hydra-submitit-launcher's option -> sbatch option, for the plain ones (None: not set).
 _PLAIN = {
+    "nodes": "nodes",
+    "tasks_per_node": "ntasks-per-node",
     "cpus_per_task": "cpus-per-task",
     "gpus_per_node": "gpus-per-node",
     "partition": "partition",
@@ -140,22 +146,6 @@ _PLAIN = {
 }
 
 
-def refusal(slurm: Mapping[str, Any]) -> str | None:
-    """What tsq does not do among the options (one line), before Slurm is asked."""
-    for key in ("nodes", "tasks_per_node"):
-        if int(slurm.get(key) or 1) > 1:
-            return (
-                f"{key}={slurm[key]}: multi-task jobs are not supported by tsq_slurm yet "
-                "(each job runs as one task); use submitit_slurm for them"
-            )
-    if int(slurm.get("max_num_timeout") or 0) > 0:
-        return (
-            f"max_num_timeout={slurm['max_num_timeout']}: tsq does not requeue timed-out jobs "
-            "(it has no checkpointing); leave it at 0 and `tsq retry` them"
-        )
-    return None
-
-
 def directives(slurm: Mapping[str, Any], name: str, output: str, error: str | None) -> list[str]:
     """sbatch options for hydra-submitit-launcher's Slurm options (`tsq.options`)."""
     opts = [f"--job-name={slurm.get('name') or name}", f"--output={output}"]
@@ -165,10 +155,9 @@ def directives(slurm: Mapping[str, Any], name: str, output: str, error: str | No
     if slurm.get("timeout_min") is not None:
         opts.append(f"--time={int(slurm['timeout_min'])}")
     if slurm.get("signal_delay_s"):
-        # As submitit: SIGUSR2 that long before the time limit, to the batch shell, which is
-        # the job's runner (`exec`; tested), or srun under `srun_args` (srun forwards SIGUSR2
-        # to the task, as its documentation says; not tested here).
-        opts.append(f"--signal=B:USR2@{int(slurm['signal_delay_s'])}")
+        # As submitit: SIGUSR2 that long before the time limit to every task of the job's
+        # `srun` step (`tsq.job.timelimit`: noted, or the job requeued).
+        opts.append(f"--signal=USR2@{int(slurm['signal_delay_s'])}")
     if slurm.get("mem_gb") is not None:
         opts.append(f"--mem={slurm['mem_gb']}GB")
     for key, option in _PLAIN.items():
@@ -187,6 +176,30 @@ def output_paths(slurm: Mapping[str, Any], spool: Path) -> tuple[str, str | None
     root = str(folder).replace("%j", "%A_%a") if folder else str(spool)
     out = f"{root}/%A_%a_log.out"
     return out, None if slurm.get("stderr_to_stdout") else f"{root}/%A_%a_log.err"
+
+
+def ranks_of(slurm: Mapping[str, Any]) -> int:
+    """How many tasks each job runs (`nodes` x `tasks_per_node`)."""
+    return int(slurm.get("nodes") or 1) * int(slurm.get("tasks_per_node") or 1)
+
+
+def rank_output(pattern: str, ranks: int) -> str:
+    """srun's output pattern for the tasks: the job's own file for one task, one file per
+    rank beside it for several (`<array id>_<task>_<rank>_log.out`, as submitit's `%t`)."""
+    return pattern if ranks == 1 else pattern.replace("%A_%a_log", "%A_%a_%t_log")
+
+
+def srun_command(slurm: Mapping[str, Any], output: str, error: str | None) -> list[str]:
+    """The `srun` that starts the job's tasks in one step, as submitit's: each task gets the
+    step's `SLURM_*` variables (its rank, the node list); a task that fails stops the others
+    (`--kill-on-bad-exit`: a rank waiting for a dead one would wait until the time limit);
+    `srun_args` come last, so they may change either."""
+    ranks = ranks_of(slurm)
+    argv = ["srun", "--unbuffered", "--kill-on-bad-exit=1", "--open-mode=append"]
+    argv.append(f"--output={rank_output(output, ranks)}")
+    if error is not None:
+        argv.append(f"--error={rank_output(error, ranks)}")
+    return [*argv, *map(str, slurm.get("srun_args") or [])]
 
 
 def task_folder(output: str, array_id: int, task: int) -> Path:
@@ -208,13 +221,30 @@ def _make_folder(output: str, spool: Path) -> bool:
     return False
 
 
+#: After srun: a task that died of signal N makes srun exit 128 + N; the batch shell then dies
+#: of N too, so that Slurm records the job as killed by it (SIGKILL: out of memory, `kill -9`)
+#: as it did when the runner was the batch shell itself.
+_DIE_AS_THE_TASK = [
+    "status=$?",
+    'if [ "$status" -gt 128 ] && [ "$status" -lt 160 ]; then kill -$((status - 128)) $$; fi',
+    'exit "$status"',
+]
+
+
 def batch_script(
-    options: list[str], setup: Sequence[str], command: list[str], shell: Sequence[str] = ()
+    options: list[str],
+    setup: Sequence[str],
+    command: list[str],
+    shell: Sequence[str] = (),
+    *,
+    srun: bool = False,
 ) -> str:
-    """The batch script running `command`, quoted but for its `shell` words (`$SLURM_...`)."""
+    """The batch script running `command`, quoted but for its `shell` words (`$SLURM_...`):
+    in its place (`exec`), or, for an `srun` command, followed by `_DIE_AS_THE_TASK`."""
     lines = ["#!/bin/bash", *(f"#SBATCH {shlex.quote(o)}" for o in options), *setup]
     quoted = " ".join(arg if arg in shell else shlex.quote(arg) for arg in command)
-    return "\n".join([*lines, f"exec {quoted}", ""])
+    run = [quoted, *_DIE_AS_THE_TASK] if srun else [f"exec {quoted}"]
+    return "\n".join([*lines, *run, ""])
 
 
 # --- rows -------------------------------------------------------------------------------------
@@ -403,19 +433,20 @@ class SlurmBackend:
         slurm = options.slurm
         output, error = output_paths(slurm, SpoolDir(spec.parent).slurm)
         num = task_word(offset)
-        command = runner_argv(spec, num, attempt, RESTART)
-        if slurm.get("srun_args"):
-            command = ["srun", "--unbuffered", *map(str, slurm["srun_args"]), *command]
-        setup = [str(line) for line in slurm.get("setup") or []]
+        command = [*srun_command(slurm, output, error), *runner_argv(spec, num, attempt, RESTART)]
+        setup = [
+            *(str(line) for line in slurm.get("setup") or []),
+            # submitit.JobEnvironment() finds Slurm's variables by this; the runner its ranks.
+            f"export SUBMITIT_EXECUTOR=slurm {jobenv.QUEUE}=slurm",
+            f"export {jobenv.MAX_NUM_TIMEOUT}={int(slurm.get('max_num_timeout') or 0)}",
+            *(f'export {jobenv.OUTPUT_FD}{fd}="$(readlink /proc/$$/fd/{fd})"' for fd in (1, 2)),
+        ]
         options_ = [*directives(slurm, name, output, error), *extra]
-        return batch_script(options_, setup, command, shell=(num, RESTART))
+        return batch_script(options_, setup, command, shell=(num, RESTART), srun=True)
 
     def check_resources(self, options: QueueOptions) -> None:
-        """Refuse what tsq does not do, then ask `sbatch --test-only` (~40 ms) whether
-        Slurm accepts the options: its own message, in one line, before anything is queued."""
-        why = refusal(options.slurm)
-        if why is not None:
-            raise BackendError(why)
+        """Ask `sbatch --test-only` (~40 ms) whether Slurm accepts the options: its own
+        message, in one line, before anything is queued."""
         script = self._script(Path(os.devnull), 1, "tsq-check", options, ["--array=0"])
         done = self._run(["sbatch", "--test-only"], "sbatch --test-only", stdin=script, check=False)
         if done.returncode != 0:

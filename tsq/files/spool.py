@@ -7,7 +7,9 @@ Every name in it is made here, and the names that carry a job attempt are read b
     spec-<first num>.pkl          a launch batch's spec (`tsq.files.jobspec`)
     retry-<num>[.<attempt>].pkl   a `tsq retry` batch's spec (`tsq.files.retryspec`)
     record-<first num>.json       a launch batch's record, for `tsq adopt`
-    jobs/<num>[.<attempt>].*      a job attempt's files: .began, .started.json, .json, .pkl
+    jobs/<num>[.<attempt>].*      a job attempt's files: .began, .started.json, .json, .pkl,
+                                  .ending.json; a multi-task job's other ranks':
+                                  .rank<r>.started.json, .rank<r>.json, .rank<r>.pkl
     leases/<token>[.<part>].lock  leases (`tsq.files.lease`)
     after-<sweep id>.json         a barrier's watch list (`depends_on=sweep:`)
     notify.json, notify.log       the notify watcher's record and output
@@ -163,3 +165,20 @@ class SpoolDir:
 
     def result_pickle(self, num: int, attempt: int = 1) -> Path:
         return self.jobs / f"{self._stem(num, attempt)}.pkl"
+
+    def ending(self, num: int, attempt: int = 1) -> Path:
+        """Why a run ended that leaves no result of its own (`tsq.files.started.Ending`): it
+        was requeued at its time limit, or one of its ranks failed."""
+        return self.jobs / f"{self._stem(num, attempt)}.ending.json"
+
+    def rank_started(self, num: int, attempt: int, rank: int) -> Path:
+        """The `started` record of rank `rank` > 0 of a multi-task job (rank 0's is `started`)."""
+        return self.jobs / f"{self._stem(num, attempt)}.rank{rank}.started.json"
+
+    def rank_result_json(self, num: int, attempt: int, rank: int) -> Path:
+        """How rank `rank` > 0 of a multi-task job ended, for rank 0 to fold into the job's
+        one result (`result_json`)."""
+        return self.jobs / f"{self._stem(num, attempt)}.rank{rank}.json"
+
+    def rank_result_pickle(self, num: int, attempt: int, rank: int) -> Path:
+        return self.jobs / f"{self._stem(num, attempt)}.rank{rank}.pkl"

@@ -24,17 +24,24 @@ class Started:
     stderr: str | None = None  # its error output, when the queue keeps it apart (Slurm)
     output_dir: str | None = None  # Hydra's job dir, once the job has one
     log_file: str | None = None  # Hydra's job log, once the job has one
+    # A multi-task (Slurm) job's task: its rank of `ranks`, on `host` (rank 0's record is the
+    # job's; the others' are `SpoolDir.rank_started`).
+    rank: int = 0
+    ranks: int = 1
+    host: str | None = None
 
     def write(self, path: Path) -> None:
         write_atomic(path, json.dumps(asdict(self)).encode())
 
     def output_files(self) -> list[tuple[str, Path]]:
-        """(what, path) of the job's output files, in the order to show them."""
+        """(what, path) of the job's output files, in the order to show them: a rank's of a
+        multi-task job say which rank (its Hydra job log is rank 0's, shown with rank 0's)."""
         apart = self.stderr is not None and self.stderr != self.stdout
+        rank = f"rank {self.rank} " if self.ranks > 1 else ""
         files = [
-            ("output (stdout)" if apart else "output (stdout and stderr)", self.stdout),
-            ("error output (stderr)", self.stderr if apart else None),
-            ("Hydra job log", self.log_file),
+            (rank + ("output (stdout)" if apart else "output (stdout and stderr)"), self.stdout),
+            (rank + "error output (stderr)", self.stderr if apart else None),
+            ("Hydra job log", self.log_file if self.rank == 0 else None),
         ]
         return [(what, Path(path)) for what, path in files if path]
 

@@ -7,12 +7,15 @@ and leaves the result files. It never opens the store, and imports neither SQLAl
 Exit status: 0 the task returned, 1 the task raised, 2 the job could not be set up (bad spec,
 composition or logging error, ...), n the task called `sys.exit(n)` (`sys.exit(0)` or
 `sys.exit()`: a completed job); every failure still leaves a result file saying why.
+
+In a multi-task Slurm job every task runs this, one rank each (`tsq.job.ranks`): rank 0 writes
+the job's files, the others records of their own that rank 0 folds into the one result.
 """
 
 from __future__ import annotations
 
 import os
-import signal
+import socket
 import sys
 import time
 import traceback
@@ -20,12 +23,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tsq import jobenv
 from tsq.files.commands import RunnerArgs
 from tsq.files.jobspec import CodeSpec, JobSpec, read_job
 from tsq.files.results import exit_status, write_result
 from tsq.files.safeio import make_private_dir
 from tsq.files.spool import SpoolDir
 from tsq.files.started import Started
+from tsq.job.ranks import Place, Ranks, end_rank
+from tsq.job.timelimit import TimeLimit
 from tsq.job.toplevel import install_main
 
 if TYPE_CHECKING:  # imported when the job needs them, not to start the job
@@ -46,11 +52,17 @@ class _ReportStart:
     exists before the spec is read (the runner needs its `output_dir` whatever happens); `wrap`
     gives it the callbacks the spec carries."""
 
-    def __init__(self, path: Path, started_at: float) -> None:
+    def __init__(self, path: Path, started_at: float, place: Place) -> None:
         self._inner: Callbacks | None = None
         self._path = path
         self._record = Started(
-            pid=os.getpid(), started_at=started_at, stdout=_output_file(1), stderr=_error_file()
+            pid=os.getpid(),
+            started_at=started_at,
+            stdout=_output_file(1),
+            stderr=_error_file(),
+            rank=place.rank,
+            ranks=place.ranks,
+            host=socket.gethostname() if place.ranks > 1 else None,
         )
         self._record.write(path)
 
@@ -87,11 +99,14 @@ def _error_file() -> str | None:
 def _output_file(fd: int) -> str | None:
     """The file the queue captures the job's output (fd 1) or errors (fd 2) in (ts -l shows
     it only while it lists the job; Slurm's `%A_%a` names resolved): `tsq logs` finds it here
-    after the queue has forgotten the job."""
+    after the queue has forgotten the job. A Slurm task's output may reach the job's file
+    through srun (a pipe or a pty): the batch script names that file (`jobenv.OUTPUT_FD`)."""
     try:
         target = os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
-        return None
+        target = ""
+    if not os.path.isfile(target):
+        target = os.environ.get(f"{jobenv.OUTPUT_FD}{fd}", target)
     return target if target.startswith("/") else None
 
 
@@ -100,6 +115,15 @@ def _install_main(code: CodeSpec) -> None:
     launch pickled by name from `__main__` is found in it (`tsq.job.toplevel`)."""
     if code.top_level and code.main_file:
         install_main(code.main_file, code.main_module)
+
+
+def job_id(sweep_id: str, num: int) -> str:
+    """`hydra.job.id`: Slurm's id of the job's task, as submitit gives it (`<array id>_<task>`
+    for an array task), else `<sweep id>_<num>`."""
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if array and task:
+        return f"{array}_{task}"
+    return os.environ.get("SLURM_JOB_ID") or f"{sweep_id}_{num}"
 
 
 def run_one(job: JobSpec, num: int, start: _ReportStart) -> JobReturn:
@@ -118,7 +142,7 @@ def run_one(job: JobSpec, num: int, start: _ReportStart) -> JobReturn:
     setup_globals()
     cfg = job.config
     with read_write(cfg), open_dict(cfg):
-        cfg.hydra.job.id = f"{job.batch.sweep_id}_{num}"
+        cfg.hydra.job.id = job_id(job.batch.sweep_id, num)
         cfg.hydra.job.num = num
     return run_job(
         hydra_context=HydraContext(config_loader=None, callbacks=start.wrap(job.batch.callbacks)),
@@ -139,15 +163,6 @@ def _escaped(overrides: list[str] | None, exc: BaseException, exit_code: int) ->
     return JobReturn(overrides=overrides, status=JobStatus.FAILED, _return_value=exc)
 
 
-def _note_time_limit(signum: int, frame: Any) -> None:
-    print(
-        "tsq: Slurm sent SIGUSR2: the job's time limit is signal_delay_s away; it runs on "
-        "(a task that handles SIGUSR2 itself can checkpoint then)",
-        file=sys.stderr,
-        flush=True,
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     args = RunnerArgs.parse(sys.argv[1:] if argv is None else argv)
     if args is None:
@@ -158,15 +173,22 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_SETUP_FAILED
     started_at = time.time()
-    if "SLURM_JOB_ID" in os.environ:
-        # Slurm's early warning (`signal_delay_s`) would kill a job that did not expect it, as
-        # SIGUSR2 does by default: noted, as submitit does for jobs that cannot checkpoint. A
-        # task that sets its own handler replaces this one.
-        signal.signal(signal.SIGUSR2, _note_time_limit)
     spec_path, num, attempt = args.spec.resolve(), args.num, args.attempt
     spool = SpoolDir(spec_path.parent)
+    place = Place.here(os.environ)
     make_private_dir(spool.jobs)
-    if args.restart and spool.started(num, attempt).exists():
+    if "SLURM_JOB_ID" in os.environ:
+        # Slurm's early warning (`signal_delay_s`) would kill a job that did not expect it, as
+        # SIGUSR2 does by default: noted, or the job requeued (`max_num_timeout`). A task
+        # that sets its own handler replaces this one.
+        max_num_timeout = int(os.environ.pop(jobenv.MAX_NUM_TIMEOUT, "0") or 0)
+        TimeLimit(spool, num, attempt, args.restart, place.rank, max_num_timeout).install()
+    started_path = (
+        spool.started(num, attempt)
+        if place.rank == 0
+        else spool.rank_started(num, attempt, place.rank)
+    )
+    if args.restart and started_path.exists():
         # Slurm ran an ended job again after `tsq retry` had queued its next attempt: that
         # attempt's files are the retry's, and the store follows the retry.
         print(
@@ -175,16 +197,27 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_SETUP_FAILED
+    os.environ.update(
+        {
+            jobenv.JOB_NUM: str(num),
+            jobenv.ATTEMPT: str(attempt),
+            jobenv.RESTART: str(args.restart),
+        }
+    )
     if sys.path and sys.path[0] == os.getcwd():
         # `python -m tsq.runner` put the job's working directory (the launch's) first on
         # `sys.path`; the launch had its own entries, which the spec gives (pointed at the code
         # snapshot): a module the launch could not import from there must not come live.
         del sys.path[0]
-    start = _ReportStart(spool.started(num, attempt), started_at)
+    start = _ReportStart(started_path, started_at, place)
+    ranks = Ranks(spool, num, attempt, place.ranks)
+    if place.rank == 0 and place.ranks > 1:
+        ranks.stop_when_a_rank_fails()
     overrides: list[str] | None = None
     failed_exit = EXIT_TASK_FAILED
     try:
         job = read_job(spec_path, num, _install_main)
+        os.environ[jobenv.JOB_ID] = job_id(job.batch.sweep_id, num)
         overrides = list(job.batch.overrides[num])
         job_return = run_one(job, num, start)
     except BaseException as e:  # anything outside the task, or SystemExit/^C from the task
@@ -194,6 +227,14 @@ def main(argv: list[str] | None = None) -> int:
         if failed_exit:
             traceback.print_exc()
         job_return = _escaped(overrides, e, failed_exit)
+    if place.rank > 0:
+        return end_rank(
+            spool, num, attempt, place, job_return,
+            started_at=started_at, output_dir=start.output_dir, failed_exit=failed_exit,
+        )  # fmt: skip
+    if place.ranks > 1:
+        own_exit = _exit_of(job_return, failed_exit)
+        job_return, failed_exit = ranks.gather(job_return, time.time(), own_exit)
     try:
         summary = write_result(
             spool.result_pickle(num, attempt),
@@ -211,3 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     if summary.error:
         print(f"tsq: job {num} failed: {summary.error}", file=sys.stderr)
     return summary.exit_code
+
+
+def _exit_of(job_return: JobReturn, failed_exit: int) -> int:
+    """The exit status a job ends with for `job_return` (0: it completed)."""
+    from hydra.core.utils import JobStatus
+
+    return 0 if job_return.status == JobStatus.COMPLETED else failed_exit

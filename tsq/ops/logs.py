@@ -26,9 +26,19 @@ FOLLOW_POLL = 0.5
 
 
 def output_files(sweep: Sweep, job: Job) -> list[tuple[str, Path]]:
-    """(what, path) of the job's output files, in the order to show them; none before it runs."""
+    """(what, path) of the job's output files, in the order to show them (every rank's, for a
+    multi-task job); none before it runs."""
     started = read_started(sweep.spool.started(job.num, job.attempt))
-    return [] if started is None else started.output_files()
+    if started is None:
+        return []
+    files = started.output_files()
+    for rank in range(1, started.ranks):
+        try:
+            other = read_started(sweep.spool.rank_started(job.num, job.attempt, rank))
+        except SpecError:
+            other = None  # a damaged record: rank 0's files still show
+        files += other.output_files() if other is not None else []
+    return files
 
 
 def _own_output(sweep: Sweep, job: Job, path: Path, text: str) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from tsq.backends import Queue, QueueRow, RowState
+from tsq.files.ending import Ending
 from tsq.files.results import ResultSummary, stored_copy
 from tsq.files.started import Started
 from tsq.render.words import signal_name
@@ -38,6 +39,7 @@ class Observation:
     result: ResultSummary | None = None
     result_problem: str | None = None  # a result file exists but cannot be used
     started: Started | None = None  # the runner's `started` record
+    ending: Ending | None = None  # why the runner says this run ends without a result
     runner_alive: bool = False  # the job's own process still runs (its queue may have forgotten it)
     began: bool = False  # its queue ran its command (ts), whether or not the runner started
     lease_held: bool = False  # a live command (launcher, retry, cancel) is working on the job
@@ -84,8 +86,12 @@ def _from_result(job: Job, result: ResultSummary) -> JobUpdate:
     )
 
 
-def _ended_without_result(job: Job, row: QueueRow, started: Started | None) -> JobUpdate:
-    if row.reason is not None:  # the queue says more than an exit code (Slurm's TIMEOUT...)
+def _ended_without_result(
+    job: Job, row: QueueRow, started: Started | None, ending: Ending | None
+) -> JobUpdate:
+    if ending is not None:  # the runner's own word: a rank that failed, a requeue
+        why = ending.reason
+    elif row.reason is not None:  # the queue says more than an exit code (Slurm's TIMEOUT...)
         why = f"{row.reason} before it wrote a result"
     elif row.signal is not None:
         why = f"killed by {signal_name(row.signal)} before it wrote a result"
@@ -174,7 +180,7 @@ def _decide(job: Job, obs: Observation) -> JobUpdate | None:
             if cancelling and row.signal == signals.SIGTERM:
                 # a cancel that stopped it, then died before recording
                 return JobUpdate.of(job, JobState.CANCELLED, reason=CANCELLED_REASON)
-            return _ended_without_result(job, row, obs.started)
+            return _ended_without_result(job, row, obs.started, obs.ending)
         if row.state is RowState.SKIPPED:
             return JobUpdate.of(job, JobState.CANCELLED, reason=row.reason)
         if row.state is RowState.RUNNING or obs.started:
@@ -228,8 +234,9 @@ RERUN_CAUSE = "requeued or preempted"  # when the queue does not say why it ran 
 def decide_rerun(job: Job, title: str, runs: list[RunFiles], causes: Sequence[str] = ()) -> Rerun:
     """The policy for a job its queue ran again (`QueueRow.restarts` above the job's): each run
     before the latest (`runs`, from the job's current attempt on) ended as its own files say,
-    or, without a result, failed because it was run again, for the cause the queue gives
-    (`causes`, one per run in `runs`; `RERUN_CAUSE` for those it does not say)."""
+    or, without a result, failed for the reason its runner noted (`RunFiles.ending`: tsq
+    requeued it at its time limit), else because it was run again, for the cause the queue
+    gives (`causes`, one per run in `runs`; `RERUN_CAUSE` for those it does not say)."""
     ended: list[JobUpdate] = []
     for n, files in enumerate(runs):
         if files.result_problem is not None:
@@ -240,11 +247,12 @@ def decide_rerun(job: Job, title: str, runs: list[RunFiles], causes: Sequence[st
             started = files.started
             what = "this run wrote a result" if started else "this run started"
             cause = causes[n] if n < len(causes) else RERUN_CAUSE
+            why = f"{title} ran it again ({cause}) before {what}"
             ended.append(
                 JobUpdate.of(
                     job,
                     JobState.FAILED,
-                    reason=f"{title} ran it again ({cause}) before {what}",
+                    reason=files.ending.reason if files.ending is not None else why,
                     started_at=started.started_at if started else None,
                     output_dir=started.output_dir if started else None,
                 )

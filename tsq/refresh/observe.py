@@ -10,6 +10,7 @@ from pathlib import Path
 from tsq.backends import JobRef, Queue
 from tsq.errors import SpecError
 from tsq.files.commands import RunnerArgs, runner_argv
+from tsq.files.ending import Ending, read_ending
 from tsq.files.lease import held, lease_part
 from tsq.files.results import ResultSummary, read_summary
 from tsq.files.safeio import NotYours, private_exists
@@ -48,6 +49,7 @@ class RunFiles:
     result_problem: str | None = None
     started: Started | None = None
     began: bool = False  # its queue ran its command (`SpoolDir.began`), read without a result
+    ending: Ending | None = None  # why the runner says it ended without a result
 
     @classmethod
     def read(cls, spool: SpoolDir, num: int, attempt: int) -> RunFiles:
@@ -63,11 +65,18 @@ class RunFiles:
             return cls(result=result)
         began = private_exists(spool.began(num, attempt))
         try:
-            return cls(started=read_started(spool.started(num, attempt)), began=began)
+            ending = read_ending(spool.ending(num, attempt))
+        except NotYours:
+            raise
+        except SpecError:  # a damaged note counts as none: the queue says how it ended
+            ending = None
+        try:
+            started = read_started(spool.started(num, attempt))
         except NotYours:
             raise
         except SpecError:  # a damaged record counts as none: the result decides
-            return cls(began=began)
+            started = None
+        return cls(started=started, began=began, ending=ending)
 
 
 def observe(job: Job, queue: Queue | None) -> Observation:
@@ -88,6 +97,7 @@ def observe(job: Job, queue: Queue | None) -> Observation:
         result_problem=files.result_problem,
         started=started,
         began=files.began,
+        ending=files.ending,
         runner_alive=started is not None and local and runner_alive(started, spool, job),
         # Another host's lease cannot be probed from here: never take it for dead.
         lease_held=job.lease is not None
