@@ -16,25 +16,24 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from hydra.core.utils import JobReturn
-from hydra.errors import CompactHydraException
 
 from tsq.backends import backend_for
 from tsq.errors import TsqError
 from tsq.files.commands import barrier_argv
-from tsq.files.jobspec import BatchSpec, CodeSpec, write_spec
+from tsq.files.jobspec import BatchSpec, CodeSpec, ComposeSpec, write_spec
 from tsq.files.labels import barrier_label, make_label
 from tsq.files.safeio import write_atomic
 from tsq.frozen import freeze_imports
 from tsq.hosts import this_host
 from tsq.launch.adopt import write_record
 from tsq.launch.compose import record_composes
+from tsq.launch.configdirs import file_dirs, freeze
 from tsq.launch.defaultdir import sweep_dir_of
 from tsq.launch.snapshot import (
     Limits,
@@ -48,6 +47,7 @@ from tsq.launch.snapshot import (
 )
 from tsq.launch.submit import require_passed, submit_jobs
 from tsq.launch.sweepdir import claim_sweep_dir, release_sweep_dir
+from tsq.launch.sweeper import TSQ_SWEEPER
 from tsq.ops.feed import FeedPlan, room, start_feeder
 from tsq.options import CommonOptions, TsOptions
 from tsq.render.words import next_command, plural
@@ -66,18 +66,6 @@ from tsq.store import (
 log = logging.getLogger(__name__)
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
-
-
-class TsqLaunchError(CompactHydraException):
-    """Hydra prints these as one line, without a traceback."""
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    try:
-        yield
-    except TsqError as e:
-        raise TsqLaunchError(f"tsq: {e}") from None
 
 
 @dataclass(frozen=True)
@@ -102,9 +90,13 @@ class PendingJobReturn(JobReturn):
         return self.pending
 
 
+def sweeper_of(config: Any) -> str:
+    return str(config.hydra.sweeper.get("_target_", ""))
+
+
 def check_sweeper(config: Any, wait: bool) -> None:
-    sweeper = str(config.hydra.sweeper.get("_target_", ""))
-    if not wait and sweeper != BASIC_SWEEPER:
+    sweeper = sweeper_of(config)
+    if not wait and sweeper not in (BASIC_SWEEPER, TSQ_SWEEPER):
         raise TsqError(
             f"the sweeper {sweeper} reads each job's return value before it proposes the next "
             f"jobs, and this launcher does not wait for jobs; add hydra.launcher.wait=true"
@@ -171,7 +163,18 @@ class SweepLauncher:
         self.callbacks = hydra_context.callbacks
         self.task_function = task_function
         self.app = find_app(task_function)
-        self.composes = record_composes(hydra_context, config, self.app.main_file is not None)
+        # `hydra/sweeper=tsq`: each job composes its own config (`tsq.job.compose`), from the
+        # launch's search path with its config dirs frozen (`tsq.launch.configdirs`).
+        self.composes = (
+            None
+            if sweeper_of(config) == TSQ_SWEEPER
+            else record_composes(hydra_context, config, self.app.main_file is not None)
+        )
+        self.search_path = [
+            (str(entry.provider), str(entry.path))
+            for entry in hydra_context.config_loader.get_search_path().get_path()
+        ]
+        self.compose: ComposeSpec | None = None
         self.backend = options.backend()
         self.backend.check_resources(options.ts)
         require_passed(options.ts, "launch")
@@ -339,6 +342,10 @@ class SweepLauncher:
         from hydra.core.singleton import Singleton
 
         self._take_code()
+        if self.composes is None:
+            dirs = file_dirs(self.search_path, self.config)
+            frozen = freeze(dirs, self.spool.configs)
+            self.compose = ComposeSpec(self.config, self.search_path, frozen)
         self.state = Singleton.get_state()
         provenance = self.provenance
         return Sweep(
@@ -369,7 +376,8 @@ class SweepLauncher:
         nums = range(initial_job_idx, initial_job_idx + len(job_overrides))
         overrides = {num: list(ov) for num, ov in zip(nums, job_overrides, strict=True)}
         spec_path = self.spool.spec(initial_job_idx)
-        configs = {num: self.composes.take(ov) for num, ov in overrides.items()}
+        composes = self.composes
+        configs = {} if composes is None else {n: composes.take(ov) for n, ov in overrides.items()}
         queueing = self.options.ts
         write_spec(
             spec_path,
@@ -380,6 +388,7 @@ class SweepLauncher:
                 callbacks=self.callbacks,
                 singleton_state=self.state,
                 overrides=overrides,
+                compose=self.compose,
             ),
             configs,
             self.code,
@@ -503,6 +512,14 @@ class SweepLauncher:
             return f"{line}\t            not snapshotted ({why}): jobs import it from disk\n"
         return line + "".join(f"\t            {text}\n" for text in snapshot_lines(self.snapshot))
 
+    def _configs_line(self) -> str:
+        if self.compose is None:
+            return ""
+        return (
+            f"\tconfigs   : composed by each job as it starts, from the config dirs frozen in "
+            f"{self.spool.configs}\n"
+        )
+
     def _renamed_line(self) -> str:
         if self.default_taken is None:
             return ""
@@ -520,6 +537,7 @@ class SweepLauncher:
             f"\t{self.backend.describe()}\n"
             f"\tstore     : {self.store.display}\n"
             f"{self._code_line()}"
+            f"{self._configs_line()}"
             f"\tfollow    : {self._command('status', sweep.id)}\n"
             f"\tresults   : {self._command('collect', sweep.id)}"
         )

@@ -20,7 +20,8 @@ from hydra.core.utils import JobReturn
 from omegaconf import OmegaConf, open_dict
 
 from tsq.errors import TsqError
-from tsq.launch.launcher import BASIC_SWEEPER, PendingJobReturn
+from tsq.launch.launcher import BASIC_SWEEPER, PendingJobReturn, sweeper_of
+from tsq.launch.sweeper import TSQ_SWEEPER
 from tsq.options import CommonOptions
 from tsq.render.words import plural
 
@@ -33,10 +34,11 @@ class DryRun:
     def __init__(
         self, options: CommonOptions, *, config: Any, hydra_context: Any, task_function: Any
     ) -> None:
-        sweeper = str(config.hydra.sweeper.get("_target_", ""))
-        if sweeper != BASIC_SWEEPER:
+        sweeper = sweeper_of(config)
+        if sweeper not in (BASIC_SWEEPER, TSQ_SWEEPER):
             raise TsqError(
-                f"dry_run=true lists the jobs of Hydra's basic sweeper; {sweeper} proposes its "
+                f"dry_run=true lists the jobs of Hydra's basic sweeper and of hydra/sweeper=tsq; "
+                f"{sweeper} proposes its "
                 "jobs from the results of earlier ones, which a dry run does not have"
             )
         self.backend = options.backend()
