@@ -232,7 +232,7 @@ def write_spec(
         "ts": ts_options,
         "payload": len(payload),
         "configs": offsets,
-        "compose": batch.compose is not None,
+        "compose": isinstance(batch, BatchSpec) and batch.compose is not None,
     }
     try:
         write_atomic(path, json.dumps(header).encode() + b"\n", payload, *configs.values())
