@@ -66,6 +66,8 @@ from tsq.store import (
 log = logging.getLogger(__name__)
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+# A launch queues its jobs in parts of about this many (`SweepLauncher.launch`).
+PART = 1000
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,32 @@ class PendingJobReturn(JobReturn):
 
 def sweeper_of(config: Any) -> str:
     return str(config.hydra.sweeper.get("_target_", ""))
+
+
+@dataclass(frozen=True)
+class PendingReturns(Sequence[JobReturn]):
+    """A non-blocking launch's JobReturns, each made when it is read (Hydra's sweepers read
+    every one once): a launch holds none of them, whatever the number of jobs."""
+
+    sweep_id: str
+    task_name: str
+    nums: range
+    overrides: Sequence[Sequence[str]]
+    queue_ids: dict[int, int]
+
+    def __len__(self) -> int:
+        return len(self.nums)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        num = self.nums[index]
+        label = make_label(self.task_name, self.sweep_id, num)
+        return PendingJobReturn(
+            overrides=list(self.overrides[index]),
+            task_name=self.task_name,
+            pending=PendingJob(self.sweep_id, num, self.queue_ids.get(num), label),
+        )
 
 
 def check_sweeper(config: Any, wait: bool) -> None:
@@ -369,7 +397,39 @@ class SweepLauncher:
 
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
-    ) -> list[JobReturn]:
+    ) -> Sequence[JobReturn]:
+        """Queue a batch: in parts of about `PART` jobs (each its spec, launch record, store
+        transaction and queueing), so that a launch of 10,000 jobs holds no more of them at
+        once than one of 1,000; then one report, and the jobs' returns, made as they are
+        read."""
+        first = self.sweep is None
+        unit = self.backend.batch_unit()
+        step = unit * max(1, PART // unit)
+        queued = held = 0
+        queue_ids: dict[int, int] = {}
+        for start in range(0, max(len(job_overrides), 1), step):
+            part = job_overrides[start : start + step]
+            in_queue = None if start == 0 else queued
+            done, waiting, ids = self._launch_part(part, initial_job_idx + start, in_queue)
+            queued, held = queued + done, held + waiting
+            queue_ids.update(ids)
+        sweep = self.sweep
+        assert sweep is not None
+        if held:
+            self._start_feeder(held)
+        if first and self.options.notify:
+            self._start_notifier(sweep, self.options.notify)
+        self._report(sweep, queued)
+        nums = range(initial_job_idx, initial_job_idx + len(job_overrides))
+        if self.options.wait:
+            return self._wait(sweep, list(nums))
+        return PendingReturns(sweep.id, sweep.task_name, nums, job_overrides, queue_ids)
+
+    def _launch_part(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int, in_queue: int | None
+    ) -> tuple[int, int, dict[int, int]]:
+        """Spec, record, store and queue for consecutive jobs: (queued, held, queue ids).
+        `in_queue`: see `_hold_past_room`."""
         first = self.sweep is None
         sweep = self._start_sweep() if first else self.sweep
         assert sweep is not None
@@ -393,6 +453,7 @@ class SweepLauncher:
             configs,
             self.code,
         )
+        del configs
         now = time.time()
         jobs = [
             Job(
@@ -408,7 +469,7 @@ class SweepLauncher:
             )
             for num, ov in overrides.items()
         ]
-        held = self._hold_past_room(sweep.id, jobs, first)
+        held = self._hold_past_room(sweep.id, jobs, 0 if first else in_queue)
         # Before the store: should it be lost, `tsq adopt` records the batch again from this.
         write_record(self.spool, initial_job_idx, sweep, jobs)
         if first:
@@ -431,21 +492,7 @@ class SweepLauncher:
             self._command("status", sweep.id),
             after=self.after,
         )
-        if held:
-            self._start_feeder(len(held))
-        if first and self.options.notify:
-            self._start_notifier(sweep, self.options.notify)
-        self._report(sweep, len(jobs) - len(held))
-        if self.options.wait:
-            return self._wait(sweep, [job.num for job in jobs])
-        return [
-            PendingJobReturn(
-                overrides=job.overrides,
-                task_name=sweep.task_name,
-                pending=PendingJob(sweep.id, job.num, submitted.get(job.num), job.label),
-            )
-            for job in jobs
-        ]
+        return len(jobs) - len(held), len(held), submitted
 
     def _wait(self, sweep: Sweep, nums: list[int]) -> list[JobReturn]:
         """Block until the batch has ended and hand back the jobs' real JobReturns, built by
@@ -466,12 +513,19 @@ class SweepLauncher:
         done, _ = finished(sweep, jobs)
         return [item.job_return() for item in done]
 
-    def _hold_past_room(self, sweep_id: str, jobs: list[Job], first: bool) -> list[Job]:
-        """The jobs past `max_queued` (ts), recorded as held in the store (`tsq.ops.feed`)."""
+    def _hold_past_room(self, sweep_id: str, jobs: list[Job], in_queue: int | None) -> list[Job]:
+        """The jobs past `max_queued` (ts), recorded as held in the store (`tsq.ops.feed`).
+        `in_queue`: how many of the sweep's jobs this launch has put in the queue so far, or
+        None for the first part of a later batch, whose sweep's earlier jobs may have ended
+        (the store says). Later parts of a batch count without asking the store: jobs that
+        ended while the batch was queued leave room the feeder fills."""
         if self.max_queued is None:
             return []
-        before = [] if first else self.store.active_jobs(sweep_id)
-        held = jobs[room(FeedPlan(self.max_queued), before) :]
+        if in_queue is None:
+            free = room(FeedPlan(self.max_queued), self.store.active_jobs(sweep_id))
+        else:
+            free = max(0, self.max_queued - in_queue)
+        held = jobs[free:]
         for job in held:
             job.intent, job.lease = INTENT_HOLD, None
         return held
