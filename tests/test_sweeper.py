@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,22 +25,31 @@ SWEPT = ["model=small,large", "+extra=a,b", "x=range(2,4)", "optim.lr=0.1"]
 SUBDIR = "hydra.sweep.subdir=${hydra.job.num}_${now:%H%M%S%f}"
 
 
-def shared_conf(box: Sandbox) -> Path:
-    """A config dir outside the app's project, on the search path through `hydra.searchpath`."""
-    shared = box.root / "shared"
+def outside_confs(box: Sandbox) -> tuple[Path, Path]:
+    """Two config dirs outside the app's project: `shared/` (group `extra`), on the search
+    path through `hydra.searchpath`, and `cli/` (group `loss`), through `--config-dir`."""
+    shared, cli = box.root / "shared", box.root / "cli"
     (shared / "extra").mkdir(parents=True, exist_ok=True)
     for name in "ab":
         (shared / "extra" / f"{name}.yaml").write_text(f"value: {name}\nmessage: shared-{name}\n")
-    return shared
+    (cli / "loss").mkdir(parents=True, exist_ok=True)
+    (cli / "loss" / "l1.yaml").write_text("kind: l1\nweight: 0.5\n")
+    return shared, cli
 
 
 def composed_sweep(box: Sandbox, *overrides: str, check: bool = True, tsq: bool = True):
-    """`composed.py` swept over `SWEPT`, its `extra` group from `shared_conf`."""
+    """`composed.py` swept over `SWEPT`, with groups from both `outside_confs`."""
     sweeper = ["hydra/sweeper=tsq"] if tsq else []
-    searchpath = f"hydra.searchpath=[file://{shared_conf(box)}]"
-    return box.sweep(
-        *sweeper, searchpath, SUBDIR, *SWEPT, *overrides, script="composed.py", check=check
-    )
+    shared, cli = outside_confs(box)
+    searchpath = f"hydra.searchpath=[file://{shared}]"
+    return box.run(
+        [
+            sys.executable, "composed.py", f"--config-dir={cli}", "-m", "hydra/launcher=ts",
+            f"hydra.sweep.dir={box.root}/multirun/${{now:%H-%M-%S-%f}}",
+            *sweeper, searchpath, SUBDIR, *SWEPT, "+loss=l1", *overrides,
+        ],
+        check=check,
+    )  # fmt: skip
 
 
 def hydra_files(job: dict[str, Any]) -> dict[str, Any]:
@@ -98,16 +108,20 @@ def assert_same_configs(box: Sandbox, jobs: list[dict[str, Any]]) -> None:
         assert tsq_files[num] == basic_files[num], f"job {num}"
     assert returned(box, tsq[0]["sweep"]) == returned(box, basic[0]["sweep"])
     # what was checked is what was meant: the grid's values, the search path's dirs
-    assert basic_files[5]["overrides"] == ["model=large", "+extra=a", "x=3", "optim.lr=0.1"]
+    assert basic_files[5]["overrides"] == [
+        "model=large", "+extra=a", "x=3", "optim.lr=0.1", "+loss=l1",
+    ]  # fmt: skip
     sources = tsq_files[0]["hydra"]["hydra"]["runtime"]["config_sources"]
     assert {"path": str(box.root / "shared"), "schema": "file",
             "provider": "hydra.searchpath in command-line"} in sources  # fmt: skip
+    assert {"path": str(box.root / "cli"), "schema": "file", "provider": "command-line"} in sources
     assert basic_files[5]["config"]["name"] == "${model.name}-${x}"
 
 
 @debian_only
 def test_each_job_composes_the_config_the_basic_sweeper_composes(sandbox: Sandbox) -> None:
-    """Config groups in the app's dir and in a dir outside the project, interpolations,
+    """Config groups in the app's dir and in dirs outside the project (`hydra.searchpath`,
+    `--config-dir`), interpolations,
     `${now:}`, a resolver and a ConfigStore node: the three `.hydra/` files of every job and
     the config its task got are the basic sweeper's, job for job."""
     composed_sweep(sandbox, tsq=False)
@@ -119,7 +133,7 @@ def test_each_job_composes_the_config_the_basic_sweeper_composes(sandbox: Sandbo
 
 @debian_only
 def test_edits_after_the_launch_do_not_reach_queued_jobs(sandbox: Sandbox) -> None:
-    """The config dirs are frozen at launch: the app's own, and one outside its project."""
+    """The config dirs are frozen at launch: the app's own, and those outside its project."""
     blocker = sandbox.block_queue()
     composed_sweep(sandbox)
     conf = sandbox.app_dir / "composed_conf"
@@ -128,6 +142,7 @@ def test_edits_after_the_launch_do_not_reach_queued_jobs(sandbox: Sandbox) -> No
     (conf / "model" / "small.yaml").write_text("name: small\nwidth: 99\n")
     (conf / "model" / "medium.yaml").write_text("name: medium\nwidth: 1\n")
     (sandbox.root / "shared" / "extra" / "a.yaml").write_text("value: edited\nmessage: edited\n")
+    (sandbox.root / "cli" / "loss" / "l1.yaml").write_text("kind: edited\nweight: 9\n")
     sandbox.release(blocker)
     jobs = sandbox.wait_terminal()
     values = returned(sandbox, jobs[0]["sweep"])
@@ -136,6 +151,7 @@ def test_edits_after_the_launch_do_not_reach_queued_jobs(sandbox: Sandbox) -> No
         assert value["message"] == "from-yaml"
         assert value["model"]["width"] in (8, 64)
         assert value["extra"]["message"] in ("shared-a", "shared-b")
+        assert value["loss"] == {"kind": "l1", "weight": 0.5}
 
 
 @debian_only

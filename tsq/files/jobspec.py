@@ -303,7 +303,7 @@ def read_job(path: Path, num: int, prepare: Callable[[CodeSpec], None] | None = 
     batch = cloudpickle.loads(payload)
     if not isinstance(batch, BatchSpec):
         raise SpecError(f"{path} is not a tsq job spec")
-    if num not in batch.overrides:
+    if config is None and num not in batch.overrides:  # a spec whose jobs compose their own
         raise SpecError(f"{path} holds no job {num}")
     job = JobSpec(batch, ToCompose() if config is None else cloudpickle.loads(config), code)
     name_dynamic_code(code.main_file)
