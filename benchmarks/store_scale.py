@@ -34,15 +34,16 @@ def sweep_of(sweep_id: str, work: Path, socket_path: str, njobs: int, age: float
     return Sweep(
         id=sweep_id, created_at=time.time() - age, task_name="bench", app="bench.py",
         cwd=str(work), sweep_dir=str(work / sweep_id),
-        spool_dir=str(work / sweep_id / ".tsq" / sweep_id), ts_binary=shutil.which("tsp") or "ts",
-        ts_socket=socket_path, launcher_pid=1, hostname=this_host(), njobs=njobs,
+        spool_dir=str(work / sweep_id / ".tsq" / sweep_id),
+        backend_record={"binary": shutil.which("tsp") or "ts", "socket": socket_path},
+        launcher_pid=1, hostname=this_host(), njobs=njobs,
     )  # fmt: skip
 
 
 def jobs_of(sweep_id: str, njobs: int, state: str) -> list[Job]:
     return [
         Job(num=n, overrides=[f"x={n}", "model=small"], label=f"bench/{sweep_id}/{n}",
-            ts_id=n, state=state, updated_at=time.time(), exit_code=0 if state == "completed"
+            queue_id=n, state=state, updated_at=time.time(), exit_code=0 if state == "completed"
             else None)
         for n in range(njobs)
     ]  # fmt: skip

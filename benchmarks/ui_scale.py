@@ -40,7 +40,7 @@ def big_sweep(path, work, sock) -> tuple[str, float]:
     sweep = sweep_of("big000000001", work, sock, JOBS, 60)
     jobs = [
         Job(num=n, overrides=[f"lr={(n // 100) / 1000}", f"seed={n % 100}"],
-            label=f"bench/{sweep.id}/{n}", ts_id=n, state="queued", updated_at=time.time())
+            label=f"bench/{sweep.id}/{n}", queue_id=n, state="queued", updated_at=time.time())
         for n in range(JOBS)
     ]  # fmt: skip
     store.add_sweep(sweep, jobs)

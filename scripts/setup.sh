@@ -22,7 +22,7 @@ command -v make >/dev/null 2>&1 || missing="$missing make"
 # Only the binaries: the tests never use (nor start) the system-wide cluster.
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing="$missing postgresql"
 # Debian's headless browser and its WebDriver: the page of `tsq ui` is tested in a real browser
-# (tests/test_ui_browser.py); no browser is ever downloaded.
+# (tests/ui/test_ui_browser.py); no browser is ever downloaded.
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v chromedriver >/dev/null 2>&1 || missing="$missing chromium-driver"
 if [ -n "$missing" ]; then

@@ -257,6 +257,14 @@ def db_rows(location: str, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in connection.exec_driver_sql(sql)]
 
 
+def db_execute(location: str, *statements: str) -> None:
+    """Write straight into the store's database, past tsq (one transaction)."""
+    with _connect(location) as connection:
+        for sql in statements:
+            connection.exec_driver_sql(sql)
+        connection.commit()
+
+
 def db_tables(location: str) -> set[str]:
     with _connect(location) as connection:
         return set(inspect(connection).get_table_names())

@@ -5,10 +5,16 @@ under a file lock, since the two xdist workers may both get there first. It skip
 cluster cannot be started (not root and no Slurm, no apt, a start that fails), saying why. Tests
 tag their jobs with `cluster.job_name(...)` (unique per worker and test) and teardown cancels
 only the jobs carrying this session's tag, never anyone else's.
+
+The cluster is shared by every xdist worker (and by any other pytest session on the machine), so
+a test that stops its controller (`controller_down`) would fail the launches of tests running
+beside it. Every test that uses the cluster holds its use lock shared for its whole run; an
+outage takes it exclusive, so it waits for the tests running beside it to end, and they for it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -29,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "slurm.sh"
 DIR = Path(os.environ.get("TSQ_SLURM_DIR", "/tmp/tsq-slurm"))
 CONF = DIR / "slurm.conf"
+USE_LOCK = DIR / "tests-use.lock"  # shared while a test uses the cluster, exclusive for an outage
 START_TIMEOUT = 600  # an apt-get install on a busy machine, behind another worker's lock
 
 
@@ -42,6 +49,7 @@ class SlurmCluster:
     tag: str
     env: dict[str, str] = field(repr=False)
     max_array_size: int = 1001
+    use: int | None = field(default=None, repr=False)  # the use lock, while a test runs
 
     def job_name(self, what: str) -> str:
         """A job name no other worker or test run uses: `tsq-test-<tag>-<what>`."""
@@ -71,6 +79,17 @@ class SlurmCluster:
         """slurmctld stopped (SIGTERM: it saves its state; running jobs run on under slurmd)
         for the body, then started again and answering. Killed daemons stay zombies here
         (PID 1 does not reap), so "stopped" is read from /proc, not `kill -0`."""
+        assert self.use is not None, "controller_down runs inside a test that uses the cluster"
+        fcntl.flock(self.use, fcntl.LOCK_UN)  # from shared to exclusive: not atomic, and
+        fcntl.flock(self.use, fcntl.LOCK_EX)  # need not be (nothing was changed meanwhile)
+        try:
+            with self._stopped():
+                yield
+        finally:
+            fcntl.flock(self.use, fcntl.LOCK_SH)
+
+    @contextmanager
+    def _stopped(self) -> Iterator[None]:
         pidfile = DIR / "run" / "slurmctld.pid"
         pid = int(pidfile.read_text().split()[0])
         os.kill(pid, signal.SIGTERM)
@@ -114,8 +133,21 @@ def _start(env: dict[str, str]) -> str | None:
     return None
 
 
+@pytest.fixture
+def slurm_cluster(slurm_session: SlurmCluster) -> Iterator[SlurmCluster]:
+    """The cluster, for one test: its use lock held shared for the test's run."""
+    with open(USE_LOCK, "a+b") as use:
+        fcntl.flock(use, fcntl.LOCK_SH)
+        slurm_session.use = use.fileno()
+        try:
+            yield slurm_session
+        finally:
+            slurm_session.use = None
+            fcntl.flock(use, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
-def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
+def slurm_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
     env = {**os.environ, "SLURM_CONF": str(CONF), "TSQ_SLURM_DIR": str(DIR)}
     # One lock for every xdist worker: the directory pytest shares between them.
     shared = tmp_path_factory.getbasetemp().parent

@@ -44,6 +44,13 @@ def test_the_source_keeps_every_contract() -> None:
         ("tsq/refresh/decide.py", "import subprocess", "do no I/O"),
         ("tsq/backends/tslist.py", "from tsq.store import Job", "do no I/O"),
         ("tsq/files/spool.py", "import tsq.refresh.update", "layers"),
+        ("tsq/options.py", "from tsq.errors import TsqError", "import nothing of tsq"),
+        ("tsq/launch/launcher.py", "import tsq.backends.slurm", "only backends/ names a queue"),
+        (
+            "tsq/refresh/update.py",
+            "from tsq.backends.ts import TsBackend",
+            "only backends/ names a queue",
+        ),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(
@@ -59,3 +66,19 @@ def test_a_forbidden_import_breaks_its_contract(
     assert done.returncode != 0
     broken = [row for row in done.stdout.splitlines() if " BROKEN" in row]
     assert any(contract in row for row in broken), done.stdout[-3000:]
+
+
+def test_the_options_contract_names_every_module_of_tsq() -> None:
+    """import-linter cannot forbid a source's own package, so the options' contract lists
+    tsq's modules one by one: a module added later must be on that list."""
+    import tomllib
+
+    contracts = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (contract,) = [c for c in contracts["contracts"] if c.get("source_modules") == ["tsq.options"]]
+    modules = {
+        f"tsq.{path.stem}"
+        for path in (REPO / "tsq").iterdir()
+        if (path.suffix == ".py" or (path / "__init__.py").exists())
+        and path.stem not in ("__init__", "options", "__main__")
+    }
+    assert set(contract["forbidden_modules"]) == modules

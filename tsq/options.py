@@ -9,42 +9,8 @@ but the standard library.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
-
-
-@dataclass(frozen=True)
-class TsOptions:
-    """How each job is queued; kept in the batch spec's header so that every attempt, retries
-    included, is queued alike whatever shell runs `tsq retry`: the same slots and GPUs, in the
-    launch's working directory (`cwd`) with the launch's whole environment (`env`: the launching
-    shell's plus `hydra.launcher.env`). Specs from before `cwd` was recorded hold only the extra
-    variables in `env` (see `job_environment`). The variables named in `env_pass` are left out
-    of `env` (secrets: the spec is a file): each queueing takes them from its own process's
-    environment, the launch's or the retry's."""
-
-    slots: int = 1
-    gpus: int = 0
-    env: dict[str, str] = field(default_factory=dict)
-    cwd: str | None = None
-    # Slurm: `SlurmLaunchOptions.slurm_options` (hydra-submitit-launcher's names); empty for ts.
-    slurm: dict[str, Any] = field(default_factory=dict)
-    env_pass: list[str] = field(default_factory=list)
-
-    def as_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def job_environment(self) -> dict[str, str]:
-        """The environment the job runs in: what the spec recorded, and the `env_pass`
-        variables of this process (which never were in the spec)."""
-        passed = {name: os.environ[name] for name in self.env_pass if name in os.environ}
-        if self.cwd is None:  # an older spec: `env` holds only the extra variables
-            return {**os.environ, **self.env}
-        return {**self.env, **passed}
-
-    def unset_passed(self) -> list[str]:
-        """The `env_pass` variables this process does not have: its jobs would run without."""
-        return [name for name in self.env_pass if name not in os.environ]
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 
 
 @dataclass
@@ -85,15 +51,17 @@ class CommonOptions:
     # Files larger than this (MB: data, checkpoints) are linked live, not copied, in the snapshot.
     snapshot_max_file_mb: float = 2.0
 
-    @property
-    def ts(self) -> TsOptions:
-        """How this launch queues its jobs (kept in the batch spec), with the launching
-        process's cwd and environment."""
+    # The queue the jobs go to: its name in `tsq.backends`' registry.
+    queue: ClassVar[str]
+
+    def queueing(self) -> dict[str, Any]:
+        """How this launch queues its jobs (`tsq.backends.queueing.QueueOptions`' fields, kept
+        in the batch spec), with the launching process's cwd and environment."""
         raise NotImplementedError
 
-    def backend(self) -> Any:
-        """The queue the jobs go to (`tsq.backends.Backend`), found and checked."""
-        raise NotImplementedError
+    def queue_location(self) -> dict[str, Any]:
+        """Where the queue is, as its backend's `detect` takes it (`tsq.backends.detect`)."""
+        return {}
 
     @classmethod
     def from_config(cls, options: dict[str, Any]) -> Any:
@@ -102,10 +70,10 @@ class CommonOptions:
         env_pass = [str(name) for name in options.get("env_pass") or []]
         return cls(**{**options, "env": env, "env_pass": env_pass})
 
-    def _queueing(self, **backend: Any) -> TsOptions:
-        """`ts`: the launch's cwd and environment, less the `env_pass` variables."""
+    def _queueing(self, **backend: Any) -> dict[str, Any]:
+        """`queueing`: the launch's cwd and environment, less the `env_pass` variables."""
         recorded = {k: v for k, v in os.environ.items() if k not in self.env_pass}
-        return TsOptions(
+        return dict(
             env={**recorded, **self.env}, cwd=os.getcwd(), env_pass=list(self.env_pass), **backend
         )
 
@@ -127,14 +95,13 @@ class LaunchOptions(CommonOptions):
     # queued as these end (`tsq.ops.feed`).
     max_queued: int = 500
 
-    @property
-    def ts(self) -> TsOptions:
+    queue: ClassVar[str] = "ts"
+
+    def queueing(self) -> dict[str, Any]:
         return self._queueing(slots=self.slots, gpus=self.gpus)
 
-    def backend(self) -> Any:
-        from tsq.backends.ts import TsBackend
-
-        return TsBackend.detect(self.binary, self.socket)
+    def queue_location(self) -> dict[str, Any]:
+        return {"binary": self.binary, "socket": self.socket}
 
 
 @dataclass
@@ -189,14 +156,10 @@ class SlurmLaunchOptions(CommonOptions):
             if f.name not in own
         }
 
-    @property
-    def ts(self) -> TsOptions:
+    queue: ClassVar[str] = "slurm"
+
+    def queueing(self) -> dict[str, Any]:
         return self._queueing(slurm=self.slurm_options)
-
-    def backend(self) -> Any:
-        from tsq.backends.slurm import SlurmBackend
-
-        return SlurmBackend.detect()
 
 
 def _plain(value: Any) -> Any:

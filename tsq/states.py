@@ -95,7 +95,7 @@ class JobUpdate:
     started_at: float | None = None
     ended_at: float | None = None
     output_dir: str | None = None
-    ts_id: int | None = None
+    queue_id: int | None = None
     server_id: str | None = None
     result_summary: str | None = None
     release: bool = False

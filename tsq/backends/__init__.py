@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:  # the barrier and the runner import this package without the store
-    from tsq.options import TsOptions
+    from tsq.backends.queueing import QueueOptions
     from tsq.store import Sweep
 
 
@@ -64,7 +64,7 @@ class JobRef:
     """One job attempt as a queue needs it to queue or find it: its number, attempt, label
     (unique to the attempt), the queue id recorded for it (None until it is recorded) and
     where in that submission it is (`Queued.place`). A `tsq.store.Job` has the same attributes
-    (`ts_id` for `queue_id`, `server_id` for `place`): `JobRef.of`."""
+    (`queue_id` for `queue_id`, `server_id` for `place`): `JobRef.of`."""
 
     num: int
     attempt: int
@@ -74,7 +74,7 @@ class JobRef:
 
     @classmethod
     def of(cls, job: Any) -> JobRef:
-        return cls(job.num, job.attempt, job.label, job.ts_id, job.server_id)
+        return cls(job.num, job.attempt, job.label, job.queue_id, job.server_id)
 
 
 class Queued(NamedTuple):
@@ -126,18 +126,23 @@ class Queue(Protocol):
 class Backend(Protocol):
     """A queue that tsq can put jobs in (frozen and hashable: refreshes group jobs by it)."""
 
-    name: str
+    name: str  # its name in the registry and in `<name>:ID` (`depends_on=ts:12`)
     title: str  # "task-spooler": in messages
+    where: str  # "the ts server on /tmp/socket": in messages
+    # Whether a job can wait for any number of others (Slurm's afterany) or for one only (ts):
+    # `tsq.launch.depends`.
+    waits_for_many: bool
 
-    def recorded(self) -> dict[str, str]:
-        """What a sweep records to get this backend back (`Sweep` columns; `from_record`)."""
+    def recorded(self) -> dict[str, Any]:
+        """What a sweep records to get this backend back (`Sweep` columns: `backend`,
+        `backend_variant` and the queue's own `backend_record`; `from_record`)."""
         ...
 
     def describe(self) -> str:
         """Where the jobs went, for the launcher's summary ("ts socket : /tmp/socket")."""
         ...
 
-    def check_resources(self, options: TsOptions) -> None:
+    def check_resources(self, options: QueueOptions) -> None:
         """Refuse (BackendError) what this queue cannot honour, before anything is queued."""
         ...
 
@@ -145,7 +150,7 @@ class Backend(Protocol):
         self,
         argv: Sequence[str],
         label: str,
-        options: TsOptions,
+        options: QueueOptions,
         *,
         after: int | None = None,
         pass_fds: Sequence[int] = (),
@@ -159,7 +164,7 @@ class Backend(Protocol):
         self,
         spec: Path,
         jobs: Sequence[JobRef],
-        options: TsOptions,
+        options: QueueOptions,
         *,
         after: Sequence[int] = (),
         hold: Callable[[JobRef], int],
@@ -214,6 +219,27 @@ class Backend(Protocol):
 _REGISTRY = {"ts": "tsq.backends.ts:TsBackend", "slurm": "tsq.backends.slurm:SlurmBackend"}
 
 
+def _backend_class(name: str) -> Any:
+    import importlib
+
+    from tsq.errors import TsqError
+
+    where = _REGISTRY.get(name)
+    if where is None:
+        raise TsqError(
+            f"jobs were queued with the {name!r} backend, which this tsq does not know; upgrade tsq"
+        )
+    module, attribute = where.split(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def detect(name: str, **location: Any) -> Backend:
+    """The queue `name` (`tsq.options.CommonOptions.queue`) at `location` (its
+    `queue_location()`), found and checked: a launch's backend."""
+    backend: Backend = _backend_class(name).detect(**location)
+    return backend
+
+
 def backend_for(sweep: Sweep) -> Backend:
     """The backend a recorded sweep was queued with, as recorded (not detected again)."""
     return from_record({column.key: getattr(sweep, column.key) for column in sweep.__table__.c})
@@ -221,16 +247,5 @@ def backend_for(sweep: Sweep) -> Backend:
 
 def from_record(record: Mapping[str, Any]) -> Backend:
     """A backend from what it `recorded()` (a sweep's columns, a barrier's watch list)."""
-    import importlib
-
-    from tsq.errors import TsqError
-
-    where = _REGISTRY.get(record["backend"])
-    if where is None:
-        raise TsqError(
-            f"jobs were queued with the {record['backend']!r} backend, which this tsq does not "
-            "know; upgrade tsq"
-        )
-    module, name = where.split(":")
-    backend: Backend = getattr(importlib.import_module(module), name).of_record(record)
+    backend: Backend = _backend_class(record["backend"]).of_record(record)
     return backend

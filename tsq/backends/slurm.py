@@ -4,7 +4,7 @@ Every job of a batch is one task of an array, running the same job runner as ts 
 (`tsq.files.commands.runner_argv`). A batch takes as many arrays as the cluster's `MaxArraySize`
 needs (`split_arrays`): a task id is the job's number below that size, else its offset from the
 array's first job, and the batch script adds that offset back (`task_word`). The store keeps the
-array's job id in `ts_id` and the task id in `server_id` (`Queued.place`; none recorded: the
+array's job id in `queue_id` and the task id in `server_id` (`Queued.place`; none recorded: the
 job's number, as before arrays were split): together they name the task (`<array id>_<task>`).
 `slurmlist` parses what the clients print; this module runs them, always bounded in time
 (Slurm's clients retry forever when the controller is down).
@@ -56,7 +56,7 @@ from tsq.files.spool import SpoolDir
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from tsq.options import TsOptions
+    from tsq.backends.queueing import QueueOptions
 
 TIMEOUT = 60.0  # seconds for one client call
 TASK = "$SLURM_ARRAY_TASK_ID"
@@ -303,6 +303,12 @@ class SlurmBackend:
     conf: str = ""
     name: str = "slurm"
     title: str = "Slurm"
+    # `--dependency=afterany:<id>:<id>...`: a sweep dependency waits for the sweep's jobs.
+    waits_for_many: bool = True
+
+    @property
+    def where(self) -> str:
+        return f"Slurm cluster {self.cluster}"
 
     @classmethod
     def detect(cls) -> SlurmBackend:
@@ -331,15 +337,15 @@ class SlurmBackend:
             return False
 
     @classmethod
-    def of_record(cls, record: Mapping[str, str | None]) -> SlurmBackend:
-        return cls(cluster=record.get("backend_variant") or "", conf=record.get("ts_socket") or "")
+    def of_record(cls, record: Mapping[str, Any]) -> SlurmBackend:
+        where = record["backend_record"]
+        return cls(cluster=record.get("backend_variant") or "", conf=where.get("conf") or "")
 
-    def recorded(self) -> dict[str, str]:
+    def recorded(self) -> dict[str, Any]:
         return {
             "backend": self.name,
             "backend_variant": self.cluster,
-            "ts_binary": "sbatch",
-            "ts_socket": self.conf,
+            "backend_record": {"conf": self.conf},
         }
 
     def describe(self) -> str:
@@ -390,7 +396,7 @@ class SlurmBackend:
         spec: Path,
         attempt: int,
         name: str,
-        options: TsOptions,
+        options: QueueOptions,
         extra: list[str],
         offset: int = 0,
     ) -> str:
@@ -404,7 +410,7 @@ class SlurmBackend:
         options_ = [*directives(slurm, name, output, error), *extra]
         return batch_script(options_, setup, command, shell=(num, RESTART))
 
-    def check_resources(self, options: TsOptions) -> None:
+    def check_resources(self, options: QueueOptions) -> None:
         """Refuse what tsq does not do, then ask `sbatch --test-only` (~40 ms) whether
         Slurm accepts the options: its own message, in one line, before anything is queued."""
         why = refusal(options.slurm)
@@ -415,7 +421,7 @@ class SlurmBackend:
         if done.returncode != 0:
             raise BackendError(f"Slurm refuses these options: {sbatch_error(done.stderr)}")
 
-    def _sbatch(self, script: str, options: TsOptions, pass_fds: Sequence[int] = ()) -> int:
+    def _sbatch(self, script: str, options: QueueOptions, pass_fds: Sequence[int] = ()) -> int:
         done = self._run(
             ["sbatch", "--parsable"],
             "sbatch",
@@ -436,7 +442,7 @@ class SlurmBackend:
         self,
         argv: Sequence[str],
         label: str,
-        options: TsOptions,
+        options: QueueOptions,
         *,
         after: int | None = None,
         pass_fds: Sequence[int] = (),
@@ -449,7 +455,7 @@ class SlurmBackend:
         self,
         spec: Path,
         jobs: Sequence[JobRef],
-        options: TsOptions,
+        options: QueueOptions,
         *,
         after: Sequence[int] = (),
         hold: Callable[[JobRef], int],
@@ -487,7 +493,7 @@ class SlurmBackend:
         attempt: int,
         jobs: list[JobRef],
         offset: int,
-        options: TsOptions,
+        options: QueueOptions,
         after: Sequence[int],
         hold: Callable[[JobRef], int],
     ) -> int:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tsq.backends import JobRef, Queued, QueueRow, RowState, Stopped
 from tsq.backends.tsclient import FORK, Spooler, server_id
@@ -23,7 +23,7 @@ from tsq.files.safeio import make_private_dir
 from tsq.files.spool import SpoolDir
 
 if TYPE_CHECKING:
-    from tsq.options import TsOptions
+    from tsq.backends.queueing import QueueOptions
 
 _STATES = {
     "queued": RowState.QUEUED,
@@ -68,7 +68,7 @@ class TsQueue:
 
     @property
     def where(self) -> str:
-        return f"the ts server on {self.client.socket}"
+        return TsBackend(self.client.binary, self.client.socket).where
 
     @cached_property
     def by_label(self) -> dict[str, QueueRow]:
@@ -98,6 +98,12 @@ class TsBackend:
     variant: str = "task-spooler"
     name: str = "ts"
     title: str = "task-spooler"
+    # A ts job waits for one other (`-D`): a sweep dependency waits for a barrier job.
+    waits_for_many: bool = False
+
+    @property
+    def where(self) -> str:
+        return f"the ts server on {self.socket}"
 
     @classmethod
     def detect(cls, binary: str, socket: str | None) -> TsBackend:
@@ -107,34 +113,34 @@ class TsBackend:
         return cls(found.binary, found.socket, found.variant)
 
     @classmethod
-    def of_record(cls, record: Mapping[str, str | None]) -> TsBackend:
-        binary, socket = record["ts_binary"], record["ts_socket"]
-        assert binary is not None and socket is not None
-        return cls(binary, socket, record.get("backend_variant") or "task-spooler")
+    def of_record(cls, record: Mapping[str, Any]) -> TsBackend:
+        where = record["backend_record"]
+        return cls(
+            where["binary"], where["socket"], record.get("backend_variant") or "task-spooler"
+        )
 
     @cached_property
     def client(self) -> Spooler:
         return Spooler(self.binary, self.socket, version="", variant=self.variant)
 
-    def recorded(self) -> dict[str, str]:
+    def recorded(self) -> dict[str, Any]:
         return {
             "backend": self.name,
             "backend_variant": self.variant,
-            "ts_binary": self.binary,
-            "ts_socket": self.socket,
+            "backend_record": {"binary": self.binary, "socket": self.socket},
         }
 
     def describe(self) -> str:
         return f"ts socket : {self.socket}"
 
-    def check_resources(self, options: TsOptions) -> None:
+    def check_resources(self, options: QueueOptions) -> None:
         self.client.check_resources(slots=options.slots, gpus=options.gpus)
 
     def submit(
         self,
         argv: Sequence[str],
         label: str,
-        options: TsOptions,
+        options: QueueOptions,
         *,
         after: int | None = None,
         pass_fds: Sequence[int] = (),
@@ -154,7 +160,7 @@ class TsBackend:
         self,
         spec: Path,
         jobs: Sequence[JobRef],
-        options: TsOptions,
+        options: QueueOptions,
         *,
         after: Sequence[int] = (),
         hold: Callable[[JobRef], int],

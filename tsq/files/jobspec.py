@@ -209,13 +209,14 @@ def unwrapped_attribute(module: str, qualname: str) -> Any:
 
 def write_spec(
     path: Path,
-    ts_options: dict[str, Any],
+    queue_options: dict[str, Any],
     batch: BatchSpec,
     configs: Mapping[int, bytes],
     code: CodeSpec,
 ) -> None:
-    """Write the spec file; `configs` are the jobs' pickled configs, by job num (none when
-    the jobs compose their own: `batch.compose`)."""
+    """Write the spec file; `queue_options` say how its jobs are queued
+    (`tsq.backends.queueing.QueueOptions`), `configs` are the jobs' pickled configs, by job num
+    (none when the jobs compose their own: `batch.compose`)."""
     payload = pickled(batch, "the task function or a registered resolver", code.top_level)
     offsets: dict[str, list[int]] = {}
     position = len(payload)
@@ -229,7 +230,7 @@ def write_spec(
         "top_level": code.top_level,
         "snapshot": code.snapshot,
         "main_module": code.main_module,
-        "ts": ts_options,
+        "queue": queue_options,
         "payload": len(payload),
         "configs": offsets,
         "compose": isinstance(batch, BatchSpec) and batch.compose is not None,
@@ -272,6 +273,14 @@ def read_header(path: Path) -> dict[str, Any]:
             return _header(path, f)
     except OSError as e:
         raise SpecError(f"cannot read job spec {path}: {e.strerror}") from e
+
+
+def queue_options(header: dict[str, Any]) -> dict[str, Any]:
+    """How the spec's jobs are queued (`QueueOptions`' fields), from its header: under "queue",
+    or "ts" in specs written before tsq 0009's rename (jobs queued by an older tsq are still
+    retried and fed alike)."""
+    options: dict[str, Any] = header.get("queue", header.get("ts", {}))
+    return options
 
 
 def read_job(path: Path, num: int, prepare: Callable[[CodeSpec], None] | None = None) -> JobSpec:

@@ -27,6 +27,7 @@ from tsq.files.jobspec import (
     OutputDir,
     ToCompose,
     pickled,
+    queue_options,
     read_header,
     read_job,
     write_spec,
@@ -47,7 +48,7 @@ def write_retry_spec(
     configs = {
         num: pickled(_Config(str(launched), num, dirs.get(num)), "the job's config") for num in nums
     }
-    write_spec(path, header["ts"], _Batch(str(launched), nums[0]), configs, code)  # type: ignore[arg-type]
+    write_spec(path, queue_options(header), _Batch(str(launched), nums[0]), configs, code)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -54,13 +54,16 @@ def _ref(job: dict[str, Any]) -> JobRef:
 
 
 def _recorded(watch: dict[str, Any]) -> dict[str, Any]:
-    """The watched sweep's backend; a watch list written before backends were recorded names
-    a ts binary and socket."""
-    return watch.get("backend") or {
-        "backend": "ts",
-        "ts_binary": watch["ts_binary"],
-        "ts_socket": watch["ts_socket"],
-    }
+    """The watched sweep's backend (`Backend.recorded`). Watch lists queued by older versions
+    name it in the store's old columns: a ts binary and socket (in the list itself before
+    backends were recorded; before revision 0009, `ts_socket` held a Slurm sweep's SLURM_CONF)."""
+    recorded = watch.get("backend") or {"backend": "ts", **watch}
+    if "backend_record" in recorded:
+        return recorded
+    old = {"binary": recorded["ts_binary"], "socket": recorded["ts_socket"]}
+    if recorded["backend"] == "slurm":
+        old = {"conf": recorded["ts_socket"]}
+    return {**recorded, "backend_record": old}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,7 @@ from typing import Any
 from hydra.core.utils import JobReturn
 
 from tsq.backends import backend_for
+from tsq.backends.queueing import QueueOptions
 from tsq.errors import TsqError
 from tsq.files.commands import barrier_argv
 from tsq.files.jobspec import BatchSpec, CodeSpec, ComposeSpec, write_spec
@@ -35,6 +36,7 @@ from tsq.launch.adopt import write_record
 from tsq.launch.compose import record_composes
 from tsq.launch.configdirs import file_dirs, freeze
 from tsq.launch.defaultdir import sweep_dir_of
+from tsq.launch.depends import resolve
 from tsq.launch.snapshot import (
     Limits,
     Provenance,
@@ -45,11 +47,11 @@ from tsq.launch.snapshot import (
     snapshot_store,
     take,
 )
-from tsq.launch.submit import require_passed, submit_jobs
+from tsq.launch.submit import open_queue, require_passed, submit_jobs
 from tsq.launch.sweepdir import claim_sweep_dir, release_sweep_dir
 from tsq.launch.sweeper import TSQ_SWEEPER
 from tsq.ops.feed import FeedPlan, room, start_feeder
-from tsq.options import CommonOptions, TsOptions
+from tsq.options import CommonOptions
 from tsq.render.words import next_command, plural
 from tsq.states import JobState
 from tsq.store import (
@@ -76,7 +78,7 @@ class PendingJob:
 
     sweep_id: str
     num: int
-    ts_id: int | None  # None: held in the store until the queue has room (`tsq.ops.feed`)
+    queue_id: int | None  # None: held in the store until the queue has room (`tsq.ops.feed`)
     label: str
 
 
@@ -203,17 +205,13 @@ class SweepLauncher:
             for entry in hydra_context.config_loader.get_search_path().get_path()
         ]
         self.compose: ComposeSpec | None = None
-        self.backend = options.backend()
-        self.backend.check_resources(options.ts)
-        require_passed(options.ts, "launch")
+        self.backend, self.queueing = open_queue(options)
+        require_passed(self.queueing, "launch")
         # A launcher that waits for its jobs (wait=true) rides out a database server's restart.
         patience = LONG_PATIENCE_S if options.wait else PATIENCE_S
         self.store = Store.open(options.store, create=True, patience=patience)
-        if self.backend.name == "slurm":
-            self.after, self.after_sweep = self._slurm_dependency(options.depends_on), None
-        else:
-            after_ts_job, self.after_sweep = self._dependency(options.depends_on)
-            self.after = () if after_ts_job is None else (after_ts_job,)
+        dependency = resolve(options.depends_on, self.backend, self.store, self._after_sweep)
+        self.after, self.after_sweep = dependency.after, dependency.sweep
         self.sweep: Sweep | None = None
         self._feeding = 0  # the feeder's pid, once started (`tsq.ops.feed`)
         # ts only: how many of the sweep's jobs may wait in the queue at once (`tsq.ops.feed`)
@@ -241,63 +239,6 @@ class SweepLauncher:
         atexit.register(self._release_if_unrecorded)
         freeze_imports()  # last: Hydra composes the sweep's jobs next (before `launch`)
 
-    def _dependency(self, depends_on: str | None) -> tuple[int | None, Sweep | None]:
-        """`depends_on`: `ts:ID`, a ts job on this launcher's socket, or `sweep:REF`, a sweep in
-        the store (id, unique id prefix or sweep dir).
-
-        The plain forms stay for what cannot be misread: a number is a ts job id, anything
-        else a sweep. Sweep ids are hex, so a number may also be the start of one: that is
-        refused, whatever the queue and store hold today, rather than guessed.
-        """
-        if depends_on is None:
-            return None, None
-        if depends_on.startswith("ts:"):
-            return self._after_ts_job(depends_on, depends_on.removeprefix("ts:")), None
-        if depends_on.startswith("sweep:"):
-            return None, self._after_sweep(depends_on.removeprefix("sweep:"))
-        if not depends_on.isdigit():
-            return None, self._after_sweep(depends_on)
-        sweeps = [sweep.id for sweep in self.store.sweeps() if sweep.id.startswith(depends_on)]
-        if sweeps:
-            shown = ", ".join(sweeps[:2]) + (", ..." if len(sweeps) > 2 else "")
-            raise TsqError(
-                f"depends_on={depends_on} is ambiguous: ts job {depends_on}, or the start of "
-                f"sweep {shown}; write depends_on=ts:{depends_on} or "
-                f"depends_on=sweep:{depends_on}"
-            )
-        return self._after_ts_job(depends_on, depends_on), None
-
-    def _slurm_dependency(self, depends_on: str | None) -> tuple[int, ...]:
-        """`depends_on` on Slurm: `slurm:ID` (or a plain number), a job the cluster knows, or
-        `sweep:REF`, every unfinished job of a sweep queued in this cluster; the jobs then
-        start after those end, however they end (`--dependency=afterany`)."""
-        if depends_on is None:
-            return ()
-        ref = depends_on.removeprefix("slurm:")
-        if ref.isascii() and ref.isdigit() and not depends_on.startswith("sweep:"):
-            if not self.backend.has_job(int(ref)):
-                raise TsqError(f"depends_on={depends_on}: Slurm has no job {ref}")
-            return (int(ref),)
-        sweep = self._after_sweep(depends_on.removeprefix("sweep:"))
-        if sweep.backend != "slurm":
-            raise TsqError(
-                f"depends_on={depends_on}: sweep {sweep.id} was queued in {sweep.backend}, "
-                "not Slurm; a Slurm job can only wait for Slurm jobs"
-            )
-        ids = {j.ts_id for j in self.store.jobs([sweep.id]) if not j.state.terminal}
-        return tuple(sorted(i for i in ids if i is not None))
-
-    def _after_ts_job(self, depends_on: str, ts_id: str) -> int:
-        """The ts job `ts_id`, which must be in this launcher's queue: ts would skip a job that
-        depends on an id it does not know."""
-        if not (ts_id.isascii() and ts_id.isdigit()):
-            raise TsqError(f"depends_on={depends_on}: {ts_id!r} is not a ts job id (a number)")
-        if not self.backend.has_job(int(ts_id)):
-            raise TsqError(
-                f"depends_on={depends_on}: task-spooler on {self.backend.socket} has no job {ts_id}"
-            )
-        return int(ts_id)
-
     def _after_sweep(self, ref: str) -> Sweep:
         """The sweep `ref` names, refreshed so the barrier watches only its unfinished jobs."""
         from tsq.refresh.update import refresh
@@ -317,7 +258,7 @@ class SweepLauncher:
         return self.backend.submit(
             barrier_argv(path),
             barrier_label(sweep.task_name, sweep.id, self.after_sweep.id),
-            TsOptions(),
+            QueueOptions(),
         )
 
     def _release_if_unrecorded(self) -> None:
@@ -438,7 +379,7 @@ class SweepLauncher:
         spec_path = self.spool.spec(initial_job_idx)
         composes = self.composes
         configs = {} if composes is None else {n: composes.take(ov) for n, ov in overrides.items()}
-        queueing = self.options.ts
+        queueing = self.queueing
         write_spec(
             spec_path,
             queueing.as_json(),
@@ -614,7 +555,7 @@ def watch_list(store: Store, sweep: Sweep) -> dict[str, Any] | None:
                 "num": job.num,
                 "attempt": job.attempt,
                 "label": job.label,
-                "queue_id": job.ts_id,
+                "queue_id": job.queue_id,
                 "result": str(spool.result_json(job.num, job.attempt)),
             }
             for job in active

@@ -21,6 +21,7 @@ from omegaconf import OmegaConf, open_dict
 
 from tsq.errors import TsqError
 from tsq.launch.launcher import BASIC_SWEEPER, PendingJobReturn, sweeper_of
+from tsq.launch.submit import open_queue
 from tsq.launch.sweeper import TSQ_SWEEPER
 from tsq.options import CommonOptions
 from tsq.render.words import plural
@@ -41,8 +42,7 @@ class DryRun:
                 f"{sweeper} proposes its "
                 "jobs from the results of earlier ones, which a dry run does not have"
             )
-        self.backend = options.backend()
-        self.backend.check_resources(options.ts)
+        self.backend, _ = open_queue(options)
         self.config = config
         self.loader = hydra_context.config_loader
         self.shown = False

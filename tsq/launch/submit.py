@@ -14,10 +14,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from tsq.backends import Backend, JobRef
+from tsq.backends import Backend, JobRef, detect
+from tsq.backends.queueing import QueueOptions
 from tsq.errors import QueueRefused, StoreError, TsqError
 from tsq.files.lease import Lease, lease_part
-from tsq.options import TsOptions
+from tsq.options import CommonOptions
 from tsq.render.words import plural
 from tsq.states import JobState
 from tsq.store import Job, JobUpdate, Store, Sweep
@@ -26,7 +27,17 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 
-def require_passed(options: TsOptions, command: str) -> None:
+def open_queue(options: CommonOptions) -> tuple[Backend, QueueOptions]:
+    """The queue a launch's jobs go to, found and checked, and how each of its jobs is queued
+    (with the launching process's cwd and environment): refused, in one line, when the queue
+    cannot honour it, before anything is recorded."""
+    backend = detect(options.queue, **options.queue_location())
+    queueing = QueueOptions(**options.queueing())
+    backend.check_resources(queueing)
+    return backend, queueing
+
+
+def require_passed(options: QueueOptions, command: str) -> None:
     """Refuse to queue jobs that would run without a variable they take from the queueing
     shell (`env_pass`): its value is never stored, so this shell is the only place it is."""
     unset = options.unset_passed()
@@ -44,7 +55,7 @@ def submit_jobs(
     sweep: Sweep,
     spec: Path,
     jobs: list[Job],
-    options: TsOptions,
+    options: QueueOptions,
     lease: Lease,
     follow: str,
     after: Sequence[int] = (),

@@ -88,10 +88,10 @@ def feed(store: Store, held: list[Job], warnings: list[str]) -> int:
 
 def _feed_sweep(store: Store, spool: SpoolDir, sweep_id: str) -> int:
     from tsq.backends import backend_for
-    from tsq.files.jobspec import read_header
+    from tsq.backends.queueing import QueueOptions
+    from tsq.files.jobspec import queue_options, read_header
     from tsq.files.lease import Lease
     from tsq.launch.submit import submit_jobs
-    from tsq.options import TsOptions
 
     plan = FeedPlan.read(spool.root)
     if plan is None:
@@ -115,7 +115,7 @@ def _feed_sweep(store: Store, spool: SpoolDir, sweep_id: str) -> int:
                     by_spec[spool.spec_of(job.num)].append(job)
                 follow = f"tsq status {sweep_id}"
                 for spec, group in by_spec.items():
-                    options = TsOptions(**read_header(spec).get("ts", {}))
+                    options = QueueOptions(**queue_options(read_header(spec)))
                     submit_jobs(store, backend, sweep, spec, group, options, lease, follow, after)
             finally:
                 store.release(sweep_id, lease.token)

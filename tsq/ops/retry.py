@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tsq.backends import backend_for
+from tsq.backends.queueing import QueueOptions
 from tsq.errors import TsqError
-from tsq.files.jobspec import read_header
+from tsq.files.jobspec import queue_options, read_header
 from tsq.files.labels import make_label
 from tsq.files.retryspec import OutputDir, write_retry_spec
 from tsq.launch.submit import require_passed, submit_jobs
 from tsq.launch.sweepdir import RETRY_ADVICE, claim_sweep_dir
-from tsq.options import TsOptions
 from tsq.refresh.reach import refuse_elsewhere
 from tsq.states import JobState
 from tsq.store import Job, Store, Sweep
@@ -59,7 +59,9 @@ def retry(store: Store, sweep: Sweep, jobs: Sequence[Job], follow: str) -> list[
         specs = {job.num: spool.spec_of(job.num) for job in jobs}
     except FileNotFoundError as e:
         raise TsqError(f"cannot retry: {e} (was the sweep dir moved or deleted?)") from None
-    options = {spec: TsOptions(**read_header(spec).get("ts", {})) for spec in set(specs.values())}
+    options = {
+        spec: QueueOptions(**queue_options(read_header(spec))) for spec in set(specs.values())
+    }
     for queueing in options.values():
         backend.check_resources(queueing)
         require_passed(queueing, "run tsq retry")

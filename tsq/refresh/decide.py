@@ -121,12 +121,12 @@ def decide(job: Job, obs: Observation) -> JobUpdate | None:
     """
     update = _decide(job, obs)
     row = obs.row
-    if row is not None and obs.queue is not None and row.queue_id != job.ts_id:
+    if row is not None and obs.queue is not None and row.queue_id != job.queue_id:
         # Where in the queue it is: its array task (Slurm), else the queue instance (ts).
         place = str(row.task) if row.task is not None else obs.queue.server_id
         update = replace(
             update or JobUpdate.of(job, job.state),
-            ts_id=row.queue_id,
+            queue_id=row.queue_id,
             server_id=job.server_id or place,
         )
     if job.lease is not None and not obs.lease_held:
@@ -185,18 +185,18 @@ def _decide(job: Job, obs: Observation) -> JobUpdate | None:
     if queue.alive and not queue.complete:
         return None  # its row may be one the listing printed but could not read
     same_server = job.server_id is not None and queue.server_id == job.server_id
-    if job.ts_id is None:
+    if job.queue_id is None:
         why = f"never queued in {queue.name} (the command queueing it stopped before it did)"
     elif not queue.alive:
         why = f"{queue.where} is gone and the job left no result"
     elif job.server_id is not None and queue.server_id not in (None, job.server_id):
         why = (
-            f"{queue.where} was restarted since job {job.ts_id} was queued in it, and the job "
+            f"{queue.where} was restarted since job {job.queue_id} was queued in it, and the job "
             "left no result"
         )
     elif same_server and obs.began and not obs.started:
         why = (
-            f"{queue.name} ran job {job.ts_id} but it ended before tsq's runner started in it "
+            f"{queue.name} ran job {job.queue_id} but it ended before tsq's runner started in it "
             f"(could its Python not start?), and {queue.name} no longer lists it "
             f"({queue.forgetting})"
         )
@@ -206,13 +206,13 @@ def _decide(job: Job, obs: Observation) -> JobUpdate | None:
             JobState.CANCELLED,
             reason=(
                 f"removed from {queue.title}'s queue before it started "
-                f"({queue.name} job {job.ts_id})"
+                f"({queue.name} job {job.queue_id})"
             ),
             ended_at=time.time(),
         )
     else:
         why = (
-            f"{queue.name} no longer lists job {job.ts_id} ({queue.forgetting}) and the job "
+            f"{queue.name} no longer lists job {job.queue_id} ({queue.forgetting}) and the job "
             "left no result"
         )
     return JobUpdate.of(job, JobState.LOST, reason=why)

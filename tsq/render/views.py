@@ -123,7 +123,7 @@ def job_json(sweep: Sweep, job: Job, now: float) -> dict[str, Any]:
         "num": job.num,
         "state": job.state,
         "overrides": list(job.overrides),
-        "ts_id": job.ts_id,
+        "queue_id": job.queue_id,
         "label": job.label,
         "exit_code": job.exit_code,
         "signal": job.signal,
@@ -146,7 +146,7 @@ def attempt_json(attempt: Attempt) -> dict[str, Any]:
     return {
         "attempt": attempt.number,
         "state": attempt.state,
-        "ts_id": attempt.ts_id,
+        "queue_id": attempt.queue_id,
         "exit_code": attempt.exit_code,
         "signal": attempt.signal,
         "reason": attempt.reason,
@@ -168,7 +168,7 @@ def status_rows(jobs: Sequence[Job], now: float, *, attempts: bool = False) -> l
                 {
                     "NUM": j.num,
                     "STATE": run.state,
-                    "TS": run.ts_id,
+                    "ID": run.queue_id,
                     "EXIT": exit_text(run),
                     "TIME": duration(run, now),
                     "TRY": number,

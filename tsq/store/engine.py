@@ -47,7 +47,7 @@ T = TypeVar("T")
 # The newest migration in tsq/migrations/versions. Comparing it with the store's alembic_version
 # row lets `open_engine` skip importing alembic (slow) on every `status` call; a test keeps it in
 # step.
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 
 BUSY_TIMEOUT_S = 30.0
 # The files of a SQLite store at PATH are PATH + each of these.

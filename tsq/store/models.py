@@ -72,12 +72,12 @@ class Sweep(Base):
     sweep_dir: Mapped[str]
     spool_dir: Mapped[str]
     # The queue the jobs went to (`tsq.backends.backend_for`): its name, variant (for ts:
-    # "task-spooler" or "gpu-task-spooler"; None when not recorded), and for ts its binary
-    # and socket.
+    # "task-spooler" or "gpu-task-spooler"; for Slurm the cluster's name; None when not
+    # recorded), and where it is, in the backend's own terms (ts: {"binary", "socket"};
+    # Slurm: {"conf"}, the SLURM_CONF its clients used).
     backend: Mapped[str] = mapped_column(default="ts", server_default="ts")
     backend_variant: Mapped[str | None]
-    ts_binary: Mapped[str]
-    ts_socket: Mapped[str]
+    backend_record: Mapped[dict[str, Any]] = mapped_column(JSON)
     launcher_pid: Mapped[int]
     hostname: Mapped[str]  # the launch's host (`tsq.hosts.this_host`): its queue is there
     njobs: Mapped[int]
@@ -109,7 +109,7 @@ class AttemptColumns:
     """What one attempt of a job was: the job's row holds its latest, `attempts` the others."""
 
     label: Mapped[str]
-    ts_id: Mapped[int | None]
+    queue_id: Mapped[int | None]
     reason: Mapped[str | None]
     exit_code: Mapped[int | None]
     signal: Mapped[int | None]

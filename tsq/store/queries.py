@@ -175,13 +175,18 @@ class Store:
         self._end_claims(
             lease,
             {
-                "ts_id": bindparam("new_ts_id"),
+                "queue_id": bindparam("new_queue_id"),
                 "submitted_at": bindparam("new_submitted_at"),
                 "server_id": bindparam("new_server_id"),
             },
             [
-                {"job": job_id, "new_ts_id": ts_id, "new_submitted_at": at, "new_server_id": server}
-                for job_id, (ts_id, at, server) in submitted.items()
+                {
+                    "job": job_id,
+                    "new_queue_id": queue_id,
+                    "new_submitted_at": at,
+                    "new_server_id": server,
+                }
+                for job_id, (queue_id, at, server) in submitted.items()
             ],
         )
 

@@ -29,13 +29,13 @@ SEED_WORDS = ("seed",)
 
 # The `Job` fields the page reads, in the order `job_rows` selects them.
 ROW_FIELDS = (
-    "num", "state", "attempt", "ts_id", "exit_code", "signal", "reason", "submitted_at",
+    "num", "state", "attempt", "queue_id", "exit_code", "signal", "reason", "submitted_at",
     "started_at", "ended_at", "overrides", "output_dir", "result_summary",
 )  # fmt: skip
 
 
 # The row fields the page gets as they are, one list each.
-JOB_COLUMNS = ("num", "attempt", "ts_id", "reason", "submitted_at", "started_at", "ended_at")
+JOB_COLUMNS = ("num", "attempt", "queue_id", "reason", "submitted_at", "started_at", "ended_at")
 
 
 def job_rows(store: Store, sweep_id: str) -> list[Any]:

@@ -8,11 +8,13 @@ a CDN. The page is one template, `page.html`; the report inlines plotly.js and t
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from typing import Any
 
 from tsq.errors import TsqError
 from tsq.render.tables import strict_json
+from tsq.render.views import ORDER
 
 INSTALL = "pip install 'tsq[ui]'"
 
@@ -47,6 +49,8 @@ def html(static: dict[str, Any] | None = None, inline_js: str | None = None) -> 
     data = "null" if static is None else _script(strict_json(static))
     text = _template().replace("<!--PLOTLY-->", plotly, 1)
     text = text.replace("/*STATIC*/null", data, 1)
+    text = text.replace("/*STATES*/[]", json.dumps([str(s) for s in ORDER]), 1)
+    text = text.replace("/*TERMINAL*/[]", json.dumps([str(s) for s in ORDER if s.terminal]), 1)
     return text.encode("utf-8")
 
 

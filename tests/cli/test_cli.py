@@ -28,7 +28,7 @@ from tsq.hosts import this_host
 from tsq.store import Job, Store, Sweep, locate
 
 DAY = 24 * 3600
-JSON_KEYS = {"sweep", "num", "state", "overrides", "ts_id", "exit_code", "output_dir"}
+JSON_KEYS = {"sweep", "num", "state", "overrides", "queue_id", "exit_code", "output_dir"}
 STATES = {"queued", "running", "completed", "failed", "cancelled", "lost"}
 
 
@@ -85,8 +85,7 @@ def make_sweep(
         cwd=str(root),
         sweep_dir=str(sweep_dir),
         spool_dir=str(sweep_dir / ".tsq" / sweep_id),
-        ts_binary=binary or shutil.which("tsp") or "tsp",
-        ts_socket=socket,
+        backend_record={"binary": binary or shutil.which("tsp") or "tsp", "socket": socket},
         backend_variant=variant,
         launcher_pid=os.getpid(),
         hostname=this_host(),  # a sweep of this host: its queue is asked
@@ -121,10 +120,10 @@ def store(tmp_path: Path, ts_socket: str) -> Path:
     opened.add_sweep(
         make_sweep("abc123000001", tmp_path, ts_socket, created_at=now - 120, njobs=2),
         [
-            job(0, "completed", "lr=0.1", "model=a b", ts_id=3, exit_code=0,
+            job(0, "completed", "lr=0.1", "model=a b", queue_id=3, exit_code=0,
                 output_dir=str(tmp_path / "out" / "0"), started_at=now - 100,
                 ended_at=now - 90),
-            job(1, "failed", "lr=0.2", "model=a b", ts_id=4, exit_code=1,
+            job(1, "failed", "lr=0.2", "model=a b", queue_id=4, exit_code=1,
                 reason="ValueError: lr too big"),
         ],
     )  # fmt: skip
@@ -209,11 +208,11 @@ def test_status_json(cli: Cli, store: Path, tmp_path: Path) -> None:
         ("def000000003", 0, "completed", ["lr=0.4"]),
     ]
     first = rows[1]
-    assert (first["ts_id"], first["exit_code"]) == (3, 0)
+    assert (first["queue_id"], first["exit_code"]) == (3, 0)
     assert first["output_dir"] == str(tmp_path / "out" / "0")
     assert first["duration"] == pytest.approx(10)
     assert rows[2]["reason"] == "ValueError: lr too big"
-    assert rows[3]["ts_id"] is None and rows[3]["exit_code"] is None
+    assert rows[3]["queue_id"] is None and rows[3]["exit_code"] is None
 
 
 def test_status_lists_recent_sweeps_unless_all(cli: Cli, store: Path) -> None:
@@ -239,7 +238,7 @@ def test_old_sweep_with_a_running_job_is_still_listed(
         [tsp, "-L", label, "sleep", "60"], env=env, capture_output=True, text=True, timeout=10
     )
     assert queued.returncode == 0, queued.stderr
-    ts_id = int(queued.stdout)
+    queue_id = int(queued.stdout)
     try:
         old = make_sweep(
             "old000000004",
@@ -250,15 +249,17 @@ def test_old_sweep_with_a_running_job_is_still_listed(
             binary=ts_binary,
             variant="gpu-task-spooler" if ts_variant == "fork" else "task-spooler",
         )
-        Store.open(store).add_sweep(old, [job(0, "queued", "lr=0.5", ts_id=ts_id, label=label)])
+        Store.open(store).add_sweep(
+            old, [job(0, "queued", "lr=0.5", queue_id=queue_id, label=label)]
+        )
         proc = cli("status", "--store", store)
         assert proc.returncode == 0, proc.stderr
         assert proc.stderr == ""
         assert sweep_ids(proc.stdout) == ["abc456000002", "abc123000001", "old000000004"]
         (row,) = json.loads(cli("status", "old0", "--json", "--store", store).stdout)
-        assert (row["state"], row["ts_id"]) == ("running", ts_id)
+        assert (row["state"], row["queue_id"]) == ("running", queue_id)
     finally:
-        subprocess.run([tsp, "-k", str(ts_id)], env=env, capture_output=True, timeout=10)
+        subprocess.run([tsp, "-k", str(queue_id)], env=env, capture_output=True, timeout=10)
 
 
 # -- collect ------------------------------------------------------------------------------------
@@ -471,7 +472,7 @@ def test_an_old_sweep_whose_jobs_this_refresh_ended_is_shown(
     Store.open(store).add_sweep(
         make_sweep("old000000009", tmp_path, ts_socket, created_at=time.time() - 3 * DAY,
                    njobs=1),
-        [job(0, "running", "lr=0.9", ts_id=7, label="train/old/0")],
+        [job(0, "running", "lr=0.9", queue_id=7, label="train/old/0")],
     )  # fmt: skip
     proc = cli("status", "--store", store)
     assert proc.returncode == 0, proc.stderr

@@ -29,23 +29,23 @@ def test_retry_failed_jobs_as_new_attempts(sandbox: Sandbox) -> None:
     assert [(jobs[n]["state"], jobs[n]["attempt"]) for n in range(4)] == [
         ("completed", 1), ("completed", 2), ("completed", 1), ("completed", 2)]  # fmt: skip
     assert jobs[1]["output_dir"] == first[1]["output_dir"], "the same output dir"
-    assert jobs[1]["ts_id"] != first[1]["ts_id"]
+    assert jobs[1]["queue_id"] != first[1]["queue_id"]
     results = {r["num"]: r for r in json.loads(sandbox.tsq("collect", "--json").stdout)}
     assert results[1]["return_value"]["num"] == 1, "the latest attempt's result"
     assert results[1]["return_value"]["env"] == "from the launch", "queued the same way"
     with sqlite3.connect(sandbox.store) as db:
         history = db.execute(
-            "SELECT j.num, a.number, a.state, a.reason, a.ts_id FROM attempts a"
+            "SELECT j.num, a.number, a.state, a.reason, a.queue_id FROM attempts a"
             " JOIN jobs j ON j.id = a.job_id ORDER BY j.num"
         ).fetchall()
     assert history == [
-        (1, 1, "failed", "RuntimeError: the first attempt fails", first[1]["ts_id"]),
-        (3, 1, "failed", "RuntimeError: the first attempt fails", first[3]["ts_id"]),
+        (1, 1, "failed", "RuntimeError: the first attempt fails", first[1]["queue_id"]),
+        (3, 1, "failed", "RuntimeError: the first attempt fails", first[3]["queue_id"]),
     ]
     assert "TRY" in sandbox.tsq("status", sweep).stdout
     shown = by_num(json.loads(sandbox.tsq("status", sweep, "--attempts", "--json").stdout))
-    assert [(a["attempt"], a["state"], a["ts_id"]) for a in shown[1]["attempts"]] == [
-        (1, "failed", first[1]["ts_id"])
+    assert [(a["attempt"], a["state"], a["queue_id"]) for a in shown[1]["attempts"]] == [
+        (1, "failed", first[1]["queue_id"])
     ]
     assert shown[0]["attempts"] == [] and "attempts" not in jobs[0]
     table = sandbox.tsq("status", sweep, "--attempts").stdout.splitlines()

@@ -1,5 +1,5 @@
 """`tsq ui` over HTTP and `tsq report`: what the page is served, who may read it, and the
-one-line refusals. The page itself, in a browser: tests/test_ui_browser.py."""
+one-line refusals. The page itself, in a browser: tests/ui/test_ui_browser.py."""
 
 from __future__ import annotations
 

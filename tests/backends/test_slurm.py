@@ -92,7 +92,7 @@ def test_launch_status_collect_with_every_kind_of_ending(
     assert {n: j["state"] for n, j in ending.items()} == {
         0: "completed", 1: "failed", 2: "failed",
     }  # fmt: skip
-    assert len({j["ts_id"] for j in ending.values()}) == 1, "one array for the batch"
+    assert len({j["queue_id"] for j in ending.values()}) == 1, "one array for the batch"
     assert "asked to fail" in ending[1]["reason"]
     assert ending[2]["exit_code"] == 3 and "without writing a result" in ending[2]["reason"]
     assert killed["state"] == "failed" and killed["signal"] == 9, killed["reason"]
@@ -128,7 +128,7 @@ def test_cancel_scancel_and_retry(box: Sandbox, slurm_cluster: SlurmCluster) -> 
     )  # fmt: skip
     first = started(box, 0)
     sweep = box.status()[0]["sweep"]
-    array = box.status()[0]["ts_id"]
+    array = box.status()[0]["queue_id"]
     assert "marked cancelled" in box.tsq("cancel", f"{sweep}:0").stdout
     assert "marked cancelled" in box.tsq("cancel", f"{sweep}:1").stdout
     slurm_cluster.run("scancel", f"{array}_2")
@@ -139,7 +139,7 @@ def test_cancel_scancel_and_retry(box: Sandbox, slurm_cluster: SlurmCluster) -> 
 
     box.tsq("retry", sweep, "0", "2")
     again = by_num(box.status())
-    assert again[0]["ts_id"] == again[2]["ts_id"] != array
+    assert again[0]["queue_id"] == again[2]["queue_id"] != array
     # sleep=120 stays frozen in the spec: cancel the retries too, they only prove the array
     wait_for(box, lambda js: by_num(js)[2]["state"] in ("running", "queued"), "retry queued")
     box.tsq("cancel", sweep)
@@ -156,7 +156,7 @@ def test_pending_tasks_cancelled_by_hand_are_cancelled_not_lost(
     launch(box, slurm_cluster, "scancel-pending", "x=1,2,3,4,5", "sleep=120",
            "hydra.launcher.array_parallelism=1")  # fmt: skip
     started(box, 0)
-    array = box.status()[0]["ts_id"]
+    array = box.status()[0]["queue_id"]
     why = "cancelled in Slurm (scancel) before it started"
 
     def ended(*nums: int):
@@ -185,7 +185,7 @@ def attempts(box: Sandbox) -> list[tuple[Any, ...]]:
     ts id)."""
     jobs = json.loads(box.tsq("status", "--attempts", "--json").stdout)
     return [
-        (job["num"], a["attempt"], a["state"], a["reason"], a["ts_id"])
+        (job["num"], a["attempt"], a["state"], a["reason"], a["queue_id"])
         for job in jobs
         for a in job["attempts"]
     ]
@@ -216,17 +216,17 @@ def test_a_requeued_job_goes_back_to_queued_its_run_kept_as_an_attempt(
     launch(box, slurm_cluster, "requeue", "x=1", "sleep=15")
     started(box, 0)  # its runner runs: Slurm has it RUNNING
     (job,) = wait_for(box, lambda js: js[0]["state"] == "running", "running")
-    task = f"{job['ts_id']}_0"
+    task = f"{job['queue_id']}_0"
     slurm_cluster.run("scontrol", "requeue", task)
     slurm_cluster.poll(
         "sacct to list the requeue", lambda: sacct_lists_the_requeue(slurm_cluster, task)
     )
     jobs = wait_for(box, lambda js: js[0]["attempt"] == 2, "the rerun")
     assert (jobs[0]["state"], jobs[0]["started_at"]) == ("queued", None), jobs[0]
-    assert attempts(box) == [(0, 1, "failed", requeued(slurm_cluster), job["ts_id"])]
-    slurm_cluster.run("scontrol", "update", f"JobId={job['ts_id']}_0", "StartTime=now+2")
+    assert attempts(box) == [(0, 1, "failed", requeued(slurm_cluster), job["queue_id"])]
+    slurm_cluster.run("scontrol", "update", f"JobId={job['queue_id']}_0", "StartTime=now+2")
     (done,) = wait_for(box, terminal, "the rerun to end")
-    assert (done["state"], done["attempt"], done["ts_id"]) == ("completed", 2, job["ts_id"])
+    assert (done["state"], done["attempt"], done["queue_id"]) == ("completed", 2, job["queue_id"])
     assert "TRY" in box.tsq("status", done["sweep"]).stdout
     (result,) = json.loads(box.tsq("collect", "--json").stdout)
     assert result["state"] == "completed" and result["return_value"]["x"] == 1
@@ -283,7 +283,7 @@ def test_submitit_folder_with_j_is_created_per_task(
            "hydra.launcher.submitit_folder=${hydra.sweep.dir}/.submitit/%j",
            "hydra.launcher.array_parallelism=1")  # fmt: skip
     first = started(box, 0, where="folder")
-    array = box.status()[0]["ts_id"]
+    array = box.status()[0]["queue_id"]
     root = box.root / "multirun" / "folder" / ".submitit"
     assert first["stdout"] == str(root / f"{array}_0" / f"{array}_0_log.out")
     (root / f"{array}_1").rmdir()  # task 1 waits behind the throttle: its folder goes
@@ -311,7 +311,7 @@ def test_cancel_of_many_tasks_is_one_scancel(box: Sandbox, slurm_cluster: SlurmC
     launch(box, slurm_cluster, "many", "x=range(30)", "sleep=120",
            "hydra.launcher.array_parallelism=1")  # fmt: skip
     started(box, 0, where="many")
-    array = box.status()[0]["ts_id"]
+    array = box.status()[0]["queue_id"]
     out = box.tsq("cancel", box.status()[0]["sweep"]).stdout
     assert "29 queued jobs removed from slurm, 1 running job stopped" in out, out
     assert calls.read_text().splitlines() == [f"{array}_[0-29]"]
@@ -387,9 +387,9 @@ def test_a_sweep_larger_than_max_array_size_takes_several_arrays(
            "++hydra.launcher.additional_parameters.hold=true")  # fmt: skip
     jobs = by_num(box.status())
     assert len(jobs) == 120 and {j["state"] for j in jobs.values()} == {"queued"}
-    arrays = sorted({j["ts_id"] for j in jobs.values()})
-    assert [sum(j["ts_id"] == a for j in jobs.values()) for a in arrays] == [50, 50, 20]
-    assert [jobs[n]["ts_id"] for n in (0, 49, 50, 99, 100, 119)] == [
+    arrays = sorted({j["queue_id"] for j in jobs.values()})
+    assert [sum(j["queue_id"] == a for j in jobs.values()) for a in arrays] == [50, 50, 20]
+    assert [jobs[n]["queue_id"] for n in (0, 49, 50, 99, 100, 119)] == [
         arrays[0], arrays[0], arrays[1], arrays[1], arrays[2], arrays[2],
     ]  # fmt: skip
     for array, task in zip(arrays, (49, 49, 19), strict=True):
@@ -417,7 +417,7 @@ def test_a_sweep_in_batches_queues_every_batch(box: Sandbox, slurm_cluster: Slur
     assert "Slurm refused" not in out.stderr, out.stderr
     jobs = by_num(wait_for(box, lambda js: len(js) == 55 and terminal(js), "every batch"))
     assert {j["state"] for j in jobs.values()} == {"completed"}, jobs
-    assert len({j["ts_id"] for j in jobs.values()}) == 3
+    assert len({j["queue_id"] for j in jobs.values()}) == 3
     collected = json.loads(box.tsq("collect", "--json", jobs[0]["sweep"]).stdout)
     assert sorted((c["num"], c["return_value"]["x"]) for c in collected) == [
         (n, n) for n in range(55)
@@ -446,7 +446,7 @@ def test_any_host_that_reaches_the_cluster_checks_cancels_and_retries(
     b.tsq("retry", sweep, "1")
     again = by_num(a.status())[1]
     assert again["attempt"] == 2 and again["state"] in ("queued", "running"), again
-    assert again["host"] == "b" and again["ts_id"] != jobs[1]["ts_id"], again
+    assert again["host"] == "b" and again["queue_id"] != jobs[1]["queue_id"], again
     assert "marked cancelled" in a.tsq("cancel", f"{sweep}:1").stdout
     (retried,) = [j for j in wait_for(a, terminal, "the retry cancelled") if j["num"] == 1]
     assert retried["state"] == "cancelled"

@@ -51,12 +51,12 @@ def test_a_sweep_larger_than_max_queued_runs_every_job(sandbox: Sandbox) -> None
     jobs = by_num(sandbox.status())
     sweep = jobs[0]["sweep"]
     assert [jobs[n]["state"] for n in range(12)] == ["queued"] * 12, "held is queued, not lost"
-    assert [n for n in range(12) if jobs[n]["ts_id"] is None] == list(range(4, 12))
+    assert [n for n in range(12) if jobs[n]["queue_id"] is None] == list(range(4, 12))
     assert _in_ts(sandbox, sweep) == 4
     sandbox.release(blocker)
     done = sandbox.wait_terminal()
     assert [j["state"] for j in done] == ["completed"] * 12
-    assert len({j["ts_id"] for j in done}) == 12
+    assert len({j["queue_id"] for j in done}) == 12
 
 
 @debian_only

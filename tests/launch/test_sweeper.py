@@ -7,14 +7,12 @@ compared file by file with those of the same sweep under Hydra's basic sweeper.
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from slurm import SlurmCluster
 from sweeps import Sandbox, by_num, debian_only
@@ -236,47 +234,3 @@ def test_on_slurm_each_job_composes_the_basic_sweepers_config(
         )
     assert_same_configs(box, box.wait_terminal())
     assert len({job["ts_id"] for job in box.status()}) == 2, "one array a sweep"
-
-
-# --- the grid --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "arguments",
-    [
-        [],
-        ["a=1"],
-        ["a=1,2,3", "b=x,y"],
-        ["a=range(0,5)", "+b=choice(p,q)", "c=1", "a=7,8"],  # a key given twice: last values
-        ["db=sqlite,postgres", "x=range(1,10,3)", "~y", "z='a,b'"],
-    ],
-)
-@pytest.mark.parametrize("batch", [None, 1, 4])
-def test_the_grid_is_the_basic_sweepers_product(arguments: list[str], batch: int | None) -> None:
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    from tsq.launch.grid import grid_of
-
-    parsed = OverridesParser.create().parse_overrides(arguments)
-    expected = BasicSweeper.split_arguments(parsed, batch)
-    grid = grid_of(parsed)
-    got = [[list(job) for job in chunk] for chunk in grid.batches(batch)]
-    assert got == expected
-    assert [chunk.nums.start for chunk in grid.batches(batch)] == list(
-        itertools.accumulate([0] + [len(c) for c in expected[:-1]])
-    )
-    values = {o for job in itertools.chain(*expected) for o in job}
-    checked = {o for num in grid.diagonal(100) for o in grid[num]}
-    assert checked == values, "the launch's checks take every value"
-    assert grid.diagonal(100)[0] == 0
-
-
-def test_a_range_sweep_is_refused_as_the_basic_sweeper_refuses_it() -> None:
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
-
-    from tsq.launch.grid import grid_of
-
-    with pytest.raises(HydraException, match="does not support sweep type : INTERVAL_SWEEP"):
-        grid_of(OverridesParser.create().parse_overrides(["a=interval(0,1)"]))

@@ -173,12 +173,12 @@ def test_sigint_while_queueing_300_jobs_leaves_every_record_truthful(sandbox: Sa
     jobs = sandbox.status()
     assert len(jobs) == 300 and sorted(j["num"] for j in jobs) == list(range(300))
     listed = {int(row.split()[0]): row for row in sandbox.tsp("-l").stdout.splitlines()[1:]}
-    ours = {ts_id for ts_id, row in listed.items() if f"/{jobs[0]['sweep']}/" in row}
-    recorded = {j["ts_id"] for j in jobs if j["state"] == "queued"}
+    ours = {queue_id for queue_id, row in listed.items() if f"/{jobs[0]['sweep']}/" in row}
+    recorded = {j["queue_id"] for j in jobs if j["state"] == "queued"}
     assert ours == recorded, "every job ts holds has its record, and the other way round"
     for job in jobs:
         if job["state"] == "queued":
-            assert f"[{job['label']}]" in listed[job["ts_id"]]
+            assert f"[{job['label']}]" in listed[job["queue_id"]]
         else:
             assert job["state"] == "lost" and "never" in job["reason"], job
     assert 0 < len(recorded) < 300
@@ -211,7 +211,7 @@ def test_many_processes_at_once_never_fail_and_record_every_job_once(sandbox: Sa
     """8 processes run `status` in a loop and one `collect`, while 3 sweeps of 50 jobs launch
     at the same time and run."""
     stop = sandbox.root / "stop"
-    poller = Path(__file__).parent / "poller.py"
+    poller = Path(__file__).parents[1] / "poller.py"
     pollers = [
         subprocess.Popen([sys.executable, str(poller), str(stop), *args], env=sandbox.env,
                          stdout=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
@@ -300,7 +300,7 @@ def test_a_store_that_fails_after_queueing_says_the_jobs_will_run(
         return json.loads(sandbox.run(argv).stdout)
 
     jobs = status()
-    assert [j["ts_id"] is not None for j in jobs] == [True] * 3, "found in ts by their labels"
+    assert [j["queue_id"] is not None for j in jobs] == [True] * 3, "found in ts by their labels"
     eventually(
         status,
         "every job to complete",
@@ -333,7 +333,7 @@ def test_a_job_whose_python_could_not_start_then_forgotten_is_not_taken_for_remo
     eventually(
         lambda: [line.split()[:2] for line in sandbox.tsp("-l").stdout.splitlines()],
         "ts to run the job",
-        until=lambda rows: [str(job["ts_id"]), "finished"] in rows,
+        until=lambda rows: [str(job["queue_id"]), "finished"] in rows,
     )
     sandbox.tsp("-C")
     [job] = sandbox.status()

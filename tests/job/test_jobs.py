@@ -85,9 +85,9 @@ def test_failures_are_recorded_with_their_cause(sandbox: Sandbox) -> None:
     for row in sandbox.tsp("-l").stdout.splitlines()[1:]:
         fields = row.split()
         elevels[int(fields[0])] = int(fields[3])
-    assert elevels[jobs[0]["ts_id"]] == 0
-    assert elevels[jobs[1]["ts_id"]] == 1, "ts's exit level must agree with the failure"
-    assert elevels[jobs[4]["ts_id"]] == 3
+    assert elevels[jobs[0]["queue_id"]] == 0
+    assert elevels[jobs[1]["queue_id"]] == 1, "ts's exit level must agree with the failure"
+    assert elevels[jobs[4]["queue_id"]] == 3
 
 
 def test_overrides_reach_the_task_verbatim(sandbox: Sandbox) -> None:

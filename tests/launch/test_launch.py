@@ -11,7 +11,7 @@ import pytest
 from postgres import SECRET_PASSWORD, Database
 from sweeps import Sandbox, by_num
 
-PLUGINS = Path(__file__).parent / "plugins"
+PLUGINS = Path(__file__).parents[1] / "plugins"
 
 
 def test_launch_returns_with_every_job_queued_and_recorded(sandbox: Sandbox) -> None:
@@ -28,9 +28,9 @@ def test_launch_returns_with_every_job_queued_and_recorded(sandbox: Sandbox) -> 
     sweep = jobs[0]["sweep"]
     listed = {row.split()[0]: row for row in sandbox.tsp("-l").stdout.splitlines()[1:]}
     for job in jobs:
-        assert job["ts_id"] is not None and job["ts_id"] != blocker
-        assert f"[app/{sweep}/{job['num']}]" in listed[str(job["ts_id"])]
-        assert " queued " in listed[str(job["ts_id"])]
+        assert job["queue_id"] is not None and job["queue_id"] != blocker
+        assert f"[app/{sweep}/{job['num']}]" in listed[str(job["queue_id"])]
+        assert " queued " in listed[str(job["queue_id"])]
     out = proc.stdout + proc.stderr
     for expected in (
         f"queued 3 jobs of sweep {sweep}",
@@ -156,8 +156,8 @@ def test_options_this_setup_cannot_honour_are_refused_up_front(
 def test_slots_key_reaches_ts(sandbox: Sandbox) -> None:
     blocker = sandbox.block_queue()
     sandbox.sweep("x=1", "hydra.launcher.slots=2")
-    ts_id = sandbox.status()[0]["ts_id"]
-    assert "Slots required: 2" in sandbox.tsp("-i", str(ts_id)).stdout
+    queue_id = sandbox.status()[0]["queue_id"]
+    assert "Slots required: 2" in sandbox.tsp("-i", str(queue_id)).stdout
     sandbox.release(blocker)
 
 

@@ -21,7 +21,7 @@ from tsq.backends.tslist import (
     unread_tab_rows,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "tests" / "data" / "ts-samples"
 # The samples are captured once in the shared workspace beside the repository; the repository
 # keeps a copy so it is self-contained.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 from pathlib import Path
@@ -13,7 +14,16 @@ from hydra.types import HydraContext, RunMode
 from omegaconf import OmegaConf
 
 from tsq.errors import SpecError
-from tsq.files.jobspec import BatchSpec, CodeSpec, pickled, read_header, read_job, write_spec
+from tsq.files.jobspec import (
+    BatchSpec,
+    CodeSpec,
+    pickled,
+    queue_options,
+    read_header,
+    read_job,
+    write_spec,
+)
+from tsq.files.retryspec import write_retry_spec
 from tsq.files.safeio import write_atomic
 from tsq.launch.compose import record_composes
 
@@ -43,9 +53,25 @@ def test_each_job_reads_its_own_config_and_no_other(tmp_path: Path) -> None:
         assert job.config.x == num
         assert job.batch.overrides[num] == [f"x={num}"]
         assert job.batch.task_function(job.config) == 2 * num
-    assert read_header(path)["ts"] == {"slots": 2}, "retry reads how the jobs were queued"
+    assert queue_options(read_header(path)) == {"slots": 2}, "retry reads how jobs were queued"
     with pytest.raises(pickle.UnpicklingError):
         read_job(path, 2)
+
+
+def test_a_spec_queued_before_the_queue_rename_is_retried_alike(tmp_path: Path) -> None:
+    """Specs written before revision 0009 keep how their jobs were queued under "ts": a retry
+    (and the feeder) still reads it, and the retry's own spec names it "queue"."""
+    configs = {0: pickled(OmegaConf.create({"x": 0}), "config")}
+    path = _spec(tmp_path, configs)
+    header_line, rest = path.read_bytes().split(b"\n", 1)
+    header = json.loads(header_line)
+    header["ts"] = header.pop("queue")
+    path.write_bytes(json.dumps(header).encode() + b"\n" + rest)
+    assert queue_options(read_header(path)) == {"slots": 2}
+    retried = tmp_path / "retry-0.pkl"
+    write_retry_spec(retried, path, [0], {})
+    assert read_header(retried)["queue"] == {"slots": 2}
+    assert read_job(retried, 0).config.x == 0
 
 
 def test_a_spec_it_cannot_use_is_one_clear_error(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from tsq.backends.slurmlist import (
     split_scontrol,
 )
 
-SAMPLES = Path(__file__).resolve().parent / "data" / "slurm-samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "slurm-samples"
 
 
 def sample(name: str) -> str:

@@ -18,10 +18,11 @@ from typing import Any
 
 import pytest
 from eventually import eventually
-from postgres import Database, db_columns, db_rows, db_tables
+from postgres import Database, db_columns, db_execute, db_rows, db_tables
 from sqlalchemy.exc import IntegrityError
 from sweeps import ReadOnly, Sandbox
 
+from tsq.backends import backend_for
 from tsq.errors import StoreError, SweepNotFound
 from tsq.files.results import ResultSummary, ended_summary, stored_copy
 from tsq.states import JobState
@@ -38,7 +39,7 @@ from tsq.store import (
     migrations_dir,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TABLES = "SELECT name FROM sqlite_master WHERE type = 'table'"
 
 
@@ -53,8 +54,7 @@ def make_sweep(
         cwd="/work",
         sweep_dir=sweep_dir,
         spool_dir=f"{sweep_dir}/.tsq",
-        ts_binary="/usr/bin/tsp",
-        ts_socket="/tmp/socket",
+        backend_record={"binary": "/usr/bin/tsp", "socket": "/tmp/socket"},
         launcher_pid=4242,
         hostname="host",
         njobs=njobs,
@@ -305,7 +305,7 @@ def test_add_sweep_and_read_back(store: Store) -> None:
     job = loaded[1]
     assert job.overrides == ["lr=1", "model=a b"]
     assert job.state is JobState.QUEUED
-    assert job.ts_id is None and job.updated_at > 0
+    assert job.queue_id is None and job.updated_at > 0
     assert job.sweep.spool_dir == "/nowhere/.tsq"  # loaded although the session is gone
     assert store.jobs([]) == []
 
@@ -339,7 +339,7 @@ def test_set_submitted_records_only_the_claim_holders_jobs(store: Store) -> None
     submitted = {job.id: (7 + job.num, 100.0 + job.num, servers[job.num]) for job in jobs}
     store.set_submitted("mine", submitted)
     jobs = store.jobs(["aaaa00000000"])
-    assert [(j.ts_id, j.submitted_at) for j in jobs] == [(7, 100.0), (None, None), (9, 102.0)]
+    assert [(j.queue_id, j.submitted_at) for j in jobs] == [(7, 100.0), (None, None), (9, 102.0)]
     assert [(j.server_id, j.intent, j.lease) for j in jobs] == [
         ("unix:41", None, None),
         (None, INTENT_SUBMIT, "another"),
@@ -353,7 +353,7 @@ def test_apply_follows_the_transition_table(store: Store) -> None:
     def now(num: int) -> Job:
         return store.jobs(["aaaa00000000"])[num]
 
-    assert store.apply([JobUpdate.of(now(0), JobState.RUNNING, started_at=10.0, ts_id=3)]) == 1
+    assert store.apply([JobUpdate.of(now(0), JobState.RUNNING, started_at=10.0, queue_id=3)]) == 1
     assert store.apply([JobUpdate.of(now(0), JobState.RUNNING)]) == 1  # re-confirming is allowed
     done = JobUpdate.of(now(0), JobState.COMPLETED, exit_code=0, ended_at=20.0, output_dir="/out/0")
     assert store.apply([done]) == 1
@@ -375,7 +375,7 @@ def test_apply_follows_the_transition_table(store: Store) -> None:
 
     a, b = store.jobs(["aaaa00000000"])
     assert a.state is JobState.COMPLETED
-    assert (a.ts_id, a.started_at, a.ended_at, a.exit_code) == (3, 10.0, 20.0, 0)
+    assert (a.queue_id, a.started_at, a.ended_at, a.exit_code) == (3, 10.0, 20.0, 0)
     assert a.output_dir == "/out/0" and a.reason is None
     assert b.state is JobState.FAILED and (b.reason, b.exit_code) == ("exit 3", 3)
     assert b.updated_at >= a.updated_at > 0
@@ -393,7 +393,7 @@ def test_active_jobs_are_the_unfinished_ones(store: Store) -> None:
         ("aaaa00000000", 2, "queued"),
         ("bbbb00000000", 0, "queued"),
     ]
-    assert active[0].sweep.ts_socket == "/tmp/socket"
+    assert active[0].sweep.backend_record["socket"] == "/tmp/socket"
 
 
 # -- lookups --------------------------------------------------------------------------------------
@@ -559,7 +559,7 @@ def test_many_processes_share_one_store(store_location: str) -> None:
 # -- schema upgrades ------------------------------------------------------------------------------
 
 
-V1_STORE = Path(__file__).parent / "data" / "store-v1.db"
+V1_STORE = Path(__file__).parents[1] / "data" / "store-v1.db"
 
 
 def v1_store(location: str) -> str:
@@ -596,26 +596,40 @@ def test_a_v1_store_upgrades_in_place_and_loses_nothing(store_location: str) -> 
     in four states. Opened by this tsq, it is upgraded in place with every record intact."""
     path = v1_store(store_location)
     assert db_rows(path, "SELECT version_num FROM alembic_version") == [("0001",)]
-    before = db_rows(path, "SELECT * FROM jobs ORDER BY id")
-    sweep_before = db_rows(path, "SELECT * FROM sweeps")
+    before = named_rows(path, "jobs")
+    sweep_before = named_rows(path, "sweeps")
 
     store = Store.open(path, create=True)
 
     assert db_rows(path, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
-    after = db_rows(path, "SELECT * FROM jobs ORDER BY id")
-    width = len(before[0])
-    assert [row[:width] for row in after] == before, "every v1 column kept as it was"
-    added = [row[width:] for row in after]
+    after = named_rows(path, "jobs")
+    renamed = {"ts_id": "queue_id"}  # 0009
+    assert [{k: row[renamed.get(k, k)] for k in old} for old, row in zip(before, after)] == (  # noqa: B905
+        before
+    ), "every v1 column kept as it was"
+    added = [
+        {k: v for k, v in row.items() if k not in before[0] and k != "queue_id"} for row in after
+    ]
     # attempt (0002); version, intent, lease, server_id (0003); host (0006): the sweep's;
     # restarts (0007): every earlier attempt was its submission's first run; result_summary
     # (0008): no copy, the result files are read
-    added_by = [(1, 0, None, None, None, "host", 0, None)] * 4
-    assert added == added_by, "each its own, unclaimed attempt"
-    sweeps = db_rows(path, "SELECT * FROM sweeps")
-    assert [row[: len(sweep_before[0])] for row in sweeps] == sweep_before
+    added_by = {"attempt": 1, "version": 0, "intent": None, "lease": None, "server_id": None,
+                "host": "host", "restarts": 0, "result_summary": None}  # fmt: skip
+    assert added == [added_by] * 4, "each its own, unclaimed attempt"
+    (sweep,) = named_rows(path, "sweeps")
+    (old,) = sweep_before
+    moved = {"ts_binary", "ts_socket"}  # 0009: into backend_record
+    assert {k: sweep[k] for k in old if k not in moved} == {
+        k: v for k, v in old.items() if k not in moved
+    }
     # project, snapshot, git_commit, git_branch, git_dirty (0004): a v1 sweep's code is unknown;
-    # backend, backend_variant (0005): every v1 sweep went to ts, its variant unknown
-    assert [row[len(sweep_before[0]) :] for row in sweeps] == [(None,) * 5 + ("ts", None)]
+    # backend, backend_variant (0005): every v1 sweep went to ts, its variant unknown;
+    # backend_record (0009): its ts binary and socket
+    assert {k: v for k, v in sweep.items() if k not in old} == {
+        "project": None, "snapshot": None, "git_commit": None, "git_branch": None,
+        "git_dirty": None, "backend": "ts", "backend_variant": None,
+        "backend_record": {"binary": old["ts_binary"], "socket": old["ts_socket"]},
+    }  # fmt: skip
     jobs = store.jobs(["v1sweep00001"])
     assert all(isinstance(j.state, JobState) for j in jobs), "states come back typed"
     assert [(j.num, j.state, j.overrides, j.attempt) for j in jobs] == [
@@ -624,6 +638,73 @@ def test_a_v1_store_upgrades_in_place_and_loses_nothing(store_location: str) -> 
     ]  # fmt: skip
     assert jobs[2].reason == "the ts server on /tmp/s is gone and the job left no result"
     assert [j.num for j in store.active_jobs()] == [3]
+
+
+def named_rows(location: str, table: str) -> list[dict[str, Any]]:
+    """A table's rows as column -> value, in id order (JSON columns decoded)."""
+    columns = sorted(db_columns(location, table))
+    rows = db_rows(location, f"SELECT {', '.join(columns)} FROM {table} ORDER BY id")
+    return [
+        {c: json.loads(v) if c == "backend_record" and isinstance(v, str) else v
+         for c, v in zip(columns, row)}  # noqa: B905
+        for row in rows
+    ]  # fmt: skip
+
+
+REVISIONS = [f"{n:04d}" for n in range(1, int(HEAD_REVISION))]
+
+
+@pytest.mark.parametrize("revision", REVISIONS)
+def test_a_store_at_every_earlier_revision_upgrades_with_its_queue_names(
+    store_location: str, revision: str
+) -> None:
+    """A store left at any earlier revision, holding a ts sweep (and from 0005, when sweeps
+    recorded their backend, a Slurm one), opens at the head with every queue id and queue
+    location where 0009 put them, and its sweeps' backends come back as they were queued. Down
+    to 0008 again gives the old columns their old values."""
+    path = v1_store(store_location)
+    result = alembic_cli("upgrade", revision, store=path)
+    assert result.returncode == 0, result.stderr
+    slurm = revision >= "0005"
+    if slurm:
+        insert = (
+            "INSERT INTO sweeps (id, created_at, task_name, app, cwd, sweep_dir, spool_dir, "
+            "ts_binary, ts_socket, launcher_pid, hostname, njobs, backend, backend_variant) "
+            "VALUES ('slurm0000001', 1.0, 'train', 'train.py', '/w', '/w/m', '/w/m/.tsq', "
+            "'sbatch', '/etc/slurm/slurm.conf', 1, 'host', 1, 'slurm', 'linux')"
+        )
+        db_execute(
+            path,
+            insert,
+            "INSERT INTO jobs (sweep_id, num, overrides, state, label, ts_id, updated_at) "
+            "VALUES ('slurm0000001', 0, '[]', 'queued', 'train/slurm0000001', 4242, 1.0)",
+        )
+    jobs_before = db_rows(path, "SELECT id, num, ts_id FROM jobs ORDER BY id")
+
+    store = Store.open(path, create=True)
+
+    assert db_rows(path, "SELECT id, num, queue_id FROM jobs ORDER BY id") == jobs_before
+    assert [j.queue_id for j in store.jobs(["v1sweep00001"])] == [7, 8, 9, 10]
+    ts = backend_for(store.find_sweep("v1sweep00001"))
+    assert (ts.name, ts.binary, ts.socket) == ("ts", "/usr/bin/tsp", "/tmp/s")  # type: ignore[attr-defined]
+    if slurm:
+        cluster = backend_for(store.find_sweep("slurm0000001"))
+        assert (cluster.name, cluster.cluster, cluster.conf) == (  # type: ignore[attr-defined]
+            "slurm",
+            "linux",
+            "/etc/slurm/slurm.conf",
+        )
+        assert [j.queue_id for j in store.jobs(["slurm0000001"])] == [4242]
+    store.close()
+
+    result = alembic_cli("downgrade", "0008", store=path)
+    assert result.returncode == 0, result.stderr
+    assert db_rows(path, "SELECT id, num, ts_id FROM jobs ORDER BY id") == jobs_before
+    old = db_rows(path, "SELECT id, ts_binary, ts_socket FROM sweeps ORDER BY id")
+    expected = [("v1sweep00001", "/usr/bin/tsp", "/tmp/s")]
+    if slurm:
+        expected.insert(0, ("slurm0000001", "sbatch", "/etc/slurm/slurm.conf"))
+    assert old == expected
 
 
 def test_downgrade_to_v1_and_back_keeps_the_jobs(store_location: str) -> None:
@@ -652,13 +733,13 @@ def test_new_attempts_archive_the_ended_one(store: Store, store_location: str) -
     add(store, "retry0000001", n=2)
     first = store.jobs(["retry0000001"])
     store.apply([
-        JobUpdate.of(first[0], JobState.FAILED, reason="boom", exit_code=1, ts_id=5),
+        JobUpdate.of(first[0], JobState.FAILED, reason="boom", exit_code=1, queue_id=5),
     ])  # fmt: skip
     jobs = store.jobs(["retry0000001"])
     renewed = store.new_attempts(jobs, ["new-0", "new-1"], "retry-lease")
     assert [j.num for j in renewed] == [0], "job 1 is still queued: not renewed"
     job = store.jobs(["retry0000001"])[0]
-    assert (job.state, job.attempt, job.label, job.ts_id, job.reason) == (
+    assert (job.state, job.attempt, job.label, job.queue_id, job.reason) == (
         "queued",
         2,
         "new-0",
@@ -667,7 +748,7 @@ def test_new_attempts_archive_the_ended_one(store: Store, store_location: str) -
     )
     assert (job.intent, job.lease) == (INTENT_SUBMIT, "retry-lease"), "claimed by the retry"
     history = db_rows(
-        store_location, "SELECT number, state, reason, exit_code, ts_id FROM attempts"
+        store_location, "SELECT number, state, reason, exit_code, queue_id FROM attempts"
     )
     assert history == [(1, "failed", "boom", 1, 5)]
     assert store.new_attempts([jobs[0]], ["again"], "l2") == [], "an attempt is renewed only once"
@@ -707,7 +788,7 @@ def test_a_rerun_archives_each_earlier_run_and_the_job_becomes_the_latest(
     rerun (decided from an older version) changes nothing, nor does a retry keep the count."""
     add(store, "rerun0000001", n=1)
     (first,) = store.jobs(["rerun0000001"])
-    store.apply([JobUpdate.of(first, JobState.RUNNING, started_at=5.0, ts_id=77)])
+    store.apply([JobUpdate.of(first, JobState.RUNNING, started_at=5.0, queue_id=77)])
     (running,) = store.jobs(["rerun0000001"])
     ended = (
         JobUpdate.of(running, JobState.FAILED, reason="ran again", started_at=5.0),
@@ -719,12 +800,12 @@ def test_a_rerun_archives_each_earlier_run_and_the_job_becomes_the_latest(
         running.id
     ]
     (job,) = store.jobs(["rerun0000001"])
-    assert (job.state, job.attempt, job.restarts, job.ts_id, job.label, job.started_at) == (
+    assert (job.state, job.attempt, job.restarts, job.queue_id, job.label, job.started_at) == (
         "queued", 3, 2, 77, running.label, None,
     )  # fmt: skip
     history = db_rows(
         store_location,
-        "SELECT number, state, reason, started_at, ended_at, ts_id, label, restarts"
+        "SELECT number, state, reason, started_at, ended_at, queue_id, label, restarts"
         " FROM attempts ORDER BY number",
     )
     assert history == [
@@ -912,7 +993,7 @@ def test_refreshes_applying_in_opposite_orders_never_deadlock(pg_database: Datab
                 updates = [
                     JobUpdate.of(job, JobState.RUNNING, reason=f"{index} {i}")
                     if job.num % 2
-                    else JobUpdate.of(job, JobState.RUNNING, ts_id=i)
+                    else JobUpdate.of(job, JobState.RUNNING, queue_id=i)
                     for job in jobs
                 ]
                 barrier.wait(timeout=60)
@@ -1049,7 +1130,7 @@ def test_a_deleted_store_is_said_and_its_sweeps_are_adopted_from_their_files(
     assert len(sandbox.status()) == 5, "the sweep launched meanwhile, and the two adopted"
 
     queued = [job for job in sandbox.status() if job["state"] == "queued"]
-    assert len(queued) == 3 and all(job["ts_id"] is not None for job in queued), "found in ts"
+    assert len(queued) == 3 and all(job["queue_id"] is not None for job in queued), "found in ts"
     sandbox.release(blocker)
     final = sandbox.wait_terminal()
     assert sorted((job["overrides"], job["state"]) for job in final) == [

@@ -458,7 +458,7 @@ def test_sys_exit_ends_the_job_with_the_code_it_asks_for(sandbox: Sandbox) -> No
     for line in sandbox.tsp("-l").stdout.splitlines()[1:]:
         fields = line.split()
         elevels[int(fields[0])] = int(fields[3])
-    assert [elevels[jobs[n]["ts_id"]] for n in range(4)] == [0, 0, 3, 1], "ts agrees"
+    assert [elevels[jobs[n]["queue_id"]] for n in range(4)] == [0, 0, 3, 1], "ts agrees"
     got = _python_collect(sandbox, sandbox.root)["jobs"]
     assert [job["status"] for job in got] == ["COMPLETED", "COMPLETED", "FAILED", "FAILED"]
     assert got[0]["repr"] == "None"

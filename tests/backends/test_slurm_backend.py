@@ -32,7 +32,7 @@ from tsq.backends.slurmlist import (
 )
 from tsq.files.labels import array_name
 
-SAMPLES = Path(__file__).parent / "data" / "slurm-samples"
+SAMPLES = Path(__file__).parents[1] / "data" / "slurm-samples"
 
 
 def test_a_batch_takes_as_many_arrays_as_max_array_size_needs() -> None:
@@ -191,7 +191,7 @@ def test_a_rerun_names_the_cause_slurm_gives_for_the_earlier_run() -> None:
     from tsq.store import Job
 
     (run,) = last_runs(parse_sacct((SAMPLES / "sacct-rerun-D.txt").read_text())).values()
-    job = Job(id=1, num=0, attempt=1, version=0, overrides=[], label="a/b/0", ts_id=2885,
+    job = Job(id=1, num=0, attempt=1, version=0, overrides=[], label="a/b/0", queue_id=2885,
               state=JobState.RUNNING)  # fmt: skip
     rerun = decide_rerun(job, "Slurm", [RunFiles()], run.causes(run.restarts))
     (ended,) = rerun.ended
@@ -218,4 +218,4 @@ def test_a_task_of_an_offset_array_never_recorded_is_found_by_its_name() -> None
     record = Job(id=1, num=53, attempt=1, version=0, overrides=[], label="app/abc/53",
                  state=JobState.QUEUED)  # fmt: skip
     update = decide(record, Observation(queue=QueueFacts.of(queue), row=row))
-    assert update is not None and (update.ts_id, update.server_id) == (9, "3")
+    assert update is not None and (update.queue_id, update.server_id) == (9, "3")

@@ -39,7 +39,7 @@ def many_jobs(sandbox: Sandbox) -> str:
     sweep = make_sweep("f00d00000001", sandbox.root, sandbox.socket, created_at=time.time(),
                        njobs=MANY)  # fmt: skip
     jobs = [
-        job(n, "completed", "lr=0.001", "model=resnet50", f"seed={n}", ts_id=n, exit_code=0)
+        job(n, "completed", "lr=0.001", "model=resnet50", f"seed={n}", queue_id=n, exit_code=0)
         for n in range(MANY)
     ]
     Store.open(sandbox.store).add_sweep(sweep, jobs)

@@ -27,7 +27,7 @@ from tsq.store import INTENT_CANCEL, INTENT_SUBMIT, Job
 
 def job(
     state: JobState = JobState.QUEUED,
-    ts_id: int | None = 4,
+    queue_id: int | None = 4,
     *,
     intent: str | None = None,
     lease: str | None = None,
@@ -40,7 +40,7 @@ def job(
         version=3,
         overrides=["x=1"],
         label="app/abc/0",
-        ts_id=ts_id,
+        queue_id=queue_id,
         state=state,
         intent=intent,
         lease=lease,
@@ -201,8 +201,8 @@ def test_a_reused_queue_id_is_not_taken_for_the_job() -> None:
 
 
 def test_a_job_found_by_label_gets_its_queue_id_recorded() -> None:
-    update = decide(job(ts_id=None), seen(row=row(RowState.QUEUED, id=9), server_id="unix:7"))
-    assert update is not None and (update.state, update.ts_id) == (JobState.QUEUED, 9)
+    update = decide(job(queue_id=None), seen(row=row(RowState.QUEUED, id=9), server_id="unix:7"))
+    assert update is not None and (update.state, update.queue_id) == (JobState.QUEUED, 9)
     assert update.server_id == "unix:7", "and the server it was found in"
 
 
@@ -215,7 +215,7 @@ def test_gone_server_or_dead_command_make_jobs_lost() -> None:
     gone = decide(job(), seen(alive=False))
     assert gone is not None and gone.state == JobState.LOST
     assert gone.reason == "the ts server on /s is gone and the job left no result"
-    queueing = job(ts_id=None, intent="submit", lease="L")
+    queueing = job(queue_id=None, intent="submit", lease="L")
     assert decide(queueing, seen(lease_held=True)) is None, (
         "a command still queueing its jobs is left alone"
     )
@@ -229,15 +229,15 @@ def test_gone_server_or_dead_command_make_jobs_lost() -> None:
 
 
 def test_a_live_lease_is_never_judged_from_the_queues_silence() -> None:
-    for state, ts_id in ((QUEUED, None), (QUEUED, 4), (RUNNING, 4)):
+    for state, queue_id in ((QUEUED, None), (QUEUED, 4), (RUNNING, 4)):
         for intent in ("submit", "cancel"):
-            claimed = job(state, ts_id, intent=intent, lease="L", server_id="unix:1")
+            claimed = job(state, queue_id, intent=intent, lease="L", server_id="unix:1")
             for obs in (
                 seen(lease_held=True),
                 seen(lease_held=True, alive=False),
                 seen(lease_held=True, server_id="unix:2"),
             ):
-                assert decide(claimed, obs) is None, (state, ts_id, intent, obs)
+                assert decide(claimed, obs) is None, (state, queue_id, intent, obs)
     done = decide(job(intent="cancel", lease="L"), seen(lease_held=True, result=result()))
     assert done is not None and done.state == JobState.COMPLETED, "a result is the truth"
     assert not done.release, "the live claim stays"
@@ -263,7 +263,7 @@ def test_a_cancel_that_died_leaves_true_records() -> None:
 def test_absence_from_a_listing_with_unreadable_rows_decides_nothing() -> None:
     """A row the listing printed but could not read may be the job's (a tab in a label shifts
     the fork's `-M tab` fields): neither removed, nor forgotten, nor never queued."""
-    for queued in (job(QUEUED, server_id="unix:1"), job(QUEUED, ts_id=None)):
+    for queued in (job(QUEUED, server_id="unix:1"), job(QUEUED, queue_id=None)):
         assert decide(queued, seen(server_id="unix:1", complete=False)) is None
     ran = job(RUNNING, server_id="unix:1")
     assert decide(ran, seen(server_id="unix:1", complete=False, started=Started(1, 1.0))) is None
@@ -310,7 +310,7 @@ def test_another_hosts_job_is_judged_from_its_files_only() -> None:
     for unseen in (
         job(),
         job(RUNNING),
-        job(ts_id=None),
+        job(queue_id=None),
         job(intent=INTENT_CANCEL),
         job(server_id="unix:1"),
     ):
@@ -333,7 +333,7 @@ def test_jobs_of_a_killed_server_are_lost_and_new_ids_do_not_match(sandbox: Sand
     jobs = sandbox.status()
     assert [j["state"] for j in jobs] == ["lost", "lost"]
     assert all(f"ts server on {sandbox.socket} was restarted" in j["reason"] for j in jobs)
-    assert {j["ts_id"] for j in jobs} <= {1, 2}, "the ts ids they had, not the new jobs'"
+    assert {j["queue_id"] for j in jobs} <= {1, 2}, "the ts ids they had, not the new jobs'"
     sandbox.tsp("-K")
 
 

@@ -28,7 +28,7 @@ from tsq.files.started import Started
 from tsq.refresh.observe import runner_alive
 from tsq.store import Job
 
-POLLER = Path(__file__).parent / "poller.py"
+POLLER = Path(__file__).parents[1] / "poller.py"
 N = 30
 
 
@@ -148,7 +148,7 @@ def test_retry_while_status_loops_records_every_new_attempt(
     assert proc.stdout.startswith(f"{said} with the code as launched")
     queued = sandbox.status()
     assert {(j["state"], j["attempt"]) for j in queued} == {("queued", 2)}, "none lost"
-    assert all(j["ts_id"] is not None for j in queued)
+    assert all(j["queue_id"] is not None for j in queued)
     sandbox.release(blocker)
     jobs = sandbox.wait_terminal(timeout=300)
     pollers.finish()
@@ -244,7 +244,7 @@ def test_retry_killed_half_way_leaves_only_true_records(sandbox: Sandbox) -> Non
     assert 0 < len(in_ts) < N
     for job in jobs:
         if job["label"] in in_ts:
-            assert job["state"] == "queued" and job["ts_id"] is not None, job
+            assert job["state"] == "queued" and job["queue_id"] is not None, job
         elif job["attempt"] == 2:
             assert job["state"] == "lost" and "never queued" in job["reason"], job
         else:
@@ -260,7 +260,7 @@ def test_a_job_removed_by_hand_is_cancelled_not_lost(sandbox: Sandbox) -> None:
     blocker = sandbox.block_queue()
     sweep = _launch(sandbox, "noop.py", "+x=range(0,3)")
     removed = by_num(sandbox.status())[1]
-    sandbox.tsp("-r", str(removed["ts_id"]))
+    sandbox.tsp("-r", str(removed["queue_id"]))
     jobs = by_num(sandbox.status())
     assert jobs[1]["state"] == "cancelled"
     assert "removed from task-spooler's queue before it started" in jobs[1]["reason"]
@@ -329,7 +329,7 @@ def test_a_launcher_killed_in_a_pid_namespace_is_not_taken_for_alive(sandbox: Sa
     assert 0 < len(in_ts) < 100
     for job in jobs:
         if job["label"] in in_ts:
-            assert job["state"] in ("queued", "failed") and job["ts_id"] is not None, job
+            assert job["state"] in ("queued", "failed") and job["queue_id"] is not None, job
         else:
             assert job["state"] == "lost" and "never" in job["reason"], job
     sandbox.release(blocker)
@@ -420,4 +420,4 @@ def test_a_job_still_being_queued_by_a_killed_retry_is_not_called_lost(
     )
     jobs = by_num(sandbox.wait_terminal())
     assert (jobs[0]["state"], jobs[0]["attempt"]) == ("completed", 2)
-    assert jobs[0]["ts_id"] is not None
+    assert jobs[0]["queue_id"] is not None
