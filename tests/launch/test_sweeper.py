@@ -233,4 +233,26 @@ def test_on_slurm_each_job_composes_the_basic_sweepers_config(
             tsq=tsq,
         )
     assert_same_configs(box, box.wait_terminal())
-    assert len({job["ts_id"] for job in box.status()}) == 2, "one array a sweep"
+    assert len({job["queue_id"] for job in box.status()}) == 2, "one array a sweep"
+
+
+@debian_only
+def test_a_grid_larger_than_a_part_is_queued_in_parts_each_job_once(sandbox: Sandbox) -> None:
+    """1,200 jobs: two parts (spec, launch record, store transaction each), numbered and
+    recorded once each, 500 in ts (`max_queued`), the rest held for the feeder; one report."""
+    blocker = sandbox.block_queue()
+    out = sandbox.sweep("hydra/sweeper=tsq", "+x=range(0,1200)").stdout
+    assert out.count("tsq: queued 500 jobs of sweep") == 1, out
+    assert "700 more jobs wait in the store (max_queued=500)" in out
+    jobs = sandbox.status()
+    sweep = jobs[0]["sweep"]
+    try:
+        assert sorted(job["num"] for job in jobs) == list(range(1200))
+        assert all(job["overrides"] == [f"+x={job['num']}"] for job in jobs)
+        assert sum(job["queue_id"] is not None for job in jobs) == 500
+        spool = next((sandbox.root / "multirun").glob(f"*/.tsq/{sweep}"))
+        assert sorted(p.name for p in spool.glob("spec-*.pkl")) == ["spec-0.pkl", "spec-1000.pkl"]
+        assert len(list(spool.glob("record-*.json"))) == 2
+    finally:
+        sandbox.tsq("cancel", sweep)  # the feeder ends with no job held
+        sandbox.release(blocker)
