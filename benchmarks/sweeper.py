@@ -158,8 +158,9 @@ def main() -> None:
                 runs,
             )
             run_ts(env, "-K")
-            print(f"4. end to end, 100 no-op jobs on ts (2 slots): basic sweeper {e2e.base:.1f} "
-                  f"s, hydra/sweeper=tsq {e2e.other:.1f} s: {e2e.ratios()} (target <= 1.0x)")  # fmt: skip
+            print(f"4. end to end, 100 no-op jobs on ts (2 slots): basic sweeper "
+                  f"{e2e.base:.1f} s, hydra/sweeper=tsq {e2e.other:.1f} s: {e2e.ratios()} "
+                  "(target <= 1.0x)")  # fmt: skip
 
 
 def time_to_prompt(work: Path, env: dict[str, str], runs: int) -> None:
