@@ -241,14 +241,14 @@ def test_a_grid_larger_than_a_part_is_queued_in_parts_each_job_once(sandbox: San
     """1,200 jobs: two parts (spec, launch record, store transaction each), numbered and
     recorded once each, 500 in ts (`max_queued`), the rest held for the feeder; one report."""
     blocker = sandbox.block_queue()
-    out = sandbox.sweep("hydra/sweeper=tsq", "+x=range(0,1200)").stdout
+    out = sandbox.sweep("hydra/sweeper=tsq", "x=range(0,1200)").stdout
     assert out.count("tsq: queued 500 jobs of sweep") == 1, out
     assert "700 more jobs wait in the store (max_queued=500)" in out
     jobs = sandbox.status()
     sweep = jobs[0]["sweep"]
     try:
         assert sorted(job["num"] for job in jobs) == list(range(1200))
-        assert all(job["overrides"] == [f"+x={job['num']}"] for job in jobs)
+        assert all(job["overrides"] == [f"x={job['num']}"] for job in jobs)
         assert sum(job["queue_id"] is not None for job in jobs) == 500
         spool = next((sandbox.root / "multirun").glob(f"*/.tsq/{sweep}"))
         assert sorted(p.name for p in spool.glob("spec-*.pkl")) == ["spec-0.pkl", "spec-1000.pkl"]
