@@ -36,7 +36,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import FLOOR_PLUGIN, NOOP_APP, paired, run_ts, sandbox
+from _common import FLOOR_PLUGIN, NOOP_APP, measured, paired, run_ts, sandbox
 from launch import held_queue
 from slurm import NAME, cancel_ours, pytest_running, run, slurm_env
 
@@ -48,14 +48,7 @@ def launch(work: Path, env: dict[str, str], n: int, *overrides: str) -> tuple[fl
     sweep_dir = work / "multirun" / f"{n}-{time.monotonic_ns()}"
     argv = [sys.executable, "app.py", "-m", f"+x=range(0,{n})", f"hydra.sweep.dir={sweep_dir}",
             *overrides]  # fmt: skip
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=work, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)  # fmt: skip
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(argv)} failed: {proc.stderr.read().decode()[-1500:]}")
-    return elapsed, usage.ru_maxrss, str(sweep_dir)
+    return (*measured(argv, env, work), str(sweep_dir))
 
 
 def drop(work: Path, env: dict[str, str], sweep_dir: str) -> None:

@@ -221,10 +221,9 @@ def test_a_dry_run_lists_the_jobs_and_queues_nothing(sandbox: Sandbox) -> None:
 
 @debian_only
 def test_on_slurm_each_job_composes_the_basic_sweepers_config(
-    tmp_path: Path, slurm_cluster: SlurmCluster, ts_socket: str
+    slurm_sandbox: Sandbox, slurm_cluster: SlurmCluster
 ) -> None:
-    box = Sandbox.create(tmp_path, ts_socket)
-    box.env["SLURM_CONF"] = str(slurm_cluster.conf)
+    box = slurm_sandbox
     for tsq in (False, True):
         composed_sweep(
             box,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,8 @@ class Grid(Sequence[list[str]]):
             size *= len(axis)
         return size
 
-    @overload
-    def __getitem__(self, index: int) -> list[str]: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[list[str]]: ...
-    def __getitem__(self, index: int | slice) -> Any:
+    def __getitem__(self, index: Any) -> Any:
+        """Job `index`'s overrides (a slice: those jobs, as a `GridSlice`)."""
         if isinstance(index, slice):
             return GridSlice(self, range(len(self))[index])
         size = len(self)
@@ -81,11 +78,7 @@ class GridSlice(Sequence[list[str]]):
     def __len__(self) -> int:
         return len(self.nums)
 
-    @overload
-    def __getitem__(self, index: int) -> list[str]: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[list[str]]: ...
-    def __getitem__(self, index: int | slice) -> Any:
+    def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
             return GridSlice(self.grid, self.nums[index])
         return self.grid[self.nums[index]]
