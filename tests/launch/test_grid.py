@@ -47,3 +47,20 @@ def test_a_range_sweep_is_refused_as_the_basic_sweeper_refuses_it() -> None:
 
     with pytest.raises(HydraException, match="does not support sweep type : INTERVAL_SWEEP"):
         grid_of(OverridesParser.create().parse_overrides(["a=interval(0,1)"]))
+
+
+def test_params_come_before_the_command_line_as_with_the_basic_sweeper() -> None:
+    """`hydra.sweeper.params` first: a key the command line gives again takes its values."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from tsq.launch.sweeper import expand
+    from tsq.options import SweepOptions
+
+    params, arguments = {"a": "1,2", "b": "x,y"}, ["c=3,4", "a=5"]
+    basic = BasicSweeper(max_batch_size=None, params=params)
+    parsed = OverridesParser.create().parse_overrides(basic._parse_config() + arguments)
+    expected = BasicSweeper.split_arguments(parsed, None)[0]
+    grid = expand(SweepOptions(params=params), arguments, config_loader=None)
+    assert [list(job) for job in grid] == expected
+    assert expected[0] == ["a=5", "b=x", "c=3"]
