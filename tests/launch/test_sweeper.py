@@ -255,3 +255,16 @@ def test_a_grid_larger_than_a_part_is_queued_in_parts_each_job_once(sandbox: San
     finally:
         sandbox.tsq("cancel", sweep)  # the feeder ends with no job held
         sandbox.release(blocker)
+
+
+@debian_only
+def test_with_hydras_basic_launcher_the_jobs_run_in_process(sandbox: Sandbox) -> None:
+    """Any launcher takes the sweeper's batches: Hydra's own composes and runs each job."""
+    sweep_dir = sandbox.root / "basic"
+    sandbox.run([sys.executable, "app.py", "-m", "hydra/sweeper=tsq", "x=1,2", "db=sqlite,postgres",
+                 f"hydra.sweep.dir={sweep_dir}"])  # fmt: skip
+    for num, overrides in enumerate(["x=1 db=sqlite", "x=1 db=postgres", "x=2 db=sqlite",
+                                     "x=2 db=postgres"]):  # fmt: skip
+        written = yaml.safe_load((sweep_dir / str(num) / ".hydra" / "overrides.yaml").read_text())
+        assert written == overrides.split()
+    assert sandbox.status() == [], "tsq recorded nothing"
