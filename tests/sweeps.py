@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -334,3 +335,27 @@ def tmpfs() -> Iterator[Tmpfs]:
     yield make
     for directory in mounted:
         subprocess.run(["umount", "-l", str(directory)], check=True)
+
+
+def sweep_ids(sandbox: Sandbox) -> list[str]:
+    """The ids of the sweeps in the sandbox's store, oldest first (none without a store)."""
+    if not sandbox.store.exists():
+        return []
+    with sqlite3.connect(sandbox.store) as db:
+        return [row[0] for row in db.execute("SELECT id FROM sweeps ORDER BY created_at")]
+
+
+def ts_labels(sandbox: Sandbox) -> list[str]:
+    """The labels of every job ts holds, whatever its state, sorted (ts lists by state)."""
+    rows = sandbox.tsp("-l").stdout.splitlines()[1:]
+    return sorted(row.split("[", 1)[1].split("]", 1)[0] for row in rows if "[" in row)
+
+
+def refusal(proc: subprocess.CompletedProcess[str], *fragments: str) -> str:
+    """The one `tsq: ` line a refused command printed, checked to hold every fragment."""
+    assert proc.returncode != 0, proc.stdout
+    assert "Traceback" not in proc.stderr, proc.stderr
+    (line,) = [line for line in proc.stderr.splitlines() if line.startswith("tsq: ")]
+    for fragment in fragments:
+        assert fragment in line, line
+    return line

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tsq.errors import TsqError
+from tsq.options import RetryCause
 from tsq.render.views import attempt_json, counts, job_json, status_rows, sweep_line
 from tsq.render.words import next_command, plural
 from tsq.states import JobState
@@ -275,7 +276,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
     states = frozenset(
         state for state in JobState if state.terminal and getattr(args, state.value, False)
     )
-    chosen = select(store.jobs([sweep.id]), states, args.nums)
+    chosen = select(store.jobs([sweep.id]), states, args.nums, frozenset(args.cause))
     if not chosen:
         print(f"sweep {sweep.id}: nothing to retry")
         return 0
@@ -287,6 +288,15 @@ def cmd_retry(args: argparse.Namespace) -> int:
         said += f" with the code as launched (snapshot {Path(sweep.snapshot).parent.name})"
     print(said)
     return 0
+
+
+def _causes(text: str) -> list[RetryCause]:
+    """`--cause timeout,lost`."""
+    try:
+        return [RetryCause(word.strip()) for word in text.split(",") if word.strip()]
+    except ValueError:
+        known = ", ".join(c.value for c in RetryCause)
+        raise argparse.ArgumentTypeError(f"{text!r}: the causes are {known}") from None
 
 
 def _confirm(question: str) -> bool:
@@ -563,15 +573,25 @@ def parser() -> argparse.ArgumentParser:
     retry = _command(
         commands, "retry", cmd_retry, "queue ended jobs again",
         "Queue jobs of a sweep again, as new attempts: same overrides, job number, output dir "
-        "and config (as frozen at launch). Without NUM or state flags: every job that failed, "
-        "was lost or cancelled. The store keeps every attempt; status shows the latest and "
-        "counts them, collect returns the latest result.",
-        "python -m tsq retry 3f9a --failed      (or: 3f9a 4 7)",
+        "and config (as frozen at launch). Without NUM, state flags or --cause: every job that "
+        "failed, was lost or cancelled. The store keeps every attempt; status shows the latest "
+        "and counts them, collect returns the latest result. hydra.launcher.retry makes the "
+        "same retries by cause on its own.",
+        "python -m tsq retry 3f9a --failed      (or: 3f9a 4 7; 3f9a --cause timeout,lost)",
     )  # fmt: skip
     retry.add_argument("sweep", help=SWEEP_HELP)
     retry.add_argument("nums", nargs="*", type=int, metavar="NUM", help="job numbers to retry")
     for state in ("failed", "lost", "cancelled"):
         retry.add_argument(f"--{state}", action="store_true", help=f"retry the {state} jobs")
+    retry.add_argument(
+        "--cause",
+        type=_causes,
+        default=[],
+        metavar="CAUSE,...",
+        help="retry the jobs that ended for one of these causes: "
+        f"{', '.join(c.value for c in RetryCause)} (as hydra.launcher.retry.causes; "
+        "`status --attempts --json` shows each attempt's)",
+    )
 
     forget = _command(
         commands, "forget", cmd_forget, "drop a sweep's records from the store",

@@ -10,7 +10,56 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
+from enum import Enum
 from typing import Any, ClassVar
+
+
+class RetryCause(str, Enum):
+    """Why an attempt ended, for `hydra.launcher.retry.causes` and `tsq retry --cause`: what its
+    queue or tsq saw, never the task's own doing (see `tsq.causes.end_cause`). The members are
+    named as written in a config: OmegaConf reads an enum value by its member's name."""
+
+    lost = "lost"  # tsq lost it: its queue was restarted or forgot it, and it left no result
+    signal = "signal"  # killed by a signal before it wrote a result (OOM killer, kill -9...)
+    timeout = "timeout"  # Slurm: it hit its time limit (TIMEOUT, DEADLINE)
+    preempted = "preempted"  # Slurm: preempted and not requeued by Slurm (PREEMPTED)
+    node_failure = "node_failure"  # Slurm: its node failed (NODE_FAIL, BOOT_FAIL)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class RetryPolicy:
+    """`hydra.launcher.retry`: queue a job again, automatically, when its attempt ended for one
+    of `causes` or (the task's own failure) with one of `exit_codes`, at most `max` times in
+    all (`tsq retry`'s included). Asked for by naming a cause or an exit code; kept in the
+    batch spec's header with the queue options, so every refresh, in any process and on any
+    host, reads the same policy (`tsq.ops.retry.retry_ended`)."""
+
+    causes: list[RetryCause] = field(default_factory=list)
+    max: int = 2
+    exit_codes: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # From the spec's JSON or from the plugin's config node: plain values either way.
+        self.causes = [RetryCause(str(c)) for c in self.causes]
+        self.exit_codes = [int(code) for code in self.exit_codes]
+        self.max = int(self.max)
+
+    @property
+    def asked(self) -> bool:
+        """Whether any job may be retried automatically (what the sweep's watcher runs for)."""
+        return self.max > 0 and bool(self.causes or self.exit_codes)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"causes": [c.value for c in self.causes], "max": self.max,
+                "exit_codes": self.exit_codes}  # fmt: skip
+
+    def describe(self) -> str:
+        """One line for the launch summary."""
+        whys = [c.value for c in self.causes] + [f"exit code {c}" for c in self.exit_codes]
+        return f"up to {self.max} more attempts when a job ends for: {', '.join(whys)}"
 
 
 @dataclass
@@ -50,6 +99,10 @@ class CommonOptions:
     snapshot_max_mb: float = 100.0
     # Files larger than this (MB: data, checkpoints) are linked live, not copied, in the snapshot.
     snapshot_max_file_mb: float = 2.0
+    # Queue a job again, automatically, when it ends for one of these causes (lost, signal,
+    # timeout, preempted, node_failure) or, its task failing, with one of these exit codes: at
+    # most `max` times. The sweep's watcher (as for `notify`) retries while nothing else runs.
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     # The queue the jobs go to: its name in `tsq.backends`' registry.
     queue: ClassVar[str]
@@ -68,13 +121,18 @@ class CommonOptions:
         """From the plugin's keyword arguments (nested config nodes arrive as DictConfig)."""
         env = {str(k): str(v) for k, v in dict(options.get("env") or {}).items()}
         env_pass = [str(name) for name in options.get("env_pass") or []]
-        return cls(**{**options, "env": env, "env_pass": env_pass})
+        retry = RetryPolicy(**dict(options.get("retry") or {}))
+        return cls(**{**options, "env": env, "env_pass": env_pass, "retry": retry})
 
     def _queueing(self, **backend: Any) -> dict[str, Any]:
         """`queueing`: the launch's cwd and environment, less the `env_pass` variables."""
         recorded = {k: v for k, v in os.environ.items() if k not in self.env_pass}
         return dict(
-            env={**recorded, **self.env}, cwd=os.getcwd(), env_pass=list(self.env_pass), **backend
+            env={**recorded, **self.env},
+            cwd=os.getcwd(),
+            env_pass=list(self.env_pass),
+            retry=self.retry.as_json(),
+            **backend,
         )
 
 

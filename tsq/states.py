@@ -5,8 +5,9 @@ A job is recorded `queued`; every later write of its state goes through this tab
 (the refresh, the launcher's and retry's "never queued") checks `can_transition` from the state
 it decided from, and `Store.settle_cancelled` (cancel) writes only over `sources_of` its target.
 So a terminal state is never overwritten, whoever races whom. The one way out of a terminal
-state is `tsq retry` (`Store.new_attempts`, `can_renew`), which does not change the ended
-attempt: it archives it and makes the job a new attempt. A run its queue ran again (Slurm's
+state is `tsq retry` (`Store.new_attempts`, `can_renew`; a retry by cause is the same,
+`tsq.ops.retry.retry_ended`), which does not change the ended attempt: it archives it and makes
+the job a new attempt. A run its queue ran again (Slurm's
 requeue) is archived the same way by `Store.record_reruns`, ending through this table.
 """
 

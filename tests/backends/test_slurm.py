@@ -450,3 +450,29 @@ def test_any_host_that_reaches_the_cluster_checks_cancels_and_retries(
     assert "marked cancelled" in a.tsq("cancel", f"{sweep}:1").stdout
     (retried,) = [j for j in wait_for(a, terminal, "the retry cancelled") if j["num"] == 1]
     assert retried["state"] == "cancelled"
+
+
+def test_jobs_killed_or_timed_out_are_retried_by_cause(
+    box: Sandbox, slurm_cluster: SlurmCluster
+) -> None:
+    """`hydra.launcher.retry`: one task SIGKILLs itself, one outlives its time limit (Slurm's
+    shortest is a minute, so this test takes one); each is queued again as soon as a refresh
+    sees it end, as a new attempt in a new array, and completes. Status says why each first
+    attempt ended."""
+    flags = box.root / "flags"
+    box.run([
+        sys.executable, "dies.py", "-m", "hydra/launcher=tsq_slurm",
+        f"hydra.sweep.dir={box.root}/multirun/bycause",
+        f"hydra.launcher.name={slurm_cluster.job_name('bycause')}",
+        f"+flags={flags}", "+how=kill,sleep", "hydra.launcher.timeout_min=1",
+        "hydra.launcher.signal_delay_s=0", "hydra.launcher.retry.causes=[signal,timeout]",
+    ])  # fmt: skip
+    jobs = by_num(wait_for(box, terminal, "the retried jobs to end", timeout=300))
+    shown = by_num(json.loads(box.tsq("status", "--attempts", "--json").stdout))
+    ended = {n: [(a["attempt"], a["state"], a["cause"]) for a in shown[n]["attempts"]]
+             for n in shown}  # fmt: skip
+    assert ended == {0: [(1, "failed", "signal")], 1: [(1, "failed", "timeout")]}
+    assert "TIMEOUT" in shown[1]["attempts"][0]["reason"]
+    assert [(jobs[n]["state"], jobs[n]["attempt"]) for n in (0, 1)] == [("completed", 2)] * 2
+    first_array = shown[0]["attempts"][0]["queue_id"]
+    assert jobs[0]["queue_id"] != first_array and jobs[1]["queue_id"] != first_array

@@ -10,22 +10,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import VARIANTS
 from postgres import SECRET_PASSWORD, SECRET_ROLE, Cluster, Database, db_tables
+from records import job, local_sweep
 
 from tsq.cli import parser
-from tsq.hosts import this_host
-from tsq.store import Job, Store, Sweep, locate
+from tsq.store import Store, locate
 
 DAY = 24 * 3600
 JSON_KEYS = {"sweep", "num", "state", "overrides", "queue_id", "exit_code", "output_dir"}
@@ -65,39 +63,6 @@ class Cli:
         )
 
 
-def make_sweep(
-    sweep_id: str,
-    root: Path,
-    socket: str,
-    *,
-    created_at: float,
-    njobs: int,
-    binary: str | None = None,
-    variant: str = "task-spooler",
-) -> Sweep:
-    sweep_dir = root / "multirun" / sweep_id
-    sweep_dir.mkdir(parents=True)
-    return Sweep(
-        id=sweep_id,
-        created_at=created_at,
-        task_name="train",
-        app=str(root / "train.py"),
-        cwd=str(root),
-        sweep_dir=str(sweep_dir),
-        spool_dir=str(sweep_dir / ".tsq" / sweep_id),
-        backend_record={"binary": binary or shutil.which("tsp") or "tsp", "socket": socket},
-        backend_variant=variant,
-        launcher_pid=os.getpid(),
-        hostname=this_host(),  # a sweep of this host: its queue is asked
-        njobs=njobs,
-    )
-
-
-def job(num: int, state: str, *overrides: str, **fields: Any) -> Job:
-    fields.setdefault("label", f"train/{num}")
-    return Job(num=num, overrides=list(overrides), state=state, updated_at=time.time(), **fields)
-
-
 @pytest.fixture
 def ts_variant() -> str:
     """These tests ask no ts server for anything (but the one parametrised over both)."""
@@ -118,7 +83,7 @@ def store(tmp_path: Path, ts_socket: str) -> Path:
     opened = Store.open(path, create=True)
     now = time.time()
     opened.add_sweep(
-        make_sweep("abc123000001", tmp_path, ts_socket, created_at=now - 120, njobs=2),
+        local_sweep("abc123000001", tmp_path, ts_socket, created_at=now - 120, njobs=2),
         [
             job(0, "completed", "lr=0.1", "model=a b", queue_id=3, exit_code=0,
                 output_dir=str(tmp_path / "out" / "0"), started_at=now - 100,
@@ -128,11 +93,11 @@ def store(tmp_path: Path, ts_socket: str) -> Path:
         ],
     )  # fmt: skip
     opened.add_sweep(
-        make_sweep("abc456000002", tmp_path, ts_socket, created_at=now - 60, njobs=1),
+        local_sweep("abc456000002", tmp_path, ts_socket, created_at=now - 60, njobs=1),
         [job(0, "cancelled", "lr=0.3", reason="skipped by ts")],
     )
     opened.add_sweep(
-        make_sweep("def000000003", tmp_path, ts_socket, created_at=now - 3 * DAY, njobs=1),
+        local_sweep("def000000003", tmp_path, ts_socket, created_at=now - 3 * DAY, njobs=1),
         [job(0, "completed", "lr=0.4")],
     )
     return path
@@ -240,7 +205,7 @@ def test_old_sweep_with_a_running_job_is_still_listed(
     assert queued.returncode == 0, queued.stderr
     queue_id = int(queued.stdout)
     try:
-        old = make_sweep(
+        old = local_sweep(
             "old000000004",
             tmp_path,
             ts_socket,
@@ -470,7 +435,7 @@ def test_an_old_sweep_whose_jobs_this_refresh_ended_is_shown(
     """A three-day-old sweep still running on a ts server that has since died: the refresh marks
     its job lost, and the default listing must show it, not just a warning."""
     Store.open(store).add_sweep(
-        make_sweep("old000000009", tmp_path, ts_socket, created_at=time.time() - 3 * DAY,
+        local_sweep("old000000009", tmp_path, ts_socket, created_at=time.time() - 3 * DAY,
                    njobs=1),
         [job(0, "running", "lr=0.9", queue_id=7, label="train/old/0")],
     )  # fmt: skip

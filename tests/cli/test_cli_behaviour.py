@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from procs import finish, popen_tsq, read_until
+from records import job, local_sweep
 from sweeps import Sandbox
-from test_cli import job, make_sweep
 
 from tsq.store import Store
 
@@ -36,7 +36,7 @@ def _first_line_then_close(proc: subprocess.Popen[bytes]) -> str:
 @pytest.fixture
 def many_jobs(sandbox: Sandbox) -> str:
     """A sweep of MANY finished jobs in the sandbox's store, recorded through the package API."""
-    sweep = make_sweep("f00d00000001", sandbox.root, sandbox.socket, created_at=time.time(),
+    sweep = local_sweep("f00d00000001", sandbox.root, sandbox.socket, created_at=time.time(),
                        njobs=MANY)  # fmt: skip
     jobs = [
         job(n, "completed", "lr=0.001", "model=resnet50", f"seed={n}", queue_id=n, exit_code=0)

@@ -2,39 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from sweeps import Sandbox
+from sweeps import Sandbox, refusal, sweep_ids, ts_labels
 
 from tsq.backends.tslist import parse_slots
-
-
-def sweep_ids(sandbox: Sandbox) -> list[str]:
-    if not sandbox.store.exists():
-        return []
-    with sqlite3.connect(sandbox.store) as db:
-        return [row[0] for row in db.execute("SELECT id FROM sweeps ORDER BY created_at")]
-
-
-def ts_labels(sandbox: Sandbox) -> list[str]:
-    """The labels of every job ts holds, whatever its state, sorted (ts lists by state)."""
-    rows = sandbox.tsp("-l").stdout.splitlines()[1:]
-    return sorted(row.split("[", 1)[1].split("]", 1)[0] for row in rows if "[" in row)
-
-
-def refusal(proc: subprocess.CompletedProcess[str], *fragments: str) -> str:
-    """The one `tsq: ` line a refused command printed, checked to hold every fragment."""
-    assert proc.returncode != 0, proc.stdout
-    assert "Traceback" not in proc.stderr, proc.stderr
-    (line,) = [line for line in proc.stderr.splitlines() if line.startswith("tsq: ")]
-    for fragment in fragments:
-        assert fragment in line, line
-    return line
-
 
 # --- slots the ts server does not have ---
 

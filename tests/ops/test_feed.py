@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import subprocess
+from pathlib import Path
 
 from eventually import eventually
 from procs import alive
@@ -82,3 +83,38 @@ def test_without_its_feeder_a_refresh_queues_the_held_jobs(sandbox: Sandbox) -> 
     sandbox.release(blocker)
     sandbox.tsq("wait")
     assert [j["state"] for j in sandbox.status()] == ["completed"] * 6
+
+
+def test_a_lost_store_is_adopted_with_its_held_jobs_held(sandbox: Sandbox) -> None:
+    """The store is deleted while a sweep past `max_queued` runs: job 0 gone from ts, job 1
+    fed to ts by then, job 2 still held in the store. `tsq adopt` records job 2 as held (not a
+    job queued nowhere, which the refresh would call lost) and job 1 as held too, since its
+    file says so; the refresh finds job 1 in ts by its label and lets go of its hold, so it is
+    never fed a second time. Each runs once, to the end."""
+    blocker = sandbox.block_queue()
+    launched = sandbox.sweep("x=range(0,3)", "hydra.launcher.max_queued=1")
+    feeder = _feeder_pid(launched)
+    os.kill(feeder, signal.SIGKILL)
+    eventually(lambda: not alive(feeder), "the feeder to be gone")
+    jobs = by_num(sandbox.status())
+    sweep = jobs[0]["sweep"]
+    sandbox.tsp("-r", str(jobs[0]["queue_id"]))  # job 0 leaves ts: room for job 1
+    fed = eventually(
+        lambda: by_num(sandbox.status()),
+        "the refresh to feed job 1",
+        until=lambda now: now[1]["queue_id"] is not None,
+    )
+    assert fed[2]["queue_id"] is None
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{sandbox.store}{suffix}").unlink(missing_ok=True)
+
+    (spool,) = sandbox.root.glob(f"multirun/**/.tsq/{sweep}")
+    adopted = sandbox.tsq("adopt", str(spool)).stdout
+    assert adopted == f"sweep {sweep}: adopted 3 jobs (1 lost, 2 queued)\n", adopted
+    sandbox.release(blocker)
+    done = by_num(sandbox.wait_terminal())
+    assert [done[n]["state"] for n in range(3)] == ["lost", "completed", "completed"]
+    labels = [line for line in sandbox.listing().splitlines() if f"/{sweep}/" in line]
+    assert [sum(f"/{sweep}/{n}]" in line for line in labels) for n in range(3)] == [0, 1, 1], (
+        "jobs 1 and 2 queued once each"
+    )

@@ -19,8 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from sweeps import Sandbox, by_num, debian_only
-from test_refusals import refusal, sweep_ids, ts_labels
+from sweeps import Sandbox, by_num, debian_only, refusal, sweep_ids, ts_labels
 
 
 @dataclass(frozen=True)

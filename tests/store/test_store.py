@@ -19,12 +19,14 @@ from typing import Any
 import pytest
 from eventually import eventually
 from postgres import Database, db_columns, db_execute, db_rows, db_tables
+from records import make_jobs, make_sweep
 from sqlalchemy.exc import IntegrityError
 from sweeps import ReadOnly, Sandbox
 
 from tsq.backends import backend_for
 from tsq.errors import StoreError, SweepNotFound
 from tsq.files.results import ResultSummary, ended_summary, stored_copy
+from tsq.files.spool import SpoolDir
 from tsq.states import JobState
 from tsq.store import (
     HEAD_REVISION,
@@ -41,30 +43,6 @@ from tsq.store import (
 
 REPO = Path(__file__).resolve().parents[2]
 TABLES = "SELECT name FROM sqlite_master WHERE type = 'table'"
-
-
-def make_sweep(
-    sweep_id: str, *, created_at: float = 1000.0, sweep_dir: str = "/nowhere", njobs: int = 0
-) -> Sweep:
-    return Sweep(
-        id=sweep_id,
-        created_at=created_at,
-        task_name="train",
-        app="train.py",
-        cwd="/work",
-        sweep_dir=sweep_dir,
-        spool_dir=f"{sweep_dir}/.tsq",
-        backend_record={"binary": "/usr/bin/tsp", "socket": "/tmp/socket"},
-        launcher_pid=4242,
-        hostname="host",
-        njobs=njobs,
-    )
-
-
-def make_jobs(sweep_id: str, n: int) -> list[Job]:
-    return [
-        Job(num=i, overrides=[f"lr={i}", "model=a b"], label=f"{sweep_id}-{i}") for i in range(n)
-    ]
 
 
 def add(
@@ -1123,6 +1101,13 @@ def test_a_deleted_store_is_said_and_its_sweeps_are_adopted_from_their_files(
         f"sweep {first}: adopted 2 jobs (2 completed)\n"
     )
     spool = dirs[second] / ".tsq" / second
+    # The second sweep's launch record as tsq wrote it before revision 0009 (the queue's
+    # location in ts_binary and ts_socket): adopted alike, and found in that queue.
+    (record_path,) = SpoolDir(spool).launch_records()
+    record = json.loads(record_path.read_text())
+    where = record["sweep"].pop("backend_record")
+    record["sweep"].update(ts_binary=where["binary"], ts_socket=where["socket"])
+    record_path.write_text(json.dumps(record))
     assert sandbox.tsq("adopt", str(spool)).stdout == f"sweep {second}: adopted 2 jobs (2 queued)\n"
     again = sandbox.tsq("adopt", str(dirs[first]))
     assert again.stdout == f"nothing adopted from {dirs[first]}\n"

@@ -17,9 +17,9 @@ import psycopg
 import pytest
 from eventually import eventually
 from postgres import OwnCluster
+from records import make_jobs, make_sweep
 from sqlalchemy import select
 from sweeps import Sandbox
-from test_store import make_jobs, make_sweep
 
 from tsq.store import Store, Sweep
 

@@ -245,6 +245,21 @@ def backend_for(sweep: Sweep) -> Backend:
     return from_record({column.key: getattr(sweep, column.key) for column in sweep.__table__.c})
 
 
+def current_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A backend record (a sweep's row, a barrier's watch list) as this tsq writes it, from
+    files that older versions left: before revision 0009 a sweep kept its queue's location in
+    `ts_binary` and `ts_socket` (for Slurm, "sbatch" and its SLURM_CONF); before backends were
+    recorded, every sweep went to ts."""
+    current = {"backend": "ts", **record}
+    if "backend_record" in current:
+        return current
+    binary, socket = current.pop("ts_binary"), current.pop("ts_socket")
+    old = (
+        {"conf": socket} if current["backend"] == "slurm" else {"binary": binary, "socket": socket}
+    )
+    return {**current, "backend_record": old}
+
+
 def from_record(record: Mapping[str, Any]) -> Backend:
     """A backend from what it `recorded()` (a sweep's columns, a barrier's watch list)."""
     backend: Backend = _backend_class(record["backend"]).of_record(record)

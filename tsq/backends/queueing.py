@@ -12,6 +12,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tsq.options import RetryPolicy
+
 
 @dataclass(frozen=True)
 class QueueOptions:
@@ -30,9 +32,16 @@ class QueueOptions:
     # Slurm: `SlurmLaunchOptions.slurm_options` (hydra-submitit-launcher's names); empty for ts.
     slurm: dict[str, Any] = field(default_factory=dict)
     env_pass: list[str] = field(default_factory=list)
+    # `hydra.launcher.retry`: kept here so that every process that refreshes the sweep reads
+    # the policy its launch asked for (`tsq.ops.retry.retry_ended`).
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.retry, dict):  # as the spec's JSON holds it
+            object.__setattr__(self, "retry", RetryPolicy(**self.retry))
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "retry": self.retry.as_json()}
 
     def job_environment(self) -> dict[str, str]:
         """The environment the job runs in: what the spec recorded, and the `env_pass`

@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Any
 
-from tsq.backends import JobRef, Queue, from_record
+from tsq.backends import JobRef, Queue, current_record, from_record
 from tsq.files.safeio import NotYours, private_exists, read_private
 
 POLL = 1.0
@@ -54,16 +54,11 @@ def _ref(job: dict[str, Any]) -> JobRef:
 
 
 def _recorded(watch: dict[str, Any]) -> dict[str, Any]:
-    """The watched sweep's backend (`Backend.recorded`). Watch lists queued by older versions
-    name it in the store's old columns: a ts binary and socket (in the list itself before
-    backends were recorded; before revision 0009, `ts_socket` held a Slurm sweep's SLURM_CONF)."""
-    recorded = watch.get("backend") or {"backend": "ts", **watch}
-    if "backend_record" in recorded:
-        return recorded
-    old = {"binary": recorded["ts_binary"], "socket": recorded["ts_socket"]}
-    if recorded["backend"] == "slurm":
-        old = {"conf": recorded["ts_socket"]}
-    return {**recorded, "backend_record": old}
+    """The watched sweep's backend (`Backend.recorded`); lists written before backends were
+    recorded name a ts binary and socket in the list itself."""
+    return current_record(
+        watch.get("backend") or {"ts_binary": watch["ts_binary"], "ts_socket": watch["ts_socket"]}
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,8 @@ next launch, and those sweeps' jobs go on unrecorded. Their spool dirs still hol
 had: each launch batch leaves a record (`record-<first num>.json`, written before the store is
 touched: the sweep's row and its jobs' numbers and overrides), and the jobs' own files say which
 attempt each reached. `adopt` rebuilds the sweep's and jobs' rows from them, each job queued at
-its latest attempt with no queue id, and a refresh then decides every state as it always does:
+its latest attempt with no queue id (held in the store, as launched, when it was past
+`max_queued` and left no file), and a refresh then decides every state as it always does:
 from the job's result and `started` files, and its queue, found there by its label.
 
 What the files do not hold is not made up: earlier attempts of a retried job are not archived
@@ -21,12 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tsq.backends import current_record
 from tsq.errors import SpecError, TsqError
 from tsq.files.labels import make_label
 from tsq.files.safeio import write_atomic
 from tsq.files.spool import SpoolDir
 from tsq.render.words import plural
-from tsq.states import JobState
+from tsq.states import INTENT_HOLD, JobState
 from tsq.store import Job, Store, Sweep
 
 # The Sweep columns that come from where the files are now, not from the record.
@@ -41,7 +43,15 @@ def write_record(spool: SpoolDir, first_num: int, sweep: Sweep, jobs: list[Job])
         for column in Sweep.__table__.columns
         if column.name not in _PLACED
     }
-    batch = [{"num": job.num, "overrides": list(job.overrides), "host": job.host} for job in jobs]
+    batch = [
+        {
+            "num": job.num,
+            "overrides": list(job.overrides),
+            "host": job.host,
+            "held": job.intent == INTENT_HOLD,  # past max_queued: the feeder queues it later
+        }
+        for job in jobs
+    ]
     path = spool.launch_record(first_num)
     try:
         write_atomic(path, json.dumps({"sweep": row, "jobs": batch}).encode())
@@ -99,12 +109,21 @@ def rebuild(spool: SpoolDir, records: list[dict[str, Any]]) -> tuple[Sweep, list
     row = records[0]["sweep"]
     sweep_dir = spool.root.parent.parent
     batches = [job for record in records for job in record["jobs"]]
-    sweep = Sweep(**row, sweep_dir=str(sweep_dir), spool_dir=str(spool.root), njobs=len(batches))
+    sweep = Sweep(
+        **current_record(row),
+        sweep_dir=str(sweep_dir),
+        spool_dir=str(spool.root),
+        njobs=len(batches),
+    )
     latest = latest_attempts(spool)
     jobs = []
     for item in sorted(batches, key=lambda job: int(job["num"])):
         num = int(item["num"])
         attempt = latest.get(num, 1)
+        # Launched held in the store and no file of it since: held still, unless its queue
+        # lists it (a feeder queued it before the store was lost: the refresh finds it there
+        # by its label and lets go of the hold, `tsq.refresh.decide`).
+        held = bool(item.get("held")) and num not in latest
         jobs.append(
             Job(
                 num=num,
@@ -112,6 +131,7 @@ def rebuild(spool: SpoolDir, records: list[dict[str, Any]]) -> tuple[Sweep, list
                 label=make_label(sweep.task_name, sweep.id, num, attempt),
                 attempt=attempt,
                 state=JobState.QUEUED,
+                intent=INTENT_HOLD if held else None,
                 version=0,
                 host=item.get("host") or sweep.hostname,
             )

@@ -358,7 +358,7 @@ class SweepLauncher:
         assert sweep is not None
         if held:
             self._start_feeder(held)
-        if first and self.options.notify:
+        if first and (self.options.notify or self.options.retry.asked):
             self._start_notifier(sweep, self.options.notify)
         self._report(sweep, queued)
         nums = range(initial_job_idx, initial_job_idx + len(job_overrides))
@@ -488,12 +488,16 @@ class SweepLauncher:
 
         return str(self.options.store or default_location())
 
-    def _start_notifier(self, sweep: Sweep, command: str) -> None:
-        """`notify`: a watcher outside the queue runs `command` once the sweep has ended."""
+    def _start_notifier(self, sweep: Sweep, command: str | None) -> None:
+        """`notify`: a watcher outside the queue runs `command` once the sweep has ended;
+        `retry`: it queues jobs again by cause meanwhile, whatever else runs."""
         from tsq.ops import notify
 
         pid = notify.start(self.spool.root, sweep.id, command, self._store_location())
-        log.info(f"tsq: once every job has ended, watcher pid {pid} runs: {command}")
+        if self.options.retry.asked:
+            log.info(f"tsq: retry: {self.options.retry.describe()} (watcher pid {pid})")
+        if command:
+            log.info(f"tsq: once every job has ended, watcher pid {pid} runs: {command}")
 
     def _command(self, verb: str, sweep_id: str) -> str:
         return next_command(verb, sweep_id, self.store.display if self.options.store else None)

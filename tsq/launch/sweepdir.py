@@ -97,7 +97,9 @@ def _in_use(spool_root: Path, store: Store) -> bool:
         return True
     from tsq.refresh.update import refresh
 
-    refresh(store, spool_root.name)  # a sweep that ended since the last refresh is free
+    # A sweep that ended since the last refresh is free. Not retried from here: a retry
+    # claims a sweep dir too, under the lock held now.
+    refresh(store, spool_root.name, retries=False)
     return bool(store.active_jobs(spool_root.name))
 
 

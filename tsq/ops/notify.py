@@ -1,4 +1,6 @@
-"""`hydra.launcher.notify=CMD`: run a command once every job of a sweep has ended.
+"""`hydra.launcher.notify=CMD`: run a command once every job of a sweep has ended; and the
+sweep's watcher, which also queues jobs again by cause (`hydra.launcher.retry`) while nothing
+else runs.
 
 Why a detached watcher and not a queued job: Debian's task-spooler runs a job that depends on
 another (`-D`) only if that one ended well, and on one job only; a job that waits for the others
@@ -8,6 +10,13 @@ as the queued jobs do) and it takes no slot at all: every few seconds it brings 
 date exactly as `tsq status` would (`tsq.refresh.update.refresh`), and once every job of the
 sweep has ended (however: completed, failed, lost, cancelled) and the launching process is gone (a
 sweeper that launches several batches may add more jobs), it runs CMD through the shell, once.
+
+The same watcher runs, without a command, for a sweep whose launch asked for retries by cause
+and no notify: a sweep left alone overnight still has its lost or killed jobs queued again. At
+each look it queues again the ended jobs that the launch's retry policy asks for
+(`tsq.ops.retry.retry_ended`; a refresh that saw them end may have done so already), and it
+takes the sweep for ended only once no job is left to retry: the command runs once, after the
+last retry.
 
 Nothing is lost silently: the watcher's record, `<spool>/notify.json`, says whether it waits,
 runs the command, ran it well or not (exit code and the last lines of its output; the whole output
@@ -66,9 +75,9 @@ def _write(spool_root: Path, record: dict[str, Any]) -> None:
     write_atomic(SpoolDir(spool_root).notify_record, json.dumps(record, indent=1).encode())
 
 
-def start(spool_root: Path, sweep_id: str, command: str, store: str) -> int:
+def start(spool_root: Path, sweep_id: str, command: str | None, store: str) -> int:
     """Start the watcher for a sweep, detached; its pid. Called once per sweep, by the launcher,
-    once the first batch is queued."""
+    once the first batch is queued; `command` None when it is started only to retry."""
     record = {"command": command, "sweep": sweep_id, "state": WAITING, "pid": None}
     _write(spool_root, record)
     pid = start_watcher(NOTIFY, spool_root, SpoolDir(spool_root).notify_log, store)
@@ -102,6 +111,8 @@ def describe(record: dict[str, Any] | None, spool_root: Path) -> str | None:
         return None
     command = record.get("command", "?")
     state = record.get("state")
+    if command is None:  # a watcher that only retries (`hydra.launcher.retry`)
+        return _describe_retrier(record, spool_root)
     if state == DONE:
         when = time.strftime("%H:%M:%S", time.localtime(record.get("ended_at", 0)))
         return f"notify: ran {command!r} at {when} (exit 0)"
@@ -124,6 +135,20 @@ def describe(record: dict[str, Any] | None, spool_root: Path) -> str | None:
     return f"notify: {command!r} waits for the sweep to end (watcher pid {pid})"
 
 
+def _describe_retrier(record: dict[str, Any], spool_root: Path) -> str | None:
+    """`tsq status`'s line about a watcher started only to retry jobs by cause; None once it
+    is done (every job ended with nothing left to retry)."""
+    pid = record.get("pid")
+    if record.get("state") != WAITING:
+        return None
+    if pid is not None and record.get("host") in (None, this_host()) and not _alive(pid):
+        return (
+            f"retry: LOST: its watcher (pid {pid}) ended before the sweep did (see "
+            f"{SpoolDir(spool_root).notify_log}); `tsq status` still retries the jobs it sees end"
+        )
+    return f"retry: watcher pid {pid} queues jobs again as they end for the causes asked"
+
+
 def _launcher_gone(sweep: Sweep) -> bool:
     """Has the launching process ended (a sweeper may still add batches)? One on another host
     cannot be probed from here: taken for gone."""
@@ -136,6 +161,7 @@ def wait_for_end(spool_root: Path, sweep_id: str) -> tuple[Sweep, list[JobState]
     """Refresh the store until every job of the sweep has ended; the sweep and the jobs'
     states, or None if the sweep was forgotten meanwhile."""
     from tsq.errors import SweepNotFound, TsqError
+    from tsq.ops.retry import retry_ended
     from tsq.refresh.update import refresh
     from tsq.store import LONG_PATIENCE_S, Store
 
@@ -147,7 +173,9 @@ def wait_for_end(spool_root: Path, sweep_id: str) -> tuple[Sweep, list[JobState]
                 store = Store.open(os.environ.get("TSQ_STORE"), patience=LONG_PATIENCE_S)
             refresh(store, sweep_id)
             sweep = store.find_sweep(sweep_id)
-            jobs = store.jobs([sweep_id])
+            jobs = store.jobs([sweep_id], history=True)
+            unretried: list[str] = []
+            renewed = retry_ended(store, [job for job in jobs if job.state.terminal], unretried)
             failures = 0
         except SweepNotFound:
             return None
@@ -157,14 +185,18 @@ def wait_for_end(spool_root: Path, sweep_id: str) -> tuple[Sweep, list[JobState]
                 raise
             print(f"tsq.notify: {e}; trying again", flush=True)
         else:
-            left = sum(not job.state.terminal for job in jobs)
+            for line in unretried:  # tried again at the next look
+                print(f"tsq.notify: {line}", flush=True)
+            left = sum(not job.state.terminal for job in jobs) + len(renewed)
             launch_done = _launcher_gone(sweep)
-            if jobs and not left and launch_done:
+            if jobs and not left and not unretried and launch_done:
                 store.close()
                 return sweep, [job.state for job in jobs]
             waiting = f"{left} of {len(jobs)} jobs to end" + (
                 "" if launch_done else f", and the launching process (pid {sweep.launcher_pid})"
             )
+            if unretried:
+                waiting += ", and the retries that could not be queued yet"
             if waiting != said:  # the log says what it waits for, once per change
                 print(f"tsq.notify: waiting for {waiting}", flush=True)
                 said = waiting
@@ -179,7 +211,7 @@ def run(spool_root: Path) -> int:
         print(f"tsq.notify: {e}; nothing was run", file=sys.stderr)
         return 2
     command, sweep_id = record.get("command"), record.get("sweep")
-    if not command or not sweep_id:
+    if not sweep_id or "command" not in record or command == "":
         print(f"tsq.notify: no usable {SpoolDir(spool_root).notify_record}", file=sys.stderr)
         return 2
     try:
@@ -194,6 +226,11 @@ def run(spool_root: Path) -> int:
         return 1
     sweep, states = ended
     counts = state_counts(states)
+    if command is None:  # started only to retry: nothing to run
+        record.update(state=DONE, counts=counts["TSQ_COUNTS"], ended_at=time.time())
+        _write(spool_root, record)
+        print(f"tsq.notify: sweep {sweep_id} ended ({counts['TSQ_COUNTS']})", flush=True)
+        return 0
     env = {
         **os.environ,
         **counts,

@@ -117,7 +117,8 @@ def decide(job: Job, obs: Observation) -> JobUpdate | None:
 
     A queue row found by label under another id (the launcher stopped before recording the id)
     also records that id and where in the queue it is (`tsq.backends.Queued.place`). A job
-    that names a lease nobody holds any more has its claim cleared, whatever else is decided.
+    that names a lease nobody holds any more has its claim cleared, whatever else is decided,
+    and so has a job held in the store that its queue lists.
     """
     update = _decide(job, obs)
     row = obs.row
@@ -129,7 +130,10 @@ def decide(job: Job, obs: Observation) -> JobUpdate | None:
             queue_id=row.queue_id,
             server_id=job.server_id or place,
         )
-    if job.lease is not None and not obs.lease_held:
+    # A claim nobody holds any more; or a job held in the store that its queue lists (a feeder
+    # queued it, and the store that recorded so was lost: `tsq adopt`): queued, not held.
+    stale_claim = job.lease is not None and not obs.lease_held
+    if stale_claim or (job.intent == INTENT_HOLD and row is not None):
         update = replace(update or JobUpdate.of(job, job.state), release=True)
     return update
 

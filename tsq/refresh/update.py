@@ -19,6 +19,7 @@ from tsq.refresh.decide import decide, decide_rerun
 from tsq.refresh.observe import RunFiles, observe
 from tsq.refresh.reach import Reach, is_local
 from tsq.render.words import plural
+from tsq.states import JobState
 from tsq.store import INTENT_HOLD, UPDATE_FIELDS, Job, JobUpdate, Rerun, Store
 
 
@@ -44,12 +45,16 @@ def _by_backend(jobs: Iterable[Job]) -> dict[Backend, list[Job]]:
     return groups
 
 
-def refresh(store: Store, sweep_id: str | None = None) -> Refresh:
+def refresh(store: Store, sweep_id: str | None = None, *, retries: bool = True) -> Refresh:
     """Reconcile every queued or running job (of one sweep, if given). The queue is asked
     before the result files are read, so a job that ends in between is seen by its result,
     never mistaken for lost. Jobs whose queue this host cannot ask (`Reach`: another host's ts
     server, where the same socket path here is another server) are judged from their files
-    only."""
+    only.
+
+    A job this refresh saw fail or get lost is queued again at once when its launch's retry
+    policy asks for it (`tsq.ops.retry.retry_ended`), unless `retries` is False: the check
+    of a sweep dir's other sweeps, made under the dir's lock that a retry takes too."""
     report = Refresh()
     updates: list[JobUpdate] = []
     active = _in_own_dirs(store.active_jobs(sweep_id), report.warnings)
@@ -82,12 +87,25 @@ def refresh(store: Store, sweep_id: str | None = None) -> Refresh:
     report.unchecked = dict(unchecked)
     if updates:
         report.changed = store.apply(updates)
+        ended = [u.job_id for u in updates if u.state in (JobState.FAILED, JobState.LOST)]
+        if retries and ended:
+            report.changed += _retry(store, ended, report)
     held = [job for job in active if job.intent == INTENT_HOLD and is_local(job)]
     if held:  # the queue may have room for jobs held in the store (`tsq.ops.feed`)
         from tsq.ops.feed import feed
 
         report.changed += feed(store, held, report.warnings)
     return report
+
+
+def _retry(store: Store, ended: list[int], report: Refresh) -> int:
+    """Queue again the jobs among `ended` that their retry policy asks for; how many."""
+    from tsq.ops.retry import retry_ended
+
+    jobs = store.jobs(sorted(report.changed_sweeps), history=True, ids=ended)
+    renewed = retry_ended(store, jobs, report.warnings)
+    report.changed_sweeps.update(job.sweep_id for job in renewed)
+    return len(renewed)
 
 
 def open_refreshed(location: str | None, *, warn: bool = True) -> tuple[Store, Refresh]:

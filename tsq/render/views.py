@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tsq.causes import end_cause
 from tsq.hosts import this_host
 from tsq.render.words import plural, signal_name
 from tsq.states import JobState
@@ -128,6 +129,7 @@ def job_json(sweep: Sweep, job: Job, now: float) -> dict[str, Any]:
         "exit_code": job.exit_code,
         "signal": job.signal,
         "reason": job.reason,
+        "cause": _cause(job),
         "output_dir": job.output_dir,
         "submitted_at": job.submitted_at,
         "started_at": job.started_at,
@@ -150,11 +152,19 @@ def attempt_json(attempt: Attempt) -> dict[str, Any]:
         "exit_code": attempt.exit_code,
         "signal": attempt.signal,
         "reason": attempt.reason,
+        "cause": _cause(attempt),
         "submitted_at": attempt.submitted_at,
         "started_at": attempt.started_at,
         "ended_at": attempt.ended_at,
         "host": attempt.host,
     }
+
+
+def _cause(run: Run) -> str | None:
+    """Why an ended attempt ended, as `hydra.launcher.retry.causes` and `tsq retry --cause`
+    name it (`tsq.causes`); None for one that completed, was cancelled or failed of its own."""
+    cause = end_cause(run)
+    return None if cause is None else cause.value
 
 
 def status_rows(jobs: Sequence[Job], now: float, *, attempts: bool = False) -> list[dict[str, Any]]:

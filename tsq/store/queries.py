@@ -461,9 +461,15 @@ class Store:
             query = query.where(Job.id.in_(list(ids)))
         return self._read(lambda session: list(session.scalars(query)))
 
-    def jobs(self, sweep_ids: Sequence[str], *, history: bool = False) -> list[Job]:
-        """The jobs of the given sweeps, each with its sweep (and, if asked, its earlier
-        attempts) loaded, oldest sweep first."""
+    def jobs(
+        self,
+        sweep_ids: Sequence[str],
+        *,
+        history: bool = False,
+        ids: Sequence[int] | None = None,
+    ) -> list[Job]:
+        """The jobs of the given sweeps (only those with `ids`, if given), each with its sweep
+        (and, if asked, its earlier attempts) loaded, oldest sweep first."""
         query = (
             select(Job)
             .join(Job.sweep)
@@ -471,6 +477,8 @@ class Store:
             .where(Job.sweep_id.in_(list(sweep_ids)))
             .order_by(Sweep.created_at, Sweep.id, Job.num)
         )
+        if ids is not None:
+            query = query.where(Job.id.in_(list(ids)))
         if history:
             query = query.options(selectinload(Job.history))
         return self._read(lambda session: list(session.scalars(query)))
