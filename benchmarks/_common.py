@@ -42,6 +42,20 @@ def wall(argv: Sequence[str], env: dict[str, str], cwd: Path | None = None) -> f
     return time.perf_counter() - start
 
 
+def measured(argv: Sequence[str], env: dict[str, str], cwd: Path) -> tuple[float, int]:
+    """(wall seconds, max RSS in KiB) of one command, which must succeed."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)  # fmt: skip
+    assert proc.stderr is not None
+    said = proc.stderr.read()  # before waiting: a full pipe would stall the command
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(argv)} failed: {said.decode(errors='replace')[-1500:]}")
+    return elapsed, usage.ru_maxrss
+
+
 def run_ts(env: dict[str, str], *args: str) -> str:
     tsp = shutil.which("tsp") or "ts"
     return subprocess.run([tsp, *args], env=env, check=True, capture_output=True, text=True,

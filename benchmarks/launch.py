@@ -12,26 +12,18 @@ import functools
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from _common import FLOOR_PLUGIN, NOOP_APP, RUNS, paired, run_ts, sandbox
+from _common import FLOOR_PLUGIN, NOOP_APP, RUNS, measured, paired, run_ts, sandbox
 
 
 def launch(work: Path, env: dict[str, str], launcher: str, n: int, tag: str) -> tuple[float, int]:
     """(wall seconds, max RSS in KiB) of one launch."""
     argv = [sys.executable, "app.py", "-m", f"hydra/launcher={launcher}", f"+x=range(0,{n})",
             f"hydra.sweep.dir={work}/multirun/{tag}"]  # fmt: skip
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=work, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)  # fmt: skip
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{argv} failed")
-    return elapsed, usage.ru_maxrss
+    return measured(argv, env, work)
 
 
 def held_queue(env: dict[str, str]) -> int:

@@ -286,6 +286,14 @@ def sandbox(
     box.stop_running_jobs()
 
 
+@pytest.fixture
+def slurm_sandbox(tmp_path: Path, slurm_cluster: Any, ts_socket: str) -> Sandbox:
+    """A sandbox whose Slurm clients reach the test cluster (`slurm_cluster`, tests/slurm.py)."""
+    box = Sandbox.create(tmp_path, ts_socket)
+    box.env["SLURM_CONF"] = str(slurm_cluster.conf)
+    return box
+
+
 def by_num(jobs: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     return {job["num"]: job for job in jobs}
 

@@ -1,8 +1,9 @@
-"""The launchers' options: the schemas of `hydra/launcher=ts` and `hydra/launcher=tsq_slurm`,
-defined once.
+"""The plugins' options: the schemas of `hydra/launcher=ts`, `hydra/launcher=tsq_slurm` and
+`hydra/sweeper=tsq`, defined once.
 
-The Hydra plugin subclasses `LaunchOptions` and `SlurmLaunchOptions` as its config nodes, so this
-module is imported by every Hydra app on the machine: it imports nothing but the standard library.
+The Hydra plugin subclasses `LaunchOptions`, `SlurmLaunchOptions` and `SweepOptions` as its
+config nodes, so this module is imported by every Hydra app on the machine: it imports nothing
+but the standard library.
 """
 
 from __future__ import annotations
@@ -231,3 +232,19 @@ def _plain(value: Any) -> Any:
     ):
         return [_plain(v) for v in value]
     return value
+
+
+@dataclass
+class SweepOptions:
+    """`hydra/sweeper=tsq`: Hydra's basic sweeper's options, and how much of the sweep a
+    launch composes to check it (`tsq.launch.sweeper`)."""
+
+    # Jobs per launcher call (one spec, one Slurm array or more); None: the whole grid.
+    max_batch_size: int | None = None
+    # Sweep parameters in the config, as the basic sweeper's (`{lr: "0.1,0.01"}`); the command
+    # line's overrides come after them.
+    params: dict[str, str] | None = None
+    # Jobs composed at launch, so a bad override or config stops it before anything is
+    # queued: the first, then jobs taking between them every swept value, up to this many.
+    # The others compose their own config when they start.
+    compose_at_launch: int = 8

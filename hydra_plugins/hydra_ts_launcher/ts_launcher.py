@@ -58,7 +58,8 @@ class TsLauncher(Launcher):
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
     ) -> None:
-        from tsq.launch.launcher import SweepLauncher, user_errors
+        from tsq.launch.errors import user_errors
+        from tsq.launch.launcher import SweepLauncher
 
         options = self.options_class.from_config(self.options)
         launcher: Any = SweepLauncher
@@ -75,7 +76,7 @@ class TsLauncher(Launcher):
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
-        from tsq.launch.launcher import user_errors
+        from tsq.launch.errors import user_errors
 
         with user_errors():
             return self.sweep.launch(job_overrides, initial_job_idx)
@@ -123,7 +124,7 @@ def _checks_notify(instantiate_launcher: Any) -> Any:
             except Exception:  # OmegaConf's internals moved: Hydra's own error then
                 problem = None
             if problem is not None:
-                from tsq.launch.launcher import TsqLaunchError
+                from tsq.launch.errors import TsqLaunchError
 
                 raise TsqLaunchError(problem)
         return instantiate_launcher(self, *args, **kwargs)

@@ -95,10 +95,9 @@ def test_a_sweep_dir_chosen_like_hydras_default_keeps_the_refusal(sandbox: Sandb
 
 @debian_only
 def test_on_slurm_back_to_back_sweeps_each_get_their_own_default_dir(
-    tmp_path: Path, slurm_cluster: SlurmCluster, ts_socket: str
+    slurm_sandbox: Sandbox, slurm_cluster: SlurmCluster
 ) -> None:
-    box = Sandbox.create(tmp_path, ts_socket)
-    box.env["SLURM_CONF"] = str(slurm_cluster.conf)
+    box = slurm_sandbox
     name = f"hydra.launcher.name={slurm_cluster.job_name('default-dir')}"
     for x in (1, 2):
         launch(box, f"+x={x}", name, launcher="tsq_slurm")

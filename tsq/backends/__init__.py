@@ -181,6 +181,12 @@ class Backend(Protocol):
         """The identity of the queue instance jobs go to now (None: unknown)."""
         ...
 
+    def batch_unit(self) -> int:
+        """A launch that queues a large batch in parts cuts it at multiples of this many jobs,
+        so that no part splits what the queue takes in one call (Slurm: `MaxArraySize`, the
+        arrays `submit_batch` makes; ts: 1)."""
+        ...
+
     def reachable_here(self) -> bool:
         """Whether this host can ask the queue that jobs queued on another host went to:
         ts never (a server lives on its host, whatever its socket path), Slurm when this

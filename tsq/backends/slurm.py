@@ -507,6 +507,9 @@ class SlurmBackend:
                 for job in chunk:
                     yield Queued(job, array_id, str(job.num - offset))
 
+    def batch_unit(self) -> int:
+        return self.max_array_size()
+
     def max_array_size(self) -> int:
         """The cluster's `MaxArraySize`: array task ids must be below it."""
         value = self._config("MaxArraySize")

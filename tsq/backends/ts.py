@@ -189,6 +189,9 @@ class TsBackend:
     def server_id(self) -> str | None:
         return server_id(self.socket)
 
+    def batch_unit(self) -> int:
+        return 1
+
     def reachable_here(self) -> bool:
         return False  # the same socket path on another host is another server
 

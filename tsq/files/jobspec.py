@@ -41,6 +41,18 @@ PROTOCOL = 5  # pickle's newest: what cloudpickle writes too, read by every Pyth
 DYNAMIC_CODE = "<dynamic-code>"
 
 
+@dataclass(frozen=True)
+class ComposeSpec:
+    """What a job of a `hydra/sweeper=tsq` sweep composes its own config from
+    (`tsq.job.compose`): the launch's master config (its `hydra.overrides.hydra`, its config
+    name and the cache of what it resolved, `${now:}` among them), the launch's config search
+    path, and the frozen copy of each config dir on it (`tsq.launch.configdirs`)."""
+
+    master: DictConfig
+    search_path: list[tuple[str, str]]  # (provider, path): Hydra's ConfigSearchPath entries
+    frozen: dict[str, str]  # a config dir (its real path at launch) -> its frozen copy
+
+
 @dataclass
 class BatchSpec:
     sweep_id: str
@@ -48,6 +60,8 @@ class BatchSpec:
     callbacks: Callbacks
     singleton_state: dict[Any, Any]  # hydra.core.singleton.Singleton.get_state()
     overrides: dict[int, list[str]]  # job num -> overrides
+    # Set when each job composes its own config (no config per job in the spec).
+    compose: ComposeSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -82,12 +96,43 @@ class CodeSpec:
         return cls(sys_path=list(sys.path), main_file=main)
 
 
+@dataclass(frozen=True)
+class OutputDir:
+    """Where a job's earlier attempt ran: Hydra's `hydra.sweep.dir` and the job's subdir
+    (`tsq retry` holds a job to it: `tsq.files.retryspec`)."""
+
+    sweep_dir: str
+    subdir: str
+
+    @classmethod
+    def of(cls, sweep_dir: str, output_dir: str) -> OutputDir:
+        """`output_dir` (absolute, as the runner recorded it) under the sweep's dir."""
+        return cls(sweep_dir, os.path.relpath(output_dir, sweep_dir))
+
+    def hold(self, config: DictConfig) -> DictConfig:
+        """`config`, made to run in this dir."""
+        from omegaconf import open_dict, read_write
+
+        with read_write(config), open_dict(config):
+            config.hydra.sweep.dir = self.sweep_dir
+            config.hydra.sweep.subdir = self.subdir
+        return config
+
+
+@dataclass(frozen=True)
+class ToCompose:
+    """In place of a job's config: the job composes it (`BatchSpec.compose`), then runs in
+    `at` when that is set."""
+
+    at: OutputDir | None = None
+
+
 @dataclass
 class JobSpec:
     """One job's share of a batch spec."""
 
     batch: BatchSpec
-    config: DictConfig  # composed at submit time
+    config: DictConfig | ToCompose  # composed at submit time, or by the job
     code: CodeSpec
 
 
@@ -170,7 +215,8 @@ def write_spec(
     code: CodeSpec,
 ) -> None:
     """Write the spec file; `queue_options` say how its jobs are queued
-    (`tsq.backends.queueing.QueueOptions`), `configs` are the jobs' pickled configs, by job num."""
+    (`tsq.backends.queueing.QueueOptions`), `configs` are the jobs' pickled configs, by job num
+    (none when the jobs compose their own: `batch.compose`)."""
     payload = pickled(batch, "the task function or a registered resolver", code.top_level)
     offsets: dict[str, list[int]] = {}
     position = len(payload)
@@ -187,6 +233,7 @@ def write_spec(
         "queue": queue_options,
         "payload": len(payload),
         "configs": offsets,
+        "compose": isinstance(batch, BatchSpec) and batch.compose is not None,
     }
     try:
         write_atomic(path, json.dumps(header).encode() + b"\n", payload, *configs.values())
@@ -245,13 +292,15 @@ def read_job(path: Path, num: int, prepare: Callable[[CodeSpec], None] | None = 
     try:
         with os.fdopen(open_private(path), "rb") as f:
             header = _header(path, f)
-            if str(num) not in header["configs"]:
+            place = header["configs"].get(str(num))
+            if place is None and not header.get("compose"):
                 raise SpecError(f"{path} holds no job {num}")
-            offset, size = header["configs"][str(num)]
             body = f.tell()
             payload = _read(path, f, header["payload"])
-            f.seek(body + offset)
-            config = _read(path, f, size)
+            config = None
+            if place is not None:
+                f.seek(body + place[0])
+                config = _read(path, f, place[1])
     except OSError as e:
         raise SpecError(f"cannot read job spec {path}: {e.strerror}") from e
     for entry in reversed(header["sys_path"]):
@@ -263,7 +312,9 @@ def read_job(path: Path, num: int, prepare: Callable[[CodeSpec], None] | None = 
     batch = cloudpickle.loads(payload)
     if not isinstance(batch, BatchSpec):
         raise SpecError(f"{path} is not a tsq job spec")
-    job = JobSpec(batch, cloudpickle.loads(config), code)
+    if config is None and num not in batch.overrides:  # a spec whose jobs compose their own
+        raise SpecError(f"{path} holds no job {num}")
+    job = JobSpec(batch, ToCompose() if config is None else cloudpickle.loads(config), code)
     name_dynamic_code(code.main_file)
     return job
 

@@ -15,7 +15,6 @@ app's, and the runner reads the spec as any other.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,8 @@ from tsq.files.jobspec import (
     BatchSpec,
     CodeSpec,
     JobSpec,
+    OutputDir,
+    ToCompose,
     pickled,
     queue_options,
     read_header,
@@ -34,19 +35,6 @@ from tsq.files.jobspec import (
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
-
-
-@dataclass(frozen=True)
-class OutputDir:
-    """Where a job's earlier attempt ran: Hydra's `hydra.sweep.dir` and the job's subdir."""
-
-    sweep_dir: str
-    subdir: str
-
-    @classmethod
-    def of(cls, sweep_dir: str, output_dir: str) -> OutputDir:
-        """`output_dir` (absolute, as the runner recorded it) under the sweep's dir."""
-        return cls(sweep_dir, os.path.relpath(output_dir, sweep_dir))
 
 
 def write_retry_spec(
@@ -97,13 +85,10 @@ def launched_batch(launched: str, num: int) -> BatchSpec:
     return _launched(launched, num).batch
 
 
-def held_config(launched: str, num: int, at: OutputDir | None) -> DictConfig:
-    """In the job: job `num`'s config as the launch composed it, run in `at`."""
-    from omegaconf import open_dict, read_write
-
+def held_config(launched: str, num: int, at: OutputDir | None) -> DictConfig | ToCompose:
+    """In the job: job `num`'s config as the launch composed it, run in `at`; or, when the
+    job composes its own, what says so and where it runs."""
     config = _launched(launched, num).config
-    if at is not None:
-        with read_write(config), open_dict(config):
-            config.hydra.sweep.dir = at.sweep_dir
-            config.hydra.sweep.subdir = at.subdir
-    return config
+    if isinstance(config, ToCompose):
+        return ToCompose(at)
+    return config if at is None else at.hold(config)

@@ -15,6 +15,7 @@ Every name in it is made here, and the names that carry a job attempt are read b
     notify.json, notify.log       the notify watcher's record and output
     feed.json, feed.lock, feed.log  the feeder's plan, lock and output
     slurm/                        Slurm's output files, by default
+    configs/<n>/                  the config dirs jobs compose from (`hydra/sweeper=tsq`)
 
 Attempt 1 of job 3 is plain `3`, attempt 2 is `3.2`.
 """
@@ -103,6 +104,12 @@ class SpoolDir:
     def feed_log(self) -> Path:
         """The feeder's output (`tsq.ops.feed`)."""
         return self.root / "feed.log"
+
+    @cached_property
+    def configs(self) -> Path:
+        """The frozen copies of the launch's config dirs, which each job of a
+        `hydra/sweeper=tsq` sweep composes its config from (`tsq.launch.configdirs`)."""
+        return self.root / "configs"
 
     @cached_property
     def slurm(self) -> Path:

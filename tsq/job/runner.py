@@ -1,8 +1,9 @@
 """The job's entry point; its queue runs `python -m tsq.runner SPEC NUM [ATTEMPT [RESTART]]`.
 
 It rebuilds the parent's Hydra state, takes the job's config as the launcher composed it at
-submit time, runs it through Hydra's own `run_job` (output dir, `.hydra/`, logging, callbacks),
-and leaves the result files. It never opens the store, and imports neither SQLAlchemy nor alembic.
+submit time (or, for a `hydra/sweeper=tsq` sweep, composes it from the frozen sources), runs it
+through Hydra's own `run_job` (output dir, `.hydra/`, logging, callbacks), and leaves the
+result files. It never opens the store, and imports neither SQLAlchemy nor alembic.
 
 Exit status: 0 the task returned, 1 the task raised, 2 the job could not be set up (bad spec,
 composition or logging error, ...), n the task called `sys.exit(n)` (`sys.exit(0)` or
@@ -25,11 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from tsq import jobenv
 from tsq.files.commands import RunnerArgs
-from tsq.files.jobspec import CodeSpec, JobSpec, read_job
+from tsq.files.jobspec import CodeSpec, JobSpec, ToCompose, read_job
 from tsq.files.results import exit_status, write_result
 from tsq.files.safeio import make_private_dir
 from tsq.files.spool import SpoolDir
 from tsq.files.started import Started
+from tsq.job.compose import composed
 from tsq.job.ranks import Place, Ranks, end_rank
 from tsq.job.timelimit import TimeLimit
 from tsq.job.toplevel import install_main
@@ -127,10 +129,12 @@ def job_id(sweep_id: str, num: int) -> str:
 
 
 def run_one(job: JobSpec, num: int, start: _ReportStart) -> JobReturn:
-    """What BasicLauncher does for one job once it has composed its config, in this interpreter.
+    """What BasicLauncher does for one job, in this interpreter: its config was composed at
+    submit time, or (`hydra/sweeper=tsq`) is composed here from what the launch froze
+    (`tsq.job.compose`); a config that does not compose fails the job as not set up.
 
     `run_job` reads only the callbacks from its `hydra_context`: the config loader is for
-    composing, which was done at submit time, so none is shipped."""
+    composing, so none is shipped."""
     from hydra.core.singleton import Singleton
     from hydra.core.utils import run_job, setup_globals
     from hydra.types import HydraContext
@@ -140,7 +144,7 @@ def run_one(job: JobSpec, num: int, start: _ReportStart) -> JobReturn:
     # `_install_main`); Hydra's state as it was at launch replaces it.
     Singleton.set_state(job.batch.singleton_state)
     setup_globals()
-    cfg = job.config
+    cfg = composed(job.batch, num, job.config) if isinstance(job.config, ToCompose) else job.config
     with read_write(cfg), open_dict(cfg):
         cfg.hydra.job.id = job_id(job.batch.sweep_id, num)
         cfg.hydra.job.num = num

@@ -16,26 +16,25 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from hydra.core.utils import JobReturn
-from hydra.errors import CompactHydraException
 
 from tsq.backends import backend_for
 from tsq.backends.queueing import QueueOptions
 from tsq.errors import TsqError
 from tsq.files.commands import barrier_argv
-from tsq.files.jobspec import BatchSpec, CodeSpec, write_spec
+from tsq.files.jobspec import BatchSpec, CodeSpec, ComposeSpec, write_spec
 from tsq.files.labels import barrier_label, make_label
 from tsq.files.safeio import write_atomic
 from tsq.frozen import freeze_imports
 from tsq.hosts import this_host
 from tsq.launch.adopt import write_record
 from tsq.launch.compose import Composed, record_composes
+from tsq.launch.configdirs import file_dirs, freeze
 from tsq.launch.defaultdir import sweep_dir_of
 from tsq.launch.depends import resolve
 from tsq.launch.reuse import (
@@ -58,6 +57,7 @@ from tsq.launch.snapshot import (
 )
 from tsq.launch.submit import open_queue, require_passed, submit_jobs
 from tsq.launch.sweepdir import claim_sweep_dir, release_sweep_dir
+from tsq.launch.sweeper import TSQ_SWEEPER
 from tsq.ops.feed import FeedPlan, room, start_feeder
 from tsq.options import CommonOptions
 from tsq.render.words import next_command, plural
@@ -76,18 +76,8 @@ from tsq.store import (
 log = logging.getLogger(__name__)
 
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
-
-
-class TsqLaunchError(CompactHydraException):
-    """Hydra prints these as one line, without a traceback."""
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    try:
-        yield
-    except TsqError as e:
-        raise TsqLaunchError(f"tsq: {e}") from None
+# A launch queues its jobs in parts of about this many (`SweepLauncher.launch`).
+PART = 1000
 
 
 @dataclass(frozen=True)
@@ -114,9 +104,48 @@ class PendingJobReturn(JobReturn):
         return self.pending
 
 
+def sweeper_of(config: Any) -> str:
+    return str(config.hydra.sweeper.get("_target_", ""))
+
+
+@dataclass(frozen=True)
+class _Part(NamedTuple):
+    """What `SweepLauncher._launch_part` did with its jobs."""
+
+    queued: int
+    held: int  # in the store, past `max_queued`
+    queue_ids: dict[int, int]  # job num -> queue id, of those queued
+    reused: list[Reused]  # recorded completed, with a result of the same config and code
+
+
+class PendingReturns(Sequence[JobReturn]):
+    """A non-blocking launch's JobReturns, each made when it is read (Hydra's sweepers read
+    every one once): a launch holds none of them, whatever the number of jobs."""
+
+    sweep_id: str
+    task_name: str
+    nums: range
+    overrides: Sequence[Sequence[str]]
+    queue_ids: dict[int, int]
+
+    def __len__(self) -> int:
+        return len(self.nums)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        num = self.nums[index]
+        label = make_label(self.task_name, self.sweep_id, num)
+        return PendingJobReturn(
+            overrides=list(self.overrides[index]),
+            task_name=self.task_name,
+            pending=PendingJob(self.sweep_id, num, self.queue_ids.get(num), label),
+        )
+
+
 def check_sweeper(config: Any, wait: bool) -> None:
-    sweeper = str(config.hydra.sweeper.get("_target_", ""))
-    if not wait and sweeper != BASIC_SWEEPER:
+    sweeper = sweeper_of(config)
+    if not wait and sweeper not in (BASIC_SWEEPER, TSQ_SWEEPER):
         raise TsqError(
             f"the sweeper {sweeper} reads each job's return value before it proposes the next "
             f"jobs, and this launcher does not wait for jobs; add hydra.launcher.wait=true"
@@ -126,11 +155,19 @@ def check_sweeper(config: Any, wait: bool) -> None:
 INSTALLED = "an installed package"
 
 
-def check_reuse(options: CommonOptions, app: App) -> None:
-    """`reuse=true` compares the code of jobs by their snapshots: refuse it where there is none,
-    before anything is queued (a job would be reused though its code changed)."""
+def check_reuse(options: CommonOptions, app: App, sweeper: str) -> None:
+    """`reuse=true` compares the code of jobs by their snapshots and their configs as composed
+    at launch: refuse it where there is no snapshot, before anything is queued (a job would be
+    reused though its code changed), and with `hydra/sweeper=tsq` (its jobs compose their own
+    configs: the launch never sees them)."""
     if not options.reuse:
         return
+    if sweeper == TSQ_SWEEPER:
+        raise TsqError(
+            "hydra.launcher.reuse=true compares the jobs' configs as composed at launch, and "
+            "hydra/sweeper=tsq composes each job's config in the job; launch with Hydra's basic "
+            "sweeper to reuse finished jobs; nothing was queued"
+        )
     why = None
     if not options.snapshot:
         why = "snapshot=false"
@@ -202,8 +239,19 @@ class SweepLauncher:
         self.callbacks = hydra_context.callbacks
         self.task_function = task_function
         self.app = find_app(task_function)
-        check_reuse(options, self.app)
-        self.composes = record_composes(hydra_context, config, self.app.main_file is not None)
+        check_reuse(options, self.app, sweeper_of(config))
+        # `hydra/sweeper=tsq`: each job composes its own config (`tsq.job.compose`), from the
+        # launch's search path with its config dirs frozen (`tsq.launch.configdirs`).
+        self.composes = (
+            None
+            if sweeper_of(config) == TSQ_SWEEPER
+            else record_composes(hydra_context, config, self.app.main_file is not None)
+        )
+        self.search_path = [
+            (str(entry.provider), str(entry.path))
+            for entry in hydra_context.config_loader.get_search_path().get_path()
+        ]
+        self.compose: ComposeSpec | None = None
         self.backend, self.queueing = open_queue(options)
         require_passed(self.queueing, "launch")
         # A launcher that waits for its jobs (wait=true) rides out a database server's restart.
@@ -312,6 +360,10 @@ class SweepLauncher:
         from hydra.core.singleton import Singleton
 
         self._take_code()
+        if self.composes is None:
+            dirs = file_dirs(self.search_path, self.config)
+            frozen = freeze(dirs, self.spool.configs)
+            self.compose = ComposeSpec(self.config, self.search_path, frozen)
         self.state = Singleton.get_state()
         provenance = self.provenance
         return Sweep(
@@ -335,14 +387,49 @@ class SweepLauncher:
 
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
-    ) -> list[JobReturn]:
+    ) -> Sequence[JobReturn]:
+        """Queue a batch: in parts of about `PART` jobs (each its spec, launch record, store
+        transaction and queueing), so that a launch of 10,000 jobs holds no more of them at
+        once than one of 1,000; then one report, and the jobs' returns, made as they are
+        read."""
+        first = self.sweep is None
+        unit = self.backend.batch_unit()
+        step = unit * max(1, PART // unit)
+        queued = held = 0
+        queue_ids: dict[int, int] = {}
+        reused: list[Reused] = []
+        for start in range(0, max(len(job_overrides), 1), step):
+            part = job_overrides[start : start + step]
+            in_queue = None if start == 0 else queued
+            done = self._launch_part(part, initial_job_idx + start, in_queue)
+            queued, held = queued + done.queued, held + done.held
+            queue_ids.update(done.queue_ids)
+            reused += done.reused
+        sweep = self.sweep
+        assert sweep is not None
+        if held:
+            self._start_feeder(held)
+        if first and (self.options.notify or self.options.retry.asked):
+            self._start_notifier(sweep, self.options.notify)
+        self._report(sweep, queued, reused, len(job_overrides))
+        nums = range(initial_job_idx, initial_job_idx + len(job_overrides))
+        if self.options.wait:
+            return self._wait(sweep, list(nums))
+        return PendingReturns(sweep.id, sweep.task_name, nums, job_overrides, queue_ids)
+
+    def _launch_part(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int, in_queue: int | None
+    ) -> _Part:
+        """Spec, record, store and queue for consecutive jobs (`reuse=true`: those not reused).
+        `in_queue`: see `_hold_past_room`."""
         first = self.sweep is None
         sweep = self._start_sweep() if first else self.sweep
         assert sweep is not None
         nums = range(initial_job_idx, initial_job_idx + len(job_overrides))
         overrides = {num: list(ov) for num, ov in zip(nums, job_overrides, strict=True)}
         spec_path = self.spool.spec(initial_job_idx)
-        composed = {num: self.composes.take(ov) for num, ov in overrides.items()}
+        composes = self.composes
+        composed = {} if composes is None else {n: composes.take(ov) for n, ov in overrides.items()}
         queueing = self.queueing
         write_spec(
             spec_path,
@@ -353,6 +440,7 @@ class SweepLauncher:
                 callbacks=self.callbacks,
                 singleton_state=self.state,
                 overrides=overrides,
+                compose=self.compose,
             ),
             {num: config.pickled for num, config in composed.items()},
             self.code,
@@ -369,14 +457,15 @@ class SweepLauncher:
                 intent=INTENT_SUBMIT,
                 lease=self.lease.token,
                 host=sweep.hostname,
-                reuse_key=self._reuse_key(num, composed[num]),
+                reuse_key=self._reuse_key(num, composed.get(num)),
             )
             for num, ov in overrides.items()
         ]
+        del composed
         reused = take_results(self.store, self.spool, jobs) if self.options.reuse else []
         taken = {id(item.job) for item in reused}
         to_run = [job for job in jobs if id(job) not in taken]
-        held = self._hold_past_room(sweep.id, to_run, first)
+        held = self._hold_past_room(sweep.id, to_run, 0 if first else in_queue)
         # Before the store: should it be lost, `tsq adopt` records the batch again from this.
         write_record(self.spool, initial_job_idx, sweep, jobs)
         if first:
@@ -404,26 +493,15 @@ class SweepLauncher:
                 self._command("status", sweep.id),
                 after=self.after,
             )
-        if held:
-            self._start_feeder(len(held))
-        if first and (self.options.notify or self.options.retry.asked):
-            self._start_notifier(sweep, self.options.notify)
-        self._report(sweep, len(queued), reused, len(jobs))
-        if self.options.wait:
-            return self._wait(sweep, [job.num for job in jobs])
-        return [
-            PendingJobReturn(
-                overrides=job.overrides,
-                task_name=sweep.task_name,
-                pending=PendingJob(sweep.id, job.num, submitted.get(job.num), job.label),
-            )
-            for job in jobs
-        ]
+        return _Part(len(queued), len(held), submitted, reused)
 
-    def _reuse_key(self, num: int, composed: Composed) -> str | None:
+    def _reuse_key(self, num: int, composed: Composed | None) -> str | None:
         """The job's key (`tsq.launch.reuse`), kept whether this launch reuses or not: a later
-        one may reuse its result. None without a snapshot: its code is not known."""
-        return None if self.code_id is None else reuse_key(self.code_id, composed.task, num)
+        one may reuse its result. None without a snapshot (its code is not known) and for a job
+        that composes its own config (`hydra/sweeper=tsq`: the launch never sees it)."""
+        if self.code_id is None or composed is None:
+            return None
+        return reuse_key(self.code_id, composed.task, num)
 
     def _wait(self, sweep: Sweep, nums: list[int]) -> list[JobReturn]:
         """Block until the batch has ended and hand back the jobs' real JobReturns, built by
@@ -444,12 +522,19 @@ class SweepLauncher:
         done, _ = finished(sweep, jobs)
         return [item.job_return() for item in done]
 
-    def _hold_past_room(self, sweep_id: str, jobs: list[Job], first: bool) -> list[Job]:
-        """The jobs past `max_queued` (ts), recorded as held in the store (`tsq.ops.feed`)."""
+    def _hold_past_room(self, sweep_id: str, jobs: list[Job], in_queue: int | None) -> list[Job]:
+        """The jobs past `max_queued` (ts), recorded as held in the store (`tsq.ops.feed`).
+        `in_queue`: how many of the sweep's jobs this launch has put in the queue so far, or
+        None for the first part of a later batch, whose sweep's earlier jobs may have ended
+        (the store says). Later parts of a batch count without asking the store: jobs that
+        ended while the batch was queued leave room the feeder fills."""
         if self.max_queued is None:
             return []
-        before = [] if first else self.store.active_jobs(sweep_id)
-        held = jobs[room(FeedPlan(self.max_queued), before) :]
+        if in_queue is None:
+            free = room(FeedPlan(self.max_queued), self.store.active_jobs(sweep_id))
+        else:
+            free = max(0, self.max_queued - in_queue)
+        held = jobs[free:]
         for job in held:
             job.intent, job.lease = INTENT_HOLD, None
         return held
@@ -494,6 +579,14 @@ class SweepLauncher:
             return f"{line}\t            not snapshotted ({why}): jobs import it from disk\n"
         return line + "".join(f"\t            {text}\n" for text in snapshot_lines(self.snapshot))
 
+    def _configs_line(self) -> str:
+        if self.compose is None:
+            return ""
+        return (
+            f"\tconfigs   : composed by each job as it starts, from the config dirs frozen in "
+            f"{self.spool.configs}\n"
+        )
+
     def _renamed_line(self) -> str:
         if self.default_taken is None:
             return ""
@@ -517,6 +610,7 @@ class SweepLauncher:
             f"\t{self.backend.describe()}\n"
             f"\tstore     : {self.store.display}\n"
             f"{self._code_line()}"
+            f"{self._configs_line()}"
             f"\tfollow    : {self._command('status', sweep.id)}\n"
             f"\tresults   : {self._command('collect', sweep.id)}"
         )

@@ -20,8 +20,9 @@ from hydra.core.utils import JobReturn
 from omegaconf import OmegaConf, open_dict
 
 from tsq.errors import TsqError
-from tsq.launch.launcher import BASIC_SWEEPER, PendingJobReturn, check_reuse, find_app
+from tsq.launch.launcher import BASIC_SWEEPER, PendingJobReturn, check_reuse, find_app, sweeper_of
 from tsq.launch.submit import open_queue
+from tsq.launch.sweeper import TSQ_SWEEPER
 from tsq.options import CommonOptions
 from tsq.render.words import plural
 
@@ -34,14 +35,15 @@ class DryRun:
     def __init__(
         self, options: CommonOptions, *, config: Any, hydra_context: Any, task_function: Any
     ) -> None:
-        sweeper = str(config.hydra.sweeper.get("_target_", ""))
-        if sweeper != BASIC_SWEEPER:
+        sweeper = sweeper_of(config)
+        if sweeper not in (BASIC_SWEEPER, TSQ_SWEEPER):
             raise TsqError(
-                f"dry_run=true lists the jobs of Hydra's basic sweeper; {sweeper} proposes its "
+                f"dry_run=true lists the jobs of Hydra's basic sweeper and of hydra/sweeper=tsq; "
+                f"{sweeper} proposes its "
                 "jobs from the results of earlier ones, which a dry run does not have"
             )
         self.backend, _ = open_queue(options)
-        check_reuse(options, find_app(task_function))
+        check_reuse(options, find_app(task_function), sweeper)
         self.config = config
         self.reuse = options.reuse
         self.loader = hydra_context.config_loader
