@@ -108,7 +108,6 @@ def sweeper_of(config: Any) -> str:
     return str(config.hydra.sweeper.get("_target_", ""))
 
 
-@dataclass(frozen=True)
 class _Part(NamedTuple):
     """What `SweepLauncher._launch_part` did with its jobs."""
 
@@ -118,6 +117,7 @@ class _Part(NamedTuple):
     reused: list[Reused]  # recorded completed, with a result of the same config and code
 
 
+@dataclass(frozen=True)
 class PendingReturns(Sequence[JobReturn]):
     """A non-blocking launch's JobReturns, each made when it is read (Hydra's sweepers read
     every one once): a launch holds none of them, whatever the number of jobs."""
