@@ -119,7 +119,9 @@ def test_configs_are_those_composed_at_submit_time(tmp_path: Path) -> None:
 
     def taken(overrides: list[str]) -> object:
         path = tmp_path / "spec.pkl"
-        write_spec(path, {}, _batch(), {0: recorder.take(overrides)}, CodeSpec.as_launched())
+        write_spec(
+            path, {}, _batch(), {0: recorder.take(overrides).pickled}, CodeSpec.as_launched()
+        )
         return read_job(path, 0).config
 
     first = taken(["x=1"])

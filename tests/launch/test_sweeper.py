@@ -60,7 +60,9 @@ def hydra_files(job: dict[str, Any]) -> dict[str, Any]:
         for name in ("config", "hydra", "overrides")
     }
     hydra = files["hydra"]["hydra"]
-    assert hydra["job"]["id"] == f"{job['sweep']}_{job['num']}"
+    # ts: `<sweep id>_<num>`; Slurm: the task's own id, `<array id>_<task>`, as submitit's.
+    ids = (f"{job['sweep']}_{job['num']}", f"{job['queue_id']}_{job['num']}")
+    assert hydra["job"]["id"] in ids
     assert hydra["job"]["num"] == job["num"]
     assert re.fullmatch(rf".*/{job['num']}_\d{{12}}", hydra["runtime"]["output_dir"])
     hydra["job"]["id"] = hydra["runtime"]["output_dir"] = "<differs by construction>"
