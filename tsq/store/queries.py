@@ -537,7 +537,9 @@ class Store:
             found: dict[int, str | None] = {}
             for start in range(0, len(wanted), _KEY_CHUNK):
                 chunk = wanted[start : start + _KEY_CHUNK]
-                found.update(session.execute(query, {"ids": chunk}).tuples().all())
+                found.update(
+                    (job_id, summary) for job_id, summary in session.execute(query, {"ids": chunk})
+                )
             return found
 
         return self._read(read)
