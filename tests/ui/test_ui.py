@@ -192,3 +192,20 @@ def test_no_other_command_imports_the_ui(sandbox: Sandbox) -> None:
             if line.startswith("import time:") and "|" in line
         }
         assert not {m for m in modules if m.startswith(("tsq.ui", "plotly"))}, args
+
+
+def test_the_page_knows_every_job_state_from_tsq_states() -> None:
+    """The page's state filter and its "ended" test use tsq's own vocabulary, filled in when the
+    page is built: every job state, the terminal ones as ended, in the order `status` counts."""
+    import re
+
+    from tsq.render.views import ORDER
+    from tsq.states import JobState
+    from tsq.ui.page import html
+
+    text = html().decode()
+    states = json.loads(re.search(r"const STATES = (\[.*?\]);", text).group(1))  # type: ignore[union-attr]
+    ended = json.loads(re.search(r"const TERMINAL = new Set\((\[.*?\])\);", text).group(1))  # type: ignore[union-attr]
+    assert states == [str(state) for state in ORDER]
+    assert sorted(states) == sorted(state.value for state in JobState)
+    assert sorted(ended) == sorted(state.value for state in JobState if state.terminal)
